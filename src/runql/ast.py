@@ -1,0 +1,211 @@
+"""The typed syntax tree of a search query.
+
+Nodes are frozen and slotted, hold tuples rather than lists, and carry a ``span`` that equality
+ignores: a tree built by hand equals the same tree parsed from text, and a parsed tree can be
+cached and shared safely.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import NoReturn
+
+if sys.version_info >= (3, 11):
+    from typing import assert_never as assert_never
+else:  # pragma: no cover
+
+    def assert_never(value: NoReturn) -> NoReturn:
+        raise AssertionError(f"unhandled node: {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a node came from: ``start``/``end`` are 0-based offsets, ``line``/``column`` 1-based."""
+
+    start: int
+    end: int
+    line: int = 1
+    column: int = 1
+
+    @classmethod
+    def at(cls, text: str, start: int, end: int) -> Span:
+        line = text.count("\n", 0, start) + 1
+        column = start - (text.rfind("\n", 0, start) + 1) + 1
+        return cls(start, end, line, column)
+
+    def cover(self, other: Span) -> Span:
+        """The smallest span holding both ``self`` and ``other``."""
+        first = self if self.start <= other.start else other
+        return Span(first.start, max(self.end, other.end), first.line, first.column)
+
+
+class Entity(Enum):
+    """What a key names. The values are MLflow's canonical type names."""
+
+    METRIC = "metric"
+    PARAM = "parameter"
+    TAG = "tag"
+    ATTRIBUTE = "attribute"
+    DATASET = "dataset"
+
+    @property
+    def prefix(self) -> str:
+        """The prefix the canonical form writes before the dot."""
+        return _PREFIXES[self]
+
+
+_PREFIXES = {
+    Entity.METRIC: "metrics",
+    Entity.PARAM: "params",
+    Entity.TAG: "tags",
+    Entity.ATTRIBUTE: "attributes",
+    Entity.DATASET: "datasets",
+}
+
+# Every prefix MLflow accepts for runs (case-sensitive, as in MLflow).
+ENTITY_ALIASES: dict[str, Entity] = {
+    "metric": Entity.METRIC,
+    "metrics": Entity.METRIC,
+    "param": Entity.PARAM,
+    "params": Entity.PARAM,
+    "parameter": Entity.PARAM,
+    "parameters": Entity.PARAM,
+    "tag": Entity.TAG,
+    "tags": Entity.TAG,
+    "attr": Entity.ATTRIBUTE,
+    "attribute": Entity.ATTRIBUTE,
+    "attributes": Entity.ATTRIBUTE,
+    "run": Entity.ATTRIBUTE,
+    "dataset": Entity.DATASET,
+    "datasets": Entity.DATASET,
+}
+
+# Attribute names MLflow accepts as spellings of another attribute.
+ATTRIBUTE_ALIASES: dict[str, str] = {
+    "created": "start_time",
+    "Created": "start_time",
+    "run name": "run_name",
+    "Run name": "run_name",
+    "Run Name": "run_name",
+}
+
+
+class Op(Enum):
+    """A comparison operator, by the text the canonical form writes."""
+
+    EQ = "="
+    NE = "!="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+    LIKE = "LIKE"
+    ILIKE = "ILIKE"
+    NOT_LIKE = "NOT LIKE"
+    NOT_ILIKE = "NOT ILIKE"
+
+    @property
+    def is_pattern(self) -> bool:
+        return self in _PATTERN_OPS
+
+    @property
+    def is_ordering(self) -> bool:
+        return self in _ORDERING_OPS
+
+
+_PATTERN_OPS = frozenset({Op.LIKE, Op.ILIKE, Op.NOT_LIKE, Op.NOT_ILIKE})
+_ORDERING_OPS = frozenset({Op.LT, Op.LE, Op.GT, Op.GE})
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """``entity.name``: aliases are already resolved (``created`` is ``start_time``)."""
+
+    entity: Entity
+    name: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """A value: ``str`` when quoted in the text, ``int`` or ``float`` when a number."""
+
+    value: str | int | float
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    key: Key
+    op: Op
+    value: Literal
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class In:
+    key: Key
+    values: tuple[Literal, ...]
+    negated: bool = False
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class IsNull:
+    key: Key
+    negated: bool = False
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    terms: tuple[Expr, ...]
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    terms: tuple[Expr, ...]
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    term: Expr
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Expr = Compare | In | IsNull | And | Or | Not
+Clause = Compare | In | IsNull
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    key: Key
+    descending: bool = False
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A filter and an ordering, with the texts they were parsed from (for error carets)."""
+
+    filter: Expr | None = None
+    order_by: tuple[SortKey, ...] = ()
+    filter_string: str = field(default="", compare=False, repr=False)
+    order_by_strings: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+
+
+
+def clauses(expr: Expr | None) -> tuple[Clause, ...]:
+    """Every comparison in ``expr``, left to right."""
+    if expr is None:
+        return ()
+    if isinstance(expr, (And, Or)):
+        return tuple(c for term in expr.terms for c in clauses(term))
+    if isinstance(expr, Not):
+        return clauses(expr.term)
+    return (expr,)

@@ -1,0 +1,450 @@
+"""Text to AST: the lark tree becomes runql's typed nodes, and lark's errors become QueryErrors.
+
+This is the one module that knows about lark's exceptions; nothing from lark escapes it.
+"""
+
+from __future__ import annotations
+
+import ast as pyast
+import difflib
+import re
+import warnings
+from collections.abc import Iterable
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any, NoReturn, cast
+
+from lark import Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import _grammar
+from .ast import (
+    ATTRIBUTE_ALIASES,
+    ENTITY_ALIASES,
+    And,
+    Compare,
+    Entity,
+    Expr,
+    In,
+    IsNull,
+    Key,
+    Literal,
+    Not,
+    Op,
+    Or,
+    Query,
+    SortKey,
+    Span,
+)
+from .errors import QueryError, QuerySyntaxError, QueryValueError
+
+__all__ = ["parse", "parse_filter", "parse_order_by"]
+
+# One segment of a dotted key, as the IDENT terminal in grammar/common.lark lexes it.
+_SEGMENT = re.compile(
+    r"\w*[^\W\d]\w*|`(?:``|[^`])*`|\"(?:\"\"|[\\]\"|[^\"])*\"|'(?:''|[\\]'|[^'])*'"
+)
+_QUOTES = "`\"'"
+
+
+def _span(token: Token) -> Span:
+    assert token.start_pos is not None and token.end_pos is not None
+    return Span(token.start_pos, token.end_pos, token.line or 1, token.column or 1)
+
+
+def _cover(first: Any, last: Any) -> Span | None:
+    a, b = first.span, last.span
+    return None if a is None or b is None else a.cover(b)
+
+
+def _strip_pair(text: str, quotes: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in quotes:
+        return text[1:-1]
+    return text
+
+
+def _segments(text: str) -> list[str]:
+    parts, pos = [], 0
+    while True:
+        match = _SEGMENT.match(text, pos)
+        if match is None:  # the lexer accepted it, so this only guards against drift
+            raise QuerySyntaxError(f"cannot read the key {text!r}", code="syntax")
+        parts.append(match.group())
+        pos = match.end()
+        if pos >= len(text):
+            return parts
+        pos += 1  # the dot
+
+
+def _entity_hint(prefix: str) -> str:
+    lowered = {alias.lower(): alias for alias in ENTITY_ALIASES}
+    if prefix.lower() in lowered:
+        return f"prefixes are case-sensitive: write {lowered[prefix.lower()]}.<name>"
+    close = difflib.get_close_matches(prefix, list(ENTITY_ALIASES), n=1)
+    if close:
+        return f"did you mean {close[0]}? A key is written prefix.name, e.g. metrics.auc"
+    return (
+        "a key is metrics.<name>, params.<name>, tags.<name>, attributes.<name> or "
+        "datasets.<name>; quote a name that holds a dot: attributes.`a.b`"
+    )
+
+
+def key_from_ident(token: Token) -> Key:
+    """The Key an IDENT token names: split at the first dot, prefix resolved, quotes removed."""
+    text = str(token)
+    span = _span(token)
+    segments = _segments(text)
+    if len(segments) == 1:
+        entity, raw = Entity.ATTRIBUTE, text
+    else:
+        prefix = segments[0]
+        name = _strip_pair(prefix, "`")
+        entity_or_none = ENTITY_ALIASES.get(name) if prefix[0] != '"' else None
+        if entity_or_none is None:
+            raise QueryValueError(
+                f"unknown key type {prefix!r}",
+                code="unknown-key-type",
+                span=Span(span.start, span.start + len(prefix), span.line, span.column),
+                hint=_entity_hint(name),
+            )
+        entity, raw = entity_or_none, text[len(prefix) + 1 :]
+    # As MLflow does: one pair of single or double quotes, then one pair of backticks.
+    name = _strip_pair(_strip_pair(raw, "'\""), "`")
+    if entity is Entity.ATTRIBUTE:
+        name = ATTRIBUTE_ALIASES.get(name, name)
+    return Key(entity, name, span)
+
+
+def _number(text: str) -> int | float:
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _literal(token: Token) -> Literal:
+    text = str(token)
+    if token.type == "NUMBER":
+        return Literal(_number(text), _span(token))
+    if token.type in ("SQ_STRING", "DQ_STRING"):
+        return Literal(text[1:-1], _span(token))
+    suggestion = _strip_pair(text, "`").replace("'", "")
+    hint = f"quote string values: '{suggestion}'"
+    if text.upper() == "NULL":
+        hint = "to test for a missing param or tag write IS NULL, e.g. tags.team IS NULL"
+    raise QueryValueError(
+        f"the value {text} is not quoted", code="unquoted-value", span=_span(token), hint=hint
+    )
+
+
+def _python_string(token: Token) -> str:
+    # MLflow reads IN lists with Python's literal rules: escapes are processed here.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = pyast.literal_eval(str(token))
+    except (SyntaxError, ValueError) as error:
+        raise QueryValueError(
+            f"cannot read the list item {token}: {error.msg if isinstance(error, SyntaxError) else error}",
+            code="bad-list",
+            span=_span(token),
+            hint="list items are quoted strings or numbers: ('a', 'b')",
+        ) from None
+    assert isinstance(value, str)
+    return value
+
+
+class _Builder(Transformer[Token, Any]):
+    """Lark tree to AST, run inside the LALR parser so no intermediate tree is built."""
+
+    def start(self, children: list[Any]) -> Any:
+        return children[0]
+
+    def or_(self, terms: list[Expr]) -> Expr:
+        return terms[0] if len(terms) == 1 else Or(tuple(terms), _cover(terms[0], terms[-1]))
+
+    def and_(self, terms: list[Expr]) -> Expr:
+        return terms[0] if len(terms) == 1 else And(tuple(terms), _cover(terms[0], terms[-1]))
+
+    def not_(self, children: list[Any]) -> Not:
+        token, term = children
+        return Not(term, term.span and _span(token).cover(term.span))
+
+    def group(self, children: list[Any]) -> Expr:
+        left, expr, right = children
+        span = _span(left).cover(_span(right))
+        result: Expr = replace(expr, span=span)
+        return result
+
+    def compare(self, children: list[Any]) -> Compare:
+        ident, op_token, value_token = children
+        key = key_from_ident(ident)
+        op = Op(" ".join(str(op_token).upper().split()))
+        value = _literal(value_token)
+        return Compare(key, op, value, _cover(key, value))
+
+    def in_(self, children: list[Any]) -> In:
+        ident, (values, end) = children
+        key = key_from_ident(ident)
+        return In(key, values, False, key.span and key.span.cover(end))
+
+    def not_in(self, children: list[Any]) -> In:
+        ident, _, (values, end) = children
+        key = key_from_ident(ident)
+        return In(key, values, True, key.span and key.span.cover(end))
+
+    def is_null(self, children: list[Any]) -> IsNull:
+        ident, = children
+        key = key_from_ident(ident)
+        return IsNull(key, False, key.span)
+
+    def is_not_null(self, children: list[Any]) -> IsNull:
+        ident, token = children
+        key = key_from_ident(ident)
+        return IsNull(key, True, key.span and key.span.cover(_span(token)))
+
+    def value_list(self, children: list[Any]) -> tuple[tuple[Literal, ...], Span]:
+        left, *items, right = children
+        values = tuple(
+            item if isinstance(item, Literal) else _literal(item) for item in items if item is not None
+        )
+        span = _span(left).cover(_span(right))
+        if not values:
+            raise QueryValueError(
+                "IN needs at least one value", code="empty-list", span=span, hint="e.g. IN ('a', 'b')"
+            )
+        return values, span
+
+    def string_item(self, tokens: list[Token]) -> Literal:
+        span = _span(tokens[0]).cover(_span(tokens[-1]))
+        return Literal("".join(_python_string(t) for t in tokens), span)
+
+
+_BUILDER = _Builder()
+
+_EXPECTED_NAMES = {
+    "IDENT": "a key such as metrics.auc",
+    "COMPARATOR": "an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, IS)",
+    "NOT_PATTERN": "an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, IS)",
+    "NOT_IN": "an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, IS)",
+    "_IN": "an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, IS)",
+    "_IS": "an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, IS)",
+    "SQ_STRING": "a value ('text' or a number)",
+    "DQ_STRING": "a value ('text' or a number)",
+    "NUMBER": "a value ('text' or a number)",
+    "BARE_WORD": "a value ('text' or a number)",
+    "_AND": "AND",
+    "_OR": "OR",
+    "NOT": "NOT",
+    "NOT_NULL": "NULL or NOT NULL",
+    "_NULL": "NULL or NOT NULL",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "DIRECTION": "ASC or DESC",
+    "$END": "the end",
+    "<END-OF-FILE>": "the end",
+}
+
+
+def _expected(names: Iterable[str]) -> str:
+    words = sorted({_EXPECTED_NAMES.get(n, n) for n in names}, key=lambda w: (w == "the end", w))
+    if not words:
+        return ""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+_WORD = re.compile(r"[^\s=!<>()',\"]+")
+
+
+def _word_at(source: str, pos: int) -> str:
+    match = _WORD.match(source, pos)
+    return match.group() if match else ""
+
+
+def _hint(source: str, pos: int, found: str, prev: Token | None) -> str:
+    """What to do instead, for the mistakes people make most."""
+    ahead = source[pos:]
+    word = _word_at(source, pos)
+    before = source[pos - 1 : pos + 1] if pos else ""
+    if before == "==" or ahead.startswith("=="):
+        return "equality is a single '=': metrics.acc = 1"
+    if before == "<>":
+        return "write != for 'not equal'"
+    if ahead.startswith(("&&", "||")):
+        return "join conditions with AND (or OR in the extended profile)"
+    if ahead.startswith(";"):
+        return "a filter is one expression: join conditions with AND"
+    if word.upper() == "BETWEEN":
+        return "BETWEEN is not supported: write metrics.x >= 1 AND metrics.x <= 2"
+    if prev is not None and prev.type == "IDENT" and prev.end_pos == pos and ahead[:1] not in "=!<> ":
+        name = str(prev) + word
+        prefix, dot, rest = name.partition(".")
+        quoted = f"{prefix}.`{rest}`" if dot else f"`{name}`"
+        return f"a name with special characters needs backticks: {quoted}"
+    if prev is not None and prev.type == "IDENT" and found == "IDENT":
+        if word.upper() in ("ASC", "DESC"):
+            return ""
+        prefix, dot, rest = str(prev).partition(".")
+        quoted = f"{prefix}.`{rest} {word}`" if dot else f"`{prev} {word}`"
+        return f"a name with spaces needs backticks: {quoted}"
+    if prev is not None and prev.type == "IDENT" and word and word[0] in "\"'`-.0123456789":
+        return "put the key on the left: metrics.acc > 0.9"
+    if prev is None and word[:1] in tuple("\"'-.0123456789"):
+        return "a condition starts with a key: metrics.acc > 0.9"
+    ends_clause = ("SQ_STRING", "DQ_STRING", "NUMBER", "RPAR", "NOT_NULL", "_NULL")
+    if prev is not None and prev.type in ends_clause and (found == "IDENT" or word):
+        return "join conditions with AND: metrics.a > 1 AND params.b = 'x'"
+    return ""
+
+
+def _translate(error: UnexpectedInput, source: str, where: str, what: str) -> NoReturn:
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        prev = (error.token_history or [None])[-1] if error.token_history else None
+        if prev is None and error.state is not None and getattr(error.state, "value_stack", None):
+            stack = [v for v in error.state.value_stack if isinstance(v, Token)]
+            prev = stack[-1] if stack else None
+        if token.type == "$END":
+            pos = len(source.rstrip())
+            span = Span.at(source, pos, pos + 1)
+            raise QuerySyntaxError(
+                f"{what} ends too early: expected {_expected(error.expected)}",
+                code="unexpected-end",
+                source=source,
+                span=span,
+                hint=_hint(source, pos, "$END", prev),
+                where=where,
+            )
+        pos = token.start_pos or 0
+        span = Span.at(source, pos, token.end_pos or pos + 1)
+        raise QuerySyntaxError(
+            f"unexpected {str(token)!r}: expected {_expected(error.expected)}",
+            code="syntax",
+            source=source,
+            span=span,
+            hint=_hint(source, pos, token.type, prev),
+            where=where,
+        )
+    assert isinstance(error, UnexpectedCharacters)
+    pos = int(error.pos_in_stream or 0)
+    char = source[pos]
+    last = error.token_history[-1] if error.token_history else None
+    if char in _QUOTES:
+        raise QuerySyntaxError(
+            f"unterminated {char} quote",
+            code="unterminated-string",
+            source=source,
+            span=Span.at(source, pos, len(source)),
+            hint=f"close the quote with a matching {char}",
+            where=where,
+        )
+    allowed = error.allowed or set()
+    expected = f": expected {_expected(allowed)}" if allowed else ""
+    raise QuerySyntaxError(
+        f"unexpected {char!r}{expected}",
+        code="syntax",
+        source=source,
+        span=Span.at(source, pos, pos + 1),
+        hint=_hint(source, pos, "", last),
+        where=where,
+    )
+
+
+def _run(grammar: str, source: str, where: str, what: str) -> Any:
+    try:
+        return _grammar.parser(grammar, _BUILDER).parse(source)
+    except UnexpectedInput as error:
+        _translate(error, source, where, what)
+    except VisitError as error:  # an error raised while building a node
+        if isinstance(error.orig_exc, QueryError):
+            raise _placed(error.orig_exc, source, where) from None
+        raise
+    except QueryError as error:
+        raise _placed(error, source, where) from None
+
+
+def _placed(error: QueryError, source: str, where: str) -> QueryError:
+    if error.span is not None and source:
+        span = error.span
+        error.span = Span.at(source, span.start, span.end)
+    error.source, error.where = source, where
+    return error
+
+
+def parse_filter(filter_string: str | None) -> Expr | None:
+    """The AST of a ``filter_string``; ``None`` when it is empty (every run matches)."""
+    if filter_string is None:
+        return None
+    if not isinstance(filter_string, str):
+        raise TypeError(f"filter_string must be a str, not {type(filter_string).__name__}")
+    return _parse_filter(filter_string)
+
+
+@lru_cache(maxsize=4096)
+def _parse_filter(filter_string: str) -> Expr | None:
+    if not filter_string.strip():
+        return None
+    result: Expr | None = _run("filter", filter_string, "filter_string", "the filter")
+    return result
+
+
+def _sort_key(clause: str, where: str) -> SortKey:
+    if not isinstance(clause, str):
+        raise TypeError(f"an order_by clause must be a str, not {type(clause).__name__}")
+    return _parse_sort_key(clause, where)
+
+
+@lru_cache(maxsize=4096)
+def _parse_sort_key(clause: str, where: str) -> SortKey:
+    if "," in clause and not any(q in clause for q in _QUOTES):
+        pos = clause.index(",")
+        raise QuerySyntaxError(
+            "one order_by clause per list element",
+            code="syntax",
+            source=clause,
+            span=Span.at(clause, pos, pos + 1),
+            hint=f"give a list: {[part.strip() for part in clause.split(',')]}",
+            where=where,
+        )
+    try:
+        ident, direction = cast(list[Token], _grammar.parser("order_by").parse(clause).children)
+    except UnexpectedInput as error:
+        if isinstance(error, UnexpectedToken) and error.token.type == "IDENT":
+            word = str(error.token)
+            close = difflib.get_close_matches(word.upper(), ["ASC", "DESC"], n=1, cutoff=0.5)
+            if close:
+                pos = error.token.start_pos or 0
+                raise QuerySyntaxError(
+                    f"unknown direction {word!r}: expected ASC or DESC",
+                    code="syntax",
+                    source=clause,
+                    span=Span.at(clause, pos, pos + len(word)),
+                    hint=f"did you mean {close[0]}?",
+                    where=where,
+                ) from None
+        _translate(error, clause, where, "the order_by clause")
+    try:
+        key = key_from_ident(ident)
+    except QueryError as error:
+        raise _placed(error, clause, where) from None
+    descending = direction is not None and str(direction).upper() == "DESC"
+    span = _span(ident) if direction is None else _span(ident).cover(_span(direction))
+    return SortKey(key, descending, span)
+
+
+def parse_order_by(order_by: str | Iterable[str] | None) -> tuple[SortKey, ...]:
+    """The sort keys of an ``order_by`` list (a single string is one clause)."""
+    if order_by is None:
+        return ()
+    if isinstance(order_by, str):
+        return (_sort_key(order_by, "order_by"),)
+    return tuple(_sort_key(clause, f"order_by[{i}]") for i, clause in enumerate(order_by))
+
+
+def parse(filter_string: str | None = "", order_by: str | Iterable[str] | None = None) -> Query:
+    """A whole query: the filter and the ordering, with their texts kept for error carets."""
+    clauses = (order_by,) if isinstance(order_by, str) else tuple(order_by or ())
+    return Query(
+        filter=parse_filter(filter_string),
+        order_by=parse_order_by(order_by),
+        filter_string=filter_string or "",
+        order_by_strings=clauses,
+    )
