@@ -29,32 +29,54 @@ from .errors import (
     UnsupportedQueryError,
 )
 from .parse import parse, parse_filter, parse_order_by
+from .profiles import PROFILES, KeyKind, Profile, get_profile
+from .records import Dataset, DatasetInput, Experiment, FileInfo, Metric, Run, RunData, RunInfo, ViewType
 from .unparse import unparse, unparse_query
+from .validate import QueryWarning, check, validate
+from .workspace import NotFoundError, Workspace
 
 __all__ = [
+    "PROFILES",
     "And",
     "Compare",
+    "Dataset",
+    "DatasetInput",
     "Diagnostic",
     "Entity",
     "EvaluationError",
+    "Experiment",
+    "FileInfo",
     "In",
     "IsNull",
     "Key",
+    "KeyKind",
     "Literal",
+    "Metric",
     "Not",
+    "NotFoundError",
     "Op",
     "Or",
+    "Profile",
     "Query",
     "QueryError",
     "QuerySyntaxError",
     "QueryValueError",
+    "QueryWarning",
+    "Run",
+    "RunData",
+    "RunInfo",
     "Severity",
     "SortKey",
     "Span",
     "UnsupportedQueryError",
+    "ViewType",
+    "Workspace",
+    "check",
+    "get_profile",
     "parse",
     "parse_filter",
     "parse_order_by",
     "unparse",
     "unparse_query",
+    "validate",
 ]

@@ -70,10 +70,10 @@ def unparse_literal(literal: Literal, in_list: bool = False) -> str:
         raise QueryValueError(f"{value!r} is not a filter value", code="bad-value-type")
     if not isinstance(value, str):
         return _number(value)
+    if in_list:  # list items are read with Python's literal rules, escapes included
+        return repr(value)
     if value.endswith("\\"):
         raise _unwritable("string", value)
-    if in_list:  # list items are read with Python's literal rules
-        return repr(value)
     for quote in "'\"":
         if quote not in value:
             return f"{quote}{value}{quote}"

@@ -1,0 +1,327 @@
+"""The fast path: runs held column by column, filters as vectorized masks, sorting by lexsort.
+
+Every attribute, metric, param and tag key is one column over all runs. Numbers are float64 arrays
+with a presence mask; strings are dictionary-encoded (an int32 code per run, -1 when missing), so a
+comparison or a LIKE runs once per distinct value, not once per run. The reference evaluator is the
+specification; this module must return the same runs in the same order.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
+from ..errors import EvaluationError
+from .reference import dataset_clause_matches, like_matcher, run_attribute
+
+Mask = npt.NDArray[np.bool_]
+Indices = npt.NDArray[np.intp]
+
+_STRING_ATTRIBUTES = ("run_id", "run_name", "status", "user_id", "artifact_uri", "experiment_id", "lifecycle_stage")
+_NUMERIC_ATTRIBUTES = ("start_time", "end_time", "duration")
+
+_COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
+    Op.EQ: operator.eq,
+    Op.NE: operator.ne,
+    Op.LT: operator.lt,
+    Op.LE: operator.le,
+    Op.GT: operator.gt,
+    Op.GE: operator.ge,
+}
+
+
+@dataclass
+class StringColumn:
+    """Dictionary-encoded strings: ``codes[i]`` indexes ``values``; -1 means the run has no value."""
+
+    codes: npt.NDArray[np.int32]
+    values: list[str] = field(default_factory=list)
+    lookup: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, size: int, rows: Iterable[int], items: Iterable[str]) -> StringColumn:
+        column = cls(np.full(size, -1, dtype=np.int32))
+        for row, item in zip(rows, items):
+            column.set(row, item)
+        return column
+
+    def code(self, value: str) -> int:
+        code = self.lookup.get(value)
+        if code is None:
+            code = self.lookup[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+    def set(self, row: int, value: str | None) -> None:
+        self.codes[row] = -1 if value is None else self.code(value)
+
+    def where(self, test: Callable[[str], bool]) -> Mask:
+        """Rows whose value passes ``test``, evaluated once per distinct value."""
+        per_value = np.fromiter((bool(test(v)) for v in self.values), dtype=bool, count=len(self.values))
+        # The trailing False answers code -1 (missing) through numpy's negative indexing.
+        return np.append(per_value, False)[self.codes]
+
+    def present(self) -> Mask:
+        return self.codes >= 0
+
+    def sort_rank(self) -> npt.NDArray[np.int64]:
+        """Each row's rank in code-point order of its value; missing rows get rank 0 (their tier decides)."""
+        ranks = np.empty(len(self.values) + 1, dtype=np.int64)
+        ranks[np.argsort(np.array(self.values, dtype=object), kind="stable")] = np.arange(len(self.values))
+        ranks[-1] = 0
+        return ranks[self.codes]
+
+
+@dataclass
+class NumberColumn:
+    values: npt.NDArray[np.float64]
+    present_mask: Mask
+
+    @classmethod
+    def build(cls, size: int, rows: Sequence[int], items: Sequence[float]) -> NumberColumn:
+        values = np.zeros(size, dtype=np.float64)
+        present = np.zeros(size, dtype=bool)
+        values[list(rows)] = items
+        present[list(rows)] = True
+        return cls(values, present)
+
+    def set(self, row: int, value: float | None) -> None:
+        self.present_mask[row] = value is not None
+        self.values[row] = 0.0 if value is None else value
+
+    def present(self) -> Mask:
+        return self.present_mask
+
+
+Column = StringColumn | NumberColumn
+
+
+@dataclass
+class _Truth:
+    """SQL's three-valued logic as two masks; rows in neither are unknown."""
+
+    true: Mask
+    false: Mask
+
+
+class ColumnarRuns:
+    """A column store over a fixed sequence of runs; ``refresh(i)`` re-reads run ``i`` after a change."""
+
+    def __init__(self, runs: Sequence[Any]) -> None:
+        self.runs = list(runs)
+        size = len(self.runs)
+        self.attributes: dict[str, Column] = {}
+        for name in _STRING_ATTRIBUTES:
+            self.attributes[name] = StringColumn.build(
+                size, range(size), (getattr(r.info, name) for r in self.runs)
+            ) if size else StringColumn(np.zeros(0, dtype=np.int32))
+        for name in _NUMERIC_ATTRIBUTES:
+            rows, items = [], []
+            for row, run in enumerate(self.runs):
+                value = run_attribute(run, name)
+                if value is not None:
+                    rows.append(row)
+                    items.append(float(value))
+            self.attributes[name] = NumberColumn.build(size, rows, items)
+        self.metrics = self._columns(size, "metrics", number=True)
+        self.params = self._columns(size, "params", number=False)
+        self.tags = self._columns(size, "tags", number=False)
+        self.has_datasets = any(_dataset_inputs(r) for r in self.runs)
+
+    def _columns(self, size: int, part: str, number: bool) -> dict[str, Column]:
+        rows: dict[str, list[int]] = defaultdict(list)
+        items: dict[str, list[Any]] = defaultdict(list)
+        for row, run in enumerate(self.runs):
+            for key, value in getattr(run.data, part).items():
+                rows[key].append(row)
+                items[key].append(value)
+        if number:
+            return {k: NumberColumn.build(size, rows[k], items[k]) for k in rows}
+        return {k: StringColumn.build(size, rows[k], items[k]) for k in rows}
+
+    def refresh(self, row: int) -> None:
+        """Re-read the run at ``row`` into every column (after a log, a tag or a lifecycle change)."""
+        run = self.runs[row]
+        for name in _STRING_ATTRIBUTES:
+            column = self.attributes[name]
+            assert isinstance(column, StringColumn)
+            column.set(row, getattr(run.info, name))
+        for name in _NUMERIC_ATTRIBUTES:
+            number = self.attributes[name]
+            assert isinstance(number, NumberColumn)
+            value = run_attribute(run, name)
+            number.set(row, None if value is None else float(value))
+        size = len(self.runs)
+        for part, columns, is_number in (
+            ("metrics", self.metrics, True),
+            ("params", self.params, False),
+            ("tags", self.tags, False),
+        ):
+            current = getattr(run.data, part)
+            for key in current.keys() - columns.keys():
+                columns[key] = (
+                    NumberColumn.build(size, [], []) if is_number else StringColumn(np.full(size, -1, np.int32))
+                )
+            for key, column in columns.items():
+                column.set(row, current.get(key))  # type: ignore[arg-type]
+        self.has_datasets = self.has_datasets or bool(_dataset_inputs(run))
+
+    # -- filtering -------------------------------------------------------------------------
+
+    def column(self, key: Key) -> Column | None:
+        if key.entity is Entity.METRIC:
+            return self.metrics.get(key.name)
+        if key.entity is Entity.PARAM:
+            return self.params.get(key.name)
+        if key.entity is Entity.TAG:
+            return self.tags.get(key.name)
+        if key.entity is Entity.ATTRIBUTE:
+            found = self.attributes.get(key.name)
+            if found is None:
+                raise EvaluationError(f"runs have no attribute {key.name!r}", code="unknown-attribute")
+            return found
+        return None
+
+    def mask(self, expr: Expr | None) -> Mask:
+        """The rows ``expr`` selects (unknown counts as not selected)."""
+        if expr is None:
+            return np.ones(len(self.runs), dtype=bool)
+        return self._truth(expr).true
+
+    def _nothing(self) -> _Truth:
+        empty = np.zeros(len(self.runs), dtype=bool)
+        return _Truth(empty, empty)
+
+    def _truth(self, expr: Expr) -> _Truth:
+        match expr:
+            case And(terms):
+                parts = [self._truth(t) for t in terms]
+                return _Truth(
+                    np.logical_and.reduce([p.true for p in parts]),
+                    np.logical_or.reduce([p.false for p in parts]),
+                )
+            case Or(terms):
+                parts = [self._truth(t) for t in terms]
+                return _Truth(
+                    np.logical_or.reduce([p.true for p in parts]),
+                    np.logical_and.reduce([p.false for p in parts]),
+                )
+            case Not(term):
+                inner = self._truth(term)
+                return _Truth(inner.false, inner.true)
+            case IsNull(key, negated):
+                present = self._present(key)
+                return _Truth(present, ~present) if negated else _Truth(~present, present)
+            case Compare(key, op, literal) if key.entity is Entity.DATASET:
+                return self._datasets(lambda run: dataset_clause_matches(run, key.name, op, literal.value))
+            case In(key, literals, negated) if key.entity is Entity.DATASET:
+                wanted = {lit.value for lit in literals}
+                return self._datasets(lambda run: dataset_clause_matches(run, key.name, None, wanted, negated))
+            case Compare(key, op, literal):
+                return self._compare(key, op, literal.value)
+            case In(key, literals, negated):
+                return self._in(key, tuple(lit.value for lit in literals), negated)
+            case _:
+                assert_never(expr)
+
+    def _present(self, key: Key) -> Mask:
+        if key.entity is Entity.DATASET:
+            return np.array([bool(_dataset_inputs(r)) for r in self.runs], dtype=bool)
+        column = self.column(key)
+        return np.zeros(len(self.runs), dtype=bool) if column is None else column.present()
+
+    def _compare(self, key: Key, op: Op, value: Any) -> _Truth:
+        column = self.column(key)
+        if column is None:
+            return self._nothing()
+        present = column.present()
+        if isinstance(column, NumberColumn):
+            if isinstance(value, str):
+                raise EvaluationError(f"{key.name} holds numbers, not {value!r}", code="bad-value-type")
+            with np.errstate(invalid="ignore"):
+                result = _COMPARE[op](column.values, float(value))
+        elif op.is_pattern:
+            match = like_matcher(op, str(value))
+            result = column.where(match)
+        else:
+            if not isinstance(value, str):
+                raise EvaluationError(f"{key.name} holds strings, not {value!r}", code="bad-value-type")
+            compare = _COMPARE[op]
+            result = column.where(lambda s: compare(s, value))
+        return _Truth(present & result, present & ~result)
+
+    def _in(self, key: Key, values: tuple[Any, ...], negated: bool) -> _Truth:
+        column = self.column(key)
+        if column is None:
+            return self._nothing()
+        present = column.present()
+        if isinstance(column, NumberColumn):
+            result = np.isin(column.values, np.array([float(v) for v in values]))
+        else:
+            wanted = frozenset(values)
+            result = column.where(wanted.__contains__)
+        if negated:
+            result = ~result
+        return _Truth(present & result, present & ~result)
+
+    def _datasets(self, test: Callable[[Any], bool]) -> _Truth:
+        if not self.has_datasets:
+            return self._nothing()
+        result = np.fromiter((test(r) for r in self.runs), dtype=bool, count=len(self.runs))
+        return _Truth(result, ~result)
+
+    # -- ordering --------------------------------------------------------------------------
+
+    def order(self, rows: Indices, order_by: Sequence[SortKey]) -> Indices:
+        """``rows`` sorted as MLflow sorts: the order_by keys, then start_time DESC, run_id ASC.
+
+        Missing values and NaN sort last in both directions (values, then NaN, then missing).
+        """
+        keys: list[npt.NDArray[Any]] = []
+        run_id = self.attributes["run_id"]
+        start = self.attributes["start_time"]
+        assert isinstance(run_id, StringColumn) and isinstance(start, NumberColumn)
+        keys.append(run_id.sort_rank()[rows])
+        keys.extend(_sort_arrays(start, descending=True, rows=rows))
+        for sort_key in reversed(order_by):
+            column = self.column(sort_key.key)
+            if column is None:
+                if sort_key.key.entity is Entity.DATASET:
+                    raise EvaluationError("runs cannot be ordered by datasets", code="unsupported-order-by")
+                continue
+            keys.extend(_sort_arrays(column, sort_key.descending, rows))
+        return rows[np.lexsort(keys)]
+
+    def search(self, expr: Expr | None, order_by: Sequence[SortKey] = (), within: Mask | None = None) -> Indices:
+        """Row numbers of the runs ``expr`` selects (restricted to ``within``), in MLflow's order."""
+        selected = self.mask(expr)
+        if within is not None:
+            selected &= within
+        return self.order(np.flatnonzero(selected), order_by)
+
+
+def _sort_arrays(column: Column, descending: bool, rows: Indices) -> list[npt.NDArray[Any]]:
+    """[value key, tier] for lexsort, tier 0 for values, 1 for NaN, 2 for missing."""
+    present = column.present()[rows]
+    if isinstance(column, NumberColumn):
+        values = column.values[rows]
+        nan = present & np.isnan(values)
+        value_key = np.where(present & ~nan, -values if descending else values, 0.0)
+    else:
+        nan = np.zeros(len(rows), dtype=bool)
+        ranks = column.sort_rank()[rows]
+        value_key = np.where(present, -ranks if descending else ranks, 0)
+    tier = np.where(present, np.where(nan, 1, 0), 2)
+    return [value_key, tier]
+
+
+def _dataset_inputs(run: Any) -> Sequence[Any]:
+    inputs = getattr(run, "inputs", None)
+    return getattr(inputs, "dataset_inputs", None) or ()

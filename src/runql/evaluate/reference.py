@@ -1,0 +1,503 @@
+"""The reference evaluator: the executable specification of what a query selects and in which order.
+
+It works row by row over run- and experiment-shaped objects (``run.info``, ``run.data``,
+``run.inputs``; ``experiment.tags``), and it is written to be read. The semantics are MLflow's
+in-memory ones (its FileStore), extended with SQL's three-valued logic for OR and NOT:
+
+* a clause on a key the row lacks is *unknown*; only rows whose filter is true are returned, so
+  ``tags.t != 'x'`` and ``NOT tags.t = 'x'`` both leave out runs without ``t`` (IS NULL never is
+  unknown);
+* a metric compares its latest value; NaN follows Python (only ``!=`` holds), infinities are kept;
+* LIKE and ILIKE anchor the whole value, ``%`` is any text and ``_`` any character, there is no
+  escape character and neither crosses a newline; ILIKE folds case the Unicode way;
+* strings compare by code point; a dataset clause holds when any one input matches it;
+* missing values and NaN sort last in both directions (values, then NaN, then missing).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import operator
+import re
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from typing import Any, Literal, TypeVar
+
+from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
+from ..ast import Literal as LiteralNode
+from ..errors import EvaluationError, QueryError, QueryValueError
+from ..records import DATASET_CONTEXT_TAG
+
+__all__ = [
+    "create_page_token",
+    "dataset_clause_matches",
+    "filter_experiments",
+    "filter_runs",
+    "like_matcher",
+    "matches",
+    "matches_experiment",
+    "paginate",
+    "parse_page_token",
+    "run_attribute",
+    "sort_experiments",
+    "sort_runs",
+    "truth",
+]
+
+T = TypeVar("T")
+Truth = bool | None
+Target = Literal["runs", "experiments"]
+_Getter = Callable[[Any], Any]
+_Predicate = Callable[[Any], Truth]
+
+RUN_STRING_ATTRIBUTES = frozenset(
+    {"run_id", "run_name", "status", "user_id", "artifact_uri", "experiment_id", "lifecycle_stage"}
+)
+RUN_NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "duration"})
+EXPERIMENT_STRING_ATTRIBUTES = frozenset({"experiment_id", "name", "artifact_location", "lifecycle_stage"})
+EXPERIMENT_NUMERIC_ATTRIBUTES = frozenset({"creation_time", "last_update_time"})
+DATASET_KEYS = frozenset({"name", "digest", "context"})
+
+_COMPARE: dict[Op, Callable[[Any, Any], bool]] = {
+    Op.EQ: operator.eq,
+    Op.NE: operator.ne,
+    Op.LT: operator.lt,
+    Op.LE: operator.le,
+    Op.GT: operator.gt,
+    Op.GE: operator.ge,
+}
+
+
+# -- values --------------------------------------------------------------------------------
+
+
+def run_attribute(run: Any, name: str) -> Any:
+    """The value of ``attributes.<name>`` for ``run``; ``duration`` is ``end_time - start_time``."""
+    info = run.info
+    if name == "duration":
+        if info.end_time is None or info.start_time is None:
+            return None
+        return info.end_time - info.start_time
+    if name in RUN_STRING_ATTRIBUTES or name in RUN_NUMERIC_ATTRIBUTES:
+        return getattr(info, name)
+    raise _unknown_run_attribute(name)
+
+
+def _unknown_run_attribute(name: str, span: Any = None) -> EvaluationError:
+    return EvaluationError(
+        f"runs have no attribute {name!r}",
+        code="unknown-attribute",
+        span=span,
+        hint=f"run attributes are {', '.join(sorted(RUN_STRING_ATTRIBUTES | RUN_NUMERIC_ATTRIBUTES))}",
+    )
+
+
+def _dataset_values(run: Any, name: str) -> list[str]:
+    inputs = getattr(getattr(run, "inputs", None), "dataset_inputs", None) or ()
+    if name == "context":
+        return [tag.value for item in inputs for tag in (item.tags or ()) if tag.key == DATASET_CONTEXT_TAG]
+    return [value for item in inputs if (value := getattr(item.dataset, name, None)) is not None]
+
+
+@lru_cache(maxsize=1024)
+def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    # re.escape leaves % and _ alone, so they can become the wildcards afterwards.
+    body = re.escape(pattern).replace("%", ".*").replace("_", ".")
+    if not pattern.startswith("%"):
+        body = "^" + body
+    if not pattern.endswith("%"):
+        body += "$"
+    return re.compile(body, re.IGNORECASE if ignore_case else 0)
+
+
+def like_matcher(op: Op, pattern: str) -> Callable[[str], bool]:
+    """A test for one of LIKE, ILIKE, NOT LIKE, NOT ILIKE against ``pattern``."""
+    regex = _like_regex(pattern, op in (Op.ILIKE, Op.NOT_ILIKE))
+    if op in (Op.NOT_LIKE, Op.NOT_ILIKE):
+        return lambda value: regex.match(value) is None
+    return lambda value: regex.match(value) is not None
+
+
+def _string_test(op: Op, value: str) -> Callable[[str], bool]:
+    if op.is_pattern:
+        return like_matcher(op, value)
+    compare = _COMPARE[op]
+    return lambda lhs: compare(lhs, value)
+
+
+def dataset_clause_matches(run: Any, name: str, op: Op | None, value: Any, negated: bool = False) -> bool:
+    """Whether any dataset input of ``run`` satisfies the clause on ``datasets.<name>``.
+
+    ``op`` is the comparison; ``None`` means membership in the collection ``value`` (NOT IN when
+    ``negated``). A run without dataset inputs satisfies no dataset clause.
+    """
+    candidates = _dataset_values(run, name)
+    if op is None:
+        return any((candidate in value) != negated for candidate in candidates)
+    test = _string_test(op, value)
+    return any(test(candidate) for candidate in candidates)
+
+
+# -- compiling a filter into a predicate ----------------------------------------------------
+
+
+def _type_error(key: Key, kind: str, value: Any, span: Any) -> EvaluationError:
+    return EvaluationError(
+        f"{key.entity.prefix}.{key.name} holds {kind}s, so it cannot be compared with {value!r}",
+        code="bad-value-type",
+        span=span,
+        hint="quote strings ('text'); write numbers bare (0.5)",
+    )
+
+
+def _getter(key: Key, target: Target) -> tuple[_Getter, str]:
+    """How to read ``key`` from a row, and whether it holds numbers or strings."""
+    name = key.name
+    if target == "experiments":
+        if key.entity is Entity.TAG:
+            return (lambda e: e.tags.get(name)), "string"
+        if key.entity is Entity.ATTRIBUTE:
+            if name in EXPERIMENT_NUMERIC_ATTRIBUTES:
+                return (lambda e: getattr(e, name)), "number"
+            if name in EXPERIMENT_STRING_ATTRIBUTES:
+                return (lambda e: getattr(e, name)), "string"
+            raise EvaluationError(
+                f"experiments have no attribute {name!r}",
+                code="unknown-attribute",
+                span=key.span,
+                hint="experiment attributes are name, experiment_id, creation_time, last_update_time",
+            )
+        raise EvaluationError(
+            f"experiments have no {key.entity.prefix}",
+            code="unknown-key-type",
+            span=key.span,
+            hint="experiments are searched by attributes and tags",
+        )
+    match key.entity:
+        case Entity.METRIC:
+            return (lambda r: r.data.metrics.get(name)), "number"
+        case Entity.PARAM:
+            return (lambda r: r.data.params.get(name)), "string"
+        case Entity.TAG:
+            return (lambda r: r.data.tags.get(name)), "string"
+        case Entity.ATTRIBUTE:
+            if name == "duration":
+                return (lambda r: run_attribute(r, "duration")), "number"
+            if name in RUN_NUMERIC_ATTRIBUTES or name in RUN_STRING_ATTRIBUTES:
+                kind = "number" if name in RUN_NUMERIC_ATTRIBUTES else "string"
+                return (lambda r: getattr(r.info, name)), kind
+            raise _unknown_run_attribute(name, key.span)
+        case Entity.DATASET:
+            raise AssertionError("dataset keys are compiled apart")  # pragma: no cover
+        case _:
+            assert_never(key.entity)
+
+
+def _operand(key: Key, kind: str, literal: LiteralNode, target: Target) -> Any:
+    value = literal.value
+    if kind == "number":
+        if isinstance(value, (str, bool)):
+            raise _type_error(key, "number", value, literal.span)
+        # MLflow compares a metric (and an experiment time) with float(value), run times as given.
+        if key.entity is Entity.METRIC or target == "experiments":
+            return float(value)
+        return value
+    if not isinstance(value, str):
+        raise _type_error(key, "string", value, literal.span)
+    return value
+
+
+def _dataset_key(key: Key) -> None:
+    if key.name not in DATASET_KEYS:
+        raise EvaluationError(
+            f"datasets have no key {key.name!r}",
+            code="unknown-attribute",
+            span=key.span,
+            hint="dataset keys are name, digest, context",
+        )
+
+
+def _compile_clause(expr: Compare | In | IsNull, target: Target) -> _Predicate:
+    key = expr.key
+    if key.entity is Entity.DATASET and target == "runs":
+        _dataset_key(key)
+        name = key.name
+        if isinstance(expr, IsNull):
+            negated = expr.negated
+            return lambda r: bool(_dataset_values(r, name)) == negated
+        if isinstance(expr, In):
+            wanted = frozenset(_operand(key, "string", lit, target) for lit in expr.values)
+            negated = expr.negated
+            return lambda r: dataset_clause_matches(r, name, None, wanted, negated)
+        op, value = expr.op, _operand(key, "string", expr.value, target)
+        return lambda r: dataset_clause_matches(r, name, op, value)
+
+    get, kind = _getter(key, target)
+    if isinstance(expr, IsNull):
+        if expr.negated:
+            return lambda row: get(row) is not None
+        return lambda row: get(row) is None
+    if isinstance(expr, In):
+        values = frozenset(_operand(key, kind, lit, target) for lit in expr.values)
+        if expr.negated:
+            return lambda row: None if (lhs := get(row)) is None else lhs not in values
+        return lambda row: None if (lhs := get(row)) is None else lhs in values
+    value = _operand(key, kind, expr.value, target)
+    test: Callable[[Any], bool]
+    if expr.op.is_pattern:
+        if kind != "string":
+            raise EvaluationError(
+                f"{expr.op.value} needs a string key, and {key.entity.prefix}.{key.name} holds numbers",
+                code="bad-value-type",
+                span=expr.span,
+                hint="compare numbers with =, !=, <, <=, >, >=",
+            )
+        test = like_matcher(expr.op, value)
+    else:
+        compare, rhs = _COMPARE[expr.op], value
+        test = lambda lhs: compare(lhs, rhs)  # noqa: E731
+    return lambda row: None if (lhs := get(row)) is None else test(lhs)
+
+
+def _all(predicates: Sequence[_Predicate]) -> _Predicate:
+    def conjunction(row: Any) -> Truth:
+        unknown = False
+        for predicate in predicates:
+            result = predicate(row)
+            if result is False:
+                return False
+            if result is None:
+                unknown = True
+        return None if unknown else True
+
+    return conjunction
+
+
+def _any(predicates: Sequence[_Predicate]) -> _Predicate:
+    def disjunction(row: Any) -> Truth:
+        unknown = False
+        for predicate in predicates:
+            result = predicate(row)
+            if result is True:
+                return True
+            if result is None:
+                unknown = True
+        return None if unknown else False
+
+    return disjunction
+
+
+def _negate(predicate: _Predicate) -> _Predicate:
+    def negation(row: Any) -> Truth:
+        result = predicate(row)
+        return None if result is None else not result
+
+    return negation
+
+
+@lru_cache(maxsize=512)
+def _compile(expr: Expr, target: Target) -> _Predicate:
+    match expr:
+        case And(terms):
+            return _all([_compile(t, target) for t in terms])
+        case Or(terms):
+            return _any([_compile(t, target) for t in terms])
+        case Not(term):
+            return _negate(_compile(term, target))
+        case Compare() | In() | IsNull():
+            return _compile_clause(expr, target)
+        case _:
+            assert_never(expr)
+
+
+def _placed(error: QueryError, source: str, where: str) -> QueryError:
+    if not error.source and source:
+        error.source, error.where = source, where
+    return error
+
+
+def truth(row: Any, expr: Expr | None, entity: Target = "runs") -> Truth:
+    """True, False, or None (unknown) for ``expr`` on one run or experiment."""
+    if expr is None:
+        return True
+    return _compile(expr, entity)(row)
+
+
+def matches(run: Any, expr: Expr | None) -> bool:
+    """Whether ``run`` is selected by ``expr`` (an unknown result is not selected)."""
+    return truth(run, expr, "runs") is True
+
+
+def matches_experiment(experiment: Any, expr: Expr | None) -> bool:
+    return truth(experiment, expr, "experiments") is True
+
+
+def _filter(rows: Iterable[T], expr: Expr | None, target: Target, source: str) -> list[T]:
+    if expr is None:
+        return list(rows)
+    try:
+        predicate = _compile(expr, target)
+        return [row for row in rows if predicate(row) is True]
+    except QueryError as error:
+        raise _placed(error, source, "filter_string") from None
+
+
+def filter_runs(runs: Iterable[T], expr: Expr | None, source: str = "") -> list[T]:
+    """The runs ``expr`` selects, in their input order. ``source`` is the filter text, for errors."""
+    return _filter(runs, expr, "runs", source)
+
+
+def filter_experiments(experiments: Iterable[T], expr: Expr | None, source: str = "") -> list[T]:
+    return _filter(experiments, expr, "experiments", source)
+
+
+# -- ordering --------------------------------------------------------------------------------
+
+
+def _ordered(rows: list[T], get: _Getter, descending: bool) -> list[T]:
+    """A stable sort on ``get``: values in order, then NaN, then missing, in both directions."""
+    if descending:  # sorted(reverse=True) keeps ties in input order, so the tiers are mirrored.
+
+        def tiered(row: T) -> tuple[int, Any]:
+            value = get(row)
+            if value is None:
+                return (0, 0)
+            if value != value:
+                return (1, 0)
+            return (2, value)
+
+        return sorted(rows, key=tiered, reverse=True)
+
+    def tiered_ascending(row: T) -> tuple[int, Any]:
+        value = get(row)
+        if value is None:
+            return (2, 0)
+        if value != value:
+            return (1, 0)
+        return (0, value)
+
+    return sorted(rows, key=tiered_ascending)
+
+
+def _sort_getter(key: Key, target: Target, span: Any) -> _Getter:
+    if target == "runs" and key.entity is Entity.DATASET:
+        raise EvaluationError(
+            "runs cannot be ordered by datasets",
+            code="unsupported-order-by",
+            span=span,
+            hint="order by an attribute, a metric, a param or a tag",
+        )
+    if target == "experiments" and key.entity is not Entity.ATTRIBUTE:
+        raise EvaluationError(
+            f"experiments cannot be ordered by {key.entity.prefix}",
+            code="unsupported-order-by",
+            span=span,
+            hint="order experiments by name, experiment_id, creation_time or last_update_time",
+        )
+    return _getter(key, target)[0]
+
+
+def _natural_run_order(run: Any) -> tuple[bool, float, str]:
+    start = run.info.start_time
+    return (start is None, -(start or 0), run.info.run_id)
+
+
+def sort_runs(runs: Iterable[T], order_by: Sequence[SortKey] = (), source: Sequence[str] = ()) -> list[T]:
+    """``runs`` in MLflow's order: by ``order_by`` (first key primary), then start_time DESC, run_id ASC."""
+    ordered = sorted(runs, key=_natural_run_order)
+    for index in reversed(range(len(order_by))):
+        sort_key = order_by[index]
+        try:
+            get = _sort_getter(sort_key.key, "runs", sort_key.span)
+        except QueryError as error:
+            where = f"order_by[{index}]"
+            raise _placed(error, source[index] if index < len(source) else "", where) from None
+        ordered = _ordered(ordered, get, sort_key.descending)
+    return ordered
+
+
+_EXPERIMENT_ID = Key(Entity.ATTRIBUTE, "experiment_id")
+DEFAULT_EXPERIMENT_ORDER = (
+    SortKey(Key(Entity.ATTRIBUTE, "creation_time"), descending=True),
+    SortKey(_EXPERIMENT_ID),
+)
+
+
+def sort_experiments(
+    experiments: Iterable[T], order_by: Sequence[SortKey] = (), source: Sequence[str] = ()
+) -> list[T]:
+    """Experiments by ``order_by``; by default creation_time DESC, experiment_id ASC.
+
+    An explicit ``order_by`` that does not name experiment_id is tie-broken by experiment_id DESC,
+    as MLflow does. Experiment ids compare as strings.
+    """
+    keys = tuple(order_by) or DEFAULT_EXPERIMENT_ORDER
+    if not any(k.key == _EXPERIMENT_ID for k in keys):
+        keys = (*keys, SortKey(_EXPERIMENT_ID, descending=True))
+    ordered = list(experiments)
+    for index in reversed(range(len(keys))):
+        sort_key = keys[index]
+        try:
+            get = _sort_getter(sort_key.key, "experiments", sort_key.span)
+        except QueryError as error:
+            where = f"order_by[{index}]"
+            raise _placed(error, source[index] if index < len(source) else "", where) from None
+        ordered = _ordered(ordered, get, sort_key.descending)
+    return ordered
+
+
+# -- paging ----------------------------------------------------------------------------------
+
+
+def create_page_token(offset: int) -> str:
+    """MLflow's token: base64 of ``{"offset": N}``. MLflow's stores hand it out as bytes; runql as str."""
+    return base64.b64encode(json.dumps({"offset": offset}).encode("utf-8")).decode("ascii")
+
+
+def _token_error(message: str, token: str | bytes) -> QueryValueError:
+    text = token.decode("ascii", "replace") if isinstance(token, bytes) else token
+    return QueryValueError(
+        message,
+        code="bad-page-token",
+        source=text,
+        where="page_token",
+        hint="pass the next_page_token of the previous page unchanged, or None for the first page",
+    )
+
+
+def parse_page_token(page_token: str | bytes | None) -> int:
+    """The offset a token holds; an empty token is the first page. Errors read as MLflow's."""
+    if not page_token:
+        return 0
+    try:
+        decoded = base64.b64decode(page_token)
+    except (TypeError, ValueError, binascii.Error):
+        raise _token_error("Invalid page token, could not base64-decode", page_token) from None
+    try:
+        parsed = json.loads(decoded)
+    except ValueError:
+        raise _token_error(f"Invalid page token, decoded value={decoded!r}", page_token) from None
+    offset = parsed.get("offset") if isinstance(parsed, dict) else None
+    if not offset:
+        raise _token_error(f"Invalid page token, parsed value={parsed}", page_token)
+    try:
+        number = int(offset)
+    except (TypeError, ValueError):
+        raise _token_error(f"Invalid page token, not stringable {offset}", page_token) from None
+    if number < 0:
+        raise _token_error(f"Invalid page token, negative offset {number}", page_token)
+    return number
+
+
+def paginate(
+    rows: Sequence[T], page_token: str | bytes | None, max_results: int | None
+) -> tuple[list[T], str | None]:
+    """One page of ``rows`` and the token of the next page (None on the last page)."""
+    start = parse_page_token(page_token)
+    if max_results is None:
+        return list(rows[start:]), None
+    end = start + max_results
+    token = create_page_token(end) if end < len(rows) else None
+    return list(rows[start:end]), token

@@ -1,0 +1,470 @@
+"""The entities a workspace holds, shaped like ``mlflow.entities`` so code written for MLflow reads them.
+
+``Run`` has ``info`` (:class:`RunInfo`), ``data`` (:class:`RunData`: the latest value of each metric,
+params and tags) and ``inputs`` (:class:`RunInputs`: dataset inputs). Every metric point is a
+:class:`Metric`; a run keeps its full history per key next to the latest values. The classes are
+slotted dataclasses: a workspace builds hundreds of thousands of them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+__all__ = [
+    "DATASET_CONTEXT_TAG",
+    "RUN_NAME_TAG",
+    "Dataset",
+    "DatasetInput",
+    "Experiment",
+    "FileInfo",
+    "InputTag",
+    "LifecycleStage",
+    "Metric",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunInputs",
+    "RunStatus",
+    "ViewType",
+    "latest_metric",
+]
+
+RUN_NAME_TAG = "mlflow.runName"
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+
+class ViewType(IntEnum):
+    """Which lifecycle stages a search sees; MLflow's values, so plain ints work too."""
+
+    ACTIVE_ONLY = 1
+    DELETED_ONLY = 2
+    ALL = 3
+
+    @classmethod
+    def from_string(cls, text: str) -> ViewType:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(
+                f"unknown view type {text!r}: use 'active_only', 'deleted_only' or 'all'"
+            ) from None
+
+    @classmethod
+    def coerce(cls, value: int | str | ViewType) -> ViewType:
+        if isinstance(value, str):
+            return cls.from_string(value)
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(
+                f"unknown view type {value!r}: use ViewType.ACTIVE_ONLY (1), DELETED_ONLY (2) or ALL (3)"
+            ) from None
+
+    @property
+    def stages(self) -> frozenset[str]:
+        """The lifecycle stages this view shows."""
+        return _STAGES[self]
+
+
+class LifecycleStage:
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+_STAGES = {
+    ViewType.ACTIVE_ONLY: frozenset({LifecycleStage.ACTIVE}),
+    ViewType.DELETED_ONLY: frozenset({LifecycleStage.DELETED}),
+    ViewType.ALL: frozenset({LifecycleStage.ACTIVE, LifecycleStage.DELETED}),
+}
+
+
+class RunStatus:
+    """MLflow's run statuses, stored upper case."""
+
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+    ALL = (RUNNING, SCHEDULED, FINISHED, FAILED, KILLED)
+
+
+@dataclass(slots=True)
+class Metric:
+    """One logged point; positional order as ``mlflow.entities.Metric(key, value, timestamp, step)``."""
+
+    key: str
+    value: float
+    timestamp: int = 0
+    step: int = 0
+
+
+def latest_metric(history: Iterable[Metric]) -> Metric:
+    """MLflow's latest point: highest step, then timestamp, then value; the first logged wins a tie."""
+    return max(history, key=lambda m: (m.step, m.timestamp, m.value))
+
+
+@dataclass(slots=True)
+class Experiment:
+    experiment_id: str
+    name: str
+    artifact_location: str | None = None
+    lifecycle_stage: str = LifecycleStage.ACTIVE
+    tags: dict[str, str] = field(default_factory=dict)
+    creation_time: int | None = None
+    last_update_time: int | None = None
+
+
+@dataclass(slots=True)
+class RunInfo:
+    run_id: str
+    experiment_id: str
+    run_name: str | None = None
+    user_id: str | None = None
+    status: str = RunStatus.FINISHED
+    start_time: int | None = None
+    end_time: int | None = None
+    artifact_uri: str | None = None
+    lifecycle_stage: str = LifecycleStage.ACTIVE
+
+    @property
+    def run_uuid(self) -> str:
+        """MLflow's older name for ``run_id``."""
+        return self.run_id
+
+
+@dataclass(slots=True)
+class RunData:
+    """``metrics`` holds the latest value per key; ``histories`` every point, in logged order."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    histories: dict[str, list[Metric]] = field(default_factory=dict, repr=False)
+
+    def log(self, point: Metric) -> None:
+        """Append ``point`` to its history and keep ``metrics`` the latest value."""
+        history = self.histories.setdefault(point.key, [])
+        history.append(point)
+        self.metrics[point.key] = latest_metric(history).value
+
+
+@dataclass(slots=True)
+class Dataset:
+    name: str
+    digest: str
+    source_type: str | None = None
+    source: str | None = None
+    schema: str | None = None
+    profile: str | None = None
+
+
+@dataclass(slots=True)
+class InputTag:
+    key: str
+    value: str
+
+
+@dataclass(slots=True)
+class DatasetInput:
+    dataset: Dataset
+    tags: list[InputTag] = field(default_factory=list)
+
+    @property
+    def context(self) -> str | None:
+        """The ``mlflow.data.context`` input tag (``training``, ``validation``, ...), if any."""
+        for tag in self.tags:
+            if tag.key == DATASET_CONTEXT_TAG:
+                return tag.value
+        return None
+
+
+@dataclass(slots=True)
+class RunInputs:
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Run:
+    info: RunInfo
+    data: RunData = field(default_factory=RunData)
+    inputs: RunInputs = field(default_factory=RunInputs)
+
+
+@dataclass(slots=True)
+class FileInfo:
+    """An artifact: ``path`` relative to the run's artifact root; ``file_size`` is None for folders."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None = None
+
+
+# -- building from plain records ------------------------------------------------------------
+
+_INFO_FIELDS = (
+    "run_id",
+    "run_name",
+    "experiment_id",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "artifact_uri",
+    "lifecycle_stage",
+)
+_NON_FINITE = {
+    "NaN": math.nan,
+    "nan": math.nan,
+    "Infinity": math.inf,
+    "inf": math.inf,
+    "-Infinity": -math.inf,
+    "-inf": -math.inf,
+}
+
+
+def metric_value(value: Any) -> float:
+    """A metric value as a float; JSON's spellings of NaN and infinity are accepted."""
+    if isinstance(value, str) and value in _NON_FINITE:
+        return _NON_FINITE[value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"a metric value must be a number, not {value!r}")
+    return float(value)
+
+
+def _optional_int(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValueError(f"{what} must be milliseconds since the epoch (an int), not {value!r}")
+    return int(value)
+
+
+def _history(key: str, raw: Any, default_timestamp: int) -> list[Metric]:
+    if isinstance(raw, Metric):
+        return [raw]
+    if isinstance(raw, Sequence) and not isinstance(raw, str):
+        points = []
+        for step, item in enumerate(raw):
+            if isinstance(item, Mapping):
+                timestamp = _optional_int(item.get("timestamp"), "a metric timestamp")
+                points.append(
+                    Metric(
+                        key,
+                        metric_value(item["value"]),
+                        default_timestamp if timestamp is None else timestamp,
+                        _optional_int(item.get("step"), "a metric step") or 0,
+                    )
+                )
+            elif hasattr(item, "value") and hasattr(item, "step"):
+                points.append(Metric(key, metric_value(item.value), int(item.timestamp), int(item.step)))
+            else:
+                points.append(Metric(key, metric_value(item), default_timestamp, step))
+        if not points:
+            raise ValueError(f"metric {key!r} has an empty history")
+        return points
+    return [Metric(key, metric_value(raw), default_timestamp, 0)]
+
+
+def _strings(raw: Any, what: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    # A mapping, or a list of Param/RunTag-shaped objects as mlflow.entities.RunData holds internally.
+    items = list(raw.items()) if isinstance(raw, Mapping) else [(item.key, item.value) for item in raw]
+    out = {}
+    for key, value in items:
+        if not isinstance(key, str):
+            raise ValueError(f"{what} keys must be strings, not {key!r}")
+        out[key] = value if isinstance(value, str) else str(value)
+    return out
+
+
+def _dataset_input(raw: Any) -> DatasetInput:
+    if isinstance(raw, DatasetInput):
+        return raw
+    if isinstance(raw, Mapping):
+        source = raw.get("dataset", raw)
+        dataset = Dataset(
+            name=str(source["name"]),
+            digest=str(source.get("digest", "")),
+            source_type=source.get("source_type"),
+            source=source.get("source"),
+            schema=source.get("schema"),
+            profile=source.get("profile"),
+        )
+        tags = _strings(raw.get("tags"), "input tag")
+        if "context" in raw:
+            tags.setdefault(DATASET_CONTEXT_TAG, str(raw["context"]))
+        return DatasetInput(dataset, [InputTag(k, v) for k, v in tags.items()])
+    ds = raw.dataset
+    return DatasetInput(
+        Dataset(
+            ds.name,
+            ds.digest,
+            getattr(ds, "source_type", None),
+            getattr(ds, "source", None),
+            getattr(ds, "schema", None),
+            getattr(ds, "profile", None),
+        ),
+        [InputTag(t.key, t.value) for t in (raw.tags or [])],
+    )
+
+
+def run_from_record(record: Mapping[str, Any] | Any, artifact_root: str | None = None) -> Run:
+    """A :class:`Run` from a flat dict (``run_id``, ..., ``metrics``, ``params``, ``tags``, ``inputs``)
+    or from any object shaped like ``mlflow.entities.Run``.
+
+    ``metrics`` maps a key to a value, or to a history: a list of ``{"value", "step", "timestamp"}``
+    dicts (or of plain numbers, one per step). The latest value follows MLflow's rule.
+    ``artifact_root`` is the experiment's artifact location, used when the record has no
+    ``artifact_uri``.
+    """
+    if isinstance(record, Run):
+        return record
+    if not isinstance(record, Mapping):
+        return _run_from_entity(record)
+    unknown = set(record) - {*_INFO_FIELDS, "metrics", "params", "tags", "inputs", "datasets", "kind"}
+    if unknown:
+        raise ValueError(
+            f"unknown run record keys {sorted(unknown)}; expected some of "
+            f"{[*_INFO_FIELDS, 'metrics', 'params', 'tags', 'inputs']}"
+        )
+    run_id = record.get("run_id")
+    if not isinstance(run_id, str) or not run_id:
+        raise ValueError(f"a run record needs a non-empty string 'run_id', got {run_id!r}")
+    start_time = _optional_int(record.get("start_time"), "start_time")
+    end_time = _optional_int(record.get("end_time"), "end_time")
+    tags = _strings(record.get("tags"), "tag")
+    run_name = record.get("run_name", tags.get(RUN_NAME_TAG))
+    experiment_id = str(record.get("experiment_id", "0"))
+    artifact_uri = record.get("artifact_uri")
+    if artifact_uri is None and artifact_root:
+        artifact_uri = f"{artifact_root.rstrip('/')}/{run_id}/artifacts"
+    info = RunInfo(
+        run_id=run_id,
+        experiment_id=experiment_id,
+        run_name=run_name,
+        user_id=record.get("user_id"),
+        status=record.get("status") or (RunStatus.FINISHED if end_time is not None else RunStatus.RUNNING),
+        start_time=start_time,
+        end_time=end_time,
+        artifact_uri=artifact_uri,
+        lifecycle_stage=record.get("lifecycle_stage") or LifecycleStage.ACTIVE,
+    )
+    data = RunData(params=_strings(record.get("params"), "param"), tags=tags)
+    raw_metrics = record.get("metrics") or {}
+    default_ts = start_time or 0
+    for key, raw in raw_metrics.items():
+        history = _history(key, raw, default_ts)
+        data.histories[key] = history
+        data.metrics[key] = latest_metric(history).value
+    raw_inputs = record.get("inputs", record.get("datasets")) or []
+    inputs = RunInputs([_dataset_input(item) for item in raw_inputs])
+    return Run(info, data, inputs)
+
+
+def _run_from_entity(entity: Any) -> Run:
+    source = entity.info
+    info = RunInfo(
+        run_id=source.run_id,
+        experiment_id=str(source.experiment_id),
+        run_name=getattr(source, "run_name", None),
+        user_id=getattr(source, "user_id", None),
+        status=str(source.status),
+        start_time=source.start_time,
+        end_time=source.end_time,
+        artifact_uri=getattr(source, "artifact_uri", None),
+        lifecycle_stage=getattr(source, "lifecycle_stage", LifecycleStage.ACTIVE),
+    )
+    data = RunData(params=dict(entity.data.params), tags=dict(entity.data.tags))
+    # mlflow.entities.RunData keeps its latest Metric objects (with step and timestamp) here.
+    objects = getattr(entity.data, "_metric_objs", None) or []
+    by_key = {m.key: m for m in objects}
+    for key, value in entity.data.metrics.items():
+        obj = by_key.get(key)
+        point = (
+            Metric(key, float(value), int(obj.timestamp), int(obj.step))
+            if obj is not None
+            else Metric(key, float(value), info.start_time or 0, 0)
+        )
+        data.histories[key] = [point]
+        data.metrics[key] = point.value
+    raw_inputs = getattr(getattr(entity, "inputs", None), "dataset_inputs", None) or []
+    return Run(info, data, RunInputs([_dataset_input(item) for item in raw_inputs]))
+
+
+def experiment_from_record(record: Mapping[str, Any] | Any) -> Experiment:
+    """An :class:`Experiment` from a dict with MLflow's field names, or from an Experiment-shaped object."""
+    if isinstance(record, Experiment):
+        return record
+    if isinstance(record, Mapping):
+        get = record.get
+    else:
+        get = lambda name, default=None: getattr(record, name, default)  # noqa: E731
+    experiment_id = get("experiment_id")
+    if experiment_id is None or str(experiment_id) == "":
+        raise ValueError(f"an experiment record needs an 'experiment_id', got {experiment_id!r}")
+    experiment_id = str(experiment_id)
+    creation_time = _optional_int(get("creation_time"), "creation_time")
+    return Experiment(
+        experiment_id=experiment_id,
+        name=str(get("name") or experiment_id),
+        artifact_location=get("artifact_location"),
+        lifecycle_stage=get("lifecycle_stage") or LifecycleStage.ACTIVE,
+        tags=_strings(get("tags"), "experiment tag"),
+        creation_time=creation_time,
+        last_update_time=_optional_int(get("last_update_time"), "last_update_time") or creation_time,
+    )
+
+
+def run_to_record(run: Run) -> dict[str, Any]:
+    """The flat dict :func:`run_from_record` reads back to an equal run (histories included)."""
+    info = run.info
+    record: dict[str, Any] = {name: getattr(info, name) for name in _INFO_FIELDS}
+    record["metrics"] = {
+        key: [{"value": _json_number(m.value), "step": m.step, "timestamp": m.timestamp} for m in history]
+        for key, history in run.data.histories.items()
+    }
+    record["params"] = dict(run.data.params)
+    record["tags"] = dict(run.data.tags)
+    if run.inputs.dataset_inputs:
+        record["inputs"] = [
+            {
+                "dataset": {
+                    "name": d.dataset.name,
+                    "digest": d.dataset.digest,
+                    "source_type": d.dataset.source_type,
+                    "source": d.dataset.source,
+                    "schema": d.dataset.schema,
+                    "profile": d.dataset.profile,
+                },
+                "tags": {t.key: t.value for t in d.tags},
+            }
+            for d in run.inputs.dataset_inputs
+        ]
+    return record
+
+
+def experiment_to_record(experiment: Experiment) -> dict[str, Any]:
+    return {
+        "experiment_id": experiment.experiment_id,
+        "name": experiment.name,
+        "artifact_location": experiment.artifact_location,
+        "lifecycle_stage": experiment.lifecycle_stage,
+        "creation_time": experiment.creation_time,
+        "last_update_time": experiment.last_update_time,
+        "tags": dict(experiment.tags),
+    }
+
+
+def _json_number(value: float) -> float | str:
+    # Standard JSON has no NaN or infinity; spell them as strings that metric_value reads back.
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
