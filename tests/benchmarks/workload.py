@@ -9,11 +9,39 @@ from __future__ import annotations
 import random
 from typing import Any
 
-METRICS = ["auc", "accuracy", "log_loss", "f1", "precision", "recall", "rmse", "val_loss", "train_loss", "f1-score"]
+METRICS = [
+    "auc",
+    "accuracy",
+    "log_loss",
+    "f1",
+    "precision",
+    "recall",
+    "rmse",
+    "val_loss",
+    "train_loss",
+    "f1-score",
+]
 PARAMS = [
-    "model", "num_boost_round", "learning_rate", "max_depth", "subsample", "colsample_bytree", "seed",
-    "optimizer", "batch_size", "epochs", "dropout", "weight_decay", "momentum", "scheduler", "warmup_steps",
-    "n_estimators", "min_child_weight", "gamma", "alpha", "lambda",
+    "model",
+    "num_boost_round",
+    "learning_rate",
+    "max_depth",
+    "subsample",
+    "colsample_bytree",
+    "seed",
+    "optimizer",
+    "batch_size",
+    "epochs",
+    "dropout",
+    "weight_decay",
+    "momentum",
+    "scheduler",
+    "warmup_steps",
+    "n_estimators",
+    "min_child_weight",
+    "gamma",
+    "alpha",
+    "lambda",
 ]
 TAGS = ["framework", "team", "mlflow.runName", "mlflow.user", "mlflow.source.type", "stage", "dataset", "gpu"]
 STATUSES = ["FINISHED"] * 14 + ["FAILED", "RUNNING", "KILLED", "SCHEDULED"]
@@ -89,7 +117,10 @@ QUERIES = [
     ("ILIKE", "tags.team ILIKE '%NLP%'"),
     ("status", "attributes.status = 'FAILED'"),
     ("run_id IN list", "attributes.run_id IN ('{0}', '{1}', '{2}')"),
-    ("four-clause AND",
-     "metrics.auc > 0.5 AND params.model = 'xgb' AND tags.framework = 'torch' AND attributes.status = 'FINISHED'"),
+    (
+        "four-clause AND",
+        "metrics.auc > 0.5 AND params.model = 'xgb' AND tags.framework = 'torch' "
+        "AND attributes.status = 'FINISHED'",
+    ),
     ("backtick-quoted key", "metrics.`f1-score` >= 0.9"),
 ]

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import operator
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
 from ..errors import EvaluationError
@@ -24,7 +25,15 @@ from .reference import dataset_clause_matches, like_matcher, run_attribute
 Mask = npt.NDArray[np.bool_]
 Indices = npt.NDArray[np.intp]
 
-_STRING_ATTRIBUTES = ("run_id", "run_name", "status", "user_id", "artifact_uri", "experiment_id", "lifecycle_stage")
+_STRING_ATTRIBUTES = (
+    "run_id",
+    "run_name",
+    "status",
+    "user_id",
+    "artifact_uri",
+    "experiment_id",
+    "lifecycle_stage",
+)
 _NUMERIC_ATTRIBUTES = ("start_time", "end_time", "duration")
 
 _COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
@@ -46,11 +55,14 @@ class StringColumn:
     lookup: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, size: int, rows: Iterable[int], items: Iterable[str]) -> StringColumn:
-        column = cls(np.full(size, -1, dtype=np.int32))
-        for row, item in zip(rows, items):
-            column.set(row, item)
-        return column
+    def build(cls, size: int, rows: Sequence[int], items: Sequence[str | None]) -> StringColumn:
+        codes = np.full(size, -1, dtype=np.int32)
+        if not items:
+            return cls(codes)
+        found, distinct = pd.factorize(np.array(items, dtype=object))  # None becomes -1
+        codes[np.asarray(rows, dtype=np.intp)] = found
+        values = [str(v) for v in distinct]
+        return cls(codes, values, {v: i for i, v in enumerate(values)})
 
     def code(self, value: str) -> int:
         code = self.lookup.get(value)
@@ -59,12 +71,12 @@ class StringColumn:
             self.values.append(value)
         return code
 
-    def set(self, row: int, value: str | None) -> None:
+    def set(self, row: int, value: Any) -> None:
         self.codes[row] = -1 if value is None else self.code(value)
 
     def where(self, test: Callable[[str], bool]) -> Mask:
         """Rows whose value passes ``test``, evaluated once per distinct value."""
-        per_value = np.fromiter((bool(test(v)) for v in self.values), dtype=bool, count=len(self.values))
+        per_value = np.fromiter(map(test, self.values), dtype=bool, count=len(self.values))
         # The trailing False answers code -1 (missing) through numpy's negative indexing.
         return np.append(per_value, False)[self.codes]
 
@@ -92,7 +104,7 @@ class NumberColumn:
         present[list(rows)] = True
         return cls(values, present)
 
-    def set(self, row: int, value: float | None) -> None:
+    def set(self, row: int, value: Any) -> None:
         self.present_mask[row] = value is not None
         self.values[row] = 0.0 if value is None else value
 
@@ -119,9 +131,8 @@ class ColumnarRuns:
         size = len(self.runs)
         self.attributes: dict[str, Column] = {}
         for name in _STRING_ATTRIBUTES:
-            self.attributes[name] = StringColumn.build(
-                size, range(size), (getattr(r.info, name) for r in self.runs)
-            ) if size else StringColumn(np.zeros(0, dtype=np.int32))
+            items = [getattr(run.info, name) for run in self.runs]
+            self.attributes[name] = StringColumn.build(size, range(size), items)
         for name in _NUMERIC_ATTRIBUTES:
             rows, items = [], []
             for row, run in enumerate(self.runs):
@@ -159,18 +170,16 @@ class ColumnarRuns:
             value = run_attribute(run, name)
             number.set(row, None if value is None else float(value))
         size = len(self.runs)
-        for part, columns, is_number in (
-            ("metrics", self.metrics, True),
-            ("params", self.params, False),
-            ("tags", self.tags, False),
+        for part, columns, empty in (
+            ("metrics", self.metrics, lambda: NumberColumn.build(size, [], [])),
+            ("params", self.params, lambda: StringColumn.build(size, [], [])),
+            ("tags", self.tags, lambda: StringColumn.build(size, [], [])),
         ):
             current = getattr(run.data, part)
             for key in current.keys() - columns.keys():
-                columns[key] = (
-                    NumberColumn.build(size, [], []) if is_number else StringColumn(np.full(size, -1, np.int32))
-                )
+                columns[key] = empty()
             for key, column in columns.items():
-                column.set(row, current.get(key))  # type: ignore[arg-type]
+                column.set(row, current.get(key))
         self.has_datasets = self.has_datasets or bool(_dataset_inputs(run))
 
     # -- filtering -------------------------------------------------------------------------
@@ -223,7 +232,9 @@ class ColumnarRuns:
                 return self._datasets(lambda run: dataset_clause_matches(run, key.name, op, literal.value))
             case In(key, literals, negated) if key.entity is Entity.DATASET:
                 wanted = {lit.value for lit in literals}
-                return self._datasets(lambda run: dataset_clause_matches(run, key.name, None, wanted, negated))
+                return self._datasets(
+                    lambda run: dataset_clause_matches(run, key.name, None, wanted, negated)
+                )
             case Compare(key, op, literal):
                 return self._compare(key, op, literal.value)
             case In(key, literals, negated):
@@ -299,7 +310,9 @@ class ColumnarRuns:
             keys.extend(_sort_arrays(column, sort_key.descending, rows))
         return rows[np.lexsort(keys)]
 
-    def search(self, expr: Expr | None, order_by: Sequence[SortKey] = (), within: Mask | None = None) -> Indices:
+    def search(
+        self, expr: Expr | None, order_by: Sequence[SortKey] = (), within: Mask | None = None
+    ) -> Indices:
         """Row numbers of the runs ``expr`` selects (restricted to ``within``), in MLflow's order."""
         selected = self.mask(expr)
         if within is not None:

@@ -1,0 +1,179 @@
+"""runql against MLflow's in-memory search, side by side, in one run.
+
+    python tests/benchmarks/bench_search.py                 # 10k and 100k runs
+    python tests/benchmarks/bench_search.py 10000 100000 1000000
+
+For each size it builds a runql workspace and MLflow's entities from the same records, times the
+representative queries of ``workload.QUERIES`` (each without and with ``order_by=["metrics.auc DESC"]``)
+with runql's ``search_runs`` and MLflow's ``SearchUtils.filter`` + ``sort``, checks that both return
+the same run ids, and prints medians and ratios. MLflow is skipped above ``--mlflow-max`` runs (its
+entities for a million runs do not fit this machine's memory next to runql's). Needs the test extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from workload import EXPERIMENTS, QUERIES, run_records
+
+import runql
+from runql.output import runs_to_frame
+
+ORDER = ["metrics.auc DESC"]
+
+
+def median_seconds(action: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measured_build(build: Callable[[], Any]) -> tuple[Any, float, int]:
+    """What ``build`` returns, its time, and the memory a second build holds (tracemalloc slows
+    allocation, so time and memory come from separate builds)."""
+    gc.collect()
+    start = time.perf_counter()
+    built = build()
+    seconds = time.perf_counter() - start
+    gc.collect()
+    tracemalloc.start()
+    again = build()
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del again
+    return built, seconds, held
+
+
+def mlflow_runs(records: list[dict[str, Any]]) -> list[Any]:
+    from mlflow.entities import Metric, Param, Run, RunData, RunInfo, RunTag
+
+    runs = []
+    for r in records:
+        info = RunInfo(
+            run_id=r["run_id"],
+            experiment_id=r["experiment_id"],
+            user_id=r["user_id"],
+            status=r["status"],
+            start_time=r["start_time"],
+            end_time=r["end_time"],
+            lifecycle_stage=r["lifecycle_stage"],
+            artifact_uri=r["artifact_uri"],
+            run_name=r["run_name"],
+        )
+        data = RunData(
+            metrics=[Metric(k, v, r["start_time"], 0) for k, v in r["metrics"].items()],
+            params=[Param(k, v) for k, v in r["params"].items()],
+            tags=[RunTag(k, v) for k, v in r["tags"].items()],
+        )
+        runs.append(Run(info, data))
+    return runs
+
+
+def row(name: str, ours: float, theirs: float | None, note: str = "") -> None:
+    ratio = f"{theirs / ours:9.1f}x" if theirs else "         -"
+    their_text = f"{theirs * 1e3:12.2f}" if theirs else "           -"
+    print(f"  {name:<44} {ours * 1e3:12.3f} {their_text} {ratio}  {note}")
+
+
+def bench(size: int, mlflow_max: int, repeat: int) -> None:
+    records = run_records(size)
+    experiments = [{"experiment_id": e, "name": f"experiment {e}"} for e in EXPERIMENTS]
+    with_mlflow = size <= mlflow_max
+    print(f"\n{size:,} runs{'' if with_mlflow else ' (MLflow skipped: too large for memory)'}")
+    print(f"  {'':<44} {'runql ms':>12} {'MLflow ms':>12} {'speed-up':>10}")
+
+    def build_and_index() -> runql.Workspace:
+        built = runql.Workspace.from_records(experiments=experiments, runs=records)
+        # The column store is built on the first search; count it as part of building.
+        built.search_runs(filter_string="", search_all_experiments=True, output_format="list")
+        return built
+
+    workspace, build_s, build_mem = measured_build(build_and_index)
+    theirs_runs, their_build_s, their_mem = (
+        measured_build(lambda: mlflow_runs(records)) if with_mlflow else (None, None, None)
+    )
+    row("build from records (+ column store)", build_s, their_build_s)
+    per_run = build_mem / size
+    their_per_run = f"{their_mem / size:,.0f} B" if their_mem else "-"
+    print(f"  {'memory per run':<44} {per_run:>10,.0f} B {their_per_run:>12}")
+
+    ids = [r["run_id"] for r in records]
+    from mlflow.utils.search_utils import SearchUtils
+
+    for name, template in QUERIES:
+        filter_string = template.format(*ids[:3])
+        for order_by in ([], ORDER):
+
+            def ours(f: str = filter_string, o: list[str] = order_by) -> list[Any]:
+                return workspace.search_runs(
+                    filter_string=f, order_by=o, search_all_experiments=True, output_format="list"
+                )
+
+            ours_s = median_seconds(ours, repeat)
+            label = name + (" + order_by" if order_by else "")
+            if theirs_runs is None:
+                row(label, ours_s, None)
+                continue
+
+            def theirs(f: str = filter_string, o: list[str] = order_by) -> list[Any]:
+                return SearchUtils.sort(SearchUtils.filter(theirs_runs, f), o)
+
+            theirs_s = median_seconds(theirs, max(1, repeat // 3))
+            same = [r.info.run_id for r in ours()] == [r.info.run_id for r in theirs()]
+            row(label, ours_s, theirs_s, "" if same else "DIFFERENT RUN IDS")
+
+    three = "metrics.auc > 0.5 AND params.model = 'xgb' AND tags.framework = 'torch'"
+    row(
+        "three-clause AND + order_by",
+        median_seconds(
+            lambda: workspace.search_runs(
+                filter_string=three, order_by=ORDER, search_all_experiments=True, output_format="list"
+            ),
+            repeat,
+        ),
+        None,
+    )
+
+    if size <= 100_000:
+        frame_runs = workspace.search_runs(search_all_experiments=True, output_format="list")[:10_000]
+        ours_frame = median_seconds(lambda: runs_to_frame(frame_runs), repeat)
+        their_frame = None
+        if theirs_runs is not None:
+            import mlflow
+
+            subset = theirs_runs[:10_000]
+            with mock.patch("mlflow.tracking.fluent.get_results_from_paginated_fn", lambda *a, **k: subset):
+                their_frame = median_seconds(
+                    lambda: mlflow.search_runs(experiment_ids=["0"]), max(1, repeat // 3)
+                )
+        row(f"DataFrame of {len(frame_runs):,} runs", ours_frame, their_frame)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000])
+    parser.add_argument("--mlflow-max", type=int, default=100_000, help="largest size MLflow is run on")
+    parser.add_argument("--repeat", type=int, default=9, help="timed repetitions per row (median)")
+    args = parser.parse_args()
+    for size in args.sizes:
+        bench(size, args.mlflow_max, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
