@@ -34,7 +34,9 @@ def test_wheel_holds_the_grammar_files(wheel: Path) -> None:
         for name in GRAMMARS:
             member = f"runql/grammar/{name}.lark"
             assert member in names
-            assert archive.read(member).decode("utf-8") == (ROOT / "grammar" / f"{name}.lark").read_text("utf-8")
+            assert archive.read(member).decode("utf-8") == (ROOT / "grammar" / f"{name}.lark").read_text(
+                "utf-8"
+            )
 
 
 def test_installed_wheel_parses_from_its_own_grammar(wheel: Path, tmp_path: Path) -> None:

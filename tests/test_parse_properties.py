@@ -7,13 +7,13 @@ from typing import Any
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
+from test_parse_corpus import FILTER_CASES, ORDER_BY_CASES
 
 import runql
 from runql import And, Compare, Entity, In, IsNull, Key, Literal, Not, Op, Or, SortKey, unparse
 from runql._grammar import parser
 from runql.ast import Expr
 from runql.errors import QueryError, QueryValueError
-from test_parse_corpus import FILTER_CASES, ORDER_BY_CASES
 
 
 def _cased(*words: str) -> st.SearchStrategy[str]:
@@ -88,7 +88,9 @@ def test_any_text_fails_only_with_query_errors(text: str) -> None:
 
 
 _CORPUS_TEXTS = [c["filter"] for c in FILTER_CASES] + [
-    clause for c in ORDER_BY_CASES for clause in ([c["order_by"]] if isinstance(c["order_by"], str) else c["order_by"])
+    clause
+    for c in ORDER_BY_CASES
+    for clause in ([c["order_by"]] if isinstance(c["order_by"], str) else c["order_by"])
 ]
 _TRICKY = st.sampled_from(list("'\"`().,;=!<>-+_ \t\n\\eE0aZ日")) | st.characters()
 
@@ -113,7 +115,9 @@ def test_near_misses_fail_only_with_query_errors(text: str) -> None:
 
 
 # Generated trees: every node the parser can build.
-_NAME = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8) | st.sampled_from(
+_NAME = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8
+) | st.sampled_from(
     ["auc", "mlflow.runName", "a b", "and", "from", "run_id", "start_time", "1a", "日本", "x-y", "`q`", ""]
 )
 KEYS = st.builds(Key, st.sampled_from(list(Entity)), _NAME)

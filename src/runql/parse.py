@@ -10,7 +10,7 @@ import difflib
 import re
 import warnings
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, NoReturn, cast
 
@@ -41,9 +41,7 @@ from .errors import QueryError, QuerySyntaxError, QueryValueError
 __all__ = ["parse", "parse_filter", "parse_order_by"]
 
 # One segment of a dotted key, as the IDENT terminal in grammar/common.lark lexes it.
-_SEGMENT = re.compile(
-    r"\w*[^\W\d]\w*|`(?:``|[^`])*`|\"(?:\"\"|[\\]\"|[^\"])*\"|'(?:''|[\\]'|[^'])*'"
-)
+_SEGMENT = re.compile(r"\w*[^\W\d]\w*|`(?:``|[^`])*`|\"(?:\"\"|[\\]\"|[^\"])*\"|'(?:''|[\\]'|[^'])*'")
 _QUOTES = "`\"'"
 
 
@@ -141,11 +139,12 @@ def _python_string(token: Token) -> str:
             warnings.simplefilter("ignore")
             value = pyast.literal_eval(str(token))
     except (SyntaxError, ValueError) as error:
+        reason = error.msg if isinstance(error, SyntaxError) else str(error)
+        hint = "list items are quoted strings: ('a', 'b')"
+        if "\\" in str(token):
+            hint = "in a list a backslash starts an escape: write \\\\ for a backslash, or use r'...'"
         raise QueryValueError(
-            f"cannot read the list item {token}: {error.msg if isinstance(error, SyntaxError) else error}",
-            code="bad-list",
-            span=_span(token),
-            hint="list items are quoted strings or numbers: ('a', 'b')",
+            f"cannot read the list item {token}: {reason}", code="bad-list", span=_span(token), hint=hint
         ) from None
     assert isinstance(value, str)
     return value
@@ -191,7 +190,7 @@ class _Builder(Transformer[Token, Any]):
         return In(key, values, True, key.span and key.span.cover(end))
 
     def is_null(self, children: list[Any]) -> IsNull:
-        ident, = children
+        (ident,) = children
         key = key_from_ident(ident)
         return IsNull(key, False, key.span)
 
@@ -208,7 +207,9 @@ class _Builder(Transformer[Token, Any]):
         span = _span(left).cover(_span(right))
         if not values:
             raise QueryValueError(
-                "IN needs at least one value", code="empty-list", span=span,
+                "IN needs at least one value",
+                code="empty-list",
+                span=span,
                 hint="list at least one quoted value: IN ('a') or IN ('a', 'b')",
             )
         return values, span
@@ -286,11 +287,15 @@ def _word_at(source: str, pos: int) -> str:
     return match.group() if match else ""
 
 
+@dataclass(slots=True)
 class _Problem:
-    """What went wrong at one place, in the user's terms; ``_translate`` fills in the defaults."""
+    """What went wrong from offset ``start`` to ``end``, in the user's terms: one QuerySyntaxError."""
 
-    def __init__(self, message: str, start: int, end: int, hint: str = "", code: str = "syntax") -> None:
-        self.message, self.start, self.end, self.hint, self.code = message, start, end, hint, code
+    message: str
+    start: int
+    end: int
+    hint: str = ""
+    code: str = "syntax"
 
 
 def _quote_key(ident: str, extra: str) -> str:
@@ -303,7 +308,8 @@ def _bad_number(source: str, pos: int) -> _Problem | None:
         return None
     word = _NUMBER_WORD.match(source, pos)
     text = word.group() if word else source[pos]
-    end = pos + len(text)
+    lead = _VALID_NUMBER.match(text)
+    rest = text[lead.end() :] if lead else ""
     if text.startswith("+"):
         hint = f"a number takes no '+' sign: write {text[1:]}"
     elif "_" in text:
@@ -312,11 +318,11 @@ def _bad_number(source: str, pos: int) -> _Problem | None:
         hint = "hexadecimal numbers are not supported: write the decimal value"
     elif re.search(r"[eE]\+", text):
         hint = "an exponent takes no '+' sign: " + re.sub(r"[eE]\+", "e", text)
-    elif (lead := _VALID_NUMBER.match(text)) and text[lead.end()].isalpha() and "e" not in text[lead.end()]:
-        hint = f"put a space after the number: {lead.group()} {text[lead.end():]}"
+    elif lead and rest[:1].isalpha() and rest[0] not in "eE":  # 1and, 5x
+        hint = f"put a space after the number: {lead.group()} {rest}"
     else:
         hint = "numbers are written 5, -5, 0.5, .5, 5., 1e10 or 1.5e-3"
-    return _Problem(f"{text!r} is not a number", pos, end, hint, code="bad-number")
+    return _Problem(f"{text!r} is not a number", pos, pos + len(text), hint, code="bad-number")
 
 
 def _operator_problem(source: str, pos: int) -> _Problem | None:
@@ -342,22 +348,31 @@ def _after_key_problem(source: str, pos: int, prev: Token, found: str) -> _Probl
             closing = source.find(after, pos + 2)
             if closing == -1:
                 return _Problem(
-                    f"unterminated {after} quote", pos + 1, len(source),
-                    f"close the quote with a matching {after}", code="unterminated-string",
+                    f"unterminated {after} quote",
+                    pos + 1,
+                    len(source),
+                    f"close the quote with a matching {after}",
+                    code="unterminated-string",
                 )
         if after == "" or after.isspace() or after in "=!<>":
             return _Problem(
-                f"a name must follow the dot in {ident + '.'!r}", pos, pos + 1,
+                f"a name must follow the dot in {ident + '.'!r}",
+                pos,
+                pos + 1,
                 f"write the name right after the dot, with no space: {ident}.auc",
             )
         return _Problem(
-            f"{ident + word!r} is not a plain name", prev.start_pos or 0, pos + len(word),
+            f"{ident + word!r} is not a plain name",
+            prev.start_pos or 0,
+            pos + len(word),
             f"a name with special characters needs backticks: {_quote_key(ident, word)}",
         )
     if source.startswith(".", pos):
         rest = source[pos + 1 :].lstrip()
         return _Problem(
-            "space before the dot in a key", prev_end, pos + 1,
+            "space before the dot in a key",
+            prev_end,
+            pos + 1,
             f"write the key without spaces around the dot: {ident}.{_word_at(rest, 0) or 'auc'}",
         )
     upper = word.upper()
@@ -370,30 +385,51 @@ def _after_key_problem(source: str, pos: int, prev: Token, found: str) -> _Probl
             return _Problem(f"'NOT {following}' is not an operator", pos, pos + len(word), fix)
     if upper in ("AND", "OR"):
         return _Problem(
-            f"{ident!r} has no operator before {word}", prev.start_pos or 0, prev_end,
+            f"{ident!r} has no operator before {word}",
+            prev.start_pos or 0,
+            prev_end,
             f"a condition is key, operator, value: {ident} = 'x' {word} ...",
         )
     if prev_end == pos and source[pos : pos + 1] not in "=!<> ":
         return _Problem(
-            f"{ident + word!r} is not a plain name", prev.start_pos or 0, pos + len(word),
+            f"{ident + word!r} is not a plain name",
+            prev.start_pos or 0,
+            pos + len(word),
             f"a name with special characters needs backticks: {_quote_key(ident, word)}",
         )
     if found == "IDENT" and ident.upper() in ("AND", "OR"):
         return _Problem(
-            f"{ident.upper()} must join two conditions", prev.start_pos or 0, prev_end,
+            f"{ident.upper()} must join two conditions",
+            prev.start_pos or 0,
+            prev_end,
             f"remove the {ident.upper()} that has no condition before it",
         )
     if found == "IDENT" and upper not in ("ASC", "DESC"):
         return _Problem(
-            f"unexpected {word!r} after the key {ident!r}", pos, pos + len(word),
+            f"unexpected {word!r} after the key {ident!r}",
+            pos,
+            pos + len(word),
             f"a name with spaces needs backticks: {_quote_key(ident, ' ' + word)}",
         )
     if word and word[0] in "\"'`-.0123456789":
         return _Problem(
-            f"no operator between {ident!r} and {word!r}", pos, pos + len(word),
+            f"no operator between {ident!r} and {word!r}",
+            pos,
+            pos + len(word),
             "a condition is key, operator, value: metrics.acc > 0.9",
         )
     return None
+
+
+def _key_as_value(source: str, prev: Token, pos: int) -> _Problem:
+    start = prev.start_pos or 0
+    key = str(prev) + _word_at(source, pos)
+    return _Problem(
+        f"a key, {key!r}, where a value belongs",
+        start,
+        start + len(key),
+        "a condition compares a key with a quoted string or a number, never with another key",
+    )
 
 
 def _list_problem(source: str, pos: int, token: Token | None) -> _Problem:
@@ -437,9 +473,13 @@ def _token_problem(error: UnexpectedToken, source: str, prev: Token | None, what
         return problem
     if _is_list(expected):
         return _list_problem(source, pos, token)
+    if prev is not None and prev.type == "BARE_WORD" and text.startswith(".") and prev.end_pos == pos:
+        return _key_as_value(source, prev, pos)
     if token.type == "IDENT" and prev is not None and prev.type in _CLAUSE_END:
         return _Problem(
-            f"missing AND before {text!r}", pos, pos + len(text),
+            f"missing AND before {text!r}",
+            pos,
+            pos + len(text),
             f"put AND (or OR) between two conditions: ... AND {text} ...",
         )
     default = _Problem(f"unexpected {text!r}: expected {_expected(expected)}", pos, pos + len(text))
@@ -447,7 +487,7 @@ def _token_problem(error: UnexpectedToken, source: str, prev: Token | None, what
         found = _after_key_problem(source, pos, prev, token.type)
         if found is not None:
             return found
-    if prev is not None and prev.type == "COMPARATOR" or expected & {"NUMBER", "SQ_STRING"}:
+    if (prev is not None and prev.type == "COMPARATOR") or expected & {"NUMBER", "SQ_STRING"}:
         found = _operator_problem(source, pos) or _bad_number(source, pos)
         if found is not None:
             return found
@@ -476,8 +516,11 @@ def _char_problem(error: UnexpectedCharacters, source: str, prev: Token | None) 
     allowed = {str(n) for n in error.allowed or ()}
     if char in _QUOTES and source.find(char, pos + 1) == -1:
         return _Problem(
-            f"unterminated {char} quote", pos, len(source),
-            f"close the quote with a matching {char}", code="unterminated-string",
+            f"unterminated {char} quote",
+            pos,
+            len(source),
+            f"close the quote with a matching {char}",
+            code="unterminated-string",
         )
     if source.startswith(("--", "/*"), pos) or char == "#":
         return _Problem("comments are not supported", pos, len(source), "remove the comment")
@@ -485,9 +528,13 @@ def _char_problem(error: UnexpectedCharacters, source: str, prev: Token | None) 
         word = "AND" if char == "&" else "OR"
         return _Problem(f"{source[pos : pos + 2]!r} is not an operator", pos, pos + 2, f"write {word}")
     if char == ";":
-        return _Problem("';' is not allowed", pos, pos + 1, "a filter is one expression: join conditions with AND")
+        return _Problem(
+            "';' is not allowed", pos, pos + 1, "a filter is one expression: join conditions with AND"
+        )
     if _is_list(allowed):
         return _list_problem(source, pos, None)
+    if prev is not None and prev.type == "BARE_WORD" and char == "." and prev.end_pos == pos:
+        return _key_as_value(source, prev, pos)
     if prev is not None and prev.type == "IDENT":
         found = _after_key_problem(source, pos, prev, "")
         if found is not None:
@@ -521,8 +568,11 @@ def _order_by_problem(error: UnexpectedInput, source: str, prev: Token | None) -
     if isinstance(error, UnexpectedToken):
         if error.token.type == "$END":
             return _Problem(
-                "the order_by clause is empty", 0, max(1, len(source)),
-                "give a key, e.g. metrics.auc DESC", code="unexpected-end",
+                "the order_by clause is empty",
+                0,
+                max(1, len(source)),
+                "give a key, e.g. metrics.auc DESC",
+                code="unexpected-end",
             )
         pos = error.token.start_pos or 0
     else:
@@ -530,7 +580,9 @@ def _order_by_problem(error: UnexpectedInput, source: str, prev: Token | None) -
         if source[pos] in _QUOTES and source.find(source[pos], pos + 1) == -1:
             return _char_problem(cast(UnexpectedCharacters, error), source, prev)
     if source[pos] == ";":
-        return _Problem("';' is not allowed", pos, pos + 1, "give one clause per list element: ['a', 'b DESC']")
+        return _Problem(
+            "';' is not allowed", pos, pos + 1, "give one clause per list element: ['a', 'b DESC']"
+        )
     word = _word_at(source, pos) or source[pos]
     upper = word.upper()
     if prev is not None and prev.type == "DIRECTION":
@@ -549,14 +601,20 @@ def _order_by_problem(error: UnexpectedInput, source: str, prev: Token | None) -
             close = difflib.get_close_matches(upper, ["ASC", "DESC"], n=1, cutoff=0.5)
             if close:
                 return _Problem(
-                    f"unknown direction {word!r}: expected ASC or DESC", pos, pos + len(word),
+                    f"unknown direction {word!r}: expected ASC or DESC",
+                    pos,
+                    pos + len(word),
                     f"did you mean {close[0]}?",
                 )
             return _Problem(
-                f"unexpected {word!r} after the key {str(prev)!r}", pos, pos + len(word),
+                f"unexpected {word!r} after the key {str(prev)!r}",
+                pos,
+                pos + len(word),
                 f"a name with spaces needs backticks: {_quote_key(str(prev), ' ' + word)}",
             )
-        return _Problem(f"unexpected {word!r} after the key {str(prev)!r}", pos, pos + len(word), _ORDER_BY_SHAPE)
+        return _Problem(
+            f"unexpected {word!r} after the key {str(prev)!r}", pos, pos + len(word), _ORDER_BY_SHAPE
+        )
     hint = _ORDER_BY_SHAPE
     if word.startswith("-"):
         hint = f"sort in descending order with DESC: {word[1:] or 'metrics.auc'} DESC"

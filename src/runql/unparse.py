@@ -34,18 +34,22 @@ _PLAIN_KEY = re.compile(r"\w*[^\W\d]\w*(?:\.\w*[^\W\d]\w*)*")
 _ALIASED = frozenset({"created", "Created", "run name", "Run name", "Run Name"})
 
 
-def _unwritable(what: str, value: str) -> QueryValueError:
+_QUOTES_HINT = "quotes are never unescaped: a text may not hold both ' and \", nor end with \\"
+
+
+def _unwritable(what: str, value: str, hint: str = _QUOTES_HINT) -> QueryValueError:
     return QueryValueError(
-        f"the {what} {value!r} cannot be written in MLflow's filter syntax",
-        code="unwritable",
-        hint="MLflow does not unescape quotes: a text may not hold both ' and \", nor end with \\",
+        f"the {what} {value} cannot be written in MLflow's filter syntax", code="unwritable", hint=hint
     )
 
 
 def unparse_key(key: Key) -> str:
     name = key.name
     if key.entity is Entity.ATTRIBUTE and name in _ALIASED:
-        raise _unwritable("attribute name", name)
+        canonical = "start_time" if name.lower() == "created" else "run_name"
+        raise _unwritable(
+            "attribute name", repr(name), f"the parser reads {name!r} as {canonical}: write {canonical}"
+        )
     if _PLAIN_KEY.fullmatch(name):
         return f"{key.entity.prefix}.{name}"
     if "`" not in name:
@@ -53,13 +57,15 @@ def unparse_key(key: Key) -> str:
     # The parser strips a pair of double quotes, then a pair of backticks, as MLflow does.
     if '"' not in name and not name.endswith("\\") and not (len(name) > 1 and name[0] == name[-1] == "`"):
         return f'{key.entity.prefix}."{name}"'
-    raise _unwritable("key", name)
+    raise _unwritable(
+        "key", repr(name), 'a quoted name may not hold both ` and ", start and end with `, nor end with \\'
+    )
 
 
 def _number(value: int | float) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise _unwritable("number", repr(value))
+            raise _unwritable("number", repr(value), "NaN and infinity have no literal in the filter syntax")
         return repr(value).replace("e+", "e")
     return str(value)
 
@@ -73,7 +79,7 @@ def unparse_literal(literal: Literal, in_list: bool = False) -> str:
     if in_list:  # list items are read with Python's literal rules, escapes included
         return repr(value)
     if value.endswith("\\"):
-        raise _unwritable("string", value)
+        raise _unwritable("string", repr(value))
     for quote in "'\"":
         if quote not in value:
             return f"{quote}{value}{quote}"
