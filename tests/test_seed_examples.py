@@ -112,7 +112,8 @@ def test_experiment_by_id(ws: Workspace) -> None:
 
 def test_experiments_by_ids(ws: Workspace, raw: Any) -> None:
     found = ws.search_experiments(
-        filter_string="experiment_id IN ('CDEFG-1234-5678-90AB', '1234-5678-90AB-CDEFG', '5678-1234-90AB-CDEFG')"
+        filter_string="experiment_id IN ("
+        "'CDEFG-1234-5678-90AB', '1234-5678-90AB-CDEFG', '5678-1234-90AB-CDEFG')"
     )
     wanted = {"CDEFG-1234-5678-90AB", "1234-5678-90AB-CDEFG", "5678-1234-90AB-CDEFG"}
     assert names(found) == experiments_newest_first(

@@ -229,6 +229,18 @@ def test_default_order_and_max_results(ws: Workspace) -> None:
     assert raised.value.code == "bad-max-results"
 
 
+def test_a_run_without_start_time_sorts_last() -> None:
+    ws = Workspace.from_records(runs=[{"run_id": "a"}, {"run_id": "b", "start_time": T0}, {"run_id": "c"}])
+    assert ids(ws.search_runs(experiment_ids=["0"], output_format="list")) == ["b", "a", "c"]
+    assert ids(
+        ws.search_runs(experiment_ids=["0"], order_by=["attributes.start_time"], output_format="list")
+    ) == [
+        "b",
+        "a",
+        "c",
+    ]
+
+
 def test_ids_and_names_are_exclusive(ws: Workspace) -> None:
     with pytest.raises(QueryValueError) as raised:
         ws.search_runs(experiment_ids=["1"], experiment_names=["one"])
@@ -321,7 +333,7 @@ def test_pages_chain_to_the_full_result(ws: Workspace) -> None:
             break
         assert json.loads(base64.b64decode(token)) == {"offset": 3 * len(pages)}
     assert [len(p) for p in pages] == [3, 3, 1]
-    assert sum(pages, []) == full
+    assert [run_id for page in pages for run_id in page] == full
 
 
 def test_exactly_full_last_page_has_no_token(ws: Workspace) -> None:

@@ -9,7 +9,7 @@ slotted dataclasses: a workspace builds hundreds of thousands of them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -103,13 +103,17 @@ class Metric:
     step: int = 0
 
 
-def latest_metric(history: Iterable[Metric]) -> Metric:
+def latest_metric(history: Sequence[Metric]) -> Metric:
     """MLflow's latest point: highest step, then timestamp, then value; the first logged wins a tie."""
+    if len(history) == 1:
+        return history[0]
     return max(history, key=lambda m: (m.step, m.timestamp, m.value))
 
 
 @dataclass(slots=True)
 class Experiment:
+    """Positional order as ``mlflow.entities.Experiment`` (whose ``tags`` is a list; here a dict)."""
+
     experiment_id: str
     name: str
     artifact_location: str | None = None
@@ -121,15 +125,17 @@ class Experiment:
 
 @dataclass(slots=True)
 class RunInfo:
+    """Positional order as ``mlflow.entities.RunInfo``."""
+
     run_id: str
     experiment_id: str
-    run_name: str | None = None
     user_id: str | None = None
     status: str = RunStatus.FINISHED
     start_time: int | None = None
     end_time: int | None = None
-    artifact_uri: str | None = None
     lifecycle_stage: str = LifecycleStage.ACTIVE
+    artifact_uri: str | None = None
+    run_name: str | None = None
 
     @property
     def run_uuid(self) -> str:
@@ -139,16 +145,32 @@ class RunInfo:
 
 @dataclass(slots=True)
 class RunData:
-    """``metrics`` holds the latest value per key; ``histories`` every point, in logged order."""
+    """``metrics`` holds the latest value per key.
+
+    ``histories`` holds every logged point of a key, in logged order, when there is more to it than the
+    one point a plain value stands for (that value, step 0, at the run's start): most runs log single
+    values, and not storing a one-point list for each keeps a large workspace small.
+    """
 
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     histories: dict[str, list[Metric]] = field(default_factory=dict, repr=False)
 
-    def log(self, point: Metric) -> None:
+    def history(self, key: str, default_timestamp: int = 0) -> list[Metric]:
+        """Every point of ``key`` in logged order; ``default_timestamp`` dates a plain value."""
+        found = self.histories.get(key)
+        if found is not None:
+            return list(found)
+        if key in self.metrics:
+            return [Metric(key, self.metrics[key], default_timestamp, 0)]
+        return []
+
+    def log(self, point: Metric, default_timestamp: int = 0) -> None:
         """Append ``point`` to its history and keep ``metrics`` the latest value."""
-        history = self.histories.setdefault(point.key, [])
+        history = self.histories.get(point.key)
+        if history is None:
+            history = self.histories[point.key] = self.history(point.key, default_timestamp)
         history.append(point)
         self.metrics[point.key] = latest_metric(history).value
 
@@ -229,6 +251,8 @@ _NON_FINITE = {
 
 def metric_value(value: Any) -> float:
     """A metric value as a float; JSON's spellings of NaN and infinity are accepted."""
+    if type(value) is float:
+        return value
     if isinstance(value, str) and value in _NON_FINITE:
         return _NON_FINITE[value]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -359,6 +383,9 @@ def run_from_record(record: Mapping[str, Any] | Any, artifact_root: str | None =
     raw_metrics = record.get("metrics") or {}
     default_ts = start_time or 0
     for key, raw in raw_metrics.items():
+        if type(raw) is float or (type(raw) is int) or (type(raw) is str and raw in _NON_FINITE):
+            data.metrics[key] = metric_value(raw)  # a plain value: no history to keep
+            continue
         history = _history(key, raw, default_ts)
         data.histories[key] = history
         data.metrics[key] = latest_metric(history).value
@@ -385,14 +412,10 @@ def _run_from_entity(entity: Any) -> Run:
     objects = getattr(entity.data, "_metric_objs", None) or []
     by_key = {m.key: m for m in objects}
     for key, value in entity.data.metrics.items():
+        data.metrics[key] = float(value)
         obj = by_key.get(key)
-        point = (
-            Metric(key, float(value), int(obj.timestamp), int(obj.step))
-            if obj is not None
-            else Metric(key, float(value), info.start_time or 0, 0)
-        )
-        data.histories[key] = [point]
-        data.metrics[key] = point.value
+        if obj is not None:
+            data.histories[key] = [Metric(key, float(value), int(obj.timestamp), int(obj.step))]
     raw_inputs = getattr(getattr(entity, "inputs", None), "dataset_inputs", None) or []
     return Run(info, data, RunInputs([_dataset_input(item) for item in raw_inputs]))
 
@@ -425,9 +448,14 @@ def run_to_record(run: Run) -> dict[str, Any]:
     """The flat dict :func:`run_from_record` reads back to an equal run (histories included)."""
     info = run.info
     record: dict[str, Any] = {name: getattr(info, name) for name in _INFO_FIELDS}
+    histories = run.data.histories
     record["metrics"] = {
-        key: [{"value": _json_number(m.value), "step": m.step, "timestamp": m.timestamp} for m in history]
-        for key, history in run.data.histories.items()
+        key: [
+            {"value": _json_number(m.value), "step": m.step, "timestamp": m.timestamp} for m in histories[key]
+        ]
+        if key in histories
+        else _json_number(value)
+        for key, value in run.data.metrics.items()
     }
     record["params"] = dict(run.data.params)
     record["tags"] = dict(run.data.tags)
