@@ -44,33 +44,28 @@ def _first_seen(mappings: Sequence[dict[str, Any]]) -> list[str]:
     return list(seen)
 
 
-def _times(values: list[int | None]) -> Any:
+def _times(values: Sequence[Any]) -> Any:
+    """Milliseconds (None or NaN when missing) as UTC timestamps, typed as MLflow's column is."""
+    import numpy as np
     import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
-    if all(v is None for v in values):
+    ms = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+    missing = np.isnan(ms)
+    if missing.all():
         # MLflow converts each value on its own; with no value at all pandas types the column from
         # the converted None, so do exactly that.
         return [pd.to_datetime(None, unit="ms", utc=True)] * len(values)
-    return pd.to_datetime([math.nan if v is None else v for v in values], unit="ms", utc=True)
+    if not missing.any():  # whole milliseconds convert exactly from integers
+        return pd.to_datetime(ms.astype(np.int64), unit="ms", utc=True)
+    return pd.to_datetime(ms, unit="ms", utc=True)
 
 
 def runs_to_frame(runs: Sequence[Any]) -> pd.DataFrame:
     """The DataFrame ``mlflow.search_runs`` builds for ``runs`` (any Run-shaped objects)."""
     import numpy as np
-    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
     infos = [run.info for run in runs]
-    columns: dict[str, Any] = {
-        "run_id": [i.run_id for i in infos],
-        "experiment_id": [i.experiment_id for i in infos],
-        "status": [i.status for i in infos],
-        "artifact_uri": [i.artifact_uri for i in infos],
-    }
-    if runs:
-        columns["start_time"] = _times([i.start_time for i in infos])
-        columns["end_time"] = _times([i.end_time for i in infos])
-    else:
-        columns["start_time"], columns["end_time"] = [], []
+    columns: dict[str, Any] = {name: [getattr(i, name) for i in infos] for name in INFO_COLUMNS}
     for part, prefix, missing in (
         ("metrics", "metrics.", np.nan),
         ("params", "params.", None),
@@ -79,10 +74,20 @@ def runs_to_frame(runs: Sequence[Any]) -> pd.DataFrame:
         mappings = [getattr(run.data, part) for run in runs]
         for key in _first_seen(mappings):
             columns[prefix + key] = [m.get(key, missing) for m in mappings]
-    # A DatetimeIndex would carry its own index into the frame; hand pandas plain arrays instead.
+    return frame_from_columns(columns, len(runs))
+
+
+def frame_from_columns(columns: dict[str, Any], size: int) -> pd.DataFrame:
+    """The frame from its columns, already in order; ``start_time``/``end_time`` hold milliseconds
+    (None or NaN when missing) and become UTC timestamps here."""
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+    if not size:
+        return pd.DataFrame({name: [] for name in INFO_COLUMNS})
     for name in ("start_time", "end_time"):
-        if isinstance(columns[name], pd.DatetimeIndex):
-            columns[name] = columns[name].array
+        times = _times(columns[name])
+        # A DatetimeIndex would carry its own index into the frame; hand pandas plain arrays instead.
+        columns[name] = times.array if isinstance(times, pd.DatetimeIndex) else times
     return pd.DataFrame(columns)
 
 

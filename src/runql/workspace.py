@@ -3,8 +3,9 @@
 The method names, parameters, defaults and errors are MLflow's (``mlflow.search_runs``,
 ``MlflowClient.get_metric_history``, ...), so code written against MLflow runs against a workspace
 with ``mlflow.`` replaced by ``ws.``. Each search is validated against a profile (``mlflow`` by
-default; ``azureml`` and ``extended`` ship too), then answered by the reference evaluator and shaped
-by :mod:`runql.output`.
+default; ``azureml`` and ``extended`` ship too), then answered by the column store
+(:mod:`runql.evaluate.columnar`) and shaped by :mod:`runql.output`. Runs are changed through the
+workspace's methods (``log_metric``, ``set_tag``, ``delete_run``, ...), which keep the store current.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from urllib.request import url2pathname
 
 from .ast import Query
 from .errors import Diagnostic, QueryValueError, UnsupportedQueryError
-from .evaluate.reference import filter_experiments, filter_runs, paginate, sort_experiments, sort_runs
-from .output import check_output_format, format_runs
+from .evaluate.columnar import ColumnarRuns, Selection
+from .evaluate.reference import filter_experiments, paginate, sort_experiments
+from .output import check_output_format
 from .records import (
     RUN_NAME_TAG,
     Experiment,
@@ -150,6 +152,8 @@ class Workspace:
                 gc.enable()
         self._active_experiment_id = active_experiment_id
         self._last_active_run_id = last_active_run_id
+        self._store: ColumnarRuns | None = None
+        self._store_rows: dict[str, int] = {}
 
     # -- building ----------------------------------------------------------------------------
 
@@ -203,6 +207,7 @@ class Workspace:
             raise ValueError(f"run id {run.info.run_id!r} appears twice")
         self._runs[run.info.run_id] = run
         self._by_experiment[run.info.experiment_id][run.info.run_id] = run
+        self._store = None
         return run
 
     @property
@@ -358,16 +363,17 @@ class Workspace:
             warnings.warn_explicit(warning.message, warning.category, *_caller())
         return query
 
-    def _runs_in(self, experiment_ids: Sequence[str], view_type: int | str | ViewType) -> list[Run]:
-        stages = ViewType.coerce(view_type).stages
-        found: list[Run] = []
-        for experiment_id in dict.fromkeys(experiment_ids):
-            found.extend(
-                r
-                for r in self._by_experiment.get(experiment_id, {}).values()
-                if r.info.lifecycle_stage in stages
-            )
-        return found
+    def _columns(self) -> ColumnarRuns:
+        """The column store the searches run on, built on first use after runs were added."""
+        if self._store is None:
+            self._store = ColumnarRuns(list(self._runs.values()))
+            self._store_rows = {run.info.run_id: row for row, run in enumerate(self._store.runs)}
+        return self._store
+
+    def _changed(self, run: Run) -> None:
+        """Re-read ``run`` into the column store after it was edited in place."""
+        if self._store is not None:
+            self._store.refresh(self._store_rows[run.info.run_id])
 
     def _search(
         self,
@@ -376,11 +382,12 @@ class Workspace:
         view_type: int | str | ViewType,
         order_by: str | Sequence[str] | None,
         profile: str | Profile | None,
-    ) -> list[Run]:
+    ) -> Selection:
         query = self._validate(filter_string, profile, "runs", order_by)
-        candidates = self._runs_in(experiment_ids, view_type)
-        selected = filter_runs(candidates, query.filter, query.filter_string)
-        return sort_runs(selected, query.order_by, query.order_by_strings)
+        store = self._columns()
+        within = store.among("experiment_id", experiment_ids)
+        within &= store.among("lifecycle_stage", ViewType.coerce(view_type).stages)
+        return store.select(query.filter, query.order_by, within)
 
     def _resolve_experiments(
         self, experiment_ids: Any, experiment_names: Sequence[str] | None, search_all_experiments: bool
@@ -440,7 +447,7 @@ class Workspace:
         limit = _check_total(max_results)
         ids = self._resolve_experiments(experiment_ids, experiment_names, search_all_experiments)
         runs = self._search(ids, filter_string, run_view_type, order_by, profile)
-        return format_runs(runs if limit is None else runs[:limit], output_format)
+        return runs.frame(limit) if output_format == "pandas" else runs[:limit]
 
     def search_runs_paged(
         self,
@@ -562,6 +569,7 @@ class Workspace:
         # As MLflow's SQL store does: deleting or restoring an experiment does the same to its runs.
         for run in self._by_experiment[experiment.experiment_id].values():
             run.info.lifecycle_stage = stage
+            self._changed(run)
 
     def delete_experiment(self, experiment_id: str) -> None:
         self._set_experiment_stage(str(experiment_id), LifecycleStage.DELETED)
@@ -604,6 +612,7 @@ class Workspace:
         run = Run(info, RunData(tags=run_tags))
         self._runs[run_id] = run
         self._by_experiment[experiment.experiment_id][run_id] = run
+        self._store = None
         self._last_active_run_id = run_id
         return run
 
@@ -624,6 +633,7 @@ class Workspace:
             0 if step is None else int(step),
         )
         run.data.log(point, run.info.start_time or 0)
+        self._changed(run)
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         """Log a param; as in MLflow, a param cannot change once logged."""
@@ -636,12 +646,14 @@ class Workspace:
                 f"with value='{old}' for run ID='{run_id}'. Attempted logging new value '{text}'."
             )
         run.data.params[key] = text
+        self._changed(run)
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         run = self._active_run(run_id)
         run.data.tags[key] = str(value)
         if key == RUN_NAME_TAG:
             run.info.run_name = str(value)
+        self._changed(run)
 
     def set_terminated(
         self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
@@ -652,12 +664,18 @@ class Workspace:
         run = self.get_run(run_id)
         run.info.status = status
         run.info.end_time = _now_ms() if end_time is None else int(end_time)
+        self._changed(run)
 
     def delete_run(self, run_id: str) -> None:
-        self.get_run(run_id).info.lifecycle_stage = LifecycleStage.DELETED
+        self._set_run_stage(run_id, LifecycleStage.DELETED)
 
     def restore_run(self, run_id: str) -> None:
-        self.get_run(run_id).info.lifecycle_stage = LifecycleStage.ACTIVE
+        self._set_run_stage(run_id, LifecycleStage.ACTIVE)
+
+    def _set_run_stage(self, run_id: str, stage: str) -> None:
+        run = self.get_run(run_id)
+        run.info.lifecycle_stage = stage
+        self._changed(run)
 
     # -- artifacts -------------------------------------------------------------------------------
 

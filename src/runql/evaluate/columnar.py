@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import operator
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
 from ..errors import EvaluationError
+from ..output import INFO_COLUMNS, frame_from_columns
 from .reference import dataset_clause_matches, like_matcher, run_attribute
 
 Mask = npt.NDArray[np.bool_]
@@ -53,6 +54,8 @@ class StringColumn:
     codes: npt.NDArray[np.int32]
     values: list[str] = field(default_factory=list)
     lookup: dict[str, int] = field(default_factory=dict)
+    _value_ranks: npt.NDArray[np.int64] | None = None
+    _value_objects: npt.NDArray[np.object_] | None = None
 
     @classmethod
     def build(cls, size: int, rows: Sequence[int], items: Sequence[str | None]) -> StringColumn:
@@ -69,6 +72,7 @@ class StringColumn:
         if code is None:
             code = self.lookup[value] = len(self.values)
             self.values.append(value)
+            self._value_ranks = self._value_objects = None
         return code
 
     def set(self, row: int, value: Any) -> None:
@@ -80,15 +84,29 @@ class StringColumn:
         # The trailing False answers code -1 (missing) through numpy's negative indexing.
         return np.append(per_value, False)[self.codes]
 
+    def among(self, wanted: Collection[Any]) -> Mask:
+        """Rows whose value is one of ``wanted``: compares codes, so it costs nothing per distinct value."""
+        table = np.zeros(len(self.values) + 1, dtype=bool)  # the last entry answers code -1
+        table[[self.lookup[v] for v in wanted if isinstance(v, str) and v in self.lookup]] = True
+        return table[self.codes]
+
     def present(self) -> Mask:
         return self.codes >= 0
 
+    def decoded(self, rows: Indices) -> npt.NDArray[np.object_]:
+        """The values of ``rows`` as Python strings, None where missing."""
+        if self._value_objects is None:
+            self._value_objects = np.array([*self.values, None], dtype=object)
+        return self._value_objects[self.codes[rows]]
+
     def sort_rank(self) -> npt.NDArray[np.int64]:
         """Each row's rank in code-point order of its value; missing rows get rank 0 (their tier decides)."""
-        ranks = np.empty(len(self.values) + 1, dtype=np.int64)
-        ranks[np.argsort(np.array(self.values, dtype=object), kind="stable")] = np.arange(len(self.values))
-        ranks[-1] = 0
-        return ranks[self.codes]
+        if self._value_ranks is None:  # sorting strings is the slow part: once per set of values
+            count = len(self.values)
+            ranks = np.zeros(count + 1, dtype=np.int64)
+            ranks[np.argsort(np.array(self.values, dtype=object), kind="stable")] = np.arange(count)
+            self._value_ranks = ranks
+        return self._value_ranks[self.codes]
 
 
 @dataclass
@@ -110,6 +128,10 @@ class NumberColumn:
 
     def present(self) -> Mask:
         return self.present_mask
+
+    def decoded(self, rows: Indices) -> npt.NDArray[np.float64]:
+        """The values of ``rows``, NaN where missing."""
+        return np.where(self.present_mask[rows], self.values[rows], np.nan)
 
 
 Column = StringColumn | NumberColumn
@@ -145,6 +167,7 @@ class ColumnarRuns:
         self.params = self._columns(size, "params", number=False)
         self.tags = self._columns(size, "tags", number=False)
         self.has_datasets = any(_dataset_inputs(r) for r in self.runs)
+        self._natural_order: tuple[Indices, Indices] | None = None
 
     def _columns(self, size: int, part: str, number: bool) -> dict[str, Column]:
         rows: dict[str, list[int]] = defaultdict(list)
@@ -160,6 +183,8 @@ class ColumnarRuns:
     def refresh(self, row: int) -> None:
         """Re-read the run at ``row`` into every column (after a log, a tag or a lifecycle change)."""
         run = self.runs[row]
+        if (run.info.run_id, run.info.start_time) != self._natural_key(row):
+            self._natural_order = None
         for name in _STRING_ATTRIBUTES:
             column = self.attributes[name]
             assert isinstance(column, StringColumn)
@@ -181,6 +206,16 @@ class ColumnarRuns:
             for key, column in columns.items():
                 column.set(row, current.get(key))
         self.has_datasets = self.has_datasets or bool(_dataset_inputs(run))
+
+    def _natural_key(self, row: int) -> tuple[str | None, float | None]:
+        """The (run_id, start_time) the columns hold for ``row``: what the natural order rests on."""
+        run_id, start = self.attributes["run_id"], self.attributes["start_time"]
+        assert isinstance(run_id, StringColumn) and isinstance(start, NumberColumn)
+        code = int(run_id.codes[row])
+        return (
+            run_id.values[code] if code >= 0 else None,
+            float(start.values[row]) if start.present_mask[row] else None,
+        )
 
     # -- filtering -------------------------------------------------------------------------
 
@@ -264,8 +299,13 @@ class ColumnarRuns:
         else:
             if not isinstance(value, str):
                 raise EvaluationError(f"{key.name} holds strings, not {value!r}", code="bad-value-type")
-            compare = _COMPARE[op]
-            result = column.where(lambda s: compare(s, value))
+            if op in (Op.EQ, Op.NE):
+                result = column.among((value,))
+                if op is Op.NE:
+                    result = ~result
+            else:
+                compare = _COMPARE[op]
+                result = column.where(lambda s: compare(s, value))
         return _Truth(present & result, present & ~result)
 
     def _in(self, key: Key, values: tuple[Any, ...], negated: bool) -> _Truth:
@@ -276,8 +316,7 @@ class ColumnarRuns:
         if isinstance(column, NumberColumn):
             result = np.isin(column.values, np.array([float(v) for v in values]))
         else:
-            wanted = frozenset(values)
-            result = column.where(wanted.__contains__)
+            result = column.among(values)
         if negated:
             result = ~result
         return _Truth(present & result, present & ~result)
@@ -290,17 +329,25 @@ class ColumnarRuns:
 
     # -- ordering --------------------------------------------------------------------------
 
+    def _natural(self) -> tuple[Indices, Indices]:
+        """MLflow's natural order (start_time DESC, then run_id ASC) and each row's place in it."""
+        if self._natural_order is None:
+            run_id = self.attributes["run_id"]
+            start = self.attributes["start_time"]
+            assert isinstance(run_id, StringColumn) and isinstance(start, NumberColumn)
+            every = np.arange(len(self.runs))
+            order = np.lexsort([run_id.sort_rank(), *_sort_arrays(start, descending=True, rows=every)])
+            rank = np.empty(len(self.runs), dtype=np.intp)
+            rank[order] = every
+            self._natural_order = (order, rank)
+        return self._natural_order
+
     def order(self, rows: Indices, order_by: Sequence[SortKey]) -> Indices:
         """``rows`` sorted as MLflow sorts: the order_by keys, then start_time DESC, run_id ASC.
 
         Missing values and NaN sort last in both directions (values, then NaN, then missing).
         """
-        keys: list[npt.NDArray[Any]] = []
-        run_id = self.attributes["run_id"]
-        start = self.attributes["start_time"]
-        assert isinstance(run_id, StringColumn) and isinstance(start, NumberColumn)
-        keys.append(run_id.sort_rank()[rows])
-        keys.extend(_sort_arrays(start, descending=True, rows=rows))
+        keys: list[npt.NDArray[Any]] = [self._natural()[1][rows]]
         for sort_key in reversed(order_by):
             column = self.column(sort_key.key)
             if column is None:
@@ -317,7 +364,63 @@ class ColumnarRuns:
         selected = self.mask(expr)
         if within is not None:
             selected &= within
+        if not order_by:  # walk the cached natural order, keeping the selected rows
+            natural = self._natural()[0]
+            return natural[selected[natural]]
         return self.order(np.flatnonzero(selected), order_by)
+
+    def select(
+        self, expr: Expr | None, order_by: Sequence[SortKey] = (), within: Mask | None = None
+    ) -> Selection:
+        """The runs :meth:`search` finds, read only when a page of them is taken."""
+        return Selection(self, self.search(expr, order_by, within))
+
+    def frame(self, rows: Indices) -> pd.DataFrame:
+        """The DataFrame of ``rows`` as ``mlflow.search_runs`` lays it out, read from the columns."""
+        columns: dict[str, Any] = {name: self.attributes[name].decoded(rows) for name in INFO_COLUMNS}
+        for prefix, group in (("metrics.", self.metrics), ("params.", self.params), ("tags.", self.tags)):
+            # A key's column comes where the key is first seen; keys first seen in one run, by name.
+            first_seen = []
+            for key, column in group.items():
+                present = column.present()[rows]
+                if present.any():
+                    first_seen.append((int(present.argmax()), key, column))
+            for _, key, column in sorted(first_seen, key=lambda item: item[:2]):
+                columns[prefix + key] = column.decoded(rows)
+        return frame_from_columns(columns, len(rows))
+
+    def among(self, attribute: str, allowed: Collection[str]) -> Mask:
+        """Rows whose string ``attribute`` (``experiment_id``, ``lifecycle_stage``, ...) is in ``allowed``."""
+        column = self.attributes[attribute]
+        assert isinstance(column, StringColumn)
+        return column.among(allowed)
+
+
+class Selection(Sequence[Any]):
+    """Runs in search order; slicing materialises only the runs of the slice."""
+
+    def __init__(self, store: ColumnarRuns, rows: Indices) -> None:
+        self._store = store
+        self._runs = store.runs
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def frame(self, limit: int | None = None) -> pd.DataFrame:
+        """The first ``limit`` runs (all when None) as ``mlflow.search_runs``'s DataFrame."""
+        return self._store.frame(self._rows[:limit])
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self._runs[row] for row in self._rows[index]]
+        return self._runs[self._rows[index]]
 
 
 def _sort_arrays(column: Column, descending: bool, rows: Indices) -> list[npt.NDArray[Any]]:
