@@ -21,7 +21,7 @@ import pandas as pd
 from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
 from ..errors import EvaluationError
 from ..output import INFO_COLUMNS, frame_from_columns
-from .reference import dataset_clause_matches, like_matcher, run_attribute
+from .reference import dataset_clause_matches, dataset_values, like_matcher, run_attribute
 
 Mask = npt.NDArray[np.bool_]
 Indices = npt.NDArray[np.intp]
@@ -279,7 +279,7 @@ class ColumnarRuns:
 
     def _present(self, key: Key) -> Mask:
         if key.entity is Entity.DATASET:
-            return np.array([bool(_dataset_inputs(r)) for r in self.runs], dtype=bool)
+            return np.array([bool(dataset_values(r, key.name)) for r in self.runs], dtype=bool)
         column = self.column(key)
         return np.zeros(len(self.runs), dtype=bool) if column is None else column.present()
 

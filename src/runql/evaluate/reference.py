@@ -94,7 +94,7 @@ def _unknown_run_attribute(name: str, span: Any = None) -> EvaluationError:
     )
 
 
-def _dataset_values(run: Any, name: str) -> list[str]:
+def dataset_values(run: Any, name: str) -> list[str]:
     inputs = getattr(getattr(run, "inputs", None), "dataset_inputs", None) or ()
     if name == "context":
         return [tag.value for item in inputs for tag in (item.tags or ()) if tag.key == DATASET_CONTEXT_TAG]
@@ -133,7 +133,7 @@ def dataset_clause_matches(run: Any, name: str, op: Op | None, value: Any, negat
     ``op`` is the comparison; ``None`` means membership in the collection ``value`` (NOT IN when
     ``negated``). A run without dataset inputs satisfies no dataset clause.
     """
-    candidates = _dataset_values(run, name)
+    candidates = dataset_values(run, name)
     if op is None:
         return any((candidate in value) != negated for candidate in candidates)
     test = _string_test(op, value)
@@ -226,7 +226,7 @@ def _compile_clause(expr: Compare | In | IsNull, target: Target) -> _Predicate:
         name = key.name
         if isinstance(expr, IsNull):
             negated = expr.negated
-            return lambda r: bool(_dataset_values(r, name)) == negated
+            return lambda r: bool(dataset_values(r, name)) == negated
         if isinstance(expr, In):
             wanted = frozenset(_operand(key, "string", lit, target) for lit in expr.values)
             negated = expr.negated

@@ -1,0 +1,88 @@
+"""The columnar evaluator answers exactly as the reference evaluator does, in every profile."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import runql
+from runql import strategies as rst
+from runql.evaluate.columnar import ColumnarRuns
+from runql.evaluate.reference import filter_runs, sort_runs
+from runql.output import runs_to_frame
+
+pytestmark = pytest.mark.filterwarnings("ignore::runql.QueryWarning")
+
+
+def _reference_ids(runs: list[runql.Run], query: runql.Query) -> list[str]:
+    return [r.info.run_id for r in sort_runs(filter_runs(runs, query.filter), query.order_by)]
+
+
+def _columnar_ids(store: ColumnarRuns, query: runql.Query) -> list[str]:
+    return [store.runs[i].info.run_id for i in store.search(query.filter, query.order_by)]
+
+
+@pytest.mark.parametrize("profile", ["mlflow", "azureml", "extended"])
+@settings(max_examples=150)
+@given(data=st.data())
+def test_columnar_agrees_with_reference(profile: str, data: st.DataObject) -> None:
+    runs, query = data.draw(rst.search_cases(profile=profile))
+    lowered = runql.validate(query, profile)
+    assert _columnar_ids(ColumnarRuns(runs), lowered) == _reference_ids(runs, lowered)
+
+
+@settings(max_examples=60)
+@given(case=rst.search_cases(profile="extended"))
+def test_frame_from_columns_equals_frame_from_runs(case: tuple[list[runql.Run], runql.Query]) -> None:
+    runs, query = case
+    store = ColumnarRuns(runs)
+    rows = store.search(query.filter, query.order_by)
+    expected = runs_to_frame([runs[i] for i in rows])
+    pd.testing.assert_frame_equal(store.frame(rows), expected)
+
+
+def _edits(workspace: runql.Workspace, run_id: str) -> None:
+    workspace.log_metric(run_id, "auc", float("nan"), step=10**6)
+    workspace.log_param(run_id, "brand new param", "x%")
+    workspace.set_tag(run_id, "team", "zeta")
+    workspace.set_terminated(run_id, "FAILED", end_time=1)
+
+
+QUERIES = [
+    ("metrics.auc != 0.5", ["metrics.auc DESC"]),
+    ("params.`brand new param` LIKE 'x%'", []),
+    ("tags.team = 'zeta' AND attributes.status = 'FAILED'", ["attributes.end_time"]),
+    ("", ["tags.team DESC"]),
+]
+
+
+@pytest.mark.parametrize(("filter_string", "order_by"), QUERIES)
+def test_edits_reach_the_column_store(filter_string: str, order_by: list[str]) -> None:
+    workspace = runql.Workspace.sample()
+    search = {"filter_string": filter_string, "order_by": order_by, "search_all_experiments": True}
+    workspace.search_runs(**search)  # builds the store before the edits
+    target = workspace.search_runs(search_all_experiments=True, output_format="list")[7].info.run_id
+    _edits(workspace, target)
+    first = workspace.search_runs(search_all_experiments=True, output_format="list")[0]
+    workspace.delete_run(first.info.run_id)
+
+    fresh = runql.Workspace.from_records(
+        experiments=workspace.experiments, runs=[runql.records.run_to_record(r) for r in workspace.runs]
+    )
+    got = [r.info.run_id for r in workspace.search_runs(**search, output_format="list")]
+    assert got == [r.info.run_id for r in fresh.search_runs(**search, output_format="list")]
+    if filter_string:
+        assert target in got
+
+
+def test_runs_added_after_a_search_are_found() -> None:
+    workspace = runql.Workspace.sample()
+    before = len(workspace.search_runs(search_all_experiments=True, output_format="list"))
+    run = workspace.create_run(tags={"team": "late"})
+    found = workspace.search_runs(
+        filter_string="tags.team = 'late'", search_all_experiments=True, output_format="list"
+    )
+    assert [r.info.run_id for r in found] == [run.info.run_id]
+    assert len(workspace.search_runs(search_all_experiments=True, output_format="list")) == before + 1
