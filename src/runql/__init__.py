@@ -19,6 +19,7 @@ from .ast import (
     SortKey,
     Span,
 )
+from .compare import compare_runs, plot_metric_history
 from .errors import (
     Diagnostic,
     EvaluationError,
@@ -31,6 +32,8 @@ from .errors import (
 from .parse import parse, parse_filter, parse_order_by
 from .profiles import PROFILES, KeyKind, Profile, get_profile
 from .records import Dataset, DatasetInput, Experiment, FileInfo, Metric, Run, RunData, RunInfo, ViewType
+from .search import compile_predicate, search, search_experiments, sort_key
+from .sources import StoreError, from_mlflow, from_mlflow_db, from_mlflow_dir
 from .unparse import unparse, unparse_query
 from .validate import QueryWarning, check, validate
 from .workspace import NotFoundError, Workspace
@@ -68,14 +71,24 @@ __all__ = [
     "Severity",
     "SortKey",
     "Span",
+    "StoreError",
     "UnsupportedQueryError",
     "ViewType",
     "Workspace",
     "check",
+    "compare_runs",
+    "compile_predicate",
+    "from_mlflow",
+    "from_mlflow_db",
+    "from_mlflow_dir",
     "get_profile",
     "parse",
     "parse_filter",
     "parse_order_by",
+    "plot_metric_history",
+    "search",
+    "search_experiments",
+    "sort_key",
     "unparse",
     "unparse_query",
     "validate",

@@ -254,7 +254,13 @@ class Workspace:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **options: Any) -> Workspace:
-        """Read a workspace written by :meth:`save` (or any JSON Lines of experiment and run records)."""
+        """Read a workspace written by :meth:`save` (JSON Lines of experiment and run records), an
+        MLflow ``mlruns`` folder, or an MLflow database (a ``.db`` file or a database URL)."""
+        from .sources import load as load_source
+        from .sources import source_kind
+
+        if source_kind(path) != "jsonl":
+            return load_source(path, **options)
         experiments: list[dict[str, Any]] = []
         runs: list[dict[str, Any]] = []
         with open(path, encoding="utf-8") as handle:
@@ -281,6 +287,34 @@ class Workspace:
             return cls(experiments, runs, **options)
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: {error}") from None
+
+    @classmethod
+    def from_mlflow_dir(cls, path: str | os.PathLike[str], **options: Any) -> Workspace:
+        """An MLflow file store folder (``mlruns``), read without MLflow (``runql[mlflow-files]``)."""
+        from .sources import from_mlflow_dir
+
+        return from_mlflow_dir(path, **options)
+
+    @classmethod
+    def from_mlflow_db(cls, url: str, **options: Any) -> Workspace:
+        """An MLflow tracking database (``sqlite:///mlflow.db``, PostgreSQL, MySQL), read with
+        SQLAlchemy (``runql[mlflow-db]``)."""
+        from .sources import from_mlflow_db
+
+        return from_mlflow_db(url, **options)
+
+    @classmethod
+    def from_mlflow(
+        cls,
+        tracking_uri: str | None = None,
+        experiment_ids: Sequence[str] | None = None,
+        with_history: bool = False,
+        **options: Any,
+    ) -> Workspace:
+        """Any MLflow tracking URI, through ``mlflow.MlflowClient`` (``runql[mlflow]``)."""
+        from .sources import from_mlflow
+
+        return from_mlflow(tracking_uri, experiment_ids, with_history, **options)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -676,6 +710,22 @@ class Workspace:
         run = self.get_run(run_id)
         run.info.lifecycle_stage = stage
         self._changed(run)
+
+    # -- comparing -------------------------------------------------------------------------------
+
+    def compare_runs(self, run_ids: Sequence[str], only_differences: bool = False) -> Any:
+        """One row per param, metric and tag key, one column per run (see :func:`runql.compare_runs`)."""
+        from .compare import compare_runs
+
+        return compare_runs(self, run_ids, only_differences)
+
+    def plot_metric_history(
+        self, run_ids: Sequence[str], key: str, out: str | os.PathLike[str] | None = None
+    ) -> Any:
+        """The histories of ``key`` for several runs on one chart (``runql[plot]``)."""
+        from .compare import plot_metric_history
+
+        return plot_metric_history(self, run_ids, key, out)
 
     # -- artifacts -------------------------------------------------------------------------------
 

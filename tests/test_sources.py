@@ -1,0 +1,522 @@
+"""Readers of MLflow stores against MLflow itself.
+
+MLflow writes the conformance runs (tests/conformance/evaluation.json) into a file store and a
+SQLite database, with metric histories, nested ``/`` keys, a parent run, dataset inputs, deleted
+runs and a deleted experiment. Then:
+
+1. each store's direct reader gives the same workspace as reading it through ``MlflowClient``, and
+   the two stores give the same runs as each other;
+2. every conformance query of the mlflow profile returns, on each reader's workspace, the run ids
+   ``mlflow.search_runs`` returns on the store, in the same order; the DataFrames match too;
+3. a truncated ``meta.yaml``, a bad metric line and a database missing a table give a
+   :class:`StoreError` naming the file or table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sqlite3
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+mlflow = pytest.importorskip("mlflow")
+pytest.importorskip("yaml")
+pytest.importorskip("sqlalchemy")
+
+import pandas as pd  # noqa: E402
+from mlflow.entities import Dataset, DatasetInput, InputTag, ViewType  # noqa: E402
+
+from runql import Workspace  # noqa: E402
+from runql.records import metric_value  # noqa: E402
+from runql.sources import (  # noqa: E402
+    StoreError,
+    from_mlflow,
+    from_mlflow_db,
+    from_mlflow_dir,
+    load,
+    source_kind,
+)
+
+CONFORMANCE = json.loads((Path(__file__).parent / "conformance" / "evaluation.json").read_text())
+EXTRA_TAGS = {"r01": {"nested/deep/key": "yes"}}
+EXTRA_PARAMS = {"r01": {"opt/lr": "0.1"}}
+
+
+def write_store(uri: str) -> dict[str, dict[str, str]]:
+    """Log the conformance experiments and runs with MLflow; return the ids MLflow gave them."""
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiments = {
+        e["experiment_id"]: client.create_experiment(e["name"], tags=e["tags"])
+        for e in CONFORMANCE["experiments"]
+    }
+    runs: dict[str, str] = {}
+    for record in CONFORMANCE["runs"]:
+        tags = {**record["tags"], **EXTRA_TAGS.get(record["run_id"], {}), "mlflow.user": record["user_id"]}
+        if record["run_id"] == "r02":
+            tags["mlflow.parentRunId"] = runs["r01"]
+        run = client.create_run(
+            experiments[record["experiment_id"]],
+            start_time=record["start_time"],
+            tags=tags,
+            # MLflow refuses a run_name that differs from the mlflow.runName tag: the tag names the run.
+            run_name=None if "mlflow.runName" in tags else record.get("run_name"),
+        )
+        run_id = run.info.run_id
+        runs[record["run_id"]] = run_id
+        for key, raw in record["metrics"].items():
+            points = (
+                raw
+                if isinstance(raw, list)
+                else [{"value": raw, "step": 0, "timestamp": record["start_time"]}]
+            )
+            for point in points:
+                client.log_metric(
+                    run_id, key, metric_value(point["value"]), point["timestamp"], point["step"]
+                )
+        for key, value in {**record["params"], **EXTRA_PARAMS.get(record["run_id"], {})}.items():
+            client.log_param(run_id, key, value)
+        inputs = [
+            DatasetInput(
+                Dataset(i["dataset"]["name"], i["dataset"]["digest"], "local", '{"uri": "data.csv"}'),
+                [InputTag(k, v) for k, v in i["tags"].items()],
+            )
+            for i in record.get("inputs", [])
+        ]
+        if inputs:
+            client.log_inputs(run_id, datasets=inputs)
+        if record["status"] == "SCHEDULED":
+            client.update_run(run_id, status="SCHEDULED")
+        elif record["status"] != "RUNNING":
+            client.set_terminated(run_id, record["status"], record["end_time"])
+    for record in CONFORMANCE["runs"]:
+        if record.get("lifecycle_stage") == "deleted":
+            client.delete_run(runs[record["run_id"]])
+    for experiment in CONFORMANCE["experiments"]:
+        if experiment.get("lifecycle_stage") == "deleted":
+            client.delete_experiment(experiments[experiment["experiment_id"]])
+    return {"experiments": experiments, "runs": runs}
+
+
+class Store:
+    def __init__(self, kind: str, uri: str, location: Path, ids: dict[str, dict[str, str]]) -> None:
+        self.kind = kind
+        self.uri = uri
+        self.location = location
+        self.experiments = ids["experiments"]
+        self.runs = ids["runs"]
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Store]]:
+    previous = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    root = tmp_path_factory.mktemp("stores")
+    folder = root / "mlruns"
+    database = root / "mlflow.db"
+    file_uri, db_uri = folder.as_uri(), f"sqlite:///{database}"
+    made = {
+        "dir": Store("dir", file_uri, folder, write_store(file_uri)),
+        "db": Store("db", db_uri, database, write_store(db_uri)),
+    }
+    yield made
+    if previous is None:
+        os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
+    else:
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = previous
+
+
+@pytest.fixture(scope="module")
+def workspaces(stores: dict[str, Store]) -> dict[str, Workspace]:
+    return {
+        "dir": from_mlflow_dir(stores["dir"].location),
+        "dir-client": from_mlflow(stores["dir"].uri, with_history=True),
+        "db": from_mlflow_db(stores["db"].uri),
+        "db-client": from_mlflow(stores["db"].uri, with_history=True),
+    }
+
+
+def _number(value: float) -> Any:
+    if math.isnan(value):
+        return "NaN"
+    # MLflow's SQL store keeps an infinite metric as the largest finite float.
+    return math.copysign(math.inf, value) if abs(value) == sys.float_info.max else value
+
+
+def _run_shape(ws: Workspace, run: Any, rename: dict[str, str] | None = None) -> dict[str, Any]:
+    """Everything a run holds, ids renamed through ``rename`` so runs of two stores compare."""
+    rename = rename or {}
+    info = run.info
+    return {
+        "run_id": rename.get(info.run_id, info.run_id),
+        "run_name": info.run_name,
+        "user_id": info.user_id,
+        "status": info.status,
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+        "lifecycle_stage": info.lifecycle_stage,
+        "metrics": {k: _number(v) for k, v in run.data.metrics.items()},
+        "histories": {
+            k: sorted((p.step, p.timestamp, _number(p.value)) for p in ws.get_metric_history(info.run_id, k))
+            for k in run.data.metrics
+        },
+        "params": dict(run.data.params),
+        "tags": {k: rename.get(v, v) for k, v in run.data.tags.items()},
+        "inputs": [
+            (
+                d.dataset.name,
+                d.dataset.digest,
+                d.dataset.source_type,
+                d.dataset.source,
+                {t.key: t.value for t in d.tags},
+            )
+            for d in run.inputs.dataset_inputs
+        ],
+    }
+
+
+def _shape(ws: Workspace, rename: dict[str, str] | None = None) -> dict[str, Any]:
+    rename = rename or {}
+    return {
+        "experiments": sorted((e.name, e.lifecycle_stage, sorted(e.tags.items())) for e in ws.experiments),
+        "runs": {
+            rename.get(r.info.run_id, r.info.run_id): _run_shape(ws, r, rename)
+            for r in ws.runs
+            if r.info.run_id in rename or not rename
+        },
+    }
+
+
+@pytest.mark.parametrize("kind", ["dir", "db"])
+def test_direct_reader_equals_mlflow_client(workspaces: dict[str, Workspace], kind: str) -> None:
+    direct, client = workspaces[kind], workspaces[f"{kind}-client"]
+    assert _shape(direct) == _shape(client)
+    for experiment in client.experiments:
+        ours = direct.get_experiment(experiment.experiment_id)
+        assert (ours.name, ours.artifact_location, ours.creation_time, ours.last_update_time) == (
+            experiment.name,
+            experiment.artifact_location,
+            experiment.creation_time,
+            experiment.last_update_time,
+        )
+    for run in client.runs:
+        assert direct.get_run(run.info.run_id).info.artifact_uri == run.info.artifact_uri
+
+
+def test_file_store_and_database_hold_the_same_runs(
+    stores: dict[str, Store], workspaces: dict[str, Workspace]
+) -> None:
+    by_dir = {v: k for k, v in stores["dir"].runs.items()}
+    by_db = {v: k for k, v in stores["db"].runs.items()}
+    dir_shape = _shape(workspaces["dir"], by_dir)["runs"]
+    db_shape = _shape(workspaces["db"], by_db)["runs"]
+    for shape in (*dir_shape.values(), *db_shape.values()):
+        if shape["run_id"] == "r10":  # MLflow names an unnamed run at random
+            shape["run_name"] = shape["tags"]["mlflow.runName"] = None
+    assert dir_shape == db_shape
+    assert len(dir_shape) == len(CONFORMANCE["runs"])
+
+
+def test_what_mlflow_logged_is_read_back(stores: dict[str, Store], workspaces: dict[str, Workspace]) -> None:
+    for name in ("dir", "db"):
+        ws = workspaces[name]
+        ids = stores[name].runs
+        first, second = ws.get_run(ids["r01"]), ws.get_run(ids["r02"])
+        assert first.data.tags["nested/deep/key"] == "yes"
+        assert first.data.params["opt/lr"] == "0.1"
+        assert second.data.tags["mlflow.parentRunId"] == ids["r01"]
+        history = sorted((p.step, p.timestamp, p.value) for p in ws.get_metric_history(ids["r01"], "loss"))
+        assert history == [(0, 1700000000000, 0.9), (1, 1700000000005, 0.7), (1, 1700000000010, 0.5)]
+        assert first.data.metrics["loss"] == 0.5
+        contexts = sorted((d.dataset.name, d.context) for d in first.inputs.dataset_inputs)
+        assert contexts == [("eval", "evaluation"), ("train", "training")]
+        assert ws.get_run(ids["r13"]).info.lifecycle_stage == "deleted"
+        # Deleting an experiment deletes its runs, in both stores.
+        assert ws.get_run(ids["r15"]).info.lifecycle_stage == "deleted"
+        assert ws.get_experiment_by_name("exp-old").lifecycle_stage == "deleted"
+
+
+def test_history_is_kept_whole_and_in_logged_order_by_the_file_reader(
+    stores: dict[str, Store], workspaces: dict[str, Workspace]
+) -> None:
+    loss = workspaces["dir"].get_metric_history(stores["dir"].runs["r01"], "loss")
+    logged = [p for p in CONFORMANCE["runs"][0]["metrics"]["loss"]]
+    assert [(p.value, p.step, p.timestamp) for p in loss] == [
+        (p["value"], p["step"], p["timestamp"]) for p in logged
+    ]
+
+
+def test_client_without_history_keeps_the_latest_point(
+    stores: dict[str, Store], workspaces: dict[str, Workspace]
+) -> None:
+    ws = from_mlflow(stores["db"].uri)
+    for run in ws.runs:
+        full = workspaces["db"].get_run(run.info.run_id)
+        assert {k: _number(v) for k, v in run.data.metrics.items()} == {
+            k: _number(v) for k, v in full.data.metrics.items()
+        }
+        assert all(len(ws.get_metric_history(run.info.run_id, k)) == 1 for k in run.data.metrics)
+
+
+def test_client_reads_only_the_experiments_asked_for(stores: dict[str, Store]) -> None:
+    wanted = stores["db"].experiments["1"]
+    ws = from_mlflow(stores["db"].uri, experiment_ids=[wanted])
+    assert [e.experiment_id for e in ws.experiments] == [wanted]
+    assert {r.info.experiment_id for r in ws.runs} == {wanted}
+
+
+# -- searches agree with mlflow.search_runs ----------------------------------------------------
+
+
+def _cases(entity: str) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in CONFORMANCE["cases"]
+        if c.get("entity", "runs") == entity and c.get("profile", "mlflow") == "mlflow" and "error" not in c
+    ]
+
+
+RUN_CASES = _cases("runs")
+# Checklist rows where MLflow's SQL store answers unlike its in-memory search, which runql follows
+# (docs/compatibility.md, "Evaluation and output"): the run name, LIKE across newlines, ILIKE on
+# non-ASCII text, infinite metrics, a repeated order_by key, experiment ids as strings.
+SQL_DIFFERENCES = {34, 35, 37, 39, 49, 51}
+EXPERIMENT_CASES = _cases("experiments")
+
+
+def _arguments(case: dict[str, Any], store: Store) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "filter_string": case["filter"],
+        "order_by": case.get("order_by"),
+        "run_view_type": case.get("view_type", ViewType.ACTIVE_ONLY),
+        "output_format": "list",
+    }
+    if "max_results" in case:
+        arguments["max_results"] = case["max_results"]
+    if "experiment_names" in case:
+        arguments["experiment_names"] = case["experiment_names"]
+    elif case.get("search_all_experiments"):
+        arguments["search_all_experiments"] = True
+    else:
+        ids = case.get("experiment_ids", CONFORMANCE["default_experiment_ids"])
+        arguments["experiment_ids"] = [store.experiments[i] for i in ids]
+    return arguments
+
+
+@pytest.fixture
+def tracking(stores: dict[str, Store]) -> Iterator[Any]:
+    previous = mlflow.get_tracking_uri()
+
+    def use(store: Store) -> None:
+        mlflow.set_tracking_uri(store.uri)
+
+    yield use
+    mlflow.set_tracking_uri(previous)
+
+
+@pytest.mark.parametrize("reader", ["dir", "dir-client", "db", "db-client"])
+def test_every_conformance_query_agrees_with_mlflow(
+    stores: dict[str, Store], workspaces: dict[str, Workspace], tracking: Any, reader: str
+) -> None:
+    store = stores[reader.split("-")[0]]
+    ws = workspaces[reader]
+    tracking(store)
+    assert len(RUN_CASES) > 100
+    failures: list[str] = []
+    differences: list[str] = []
+    for case in RUN_CASES:
+        arguments = _arguments(case, store)
+        try:
+            expected: list[str] | str = [r.info.run_id for r in mlflow.search_runs(**arguments)]
+        except mlflow.exceptions.MlflowException:
+            expected = "refused"
+        try:
+            got: list[str] | str = [r.info.run_id for r in ws.search_runs(**arguments)]
+        except ValueError:
+            got = "refused"
+        if got != expected:
+            documented = store.kind == "db" and SQL_DIFFERENCES.intersection(case["rows"])
+            (differences if documented else failures).append(case["id"])
+    assert failures == []
+    # The SQL store's known differences show up, and only in the cases that cover them.
+    assert (len(differences) > 0) == (store.kind == "db")
+
+
+@pytest.mark.parametrize("reader", ["dir", "db"])
+def test_every_experiment_query_agrees_with_mlflow(
+    stores: dict[str, Store], workspaces: dict[str, Workspace], reader: str
+) -> None:
+    client = mlflow.MlflowClient(stores[reader].uri)
+    assert EXPERIMENT_CASES
+    for case in EXPERIMENT_CASES:
+        arguments = {
+            "view_type": case.get("view_type", ViewType.ACTIVE_ONLY),
+            "filter_string": case["filter"] or None,
+            "order_by": case.get("order_by"),
+        }
+        expected = [e.experiment_id for e in client.search_experiments(**arguments)]
+        got = [e.experiment_id for e in workspaces[reader].search_experiments(**arguments)]
+        assert got == expected, case["id"]
+
+
+@pytest.mark.parametrize("reader", ["dir", "db"])
+def test_dataframe_agrees_with_mlflow(
+    stores: dict[str, Store], workspaces: dict[str, Workspace], tracking: Any, reader: str
+) -> None:
+    store = stores[reader]
+    tracking(store)
+    arguments = {"experiment_ids": list(store.experiments.values()), "run_view_type": ViewType.ALL}
+    expected = mlflow.search_runs(**arguments)
+    got = workspaces[reader].search_runs(**arguments)
+    pd.testing.assert_frame_equal(got, expected, check_like=True)
+
+
+# -- choosing a reader -------------------------------------------------------------------------
+
+
+def test_load_picks_the_reader(stores: dict[str, Store], tmp_path: Path) -> None:
+    folder, database = stores["dir"].location, stores["db"].location
+    assert source_kind(folder) == "mlflow-dir"
+    assert source_kind(folder.as_uri()) == "mlflow-dir"
+    assert source_kind(database) == "mlflow-db"
+    assert source_kind(stores["db"].uri) == "mlflow-db"
+    assert source_kind("postgresql+psycopg2://u:p@host/db") == "mlflow-db"
+    assert source_kind("http://localhost:5000") == "mlflow"
+    assert source_kind("databricks") == "mlflow"
+    assert len(load(folder.parent).runs) == len(CONFORMANCE["runs"])  # a folder holding mlruns
+    assert len(load(database).runs) == len(CONFORMANCE["runs"])
+    renamed = tmp_path / "tracking"  # a SQLite file is known by its header, not only its suffix
+    shutil.copy(database, renamed)
+    assert source_kind(renamed) == "mlflow-db"
+    saved = tmp_path / "ws.jsonl"
+    load(database).save(saved)
+    assert source_kind(saved) == "jsonl"
+    assert {r.info.run_id for r in load(saved).runs} == set(stores["db"].runs.values())
+
+
+def test_an_unknown_path_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as caught:
+        load(tmp_path / "missing")
+    assert caught.value.code == "not-found" and str(tmp_path / "missing") in str(caught.value)
+    with pytest.raises(StoreError) as caught:
+        from_mlflow_db(f"sqlite:///{tmp_path / 'missing.db'}")
+    assert caught.value.code == "not-found"
+    assert not (tmp_path / "missing.db").exists()  # no empty database was created
+
+
+def test_a_folder_that_is_no_store(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(StoreError) as caught:
+        from_mlflow_dir(tmp_path)
+    assert caught.value.code == "not-a-store"
+
+
+# -- corrupt and partial stores ----------------------------------------------------------------
+
+
+@pytest.fixture
+def folder_copy(stores: dict[str, Store], tmp_path: Path) -> tuple[Path, Store]:
+    copy = tmp_path / "mlruns"
+    shutil.copytree(stores["dir"].location, copy)
+    return copy, stores["dir"]
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.45, 0.75, 0.97])
+def test_truncated_run_meta_names_the_file(folder_copy: tuple[Path, Store], fraction: float) -> None:
+    copy, store = folder_copy
+    meta = copy / store.experiments["1"] / store.runs["r01"] / "meta.yaml"
+    text = meta.read_text()
+    meta.write_text(text[: int(len(text) * fraction)])
+    with pytest.raises(StoreError) as caught:
+        from_mlflow_dir(copy)
+    assert caught.value.where == str(meta)
+    assert caught.value.code == "corrupt-store"
+    assert "truncated" in str(caught.value) or "empty" in str(caught.value)
+
+
+def test_truncated_experiment_meta_names_the_file(folder_copy: tuple[Path, Store]) -> None:
+    copy, store = folder_copy
+    meta = copy / store.experiments["2"] / "meta.yaml"
+    meta.write_text(meta.read_text()[:30])
+    with pytest.raises(StoreError, match=r"meta\.yaml: .*truncated") as caught:
+        from_mlflow_dir(copy)
+    assert caught.value.where == str(meta)
+
+
+def test_bad_metric_line_names_the_file_and_line(folder_copy: tuple[Path, Store]) -> None:
+    copy, store = folder_copy
+    metric = copy / store.experiments["1"] / store.runs["r01"] / "metrics" / "loss"
+    with open(metric, "a") as handle:
+        handle.write("1700000000020 not-a-number 2\n")
+    with pytest.raises(StoreError) as caught:
+        from_mlflow_dir(copy)
+    assert caught.value.where == str(metric)
+    assert "line 4" in caught.value.message and "not-a-number" in caught.value.message
+
+
+def test_metric_line_with_too_few_fields(folder_copy: tuple[Path, Store]) -> None:
+    copy, store = folder_copy
+    metric = copy / store.experiments["1"] / store.runs["r02"] / "metrics" / "m"
+    metric.write_text("1700000000020\n")
+    with pytest.raises(StoreError, match="line 1: '1700000000020' has 1 fields"):
+        from_mlflow_dir(copy)
+
+
+def test_run_folder_without_meta(folder_copy: tuple[Path, Store]) -> None:
+    copy, store = folder_copy
+    (copy / store.experiments["1"] / store.runs["r03"] / "meta.yaml").unlink()
+    with pytest.raises(StoreError, match=r"run folder without meta\.yaml"):
+        from_mlflow_dir(copy)
+
+
+def test_database_missing_a_table(stores: dict[str, Store], tmp_path: Path) -> None:
+    copy = tmp_path / "partial.db"
+    shutil.copy(stores["db"].location, copy)
+    with sqlite3.connect(copy) as connection:
+        connection.execute("DROP TABLE params")
+    with pytest.raises(StoreError) as caught:
+        from_mlflow_db(copy)
+    assert caught.value.code == "missing-table"
+    assert caught.value.where == str(copy)
+    assert "lacks table params" in caught.value.message
+
+
+def test_a_database_that_is_not_mlflows(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE t (x)")
+    with pytest.raises(StoreError) as caught:
+        load(other)
+    assert caught.value.code == "not-a-store"
+
+
+def test_progress_bar_when_asked(stores: dict[str, Store], capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tqdm")
+    from runql.sources import progress_bar
+
+    assert list(progress_bar(range(3), total=3, desc="x", unit="y", enabled=False)) == [0, 1, 2]
+    from_mlflow_dir(stores["dir"].location, progress=True)
+    from_mlflow_db(stores["db"].location, progress=True)
+    # A quick load finishes before the bar's delay: nothing is drawn, nothing is left behind.
+    assert capsys.readouterr().err == ""
+
+
+def test_a_missing_extra_is_named(stores: dict[str, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+    from runql.sources import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "yaml", None)
+    with pytest.raises(
+        MissingDependencyError, match=r"'PyYAML' package: pip install 'runql\[mlflow-files\]'"
+    ):
+        from_mlflow_dir(stores["dir"].location)
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)
+    with pytest.raises(
+        MissingDependencyError, match=r"'SQLAlchemy' package: pip install 'runql\[mlflow-db\]'"
+    ):
+        from_mlflow_db(stores["db"].location)
