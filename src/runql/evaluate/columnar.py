@@ -322,8 +322,10 @@ class ColumnarRuns:
         return _Truth(present & result, present & ~result)
 
     def _datasets(self, test: Callable[[Any], bool]) -> _Truth:
+        # A dataset clause is never unknown: a run without dataset inputs fails it (and NOT passes).
         if not self.has_datasets:
-            return self._nothing()
+            none = np.zeros(len(self.runs), dtype=bool)
+            return _Truth(none, ~none)
         result = np.fromiter((test(r) for r in self.runs), dtype=bool, count=len(self.runs))
         return _Truth(result, ~result)
 
