@@ -198,8 +198,6 @@ class Query:
     order_by_strings: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
-
-
 def clauses(expr: Expr | None) -> tuple[Clause, ...]:
     """Every comparison in ``expr``, left to right."""
     if expr is None:

@@ -1,0 +1,118 @@
+"""Regenerate tests/conformance/mlflow_corpus.json: cases decided by MLflow, replayed without it.
+
+    python tests/regen_mlflow_corpus.py
+
+Needs MLflow (the test extra). Accept-or-refuse cases are curated ones plus queries generated from
+the whole language; result cases are MLflow's in-memory search (ids, order, next page offset) over
+generated runs and experiments. ``tests/test_corpus_replay.py`` replays the file against runql.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+from runql import strategies as rst
+from runql.conformance import _cases, examples, mlflow_accepts, mlflow_search, oracle_profile
+from runql.records import experiment_to_record, run_to_record
+
+OUT = Path(__file__).resolve().parent / "conformance" / "mlflow_corpus.json"
+SEED = 7
+ACCEPT_RUNS, ACCEPT_EXPERIMENTS = 600, 200
+RUN_WORKSPACES, EXPERIMENT_WORKSPACES, PER_WORKSPACE = 24, 10, 5
+
+CURATED_ACCEPT: list[tuple[str, str, list[str]]] = [
+    ("runs", "", []),
+    ("runs", "metrics.acc > 0.9 and params.lr = '0.1'", []),
+    ("runs", "metric.acc != -1.5e3", []),
+    ("runs", "metrics.acc = '5'", []),
+    ("runs", "metrics.acc IS NULL", []),
+    ("runs", "params.lr IS NOT NULL AND tags.t IS NULL", []),
+    ("runs", "params.lr > '0.1'", []),
+    ("runs", "params.lr IN ('0.1')", []),
+    ("runs", "attributes.run_id IN ('a', \"b'\")", []),
+    ("runs", "run_id NOT IN ('a')", []),
+    ("runs", "status IN ('FINISHED')", []),
+    ("runs", "attributes.start_time > '5'", []),
+    ("runs", "attributes.start_time >= 1.5", []),
+    ("runs", "created > 0", []),
+    ("runs", "`run name` LIKE 'a%'", []),
+    ("runs", "datasets.context IN ('training', 'eval')", []),
+    ("runs", "datasets.profile = 'x'", []),
+    ("runs", "metrics.a > 1 OR metrics.b > 2", []),
+    ("runs", "NOT metrics.a > 1", []),
+    ("runs", "(metrics.a > 1)", []),
+    ("runs", "", ["metrics.`f1 score` DESC", "start_time"]),
+    ("runs", "", ["datasets.name"]),
+    ("runs", "", ["created"]),
+    ("runs", "", ["attributes.experiment_id"]),
+    ("experiments", "name LIKE 'a%' AND tags.team IS NULL", []),
+    ("experiments", "experiment_id IN ('0', '1')", []),
+    ("experiments", "experiment_id > '5'", []),
+    ("experiments", "creation_time > 0.5", []),
+    ("experiments", "attribute.name = 'x'", []),
+    ("experiments", "metrics.a > 1", []),
+    ("experiments", "", ["tags.team"]),
+    ("experiments", "", ["last_update_time DESC"]),
+]
+
+
+def _accept_cases() -> list[dict[str, Any]]:
+    found = [(e, f, o) for e, f, o in CURATED_ACCEPT]
+    for entity, count in (("runs", ACCEPT_RUNS), ("experiments", ACCEPT_EXPERIMENTS)):
+        for query in examples(rst.queries("mlflow", entity, valid=False), count, SEED):
+            found.append((entity, query.filter_string, list(query.order_by_strings)))
+    unique = dict.fromkeys((e, f, tuple(o)) for e, f, o in found)
+    return [
+        {"entity": e, "filter": f, "order_by": list(o), "accepted": mlflow_accepts(e, f, list(o))}
+        for e, f, o in unique
+    ]
+
+
+def _result_cases() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    workspaces: list[dict[str, Any]] = []
+    cases: list[dict[str, Any]] = []
+    for entity, count in (("runs", RUN_WORKSPACES), ("experiments", EXPERIMENT_WORKSPACES)):
+        to_record = run_to_record if entity == "runs" else experiment_to_record
+        for rows, queries in examples(_cases(entity, PER_WORKSPACE), count, SEED):
+            index = len(workspaces)
+            workspaces.append({"entity": entity, "rows": [to_record(r) for r in rows]})
+            for query, max_results in queries:
+                order_by = list(query.order_by_strings)
+                ids, offset = mlflow_search(rows, entity, query.filter_string, order_by, max_results)
+                cases.append(
+                    {
+                        "workspace": index,
+                        "filter": query.filter_string,
+                        "order_by": order_by,
+                        "max_results": max_results,
+                        "ids": ids,
+                        "next_offset": offset,
+                    }
+                )
+    return workspaces, cases
+
+
+def main() -> None:
+    import mlflow
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        accept = _accept_cases()
+        workspaces, results = _result_cases()
+    corpus = {
+        "mlflow": mlflow.__version__,
+        "about": "cases decided by MLflow; regenerate with tests/regen_mlflow_corpus.py",
+        "profiles": {e: oracle_profile(e).name for e in ("runs", "experiments")},
+        "accept": accept,
+        "workspaces": workspaces,
+        "results": results,
+    }
+    OUT.write_text(json.dumps(corpus, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"{OUT}: {len(accept)} accept cases, {len(results)} result cases over {len(workspaces)} workspaces")
+
+
+if __name__ == "__main__":
+    main()
