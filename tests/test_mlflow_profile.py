@@ -1,14 +1,14 @@
 """The ``mlflow`` profile accepts exactly what MLflow accepts (parse, then evaluation-time checks).
 
-MLflow's answer for a filter: ``parse_search_filter``, then every parsed clause evaluated on a dummy run
-(MLflow checks comparators only when it evaluates, and stops at the first false clause, so each clause is
-evaluated on its own). For order_by: ``SearchUtils.sort`` on a dummy run. Experiments use
-``SearchExperimentsUtils``. runql's answer: ``parse`` then ``check(..., "mlflow")``.
+MLflow's answer and runql's come from :mod:`runql.conformance` (``mlflow_accepts``: parse, then each
+clause and sort key tried on a dummy row, since MLflow checks comparators only when it evaluates;
+``runql_accepts``: ``parse`` then ``check(..., "mlflow")``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +18,9 @@ pytest.importorskip("mlflow")
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mlflow.entities import (
-    Dataset,
-    DatasetInput,
-    Experiment,
-    ExperimentTag,
-    InputTag,
-    Metric,
-    Param,
-    Run,
-    RunData,
-    RunInfo,
-    RunInputs,
-    RunTag,
-)
-from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
+from mlflow.utils.search_utils import SearchUtils
 
-from runql import QueryError, Severity, check
+from runql.conformance import mlflow_accepts, runql_accepts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,61 +32,6 @@ DIFFERENCES = {
     ("experiments", "attributes.creation_time > 1"): EXPERIMENTS_ATTRIBUTES_PREFIX,
     ("experiments", "order_by:attributes.name"): EXPERIMENTS_ATTRIBUTES_PREFIX,
 }
-
-
-def _dummy_run() -> Run:
-    info = RunInfo(
-        run_id="r1",
-        experiment_id="0",
-        user_id="u",
-        status="FINISHED",
-        start_time=1,
-        end_time=2,
-        lifecycle_stage="active",
-        run_name="n",
-        artifact_uri="file:///a",
-    )
-    data = RunData(
-        metrics=[Metric("acc", 0.5, 1, 0)],
-        params=[Param("lr", "0.1")],
-        tags=[RunTag("team", "a")],
-    )
-    dataset = Dataset(name="train", digest="d1", source_type="local", source="s")
-    inputs = RunInputs(dataset_inputs=[DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])])
-    return Run(info, data, inputs)
-
-
-RUN = _dummy_run()
-EXPERIMENT = Experiment(
-    "0", "e", "file:///a", "active", tags=[ExperimentTag("team", "a")], creation_time=1, last_update_time=2
-)
-
-
-def mlflow_accepts(entity: str, filter_string: str, order_by: list[str]) -> bool:
-    utils = SearchUtils if entity == "runs" else SearchExperimentsUtils
-    try:
-        if filter_string:
-            for clause in utils.parse_search_filter(filter_string):
-                if entity == "runs":
-                    SearchUtils._does_run_match_clause(RUN, clause)
-                else:
-                    SearchExperimentsUtils._does_experiment_match_clause(EXPERIMENT, clause)
-        if order_by:
-            if entity == "runs":
-                SearchUtils.sort([RUN], order_by)
-            else:
-                SearchExperimentsUtils.sort([EXPERIMENT], order_by)
-    except Exception:  # MLflow raises MlflowException, and a raw ValueError for some lists
-        return False
-    return True
-
-
-def runql_accepts(entity: str, filter_string: str, order_by: list[str]) -> bool:
-    try:
-        diagnostics = check(filter_string, "mlflow", entity, order_by)
-    except QueryError:
-        return False
-    return not any(d.severity is Severity.ERROR for d in diagnostics)
 
 
 RUN_FILTERS = [
@@ -385,6 +316,7 @@ _OPS = [
     "IS NULL",
     "IS NOT NULL",
 ]
+LIST_AFTER_COMPARISON = re.compile(r"(?<![Ii][Nn]) \(")
 _VALUES = ["'x'", "'5'", "5", "-1.5", "('a', 'b')", "(1, 2)", "('a', 1)", "'FINISHED'"]
 
 
@@ -400,4 +332,7 @@ def _clause(draw: st.DrawFn) -> str:
 @given(st.lists(_clause(), min_size=1, max_size=3), st.lists(st.sampled_from(RUN_ORDER_BY), max_size=2))
 def test_generated_queries_agree_with_mlflow(clauses: list[str], order_by: list[str]) -> None:
     filter_string = " AND ".join(clauses)
+    if LIST_AFTER_COMPARISON.search(filter_string):  # docs/compatibility.md: list-after-comparison
+        assert not runql_accepts("runs", filter_string, order_by)
+        return
     assert runql_accepts("runs", filter_string, order_by) == mlflow_accepts("runs", filter_string, order_by)
