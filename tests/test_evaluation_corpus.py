@@ -95,61 +95,12 @@ def test_dataframe_of_every_run(ws: Workspace) -> None:
 # -- the corpus against the oracle ------------------------------------------------------------
 
 
-def _mlflow_run(record: dict[str, Any]) -> Any:
-    from mlflow.entities import (
-        Dataset,
-        DatasetInput,
-        InputTag,
-        Metric,
-        Param,
-        Run,
-        RunData,
-        RunInfo,
-        RunInputs,
-        RunTag,
-    )
-
-    numbers = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
-    metrics = []
-    for key, raw in record["metrics"].items():
-        points = raw if isinstance(raw, list) else [{"value": raw, "step": 0, "timestamp": 0}]
-        logged = [
-            Metric(key, float(numbers.get(p["value"], p["value"])), p["timestamp"], p["step"]) for p in points
-        ]
-        metrics.append(max(logged, key=lambda m: (m.step, m.timestamp, m.value)))
-    info = RunInfo(
-        run_id=record["run_id"],
-        experiment_id=record["experiment_id"],
-        user_id=record["user_id"],
-        status=record["status"],
-        start_time=record["start_time"],
-        end_time=record["end_time"],
-        lifecycle_stage=record.get("lifecycle_stage", "active"),
-        artifact_uri=None,
-        run_name=record["run_name"],
-    )
-    data = RunData(
-        metrics=metrics,
-        params=[Param(k, v) for k, v in record["params"].items()],
-        tags=[RunTag(k, v) for k, v in record["tags"].items()],
-    )
-    inputs = RunInputs(
-        dataset_inputs=[
-            DatasetInput(
-                Dataset(i["dataset"]["name"], i["dataset"]["digest"], "local", "src"),
-                [InputTag(k, v) for k, v in i["tags"].items()],
-            )
-            for i in record.get("inputs", [])
-        ]
-    )
-    return Run(info, data, inputs)
-
-
 def test_mlflow_profile_cases_agree_with_mlflow() -> None:
     pytest.importorskip("mlflow")
     from mlflow.utils.search_utils import SearchUtils
+    from mlflow_records import mlflow_run
 
-    runs = [_mlflow_run(r) for r in CORPUS["runs"]]
+    runs = [mlflow_run(r) for r in CORPUS["runs"]]
     checked = 0
     for case in CASES:
         plain = {"filter", "order_by", "max_results", "rows", "id", "expect", "note", "profile"}

@@ -24,19 +24,8 @@ mlflow = pytest.importorskip("mlflow")
 import pandas as pd  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from mlflow.entities import (  # noqa: E402
-    Dataset,
-    DatasetInput,
-    InputTag,
-    Metric,
-    Param,
-    Run,
-    RunData,
-    RunInfo,
-    RunInputs,
-    RunTag,
-)
 from mlflow.utils.search_utils import SearchUtils  # noqa: E402
+from mlflow_records import mlflow_run  # noqa: E402
 
 from runql import Workspace  # noqa: E402
 
@@ -105,40 +94,6 @@ def run_records(draw: st.DrawFn) -> list[dict[str, Any]]:
             }
         )
     return records
-
-
-def to_mlflow(record: dict[str, Any]) -> Run:
-    metrics = []
-    for key, history in record["metrics"].items():
-        logged = [Metric(key, p["value"], p["timestamp"], p["step"]) for p in history]
-        # The FileStore's rule, in logged order: highest (step, timestamp, value), first one on a tie.
-        metrics.append(max(logged, key=lambda m: (m.step, m.timestamp, m.value)))
-    info = RunInfo(
-        run_id=record["run_id"],
-        experiment_id="0",
-        user_id=record["user_id"],
-        status=record["status"],
-        start_time=record["start_time"],
-        end_time=record["end_time"],
-        lifecycle_stage="active",
-        artifact_uri=None,
-        run_name=record["run_name"],
-    )
-    data = RunData(
-        metrics=metrics,
-        params=[Param(k, v) for k, v in record["params"].items()],
-        tags=[RunTag(k, v) for k, v in record["tags"].items()],
-    )
-    inputs = RunInputs(
-        dataset_inputs=[
-            DatasetInput(
-                Dataset(i["dataset"]["name"], i["dataset"]["digest"], "local", "src"),
-                [InputTag(k, v) for k, v in i["tags"].items()],
-            )
-            for i in record["inputs"]
-        ]
-    )
-    return Run(info, data, inputs)
 
 
 # -- generated queries (mlflow profile) ---------------------------------------------------------
@@ -235,7 +190,7 @@ def _runql(
 def _mlflow(
     records: list[dict[str, Any]], filter_string: str, order_by: list[str], max_results: int
 ) -> list[str]:
-    runs = [to_mlflow(r) for r in records]
+    runs = [mlflow_run(r) for r in records]
     found = SearchUtils.sort(SearchUtils.filter(runs, filter_string), order_by)
     page, _ = SearchUtils.paginate(found, None, max_results)
     return [r.info.run_id for r in page]
@@ -275,7 +230,7 @@ def test_same_string_matches(records: list[dict[str, Any]], clause: str) -> None
 @given(records=run_records(), order_by=st.lists(ORDER_KEYS, max_size=2), size=st.integers(1, 4))
 def test_same_pages_and_tokens(records: list[dict[str, Any]], order_by: list[str], size: int) -> None:
     ws = Workspace.from_records(runs=records)
-    expected = SearchUtils.sort([to_mlflow(r) for r in records], order_by)
+    expected = SearchUtils.sort([mlflow_run(r) for r in records], order_by)
     token: Any = None
     mine: Any = None
     with warnings.catch_warnings():
