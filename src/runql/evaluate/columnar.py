@@ -167,7 +167,7 @@ class ColumnarRuns:
         self.params = self._columns(size, "params", number=False)
         self.tags = self._columns(size, "tags", number=False)
         self.has_datasets = any(_dataset_inputs(r) for r in self.runs)
-        self._natural_order: tuple[Indices, Indices] | None = None
+        self._natural_order: Indices | None = None
 
     def _columns(self, size: int, part: str, number: bool) -> dict[str, Column]:
         rows: dict[str, list[int]] = defaultdict(list)
@@ -331,25 +331,30 @@ class ColumnarRuns:
 
     # -- ordering --------------------------------------------------------------------------
 
-    def _natural(self) -> tuple[Indices, Indices]:
-        """MLflow's natural order (start_time DESC, then run_id ASC) and each row's place in it."""
+    def _natural(self) -> Indices:
+        """Every row in MLflow's natural order: start_time DESC, then run_id ASC (cached)."""
         if self._natural_order is None:
             run_id = self.attributes["run_id"]
             start = self.attributes["start_time"]
             assert isinstance(run_id, StringColumn) and isinstance(start, NumberColumn)
             every = np.arange(len(self.runs))
-            order = np.lexsort([run_id.sort_rank(), *_sort_arrays(start, descending=True, rows=every)])
-            rank = np.empty(len(self.runs), dtype=np.intp)
-            rank[order] = every
-            self._natural_order = (order, rank)
+            self._natural_order = np.lexsort(
+                [run_id.sort_rank(), *_sort_arrays(start, descending=True, rows=every)]
+            )
         return self._natural_order
 
-    def order(self, rows: Indices, order_by: Sequence[SortKey]) -> Indices:
-        """``rows`` sorted as MLflow sorts: the order_by keys, then start_time DESC, run_id ASC.
-
-        Missing values and NaN sort last in both directions (values, then NaN, then missing).
-        """
-        keys: list[npt.NDArray[Any]] = [self._natural()[1][rows]]
+    def search(
+        self, expr: Expr | None, order_by: Sequence[SortKey] = (), within: Mask | None = None
+    ) -> Indices:
+        """Row numbers of the runs ``expr`` selects (restricted to ``within``) in MLflow's order: the
+        order_by keys, then start_time DESC, run_id ASC. Missing values and NaN sort last in both
+        directions (values, then NaN, then missing)."""
+        selected = self.mask(expr)
+        if within is not None:
+            selected &= within
+        natural = self._natural()
+        rows = natural[selected[natural]]  # the selected rows, already in the natural order
+        keys: list[npt.NDArray[Any]] = []
         for sort_key in reversed(order_by):
             column = self.column(sort_key.key)
             if column is None:
@@ -357,19 +362,8 @@ class ColumnarRuns:
                     raise EvaluationError("runs cannot be ordered by datasets", code="unsupported-order-by")
                 continue
             keys.extend(_sort_arrays(column, sort_key.descending, rows))
-        return rows[np.lexsort(keys)]
-
-    def search(
-        self, expr: Expr | None, order_by: Sequence[SortKey] = (), within: Mask | None = None
-    ) -> Indices:
-        """Row numbers of the runs ``expr`` selects (restricted to ``within``), in MLflow's order."""
-        selected = self.mask(expr)
-        if within is not None:
-            selected &= within
-        if not order_by:  # walk the cached natural order, keeping the selected rows
-            natural = self._natural()[0]
-            return natural[selected[natural]]
-        return self.order(np.flatnonzero(selected), order_by)
+        # lexsort is stable, so rows that tie on every key keep the natural order.
+        return rows[np.lexsort(keys)] if keys else rows
 
     def select(
         self, expr: Expr | None, order_by: Sequence[SortKey] = (), within: Mask | None = None
@@ -421,7 +415,7 @@ class Selection(Sequence[Any]):
 
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
-            return [self._runs[row] for row in self._rows[index]]
+            return [self._runs[row] for row in self._rows[index].tolist()]
         return self._runs[self._rows[index]]
 
 
