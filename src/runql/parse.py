@@ -87,27 +87,44 @@ def _entity_hint(prefix: str) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class WrittenKey:
+    """A key as the text writes it: the prefix before the first dot (None without one, backticks
+    removed) and the name after it, with MLflow's quote stripping; ``quoted`` when quotes were removed."""
+
+    prefix: str | None
+    name: str
+    quoted: bool
+
+
+def written_key(text: str) -> WrittenKey:
+    """How an IDENT text splits into prefix and name, before any alias is resolved."""
+    segments = _segments(text)
+    prefix, raw = (None, text) if len(segments) == 1 else (segments[0], text[len(segments[0]) + 1 :])
+    # As MLflow does: one pair of single or double quotes, then one pair of backticks.
+    name = _strip_pair(_strip_pair(raw, "'\""), "`")
+    return WrittenKey(None if prefix is None else _strip_pair(prefix, "`"), name, name != raw)
+
+
 def key_from_ident(token: Token) -> Key:
     """The Key an IDENT token names: split at the first dot, prefix resolved, quotes removed."""
     text = str(token)
     span = _span(token)
-    segments = _segments(text)
-    if len(segments) == 1:
-        entity, raw = Entity.ATTRIBUTE, text
+    written = written_key(text)
+    if written.prefix is None:
+        entity = Entity.ATTRIBUTE
     else:
-        prefix = segments[0]
-        name = _strip_pair(prefix, "`")
-        entity_or_none = ENTITY_ALIASES.get(name) if prefix[0] != '"' else None
+        entity_or_none = ENTITY_ALIASES.get(written.prefix) if not text.startswith('"') else None
         if entity_or_none is None:
+            prefix_text = _segments(text)[0]
             raise QueryValueError(
-                f"unknown key type {prefix!r}",
+                f"unknown key type {prefix_text!r}",
                 code="unknown-key-type",
-                span=Span(span.start, span.start + len(prefix), span.line, span.column),
-                hint=_entity_hint(name),
+                span=Span(span.start, span.start + len(prefix_text), span.line, span.column),
+                hint=_entity_hint(written.prefix),
             )
-        entity, raw = entity_or_none, text[len(prefix) + 1 :]
-    # As MLflow does: one pair of single or double quotes, then one pair of backticks.
-    name = _strip_pair(_strip_pair(raw, "'\""), "`")
+        entity = entity_or_none
+    name = written.name
     if entity is Entity.ATTRIBUTE:
         name = ATTRIBUTE_ALIASES.get(name, name)
     return Key(entity, name, span)

@@ -17,7 +17,6 @@ from datetime import datetime, timezone
 
 from .ast import (
     ATTRIBUTE_ALIASES,
-    ENTITY_ALIASES,
     And,
     Compare,
     Entity,
@@ -35,7 +34,7 @@ from .ast import (
     assert_never,
 )
 from .errors import Diagnostic, QueryError, Severity, UnsupportedQueryError
-from .parse import parse, parse_order_by
+from .parse import WrittenKey, parse, parse_order_by, written_key
 from .profiles import MLFLOW_STATUSES, PROFILES, KeyKind, Profile, get_profile
 from .unparse import unparse, unparse_key, unparse_literal
 
@@ -125,38 +124,17 @@ def validate(
 
 # -- reading the text back ----------------------------------------------------------------------
 
-_PREFIX = re.compile(r"(`(?:``|[^`])*`|[^\W\d]\w*)\.")
 _PLAIN_NAME = re.compile(r"\w*[^\W\d]\w*(?:\.\w*[^\W\d]\w*)*")
 _INT_TEXT = re.compile(r"-?\d+")
 _IS_NULL = re.compile(r"\s*is\s+(?:not\s+)?null\b", re.IGNORECASE)
 _FLOAT_TEXT = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
-def _strip_pair(text: str, quotes: str) -> str:
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in quotes:
-        return text[1:-1]
-    return text
-
-
-@dataclass(frozen=True)
-class _Written:
-    """A key as the user wrote it: the prefix (or ``None``), the name, and whether it was quoted."""
-
-    prefix: str | None
-    name: str
-    quoted: bool
-
-
-def _written(key: Key, source: str) -> _Written:
+def _written(key: Key, source: str) -> WrittenKey:
+    """How the user wrote ``key`` (hand-built keys have no text: their name is what was meant)."""
     if key.span is None or not source:
-        return _Written(None, key.name, False)
-    text = source[key.span.start : key.span.end]
-    match = _PREFIX.match(text)
-    prefix = None
-    if match and _strip_pair(match.group(1), "`") in ENTITY_ALIASES:
-        prefix, text = _strip_pair(match.group(1), "`"), text[match.end() :]
-    name = _strip_pair(_strip_pair(text, "'\""), "`")
-    return _Written(prefix, name, name != text)
+        return WrittenKey(None, key.name, False)
+    return written_key(source[key.span.start : key.span.end])
 
 
 def _number_text(text: str) -> int | float | None:
@@ -458,7 +436,7 @@ class _Checker:
         return f"sort the result instead: df.sort_values({column!r}, ascending=False)"
 
     def attribute_kind(
-        self, key: Key, written: _Written, in_order_by: bool, node: Compare | In | IsNull | None
+        self, key: Key, written: WrittenKey, in_order_by: bool, node: Compare | In | IsNull | None
     ) -> KeyKind | None:
         p = self.profile
         renames = dict(p.attribute_renames)
