@@ -81,6 +81,8 @@ def from_mlflow_db(url: str | os.PathLike[str], *, progress: bool | None = None,
         workspace = Workspace.from_records(experiments, runs, **options)
     except (KeyError, TypeError, ValueError) as error:
         raise StoreError(str(error), where=shown) from None
+    # The values MLflow's SQL store searches. Set before any search, so the column store, which the
+    # first search builds, reads them.
     for run_id, values in latest.items():
         workspace.get_run(run_id).data.metrics.update(values)
     return workspace
