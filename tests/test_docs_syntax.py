@@ -109,7 +109,7 @@ def test_error_renderings_are_current() -> None:
 
 def _raised_codes() -> set[str]:
     codes: set[str] = set()
-    for module in ("parse.py", "unparse.py"):
+    for module in ("parse.py", "diagnose.py", "unparse.py"):
         source = (ROOT / "src" / "runql" / module).read_text("utf-8")
         codes |= set(re.findall(r"\bcode\s*=\s*\"([a-z][a-z-]*)\"", source))
     return codes
