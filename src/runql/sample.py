@@ -118,7 +118,6 @@ class _Maker:
         self.rng = random.Random(SEED)
         self.root = artifact_root
         self.runs: list[dict[str, Any]] = []
-        self.locations: dict[str, str] = {}
 
     def location(self, experiment_id: str) -> str:
         if self.root is None:

@@ -98,7 +98,6 @@ class Vocabulary:
     dataset_names: tuple[str, ...]
     digests: tuple[str, ...]
     contexts: tuple[str, ...]
-    infinities: bool = True
     nan_ties: bool = True
 
     def store_safe(self) -> Vocabulary:
@@ -115,7 +114,6 @@ class Vocabulary:
             users=tuple(t for t in self.users if _store_safe(t)),
             dataset_names=tuple(t for t in self.dataset_names if _store_safe(t)),
             numbers=tuple(n for n in self.numbers if not math.isinf(n)),
-            infinities=False,
             nan_ties=False,
         )
 
