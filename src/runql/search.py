@@ -23,6 +23,7 @@ from .evaluate.reference import (
     filter_runs,
     paginate,
     sort_experiments,
+    sort_value,
     truth,
 )
 from .profiles import Profile
@@ -97,7 +98,7 @@ def sort_key(
     keys = validate(None, profile, target, order_by).order_by
     if target == "experiments":
         return _experiment_key(keys)
-    getters = [(_run_value(k.key), k.descending) for k in keys]
+    getters = [(sort_value(k.key, "runs"), k.descending) for k in keys]
 
     def key(run: Any) -> tuple[Any, ...]:
         parts: list[Any] = [_tiered(get(run), descending) for get, descending in getters]
@@ -138,41 +139,17 @@ def _tiered(value: Any, descending: bool) -> tuple[int, Any]:
     return (0, _Descending(value) if descending else value)
 
 
-def _run_value(key: Key) -> Callable[[Any], Any]:
-    name = key.name
-    if key.entity is Entity.METRIC:
-        return lambda run: run.data.metrics.get(name)
-    if key.entity is Entity.PARAM:
-        return lambda run: run.data.params.get(name)
-    if key.entity is Entity.TAG:
-        return lambda run: run.data.tags.get(name)
-    if name == "duration":
-        return lambda run: (
-            None
-            if run.info.end_time is None or run.info.start_time is None
-            else run.info.end_time - run.info.start_time
-        )
-    return lambda run: getattr(run.info, name)
-
-
 def _experiment_key(order_by: Sequence[SortKey]) -> Callable[[Any], tuple[Any, ...]]:
     keys = tuple(order_by) or DEFAULT_EXPERIMENT_ORDER
     experiment_id = Key(Entity.ATTRIBUTE, "experiment_id")
     if not any(k.key == experiment_id for k in keys):
         keys = (*keys, SortKey(experiment_id, descending=True))
-    getters = [(_experiment_value(k.key), k.descending) for k in keys]
+    getters = [(sort_value(k.key, "experiments"), k.descending) for k in keys]
 
     def key(experiment: Any) -> tuple[Any, ...]:
         return tuple(_tiered(get(experiment), descending) for get, descending in getters)
 
     return key
-
-
-def _experiment_value(key: Key) -> Callable[[Any], Any]:
-    name = key.name
-    if key.entity is Entity.TAG:
-        return lambda experiment: experiment.tags.get(name)
-    return lambda experiment: getattr(experiment, name)
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -381,7 +381,8 @@ def _ordered(rows: list[T], get: _Getter, descending: bool) -> list[T]:
     return sorted(rows, key=tiered_ascending)
 
 
-def _sort_getter(key: Key, target: Target, span: Any) -> _Getter:
+def sort_value(key: Key, target: Target, span: Any = None) -> _Getter:
+    """How to read the value ``key`` sorts ``target`` rows by (None when the row lacks it)."""
     if target == "runs" and key.entity is Entity.DATASET:
         raise EvaluationError(
             "runs cannot be ordered by datasets",
@@ -410,7 +411,7 @@ def sort_runs(runs: Iterable[T], order_by: Sequence[SortKey] = (), source: Seque
     for index in reversed(range(len(order_by))):
         sort_key = order_by[index]
         try:
-            get = _sort_getter(sort_key.key, "runs", sort_key.span)
+            get = sort_value(sort_key.key, "runs", sort_key.span)
         except QueryError as error:
             where = f"order_by[{index}]"
             raise _placed(error, source[index] if index < len(source) else "", where) from None
@@ -440,7 +441,7 @@ def sort_experiments(
     for index in reversed(range(len(keys))):
         sort_key = keys[index]
         try:
-            get = _sort_getter(sort_key.key, "experiments", sort_key.span)
+            get = sort_value(sort_key.key, "experiments", sort_key.span)
         except QueryError as error:
             where = f"order_by[{index}]"
             raise _placed(error, source[index] if index < len(source) else "", where) from None
