@@ -21,21 +21,20 @@ import pandas as pd
 from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
 from ..errors import EvaluationError
 from ..output import INFO_COLUMNS, frame_from_columns
-from .reference import dataset_clause_matches, dataset_values, like_matcher, run_attribute
+from .reference import (
+    RUN_NUMERIC_ATTRIBUTES,
+    RUN_STRING_ATTRIBUTES,
+    dataset_clause_matches,
+    dataset_values,
+    like_matcher,
+    run_attribute,
+)
 
 Mask = npt.NDArray[np.bool_]
 Indices = npt.NDArray[np.intp]
 
-_STRING_ATTRIBUTES = (
-    "run_id",
-    "run_name",
-    "status",
-    "user_id",
-    "artifact_uri",
-    "experiment_id",
-    "lifecycle_stage",
-)
-_NUMERIC_ATTRIBUTES = ("start_time", "end_time", "duration")
+_STRING_ATTRIBUTES = tuple(sorted(RUN_STRING_ATTRIBUTES))
+_NUMERIC_ATTRIBUTES = tuple(sorted(RUN_NUMERIC_ATTRIBUTES))
 
 _COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
     Op.EQ: operator.eq,
