@@ -152,3 +152,8 @@ def test_mlflow_runs_are_searched_as_they_are() -> None:
     found, _ = search(theirs, "metrics.m >= -1", ["metrics.m DESC"])
     assert _ids(found) == ["e", "a"]
     assert all(type(r).__module__.startswith("mlflow") for r in found)
+
+
+def test_objects_that_are_not_runs_are_named() -> None:
+    with pytest.raises(TypeError, match=r"shaped like mlflow.entities.Run.*'info'"):
+        search([object()], "metrics.m > 1")
