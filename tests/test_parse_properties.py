@@ -35,7 +35,7 @@ EXPLICIT: dict[str, st.SearchStrategy[str]] = {
     "_OR": _cased("or"),
     "_IN": _cased("in"),
     "_IS": _cased("is"),
-    "_NULL": _cased("null"),
+    "NULL": _cased("null"),
 }
 # Whole filters drawn by from_lark run to thousands of characters and take seconds each; so clauses come
 # from the grammar and are joined here with the grammar's own AND / OR / NOT / parenthesis terminals.

@@ -42,7 +42,7 @@ _EXPECTED_NAMES = {
     "_OR": "OR",
     "NOT": "NOT",
     "NOT_NULL": "NULL or NOT NULL",
-    "_NULL": "NULL or NOT NULL",
+    "NULL": "NULL or NOT NULL",
     "LPAR": "'('",
     "RPAR": "')'",
     "COMMA": "','",
@@ -82,7 +82,7 @@ _WORD_OPERATOR_FIXES = {
 _NUMBER_START = re.compile(r"[-+]?\.?\d")
 _NUMBER_WORD = re.compile(r"[-+]?(?:[eE][-+]\d|[\w.])*")
 _VALID_NUMBER = re.compile(r"-?(?:\d+(?:\.\d+)?[eE]-?\d+|\d+\.\d*|\.\d+|\d+)")
-_CLAUSE_END = frozenset({"SQ_STRING", "DQ_STRING", "NUMBER", "RPAR", "NOT_NULL", "_NULL"})
+_CLAUSE_END = frozenset({"SQ_STRING", "DQ_STRING", "NUMBER", "RPAR", "NOT_NULL", "NULL"})
 
 
 def _word_at(source: str, pos: int) -> str:
@@ -302,8 +302,10 @@ def _token_problem(error: UnexpectedToken, source: str, prev: Token | None, what
         default.hint = "a condition starts with a key: metrics.acc > 0.9"
     elif upper in _WORD_OPERATOR_FIXES:
         default.hint = _WORD_OPERATOR_FIXES[upper]
-    elif expected <= {"NOT_NULL", "_NULL"}:
+    elif expected <= {"NOT_NULL", "NULL"}:
         default.hint = "IS tests for a missing value: IS NULL or IS NOT NULL; compare values with ="
+    elif token.type == "RPAR" and prev is not None and prev.type == "LPAR":
+        default.hint = "parentheses hold a condition: (metrics.a > 1 OR params.b = 'x')"
     elif token.type == "RPAR":
         default.hint = "remove the ')' that has no matching '('"
     elif token.type == "COMPARATOR" and prev is not None and prev.type in _CLAUSE_END:

@@ -2,9 +2,9 @@
 
 ``str(error)`` draws the offending line of the query with a caret under the span::
 
-    filter_string, line 1, column 12: unexpected '=': expected a value ('text' or a number) [syntax]
+    filter_string, line 1, column 11: '==' is not an operator [syntax]
       metrics.a == 1
-                 ^
+                ^^
     hint: equality is a single '=': metrics.acc = 1
 """
 

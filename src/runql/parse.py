@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, cast
 
 from lark import Token, Transformer
-from lark.exceptions import UnexpectedInput, VisitError
+from lark.exceptions import UnexpectedInput
 
 from . import _grammar
 from .ast import (
@@ -132,7 +132,12 @@ def key_from_ident(token: Token) -> Key:
 
 
 def _number(text: str) -> int | float:
-    return float(text) if any(c in text for c in ".eE") else int(text)
+    if any(c in text for c in ".eE"):
+        return float(text)
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts to int: as MLflow does, read it as a float
+        return float(text)
 
 
 def _literal(token: Token) -> Literal:
@@ -208,9 +213,9 @@ class _Builder(Transformer[Token, Any]):
         return In(key, values, True, key.span and key.span.cover(end))
 
     def is_null(self, children: list[Any]) -> IsNull:
-        (ident,) = children
+        ident, token = children
         key = key_from_ident(ident)
-        return IsNull(key, False, key.span)
+        return IsNull(key, False, key.span and key.span.cover(_span(token)))
 
     def is_not_null(self, children: list[Any]) -> IsNull:
         ident, token = children
@@ -244,10 +249,6 @@ def _run(grammar: str, source: str, where: str, what: str) -> Any:
         return _grammar.parser(grammar, _BUILDER).parse(source)
     except UnexpectedInput as error:
         raise syntax_error(error, source, where, what) from None
-    except VisitError as error:  # an error raised while building a node
-        if isinstance(error.orig_exc, QueryError):
-            raise _placed(error.orig_exc, source, where) from None
-        raise
     except QueryError as error:
         raise _placed(error, source, where) from None
 
@@ -319,10 +320,15 @@ def parse_order_by(order_by: str | Iterable[str] | None) -> tuple[SortKey, ...]:
 
 def parse(filter_string: str | None = "", order_by: str | Iterable[str] | None = None) -> Query:
     """A whole query: the filter and the ordering, with their texts kept for error carets."""
-    clauses = (order_by,) if isinstance(order_by, str) else tuple(order_by or ())
+    clauses = order_by_texts(order_by)
     return Query(
         filter=parse_filter(filter_string),
-        order_by=parse_order_by(order_by),
+        order_by=parse_order_by(order_by if isinstance(order_by, str) else clauses),
         filter_string=filter_string or "",
         order_by_strings=clauses,
     )
+
+
+def order_by_texts(order_by: str | Iterable[str] | None) -> tuple[str, ...]:
+    """The clauses of an ``order_by`` argument (a single string is one clause), read once."""
+    return (order_by,) if isinstance(order_by, str) else tuple(order_by or ())

@@ -617,7 +617,10 @@ RUNQL_ROWS: tuple[tuple[str, Cell], ...] = (
     ("`IS NULL` / `IS NOT NULL` (experiments)", lambda _, e: _kinds_text(e.null_kinds, _EXP_KINDS)),
     ("`!=` on experiment tags", lambda _, e: _yes(Op.NE in e.tag_ops)),
     ("Ordering experiments by tags", lambda _, e: _yes(Entity.TAG in e.order_by_kinds)),
-    ("`OR` / `NOT` / parentheses (experiments)", lambda _, e: _yes(e.allow_or and e.allow_not)),
+    (
+        "`OR` / `NOT` / parentheses (experiments)",
+        lambda _, e: _yes(e.allow_or and e.allow_not and e.allow_parentheses),
+    ),
 )
 
 _OP_ORDER = list(Op)

@@ -11,6 +11,7 @@ import math
 import re
 
 from .ast import (
+    ATTRIBUTE_ALIASES,
     And,
     Compare,
     Entity,
@@ -29,9 +30,9 @@ from .errors import QueryValueError
 
 __all__ = ["unparse"]
 
-_PLAIN_KEY = re.compile(r"\w*[^\W\d]\w*(?:\.\w*[^\W\d]\w*)*")
+PLAIN_KEY = re.compile(r"\w*[^\W\d]\w*(?:\.\w*[^\W\d]\w*)*")
+"""A key name that needs no quotes: dot-separated words, each holding a letter."""
 # Attribute names that the parser would read as aliases of another attribute.
-_ALIASED = frozenset({"created", "Created", "run name", "Run name", "Run Name"})
 
 
 _QUOTES_HINT = "quotes are never unescaped: a text may not hold both ' and \", nor end with \\"
@@ -45,12 +46,12 @@ def _unwritable(what: str, value: str, hint: str = _QUOTES_HINT) -> QueryValueEr
 
 def unparse_key(key: Key) -> str:
     name = key.name
-    if key.entity is Entity.ATTRIBUTE and name in _ALIASED:
-        canonical = "start_time" if name.lower() == "created" else "run_name"
+    if key.entity is Entity.ATTRIBUTE and name in ATTRIBUTE_ALIASES:
+        canonical = ATTRIBUTE_ALIASES[name]
         raise _unwritable(
             "attribute name", repr(name), f"the parser reads {name!r} as {canonical}: write {canonical}"
         )
-    if _PLAIN_KEY.fullmatch(name):
+    if PLAIN_KEY.fullmatch(name):
         return f"{key.entity.prefix}.{name}"
     if "`" not in name:
         return f"{key.entity.prefix}.`{name}`"

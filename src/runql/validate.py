@@ -34,9 +34,9 @@ from .ast import (
     assert_never,
 )
 from .errors import Diagnostic, QueryError, Severity, UnsupportedQueryError
-from .parse import WrittenKey, parse, parse_order_by, written_key
+from .parse import WrittenKey, order_by_texts, parse, parse_order_by, written_key
 from .profiles import MLFLOW_STATUSES, PROFILES, KeyKind, Profile, get_profile
-from .unparse import unparse, unparse_key, unparse_literal
+from .unparse import PLAIN_KEY, unparse, unparse_key, unparse_literal
 
 __all__ = ["QueryWarning", "check", "resolve_profile", "validate"]
 
@@ -78,8 +78,12 @@ def _as_query(
     elif query is None or isinstance(query, str):
         q = parse(query, order_by)
     elif isinstance(query, (Compare, In, IsNull, And, Or, Not)):
-        clauses = (order_by,) if isinstance(order_by, str) else tuple(order_by or ())
-        q = Query(filter=query, order_by=parse_order_by(order_by), order_by_strings=clauses)
+        clauses = order_by_texts(order_by)
+        q = Query(
+            filter=query,
+            order_by=parse_order_by(order_by if isinstance(order_by, str) else clauses),
+            order_by_strings=clauses,
+        )
     else:
         raise TypeError(f"expected a filter string, a Query or an expression, not {type(query).__name__}")
     if isinstance(order_by, str):
@@ -93,9 +97,11 @@ def check(
     entity: str = "runs",
     order_by: str | Sequence[str] | None = None,
 ) -> list[Diagnostic]:
-    """Every problem ``profile`` finds in ``query`` (errors and warnings), in the order of the text.
+    """Every problem ``profile`` finds in ``query`` (errors and warnings): the filter's, clause by
+    clause, then the order_by's.
 
-    A string is parsed first; syntax errors propagate as ``QuerySyntaxError``.
+    A string is parsed first; what the parser refuses propagates (``QuerySyntaxError``, and
+    ``QueryValueError`` for an unknown key type or an unquoted value).
     """
     resolved = resolve_profile(profile, entity)
     q, wheres = _as_query(query, order_by)
@@ -124,7 +130,6 @@ def validate(
 
 # -- reading the text back ----------------------------------------------------------------------
 
-_PLAIN_NAME = re.compile(r"\w*[^\W\d]\w*(?:\.\w*[^\W\d]\w*)*")
 _INT_TEXT = re.compile(r"-?\d+")
 _IS_NULL = re.compile(r"\s*is\s+(?:not\s+)?null\b", re.IGNORECASE)
 _FLOAT_TEXT = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
@@ -140,7 +145,10 @@ def _written(key: Key, source: str) -> WrittenKey:
 def _number_text(text: str) -> int | float | None:
     """The number a quoted text spells, as the ``azureml`` profile reads quoted times."""
     if _INT_TEXT.fullmatch(text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python converts to int
+            return float(text)
     if _FLOAT_TEXT.fullmatch(text):
         return float(text)
     return None
@@ -157,7 +165,10 @@ def _trimmed(source: str, start: int, end: int) -> Span | None:
 
 
 def _pretty(value: int | float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(value)
+    if isinstance(value, int):
+        text = str(value)
+        return text if len(text) <= 40 else f"{text[:12]}... ({len(text.lstrip('-'))} digits)"
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _when(ms: float) -> str:
@@ -238,7 +249,7 @@ class _Checker:
             strings = self.query.order_by_strings
             self.source = strings[i] if i < len(strings) else ""
             self.where = self.wheres[i] if i < len(self.wheres) else f"order_by[{i}]"
-            self.sort_key(sort_key, seen)
+            self.sort_key(sort_key, i, seen)
         return self.found
 
     # -- reporting
@@ -371,7 +382,7 @@ class _Checker:
                 "unsupported-key",
                 f"{p.title} cannot {what} {p.entity} by {key.entity.prefix}",
                 key_span,
-                self.entity_hint(key),
+                self.entity_hint(),
             )
             return None
         if written.prefix is not None and written.prefix not in p.prefixes:
@@ -407,7 +418,7 @@ class _Checker:
         if (
             key.entity is Entity.METRIC
             and not p.quoted_metric_names
-            and (written.quoted or not _PLAIN_NAME.fullmatch(key.name))
+            and (written.quoted or not PLAIN_KEY.fullmatch(key.name))
         ):
             self.report(
                 "unsupported-quoted-name",
@@ -419,7 +430,7 @@ class _Checker:
             return None
         return p.kind_of(key.entity, key.name)
 
-    def entity_hint(self, key: Key) -> str:
+    def entity_hint(self) -> str:
         p = self.profile
         if p.entity == "experiments":
             names = ", ".join(sorted(p.attributes))
@@ -484,7 +495,7 @@ class _Checker:
         if close:
             return f"did you mean {close[0]}?"
         guess = self.key_guess(name, node, in_order_by)
-        prefix = f"did you mean {guess}? A key without a prefix is an attribute; " if guess else ""
+        prefix = f"did you mean {guess}? " if guess else ""
         return f"{prefix}attribute keys are {keys}"
 
     def key_guess(self, name: str, node: Compare | In | IsNull | None, in_order_by: bool) -> str:
@@ -617,7 +628,7 @@ class _Checker:
                         "bad-value-type",
                         f"{what} {key.name} are numbers (milliseconds), not the text {value!r}",
                         span,
-                        self.time_hint(value, number),
+                        self.time_hint(number),
                     )
                     return
             if number is not None:
@@ -640,7 +651,7 @@ class _Checker:
         ):
             self.status_warning(value, span)
 
-    def time_hint(self, value: str, number: int | float | None) -> str:
+    def time_hint(self, number: int | float | None) -> str:
         if number is not None:
             return f"remove the quotes: {_pretty(number)}"
         return "times are milliseconds since the epoch, e.g. int(datetime(2024, 1, 1).timestamp() * 1000)"
@@ -695,7 +706,7 @@ class _Checker:
 
     # -- order_by
 
-    def sort_key(self, sort_key: SortKey, seen: dict[Key, int]) -> None:
+    def sort_key(self, sort_key: SortKey, index: int, seen: dict[Key, int]) -> None:
         kind = self.key_kind(sort_key.key, True)
         if kind is None:
             return
@@ -711,7 +722,7 @@ class _Checker:
                 warning=True,
             )
         else:
-            seen[key] = len(seen)
+            seen[key] = index
 
 
 def _column(key: Key) -> str:
