@@ -520,3 +520,17 @@ def test_a_missing_extra_is_named(stores: dict[str, Store], monkeypatch: pytest.
         MissingDependencyError, match=r"'SQLAlchemy' package: pip install 'runql\[mlflow-db\]'"
     ):
         from_mlflow_db(stores["db"].location)
+
+
+def test_database_histories_come_in_the_order_mlflow_reads_them(
+    stores: dict[str, Store], workspaces: dict[str, Workspace]
+) -> None:
+    client = mlflow.MlflowClient(tracking_uri=stores["db"].uri)
+    ws = workspaces["db"]
+    for run in ws.runs:
+        for key in run.data.metrics:
+            theirs = client.get_metric_history(run.info.run_id, key)
+            ours = ws.get_metric_history(run.info.run_id, key)
+            assert [(m.timestamp, m.step, _number(m.value)) for m in ours] == [
+                (m.timestamp, m.step, _number(m.value)) for m in theirs
+            ]

@@ -217,11 +217,11 @@ class _Reader:
         return record
 
     def _metrics(self, runs: dict[str, dict[str, Any]]) -> None:
-        # The table keeps no logged order; (step, timestamp) order is the order MLflow's history reads back.
+        # The table keeps no logged order; MLflow's SQL store reads a history back by timestamp, step, value.
         rows = self.rows(
             "metrics",
             ("run_uuid", "key", "value", "timestamp", "step", "is_nan"),
-            order=("run_uuid", "key", "step", "timestamp", "value"),
+            order=("run_uuid", "key", "timestamp", "step", "value"),
         )
         total = self.count("metrics")
         for run_id, key, value, timestamp, step, is_nan in progress_bar(
