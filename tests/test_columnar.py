@@ -86,3 +86,20 @@ def test_runs_added_after_a_search_are_found() -> None:
     )
     assert [r.info.run_id for r in found] == [run.info.run_id]
     assert len(workspace.search_runs(search_all_experiments=True, output_format="list")) == before + 1
+
+
+@pytest.mark.parametrize(
+    "filter_string",
+    ["attributes.end_time IS NOT NULL", "NOT attributes.end_time IS NULL", "metrics.m IS NOT NULL"],
+)
+def test_a_search_leaves_the_columns_alone(filter_string: str) -> None:
+    workspace = runql.Workspace.from_records(
+        profile="extended",
+        runs=[
+            {"run_id": "a", "experiment_id": "1", "start_time": 1, "end_time": 5, "metrics": {"m": 1.0}},
+            {"run_id": "b", "experiment_id": "2", "start_time": 2, "end_time": 6, "metrics": {"m": 2.0}},
+        ],
+    )
+    workspace.search_runs(["1"], filter_string)  # restricted to experiment 1
+    found = workspace.search_runs(["2"], "attributes.end_time > 0 AND metrics.m > 0", output_format="list")
+    assert [r.info.run_id for r in found] == ["b"]

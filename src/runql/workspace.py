@@ -404,10 +404,11 @@ class Workspace:
             self._store_rows = {run.info.run_id: row for row, run in enumerate(self._store.runs)}
         return self._store
 
-    def _changed(self, run: Run) -> None:
-        """Re-read ``run`` into the column store after it was edited in place."""
+    def _changed(self, run: Run, data: bool = True) -> None:
+        """Re-read ``run`` into the column store after it was edited in place (``data=False``: only
+        its attributes changed)."""
         if self._store is not None:
-            self._store.refresh(self._store_rows[run.info.run_id])
+            self._store.refresh(self._store_rows[run.info.run_id], data)
 
     def _search(
         self,
@@ -603,7 +604,7 @@ class Workspace:
         # As MLflow's SQL store does: deleting or restoring an experiment does the same to its runs.
         for run in self._by_experiment[experiment.experiment_id].values():
             run.info.lifecycle_stage = stage
-            self._changed(run)
+            self._changed(run, data=False)
 
     def delete_experiment(self, experiment_id: str) -> None:
         self._set_experiment_stage(str(experiment_id), LifecycleStage.DELETED)
@@ -698,7 +699,7 @@ class Workspace:
         run = self.get_run(run_id)
         run.info.status = status
         run.info.end_time = _now_ms() if end_time is None else int(end_time)
-        self._changed(run)
+        self._changed(run, data=False)
 
     def delete_run(self, run_id: str) -> None:
         self._set_run_stage(run_id, LifecycleStage.DELETED)
@@ -709,7 +710,7 @@ class Workspace:
     def _set_run_stage(self, run_id: str, stage: str) -> None:
         run = self.get_run(run_id)
         run.info.lifecycle_stage = stage
-        self._changed(run)
+        self._changed(run, data=False)
 
     # -- comparing -------------------------------------------------------------------------------
 

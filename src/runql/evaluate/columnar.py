@@ -92,6 +92,9 @@ class StringColumn:
     def present(self) -> Mask:
         return self.codes >= 0
 
+    def present_at(self, rows: Indices) -> Mask:
+        return self.codes[rows] >= 0
+
     def decoded(self, rows: Indices) -> npt.NDArray[np.object_]:
         """The values of ``rows`` as Python strings, None where missing."""
         if self._value_objects is None:
@@ -127,6 +130,9 @@ class NumberColumn:
 
     def present(self) -> Mask:
         return self.present_mask
+
+    def present_at(self, rows: Indices) -> Mask:
+        return self.present_mask[rows]
 
     def decoded(self, rows: Indices) -> npt.NDArray[np.float64]:
         """The values of ``rows``, NaN where missing."""
@@ -188,8 +194,9 @@ class ColumnarRuns:
             return {k: NumberColumn.build(size, rows[k], items[k]) for k in rows}
         return {k: StringColumn.build(size, rows[k], items[k]) for k in rows}
 
-    def refresh(self, row: int) -> None:
-        """Re-read the run at ``row`` into every column (after a log, a tag or a lifecycle change)."""
+    def refresh(self, row: int, data: bool = True) -> None:
+        """Re-read the run at ``row`` into the columns after an edit; ``data=False`` re-reads only its
+        attributes (a status, an end time or a lifecycle stage changed)."""
         run = self.runs[row]
         if (run.info.run_id, run.info.start_time) != self._natural_key(row):
             self._natural_order = None
@@ -202,7 +209,12 @@ class ColumnarRuns:
             assert isinstance(number, NumberColumn)
             value = run_attribute(run, name)
             number.set(row, None if value is None else float(value))
-        size = len(self.runs)
+        if data:
+            self._refresh_data(row)
+        self.has_datasets = self.has_datasets or bool(_dataset_inputs(run))
+
+    def _refresh_data(self, row: int) -> None:
+        run, size = self.runs[row], len(self.runs)
         for part, columns, empty in (
             ("metrics", self.metrics, lambda: NumberColumn.build(size, [], [])),
             ("params", self.params, lambda: StringColumn.build(size, [], [])),
@@ -213,7 +225,6 @@ class ColumnarRuns:
                 columns[key] = empty()
             for key, column in columns.items():
                 column.set(row, current.get(key))
-        self.has_datasets = self.has_datasets or bool(_dataset_inputs(run))
 
     def _natural_key(self, row: int) -> tuple[str | None, float | None]:
         """The (run_id, start_time) the columns hold for ``row``: what the natural order rests on."""
@@ -359,7 +370,7 @@ class ColumnarRuns:
         directions (values, then NaN, then missing)."""
         selected = self.mask(expr)
         if within is not None:
-            selected &= within
+            selected = selected & within  # never in place: a mask may be a column's own array
         natural = self._natural()
         rows = natural[selected[natural]]  # the selected rows, already in the natural order
         keys: list[npt.NDArray[Any]] = []
@@ -386,7 +397,7 @@ class ColumnarRuns:
             # A key's column comes where the key is first seen; keys first seen in one run, by name.
             first_seen = []
             for key, column in group.items():
-                present = column.present()[rows]
+                present = column.present_at(rows)
                 if present.any():
                     first_seen.append((int(present.argmax()), key, column))
             for _, key, column in sorted(first_seen, key=lambda item: item[:2]):
@@ -429,7 +440,7 @@ class Selection(Sequence[Any]):
 
 def _sort_arrays(column: Column, descending: bool, rows: Indices) -> list[npt.NDArray[Any]]:
     """[value key, tier] for lexsort, tier 0 for values, 1 for NaN, 2 for missing."""
-    present = column.present()[rows]
+    present = column.present_at(rows)
     if isinstance(column, NumberColumn):
         values = column.values[rows]
         nan = present & np.isnan(values)
