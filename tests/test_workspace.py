@@ -517,3 +517,20 @@ def test_sample_is_deterministic_and_varied(tmp_path: Path) -> None:
     assert all(r.info.end_time is None for r in runs if r.info.status in ("RUNNING", "SCHEDULED"))
     with_files = Workspace.sample(artifact_root=tmp_path)
     assert with_files.list_artifacts("1234-5678-90AB-CDEFG")
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"run_id": "a", "start_time": float("inf")}, "start_time must be milliseconds"),
+        ({"run_id": "a", "params": ["x"]}, "params must be a mapping"),
+        ({"run_id": "a", "tags": 5}, "tags must be a mapping"),
+    ],
+)
+def test_malformed_records_are_value_errors(record: dict[str, Any], message: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=message):
+        Workspace.from_records(runs=[record])
+    saved = tmp_path / "w.jsonl"
+    saved.write_text(json.dumps({"kind": "run", **record}).replace("Infinity", "1e400") + "\n")
+    with pytest.raises(ValueError, match=f"{saved}: {message}"):
+        Workspace.load(saved)

@@ -263,7 +263,7 @@ def metric_value(value: Any) -> float:
 def _optional_int(value: Any, what: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{what} must be milliseconds since the epoch (an int), not {value!r}")
     return int(value)
 
@@ -298,7 +298,10 @@ def _strings(raw: Any, what: str) -> dict[str, str]:
     if raw is None:
         return {}
     # A mapping, or a list of Param/RunTag-shaped objects as mlflow.entities.RunData holds internally.
-    items = list(raw.items()) if isinstance(raw, Mapping) else [(item.key, item.value) for item in raw]
+    try:
+        items = list(raw.items()) if isinstance(raw, Mapping) else [(item.key, item.value) for item in raw]
+    except (AttributeError, TypeError):
+        raise ValueError(f"{what}s must be a mapping of names to values, not {raw!r}") from None
     out = {}
     for key, value in items:
         if not isinstance(key, str):
