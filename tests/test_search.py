@@ -155,5 +155,5 @@ def test_mlflow_runs_are_searched_as_they_are() -> None:
 
 
 def test_objects_that_are_not_runs_are_named() -> None:
-    with pytest.raises(TypeError, match=r"shaped like mlflow.entities.Run.*'info'"):
+    with pytest.raises(TypeError, match=r"shaped like mlflow.entities.Run.*has no attribute"):
         search([object()], "metrics.m > 1")

@@ -15,16 +15,15 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, TypeVar
 
 from .ast import Entity, Expr, Key, Query, SortKey
-from .errors import QueryError
-from .evaluate.columnar import ColumnarRuns
 from .evaluate.reference import (
     DEFAULT_EXPERIMENT_ORDER,
     filter_experiments,
     filter_runs,
     paginate,
+    predicate,
     sort_experiments,
+    sort_runs,
     sort_value,
-    truth,
 )
 from .profiles import Profile
 from .validate import validate
@@ -49,12 +48,16 @@ def search(
     ``SearchUtils.paginate`` does; ``max_results=None`` returns every remaining run.
     """
     query = validate(filter_string, profile, "runs", order_by)
-    rows = list(runs)
+    # One pass over the runs: a column store pays for itself only when it answers many searches.
     try:
-        indices = ColumnarRuns(rows).search(query.filter, query.order_by)
-    except QueryError as error:
-        raise _placed(error, query) from None
-    return paginate([rows[i] for i in indices], page_token, max_results)
+        selected = filter_runs(runs, query.filter, query.filter_string)
+        ordered = sort_runs(selected, query.order_by, query.order_by_strings)
+    except AttributeError as error:
+        raise TypeError(
+            "runs must be shaped like mlflow.entities.Run (run.info.run_id, run.info.start_time, ..., "
+            f"run.data.metrics, run.data.params, run.data.tags): {error}"
+        ) from None
+    return paginate(ordered, page_token, max_results)
 
 
 def search_experiments(
@@ -78,12 +81,7 @@ def compile_predicate(
     """A test ``row -> bool`` for the filter of ``query``; a row for which it is unknown is not selected."""
     target = _entity(entity)
     validated = validate(query, profile, target)
-    expr = validated.filter
-    # Filtering nothing compiles the filter, so a problem only evaluation finds is raised here, once.
-    (filter_runs if target == "runs" else filter_experiments)([], expr, validated.filter_string)
-    if expr is None:
-        return lambda row: True
-    return lambda row: truth(row, expr, target) is True
+    return predicate(validated.filter, target, validated.filter_string)
 
 
 def sort_key(
@@ -161,10 +159,3 @@ def _entity(entity: str) -> Literal["runs", "experiments"]:
     if entity == "experiments":
         return "experiments"
     raise ValueError(f"entity must be 'runs' or 'experiments', not {entity!r}")
-
-
-def _placed(error: QueryError, query: Query) -> QueryError:
-    # The columnar evaluator knows no text; say which filter the error is about.
-    if not error.source and query.filter_string:
-        error.source, error.where = query.filter_string, "filter_string"
-    return error

@@ -155,15 +155,6 @@ class ColumnarRuns:
 
     def __init__(self, runs: Sequence[Any]) -> None:
         self.runs = list(runs)
-        try:
-            self._build()
-        except AttributeError as error:
-            raise TypeError(
-                f"runs must be shaped like mlflow.entities.Run (run.info.run_id, ..., run.data.metrics, "
-                f"run.data.params, run.data.tags): {error}"
-            ) from None
-
-    def _build(self) -> None:
         size = len(self.runs)
         self.attributes: dict[str, Column] = {}
         for name in _STRING_ATTRIBUTES:

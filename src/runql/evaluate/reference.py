@@ -334,14 +334,23 @@ def matches_experiment(experiment: Any, expr: Expr | None) -> bool:
     return truth(experiment, expr, "experiments") is True
 
 
-def _filter(rows: Iterable[T], expr: Expr | None, target: Target, source: str) -> list[T]:
+def predicate(expr: Expr | None, target: Target = "runs", source: str = "") -> Callable[[Any], bool]:
+    """``expr`` compiled once into a test ``row -> bool`` (an unknown result is not selected).
+
+    A problem that only evaluation finds (an unknown attribute in a hand-built tree) is raised here.
+    """
     if expr is None:
-        return list(rows)
+        return lambda row: True
     try:
-        predicate = _compile(expr, target)
-        return [row for row in rows if predicate(row) is True]
+        compiled = _compile(expr, target)
     except QueryError as error:
         raise _placed(error, source, "filter_string") from None
+    return lambda row: compiled(row) is True
+
+
+def _filter(rows: Iterable[T], expr: Expr | None, target: Target, source: str) -> list[T]:
+    test = predicate(expr, target, source)
+    return [row for row in rows if test(row)]
 
 
 def filter_runs(runs: Iterable[T], expr: Expr | None, source: str = "") -> list[T]:
