@@ -147,9 +147,9 @@ class RunInfo:
 class RunData:
     """``metrics`` holds the latest value per key.
 
-    ``histories`` holds every logged point of a key, in logged order, when there is more to it than the
-    one point a plain value stands for (that value, step 0, at the run's start): most runs log single
-    values, and not storing a one-point list for each keeps a large workspace small.
+    ``histories`` holds the logged points of a key, in logged order. A metric given as a plain value
+    (``{"auc": 0.9}`` in a record) gets no list: its history is that one point, step 0, at the run's
+    start, made when asked (:meth:`history`), which keeps a large workspace small.
     """
 
     metrics: dict[str, float] = field(default_factory=dict)

@@ -4,7 +4,7 @@ Five experiments (one deleted, ids like ``'1234-5678-90AB-CDEFG'`` as in Azure M
 and about three hundred runs: xgboost and lightgbm boosting runs with ``auc``, ``accuracy`` and
 ``log_loss`` histories, a hyperopt search whose trials are nested under a parent run through
 ``mlflow.parentRunId``, torch image classifiers, sklearn baselines, every run status, a few deleted
-runs, dataset inputs, and one failed run whose loss diverged to NaN. Every value comes from one
+runs, dataset inputs, and two failed boosting runs whose loss diverged to NaN. Every value comes from one
 seeded ``random.Random``, so the sample is the same everywhere.
 
 The run ``'1234-5678-90AB-CDEFG'`` and the hyperopt parent have artifacts (a feature importance

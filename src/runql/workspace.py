@@ -3,8 +3,9 @@
 The method names, parameters, defaults and errors are MLflow's (``mlflow.search_runs``,
 ``MlflowClient.get_metric_history``, ...), so code written against MLflow runs against a workspace
 with ``mlflow.`` replaced by ``ws.``. Each search is validated against a profile (``mlflow`` by
-default; ``azureml`` and ``extended`` ship too), then answered by the column store
-(:mod:`runql.evaluate.columnar`) and shaped by :mod:`runql.output`. Runs are changed through the
+default; ``azureml`` and ``extended`` ship too), then answered, for runs, by the column store
+(:mod:`runql.evaluate.columnar`) and, for experiments, by the reference evaluator, and shaped by
+:mod:`runql.output`. Runs are changed through the
 workspace's methods (``log_metric``, ``set_tag``, ``delete_run``, ...), which keep the store current.
 """
 
@@ -693,7 +694,7 @@ class Workspace:
     def set_terminated(
         self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
     ) -> None:
-        """End a run with ``status`` (FINISHED, FAILED or KILLED)."""
+        """Set a run's ``status`` (one of MLflow's five) and end time, as MlflowClient.set_terminated."""
         if status not in RunStatus.ALL:
             raise ValueError(f"unknown run status {status!r}: expected one of {', '.join(RunStatus.ALL)}")
         run = self.get_run(run_id)

@@ -8,8 +8,10 @@ in-memory ones (its FileStore), extended with SQL's three-valued logic for OR an
   ``tags.t != 'x'`` and ``NOT tags.t = 'x'`` both leave out runs without ``t`` (IS NULL never is
   unknown);
 * a metric compares its latest value; NaN follows Python (only ``!=`` holds), infinities are kept;
-* LIKE and ILIKE anchor the whole value, ``%`` is any text and ``_`` any character, there is no
-  escape character and neither crosses a newline; ILIKE folds case the Unicode way;
+* LIKE and ILIKE are MLflow's regular expressions: ``%`` is ``.*`` and ``_`` is ``.``, anchored with
+  ``^`` and ``$`` unless the pattern starts or ends with ``%``; there is no escape character, the
+  wildcards do not match a newline, and ``$`` also matches before a final newline (so ``'a'``
+  matches ``'a\n'``); ILIKE folds case the Unicode way;
 * strings compare by code point; a dataset clause holds when any one input matches it;
 * missing values and NaN sort last in both directions (values, then NaN, then missing).
 """
