@@ -308,3 +308,29 @@ def test_help_shows_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
         assert stopped.value.code == 0
         out, _ = capsys.readouterr()
         assert "examples:" in out and f"runql {command} " in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["compare", "1234-5678-90AB-CDEFG", "1234-5678-90AB-CDEFG"], "more than once"),
+        (["compare", "1234-5678-90AB-CDEFG", "5678-1234-90AB-CDEFG", "--plot", "nosuch", "--out", "x.png"],
+         "nosuch"),
+        (["runs", "--source", "postgresql://u:pw@127.0.0.1:9/db"], "driver"),
+    ],
+)
+def test_ordinary_failures_are_messages_not_tracebacks(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, *args)
+    assert code == 1
+    assert "error: " in err and message in err and "Traceback" not in err
+
+
+def test_a_file_that_is_not_a_workspace_is_a_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    other = tmp_path / "notes.txt"
+    other.write_text("hello\n")
+    code, _, err = run(capsys, "runs", "--source", str(other))
+    assert code == 1 and err.startswith("error: ") and "not JSON" in err

@@ -102,3 +102,13 @@ def test_the_documented_example_runs(tmp_path: Path) -> None:
     assert tests
     for test in tests:
         test()
+
+
+@pytest.mark.parametrize("args", [["--layers", "parse,bogus"], ["--examples", "0"], ["--layers", " , "]])
+def test_report_options_are_checked(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from runql.conformance import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--report", *args])
+    assert exit_.value.code == 2
+    assert "error:" in capsys.readouterr().err

@@ -500,7 +500,7 @@ def test_progress_bar_when_asked(stores: dict[str, Store], capsys: pytest.Captur
     pytest.importorskip("tqdm")
     from runql.sources import progress_bar
 
-    assert list(progress_bar(range(3), total=3, desc="x", unit="y", enabled=False)) == [0, 1, 2]
+    assert list(progress_bar(range(3), total=3, desc="x", unit="y", enabled=False, extra="x")) == [0, 1, 2]
     from_mlflow_dir(stores["dir"].location, progress=True)
     from_mlflow_db(stores["db"].location, progress=True)
     # A quick load finishes before the bar's delay: nothing is drawn, nothing is left behind.
@@ -534,3 +534,12 @@ def test_database_histories_come_in_the_order_mlflow_reads_them(
             assert [(m.timestamp, m.step, _number(m.value)) for m in ours] == [
                 (m.timestamp, m.step, _number(m.value)) for m in theirs
             ]
+
+
+def test_an_unreadable_file_names_itself(stores: dict[str, Store], tmp_path: Path) -> None:
+    copy = tmp_path / "mlruns"
+    shutil.copytree(stores["dir"].location, copy, symlinks=True)
+    params = next(copy.glob("*/*/params"))
+    (params / "dangling").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(StoreError, match=r"dangling: cannot read it"):
+        from_mlflow_dir(copy)

@@ -74,9 +74,6 @@ def _run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             count = f"{errors} problem{'s' if errors > 1 else ''}"
             print(f"refused by the {profile.name} profile ({args.entity}): {count}", file=err)
             return 1
-        except QueryError as error:
-            print(f"error: {error}", file=err)
-            return 1
     for warning in caught:
         if isinstance(warning.message, QueryWarning):
             print(f"{warning.message.diagnostic}\n", file=out)
@@ -663,6 +660,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(diagnostic, file=sys.stderr)
         return 1
     except (QueryError, StoreError, NotFoundError, MissingDependencyError, CommandError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as error:  # a file that is not a workspace, a path that cannot be written
         print(f"error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:

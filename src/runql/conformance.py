@@ -530,10 +530,6 @@ def _answer(find: Callable[..., Any], *args: Any) -> Any:
         return f"{type(error).__name__}: {error}"
 
 
-def _ids(answer: Any) -> Any:
-    return answer[0] if isinstance(answer, tuple) else answer
-
-
 def oracle_profile(entity: str) -> Profile:
     """The mlflow profile without the documented differences, for queries MLflow must answer alike."""
     profile = get_profile("mlflow", entity)
@@ -634,7 +630,7 @@ def layer_store(count: int, seed: int = 0, workspaces: int = 4) -> LayerResult:
                     mine == theirs,
                     None,
                     lambda r=stored, q=query, a=theirs, b=mine: _report(  # type: ignore[misc]
-                        r, q, _ids(a), _ids(b), "mlflow", "runs"
+                        r, q, a, b, "mlflow", "runs"
                     ),
                 )
     return result
@@ -647,6 +643,21 @@ LAYERS: dict[str, Callable[[int, int], LayerResult]] = {
 }
 
 
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, not {text}")
+    return number
+
+
+def _layers(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in LAYERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown layer {', '.join(unknown)}: use parse, memory, store")
+    return names
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m runql.conformance",
@@ -656,14 +667,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--report", action="store_true", help="run the differential layers and print the rates"
     )
     parser.add_argument(
-        "--examples", type=int, default=2000, help="generated queries per layer (default 2000)"
+        "--examples", type=_positive, default=2000, help="generated queries per layer (default 2000)"
     )
     parser.add_argument(
-        "--store-examples", type=int, help="queries for the SQLite layer (default: --examples)"
+        "--store-examples", type=_positive, help="queries for the SQLite layer (default: --examples)"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--layers", default="parse,memory,store", help="comma-separated: parse, memory, store"
+        "--layers", type=_layers, default="parse,memory,store", help="comma-separated: parse, memory, store"
     )
     parser.add_argument("--show", type=int, default=5, help="undocumented differences to print per layer")
     args = parser.parse_args(argv)
@@ -678,9 +689,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     version = _mlflow().mlflow.__version__
     print(f"runql conformance against MLflow {version} (seed {args.seed})")
     failed = False
-    for name in args.layers.split(","):
+    for name in args.layers:
         count = args.store_examples if name == "store" and args.store_examples else args.examples
-        result = LAYERS[name.strip()](count, args.seed)
+        result = LAYERS[name](count, args.seed)
         print(result.summary(), flush=True)
         for text in result.disagreements[: args.show]:
             print(text)

@@ -79,7 +79,7 @@ def require(module: str, extra: str, what: str) -> ModuleType:
 
 
 def progress_bar(
-    items: Iterable[T], *, total: int | None, desc: str, unit: str, enabled: bool | None
+    items: Iterable[T], *, total: int | None, desc: str, unit: str, enabled: bool | None, extra: str
 ) -> Iterator[T]:
     """``items``, with a tqdm progress bar on stderr when ``enabled`` (None: when stderr is a terminal).
 
@@ -94,7 +94,7 @@ def progress_bar(
     except ImportError:
         if enabled:
             raise MissingDependencyError(
-                "a progress bar needs the 'tqdm' package: pip install 'runql[mlflow-files]'"
+                f"a progress bar needs the 'tqdm' package: pip install 'runql[{extra}]'"
             ) from None
         yield from items
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from . import progress_bar, require, sort_inputs
+from . import StoreError, progress_bar, require, sort_inputs
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -110,6 +110,17 @@ def from_mlflow(
     from ..workspace import Workspace
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    try:
+        records, experiments = _read(client, experiment_ids, with_history, progress)
+    except mlflow.exceptions.MlflowException as error:
+        where = tracking_uri or "the default tracking URI"
+        raise StoreError(str(error).splitlines()[0], where=where) from None
+    return Workspace.from_records([_experiment_record(e) for e in experiments], records, **options)
+
+
+def _read(
+    client: Any, experiment_ids: Iterable[str | int] | None, with_history: bool, progress: bool | None
+) -> tuple[list[dict[str, Any]], list[Any]]:
     if experiment_ids is None:
         experiments = list(
             _pages(
@@ -130,9 +141,11 @@ def from_mlflow(
             )
         )
     records = []
-    for run in progress_bar(runs, total=len(runs), desc="reading runs", unit="run", enabled=progress):
+    for run in progress_bar(
+        runs, total=len(runs), desc="reading runs", unit="run", enabled=progress, extra="mlflow"
+    ):
         histories = None
         if with_history:
             histories = {key: client.get_metric_history(run.info.run_id, key) for key in run.data.metrics}
         records.append(_run_record(run, histories))
-    return Workspace.from_records([_experiment_record(e) for e in experiments], records, **options)
+    return records, experiments

@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..records import LifecycleStage
-from . import DATABASE_SCHEMES, StoreError, _scheme, local_path, progress_bar, require, sort_inputs
+from . import (
+    DATABASE_SCHEMES,
+    MissingDependencyError,
+    StoreError,
+    _scheme,
+    local_path,
+    progress_bar,
+    require,
+    sort_inputs,
+)
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -67,7 +76,12 @@ def from_mlflow_db(url: str | os.PathLike[str], *, progress: bool | None = None,
     from ..workspace import Workspace
 
     connect_url, shown = _url(url)
-    engine = sa.create_engine(connect_url)
+    try:
+        engine = sa.create_engine(connect_url)
+    except ImportError as error:  # the database's driver (psycopg, pymysql, ...) is not installed
+        raise MissingDependencyError(f"reading {shown} needs its database driver: {error}") from None
+    except sa.exc.ArgumentError as error:
+        raise StoreError(f"not a database URL: {error}", where=shown, code="not-a-store") from None
     try:
         with engine.connect() as connection:
             reader = _Reader(sa, connection, shown, progress)
@@ -225,7 +239,7 @@ class _Reader:
         )
         total = self.count("metrics")
         for run_id, key, value, timestamp, step, is_nan in progress_bar(
-            rows, total=total, desc="reading metrics", unit="point", enabled=self.progress
+            rows, total=total, desc="reading metrics", unit="point", enabled=self.progress, extra="mlflow-db"
         ):
             point = {"value": math.nan if is_nan else float(value), "timestamp": timestamp, "step": step or 0}
             self._run(runs, run_id, "metrics")["metrics"][key].append(point)

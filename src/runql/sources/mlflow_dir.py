@@ -63,7 +63,12 @@ def from_mlflow_dir(
     runs = [
         store.run(folder, experiment_id)
         for folder, experiment_id in progress_bar(
-            run_folders, total=len(run_folders), desc="reading runs", unit="run", enabled=progress
+            run_folders,
+            total=len(run_folders),
+            desc="reading runs",
+            unit="run",
+            enabled=progress,
+            extra="mlflow-files",
         )
     ]
     try:
@@ -110,6 +115,8 @@ def _text(path: Path) -> str:
         return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
         raise StoreError(f"not UTF-8 text ({error.reason} at byte {error.start})", where=str(path)) from None
+    except OSError as error:
+        raise StoreError(f"cannot read it: {error.strerror or error}", where=str(path)) from None
 
 
 def _optional_int(meta: dict[str, Any], key: str, where: Path) -> int | None:
@@ -227,7 +234,7 @@ class _FileStore:
                 f"the run says experiment_id {recorded!r}, but sits in experiment {experiment_id!r}",
                 where=str(where),
             )
-        status = meta.get("status", 1)
+        status = meta["status"]
         if isinstance(status, int) and status in STATUS_NUMBERS:
             status = STATUS_NUMBERS[status]
         elif status not in RunStatus.ALL:
