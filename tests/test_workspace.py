@@ -11,6 +11,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import runql.workspace as workspace_module
 from runql import (
@@ -23,7 +25,7 @@ from runql import (
 )
 from runql.ast import Compare, Entity, Key, Literal, Op
 from runql.evaluate.reference import create_page_token, filter_runs, parse_page_token
-from runql.records import run_to_record
+from runql.records import Metric, RunData, latest_metric, run_to_record
 
 T0 = 1_700_000_000_000
 
@@ -534,3 +536,19 @@ def test_malformed_records_are_value_errors(record: dict[str, Any], message: str
     saved.write_text(json.dumps({"kind": "run", **record}).replace("Infinity", "1e400") + "\n")
     with pytest.raises(ValueError, match=f"{saved}: {message}"):
         Workspace.load(saved)
+
+
+_POINTS = st.lists(
+    st.tuples(st.sampled_from([0.0, 1.0, -1.0, math.nan]), st.integers(0, 2), st.integers(0, 2)), min_size=1
+)
+
+
+@given(points=_POINTS, plain=st.sampled_from([None, 0.5, math.nan]))
+def test_logging_keeps_the_latest_point_as_mlflow_chooses_it(
+    points: list[tuple[float, int, int]], plain: float | None
+) -> None:
+    data = RunData(metrics={} if plain is None else {"m": plain})
+    for value, timestamp, step in points:
+        data.log(Metric("m", value, timestamp, step), default_timestamp=1)
+    expected = latest_metric(data.history("m")).value
+    assert data.metrics["m"] == expected or (math.isnan(data.metrics["m"]) and math.isnan(expected))

@@ -156,6 +156,8 @@ class RunData:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     histories: dict[str, list[Metric]] = field(default_factory=dict, repr=False)
+    # The latest point of each key logged through log(), so logging stays constant time per point.
+    _latest: dict[str, Metric] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def history(self, key: str, default_timestamp: int = 0) -> list[Metric]:
         """Every point of ``key`` in logged order; ``default_timestamp`` dates a plain value."""
@@ -171,8 +173,13 @@ class RunData:
         history = self.histories.get(point.key)
         if history is None:
             history = self.histories[point.key] = self.history(point.key, default_timestamp)
+        latest = self._latest.get(point.key) or (latest_metric(history) if history else point)
+        # latest_metric keeps the first of equal points, so a new point wins only when it is greater.
+        if (point.step, point.timestamp, point.value) > (latest.step, latest.timestamp, latest.value):
+            latest = point
         history.append(point)
-        self.metrics[point.key] = latest_metric(history).value
+        self._latest[point.key] = latest
+        self.metrics[point.key] = latest.value
 
 
 @dataclass(slots=True)
