@@ -38,7 +38,7 @@ from .parse import WrittenKey, order_by_texts, parse, parse_order_by, written_ke
 from .profiles import MLFLOW_STATUSES, PROFILES, KeyKind, Profile, get_profile
 from .unparse import PLAIN_KEY, unparse, unparse_key, unparse_literal
 
-__all__ = ["QueryWarning", "check", "resolve_profile", "validate"]
+__all__ = ["QueryWarning", "analyse", "check", "resolve_profile", "validate"]
 
 
 class QueryWarning(UserWarning):
@@ -106,6 +106,24 @@ def check(
     resolved = resolve_profile(profile, entity)
     q, wheres = _as_query(query, order_by)
     return _Checker(resolved, q, wheres).run()
+
+
+def analyse(
+    query: str | Query | Expr | None,
+    profile: str | Profile = "mlflow",
+    entity: str = "runs",
+    order_by: str | Sequence[str] | None = None,
+) -> tuple[Query, list[Diagnostic], Profile]:
+    """Parse and check once: the query lowered for evaluation, every diagnostic, and the profile.
+
+    Raises ``UnsupportedQueryError`` with every error; warnings are returned, not emitted.
+    """
+    resolved = resolve_profile(profile, entity)
+    q, wheres = _as_query(query, order_by)
+    diagnostics = _Checker(resolved, q, wheres).run()
+    if any(d.severity is Severity.ERROR for d in diagnostics):
+        raise UnsupportedQueryError(diagnostics, resolved.name)
+    return _Lowering(resolved).query(q), diagnostics, resolved
 
 
 def validate(
