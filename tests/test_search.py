@@ -17,7 +17,8 @@ from runql import (
     sort_key,
 )
 from runql import strategies as rst
-from runql.evaluate.reference import filter_runs, paginate, sort_experiments, sort_runs
+from runql.evaluate.reference import filter_runs, sort_experiments, sort_runs
+from runql.paging import paginate
 from runql.records import Experiment, Metric, Run, RunData, RunInfo
 
 

@@ -24,7 +24,8 @@ from runql import (
     Workspace,
 )
 from runql.ast import Compare, Entity, Key, Literal, Op
-from runql.evaluate.reference import create_page_token, filter_runs, parse_page_token
+from runql.evaluate.reference import filter_runs
+from runql.paging import create_page_token, parse_page_token
 from runql.records import Metric, RunData, latest_metric, run_to_record
 
 T0 = 1_700_000_000_000

@@ -20,6 +20,7 @@ from .ast import (
     Span,
 )
 from .compare import compare_runs, plot_metric_history
+from .compiled import CompiledQuery, compile
 from .errors import (
     Diagnostic,
     EvaluationError,
@@ -42,6 +43,7 @@ __all__ = [
     "PROFILES",
     "And",
     "Compare",
+    "CompiledQuery",
     "Dataset",
     "DatasetInput",
     "Diagnostic",
@@ -77,6 +79,7 @@ __all__ = [
     "Workspace",
     "check",
     "compare_runs",
+    "compile",
     "compile_predicate",
     "from_mlflow",
     "from_mlflow_db",

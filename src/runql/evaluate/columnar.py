@@ -12,7 +12,7 @@ import operator
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -21,14 +21,17 @@ import pandas as pd
 from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
 from ..errors import EvaluationError
 from ..output import INFO_COLUMNS, frame_from_columns
+from ..semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, like_matcher
 from .reference import (
     RUN_NUMERIC_ATTRIBUTES,
     RUN_STRING_ATTRIBUTES,
     dataset_clause_matches,
     dataset_values,
-    like_matcher,
     run_attribute,
 )
+
+if TYPE_CHECKING:
+    from ..compiled import CompiledQuery
 
 Mask = npt.NDArray[np.bool_]
 Indices = npt.NDArray[np.intp]
@@ -375,11 +378,10 @@ class ColumnarRuns:
         # lexsort is stable, so rows that tie on every key keep the natural order.
         return rows[np.lexsort(keys)] if keys else rows
 
-    def select(
-        self, expr: Expr | None, order_by: Sequence[SortKey] = (), within: Mask | None = None
-    ) -> Selection:
-        """The runs :meth:`search` finds, read only when a page of them is taken."""
-        return Selection(self, self.search(expr, order_by, within))
+    def select(self, compiled: CompiledQuery, within: Mask | None = None) -> Selection:
+        """The runs ``compiled`` selects among ``within``, in its order, read only when a page of them
+        is taken."""
+        return Selection(self, self.search(compiled.query.filter, compiled.query.order_by, within))
 
     def frame(self, rows: Indices) -> pd.DataFrame:
         """The DataFrame of ``rows`` as ``mlflow.search_runs`` lays it out, read from the columns."""
@@ -430,7 +432,7 @@ class Selection(Sequence[Any]):
 
 
 def _sort_arrays(column: Column, descending: bool, rows: Indices) -> list[npt.NDArray[Any]]:
-    """[value key, tier] for lexsort, tier 0 for values, 1 for NaN, 2 for missing."""
+    """[value key, tier] for lexsort: the tiers of :mod:`runql.semantics` (values, NaN, missing)."""
     present = column.present_at(rows)
     if isinstance(column, NumberColumn):
         values = column.values[rows]
@@ -440,7 +442,7 @@ def _sort_arrays(column: Column, descending: bool, rows: Indices) -> list[npt.ND
         nan = np.zeros(len(rows), dtype=bool)
         ranks = column.sort_rank()[rows]
         value_key = np.where(present, -ranks if descending else ranks, 0)
-    tier = np.where(present, np.where(nan, 1, 0), 2)
+    tier = np.where(present, np.where(nan, TIER_NAN, TIER_VALUE), TIER_MISSING)
     return [value_key, tier]
 
 

@@ -8,41 +8,33 @@ in-memory ones (its FileStore), extended with SQL's three-valued logic for OR an
   ``tags.t != 'x'`` and ``NOT tags.t = 'x'`` both leave out runs without ``t`` (IS NULL never is
   unknown);
 * a metric compares its latest value; NaN follows Python (only ``!=`` holds), infinities are kept;
-* LIKE and ILIKE are MLflow's regular expressions: ``%`` is ``.*`` and ``_`` is ``.``, anchored with
-  ``^`` and ``$`` unless the pattern starts or ends with ``%``; there is no escape character, the
-  wildcards do not match a newline, and ``$`` also matches before a final newline (so ``'a'``
-  matches ``'a\n'``); ILIKE folds case the Unicode way;
-* strings compare by code point; a dataset clause holds when any one input matches it;
-* missing values and NaN sort last in both directions (values, then NaN, then missing).
+* LIKE, ordering, NaN and missing values follow :mod:`runql.semantics`;
+* strings compare by code point; a dataset clause holds when any one input matches it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import operator
-import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
 from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
 from ..ast import Literal as LiteralNode
-from ..errors import EvaluationError, QueryError, QueryValueError
+from ..errors import EvaluationError, QueryError
 from ..records import DATASET_CONTEXT_TAG
+from ..semantics import experiment_order, like_matcher, natural_run_key, row_sort_key
 
 __all__ = [
-    "create_page_token",
     "dataset_clause_matches",
+    "experiment_sort_key",
     "filter_experiments",
     "filter_runs",
-    "like_matcher",
     "matches",
     "matches_experiment",
-    "paginate",
-    "parse_page_token",
+    "predicate",
     "run_attribute",
+    "run_sort_key",
     "sort_experiments",
     "sort_runs",
     "truth",
@@ -101,25 +93,6 @@ def dataset_values(run: Any, name: str) -> list[str]:
     if name == "context":
         return [tag.value for item in inputs for tag in (item.tags or ()) if tag.key == DATASET_CONTEXT_TAG]
     return [value for item in inputs if (value := getattr(item.dataset, name, None)) is not None]
-
-
-@lru_cache(maxsize=1024)
-def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    # re.escape leaves % and _ alone, so they can become the wildcards afterwards.
-    body = re.escape(pattern).replace("%", ".*").replace("_", ".")
-    if not pattern.startswith("%"):
-        body = "^" + body
-    if not pattern.endswith("%"):
-        body += "$"
-    return re.compile(body, re.IGNORECASE if ignore_case else 0)
-
-
-def like_matcher(op: Op, pattern: str) -> Callable[[str], bool]:
-    """A test for one of LIKE, ILIKE, NOT LIKE, NOT ILIKE against ``pattern``."""
-    regex = _like_regex(pattern, op in (Op.ILIKE, Op.NOT_ILIKE))
-    if op in (Op.NOT_LIKE, Op.NOT_ILIKE):
-        return lambda value: regex.match(value) is None
-    return lambda value: regex.match(value) is not None
 
 
 def _string_test(op: Op, value: str) -> Callable[[str], bool]:
@@ -367,31 +340,6 @@ def filter_experiments(experiments: Iterable[T], expr: Expr | None, source: str 
 # -- ordering --------------------------------------------------------------------------------
 
 
-def _ordered(rows: list[T], get: _Getter, descending: bool) -> list[T]:
-    """A stable sort on ``get``: values in order, then NaN, then missing, in both directions."""
-    if descending:  # sorted(reverse=True) keeps ties in input order, so the tiers are mirrored.
-
-        def tiered(row: T) -> tuple[int, Any]:
-            value = get(row)
-            if value is None:
-                return (0, 0)
-            if value != value:
-                return (1, 0)
-            return (2, value)
-
-        return sorted(rows, key=tiered, reverse=True)
-
-    def tiered_ascending(row: T) -> tuple[int, Any]:
-        value = get(row)
-        if value is None:
-            return (2, 0)
-        if value != value:
-            return (1, 0)
-        return (0, value)
-
-    return sorted(rows, key=tiered_ascending)
-
-
 def sort_value(key: Key, target: Target, span: Any = None) -> _Getter:
     """How to read the value ``key`` sorts ``target`` rows by (None when the row lacks it)."""
     if target == "runs" and key.entity is Entity.DATASET:
@@ -411,105 +359,42 @@ def sort_value(key: Key, target: Target, span: Any = None) -> _Getter:
     return _getter(key, target)[0]
 
 
-def _natural_run_order(run: Any) -> tuple[bool, float, str]:
-    start = run.info.start_time
-    return (start is None, -(start or 0), run.info.run_id)
+def _run_tie_break(run: Any) -> tuple[bool, float, str]:
+    return natural_run_key(run.info.start_time, run.info.run_id)
+
+
+def _sort_key(keys: Sequence[SortKey], target: Target, sources: Sequence[str]) -> Callable[[Any], Any]:
+    getters = []
+    for index, sort_key in enumerate(keys):
+        try:
+            getters.append((sort_value(sort_key.key, target, sort_key.span), sort_key.descending))
+        except QueryError as error:
+            where = f"order_by[{index}]"
+            raise _placed(error, sources[index] if index < len(sources) else "", where) from None
+    return row_sort_key(getters, _run_tie_break if target == "runs" else None)
+
+
+def run_sort_key(order_by: Sequence[SortKey] = (), sources: Sequence[str] = ()) -> Callable[[Any], Any]:
+    """A ``sorted()`` key for MLflow's run order: ``order_by`` (first key primary), then start_time
+    DESC, run_id ASC. ``sources`` are the order_by texts, for errors."""
+    return _sort_key(order_by, "runs", sources)
+
+
+def experiment_sort_key(
+    order_by: Sequence[SortKey] = (), sources: Sequence[str] = ()
+) -> Callable[[Any], Any]:
+    """A ``sorted()`` key for MLflow's experiment order (see :func:`semantics.experiment_order`)."""
+    return _sort_key(experiment_order(order_by), "experiments", sources)
 
 
 def sort_runs(runs: Iterable[T], order_by: Sequence[SortKey] = (), source: Sequence[str] = ()) -> list[T]:
     """``runs`` in MLflow's order: by ``order_by`` (first key primary), then start_time DESC, run_id ASC."""
-    ordered = sorted(runs, key=_natural_run_order)
-    for index in reversed(range(len(order_by))):
-        sort_key = order_by[index]
-        try:
-            get = sort_value(sort_key.key, "runs", sort_key.span)
-        except QueryError as error:
-            where = f"order_by[{index}]"
-            raise _placed(error, source[index] if index < len(source) else "", where) from None
-        ordered = _ordered(ordered, get, sort_key.descending)
-    return ordered
-
-
-_EXPERIMENT_ID = Key(Entity.ATTRIBUTE, "experiment_id")
-DEFAULT_EXPERIMENT_ORDER = (
-    SortKey(Key(Entity.ATTRIBUTE, "creation_time"), descending=True),
-    SortKey(_EXPERIMENT_ID),
-)
+    return sorted(runs, key=run_sort_key(order_by, source))
 
 
 def sort_experiments(
     experiments: Iterable[T], order_by: Sequence[SortKey] = (), source: Sequence[str] = ()
 ) -> list[T]:
-    """Experiments by ``order_by``; by default creation_time DESC, experiment_id ASC.
-
-    An explicit ``order_by`` that does not name experiment_id is tie-broken by experiment_id DESC,
-    as MLflow does. Experiment ids compare as strings.
-    """
-    keys = tuple(order_by) or DEFAULT_EXPERIMENT_ORDER
-    if not any(k.key == _EXPERIMENT_ID for k in keys):
-        keys = (*keys, SortKey(_EXPERIMENT_ID, descending=True))
-    ordered = list(experiments)
-    for index in reversed(range(len(keys))):
-        sort_key = keys[index]
-        try:
-            get = sort_value(sort_key.key, "experiments", sort_key.span)
-        except QueryError as error:
-            where = f"order_by[{index}]"
-            raise _placed(error, source[index] if index < len(source) else "", where) from None
-        ordered = _ordered(ordered, get, sort_key.descending)
-    return ordered
-
-
-# -- paging ----------------------------------------------------------------------------------
-
-
-def create_page_token(offset: int) -> str:
-    """MLflow's token: base64 of ``{"offset": N}``. MLflow's stores hand it out as bytes; runql as str."""
-    return base64.b64encode(json.dumps({"offset": offset}).encode("utf-8")).decode("ascii")
-
-
-def _token_error(message: str, token: str | bytes) -> QueryValueError:
-    text = token.decode("ascii", "replace") if isinstance(token, bytes) else token
-    return QueryValueError(
-        message,
-        code="bad-page-token",
-        source=text,
-        where="page_token",
-        hint="pass the next_page_token of the previous page unchanged, or None for the first page",
-    )
-
-
-def parse_page_token(page_token: str | bytes | None) -> int:
-    """The offset a token holds; an empty token is the first page. Errors read as MLflow's."""
-    if not page_token:
-        return 0
-    try:
-        decoded = base64.b64decode(page_token)
-    except (TypeError, ValueError, binascii.Error):
-        raise _token_error("Invalid page token, could not base64-decode", page_token) from None
-    try:
-        parsed = json.loads(decoded)
-    except ValueError:
-        raise _token_error(f"Invalid page token, decoded value={decoded!r}", page_token) from None
-    offset = parsed.get("offset") if isinstance(parsed, dict) else None
-    if not offset:
-        raise _token_error(f"Invalid page token, parsed value={parsed}", page_token)
-    try:
-        number = int(offset)
-    except (TypeError, ValueError):
-        raise _token_error(f"Invalid page token, not stringable {offset}", page_token) from None
-    if number < 0:
-        raise _token_error(f"Invalid page token, negative offset {number}", page_token)
-    return number
-
-
-def paginate(
-    rows: Sequence[T], page_token: str | bytes | None, max_results: int | None
-) -> tuple[list[T], str | None]:
-    """One page of ``rows`` and the token of the next page (None on the last page)."""
-    start = parse_page_token(page_token)
-    if max_results is None:
-        return list(rows[start:]), None
-    end = start + max_results
-    token = create_page_token(end) if end < len(rows) else None
-    return list(rows[start:end]), token
+    """Experiments by ``order_by``; by default creation_time DESC, experiment_id ASC. Ids compare as
+    strings."""
+    return sorted(experiments, key=experiment_sort_key(order_by, source))
