@@ -1,0 +1,827 @@
+"""A workspace: experiments and runs held in memory, searched and edited through MLflow's API.
+
+The method names, parameters, defaults and errors are MLflow's (``mlflow.search_runs``,
+``MlflowClient.get_metric_history``, ...), so code written against MLflow runs against a workspace
+with ``mlflow.`` replaced by ``ws.``. Each search is validated against a profile (``mlflow`` by
+default; ``azureml`` and ``extended`` ship too), then answered, for runs, by the column store
+(:mod:`runql.evaluate.columnar`) and, for experiments, by the reference evaluator, and shaped by
+:mod:`runql.output`. Runs are changed through the
+workspace's methods (``log_metric``, ``set_tag``, ``delete_run``, ...), which keep the store current.
+"""
+
+from __future__ import annotations
+
+import gc
+import getpass
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
+
+from .compiled import CompiledQuery, compile_quietly
+from .errors import Diagnostic, QueryValueError, UnsupportedQueryError
+from .evaluate.columnar import ColumnarRuns, Selection
+from .output import check_output_format
+from .paging import paginate
+from .records import (
+    RUN_NAME_TAG,
+    Experiment,
+    FileInfo,
+    LifecycleStage,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    ViewType,
+    experiment_from_record,
+    experiment_to_record,
+    metric_value,
+    run_from_record,
+    run_to_record,
+)
+from .validate import QueryWarning
+
+if TYPE_CHECKING:
+    from .profiles import Profile
+
+__all__ = ["NotFoundError", "Workspace"]
+
+_log = logging.getLogger("runql")
+
+DEFAULT_EXPERIMENT_ID = "0"
+SEARCH_MAX_RESULTS_DEFAULT = 1000
+SEARCH_MAX_RESULTS_THRESHOLD = 50000
+SEARCH_MAX_RESULTS_PANDAS = 100000
+_FORMAT = "runql-workspace"
+_FORMAT_VERSION = 1
+
+
+class NotFoundError(LookupError):
+    """No experiment, run or artifact by that id, name or path (MLflow's RESOURCE_DOES_NOT_EXIST)."""
+
+    code = "not-found"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _max_results_error(value: Any, message: str) -> QueryValueError:
+    return QueryValueError(
+        message,
+        code="bad-max-results",
+        where="max_results",
+        source=repr(value),
+        hint=f"pass an integer from 1 to {SEARCH_MAX_RESULTS_THRESHOLD}, and page with page_token",
+    )
+
+
+def _check_page_size(max_results: Any, allow_none: bool) -> None:
+    """MLflow's store rule for one page: a positive integer, at most 50000."""
+    if max_results is None and allow_none:
+        return
+    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
+        raise _max_results_error(
+            max_results,
+            f"Invalid value {max_results} for parameter 'max_results' supplied. "
+            "It must be a positive integer",
+        )
+    if max_results > SEARCH_MAX_RESULTS_THRESHOLD:
+        raise _max_results_error(
+            max_results,
+            f"Invalid value {max_results} for parameter 'max_results' supplied. "
+            f"It must be at most {SEARCH_MAX_RESULTS_THRESHOLD}",
+        )
+
+
+def _check_total(max_results: Any) -> int | None:
+    """The fluent API's rule: None is everything, an int caps the result (0 or less: nothing)."""
+    if max_results is None:
+        return None
+    if not isinstance(max_results, int) or isinstance(max_results, bool):
+        raise _max_results_error(
+            max_results, f"Invalid value {max_results!r} for parameter 'max_results'. It must be an integer"
+        )
+    return max(max_results, 0)
+
+
+def _ids(experiment_ids: Any) -> list[str]:
+    if experiment_ids is None:
+        return []
+    if isinstance(experiment_ids, (str, int)):
+        return [str(experiment_ids)]
+    return [str(i) for i in experiment_ids]
+
+
+class Workspace:
+    """Experiments and runs in memory, with MLflow's tracking API over them."""
+
+    def __init__(
+        self,
+        experiments: Iterable[Any] = (),
+        runs: Iterable[Any] = (),
+        *,
+        profile: str | Profile = "mlflow",
+        active_experiment_id: str | None = None,
+        last_active_run_id: str | None = None,
+    ) -> None:
+        self.profile = profile
+        self._experiments: dict[str, Experiment] = {}
+        self._runs: dict[str, Run] = {}
+        self._by_experiment: dict[str, dict[str, Run]] = {}
+        # Building many small objects makes the cyclic garbage collector rescan the whole heap again and
+        # again (3-4x the build time at 100k runs); records make no cycles, so pause it while building.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for record in experiments:
+                self._add_experiment(experiment_from_record(record))
+            for record in runs:
+                self._add_run(record)
+        finally:
+            if collecting:
+                gc.enable()
+        self._active_experiment_id = active_experiment_id
+        self._last_active_run_id = last_active_run_id
+        self._store: ColumnarRuns | None = None
+        self._store_rows: dict[str, int] = {}
+
+    # -- building ----------------------------------------------------------------------------
+
+    @classmethod
+    def from_records(
+        cls,
+        experiments: Iterable[Mapping[str, Any] | Any] = (),
+        runs: Iterable[Mapping[str, Any] | Any] = (),
+        **options: Any,
+    ) -> Workspace:
+        """A workspace from plain dicts (or objects shaped like ``mlflow.entities`` ones).
+
+        A run record has ``run_id`` and optionally ``experiment_id``, ``run_name``, ``user_id``,
+        ``status``, ``start_time``, ``end_time``, ``artifact_uri``, ``lifecycle_stage``, ``metrics``
+        (``{key: value}`` or ``{key: [{"value", "step", "timestamp"}, ...]}``), ``params``, ``tags``
+        and ``inputs``. Experiments that runs name but ``experiments`` lacks are created.
+        """
+        return cls(experiments, runs, **options)
+
+    @classmethod
+    def sample(cls, artifact_root: str | os.PathLike[str] | None = None, **options: Any) -> Workspace:
+        """The bundled sample: a few experiments and a few hundred runs (see :mod:`runql.sample`).
+
+        With ``artifact_root``, a few runs get small artifacts written under it.
+        """
+        from .sample import sample_records
+
+        data = sample_records(artifact_root)
+        options.setdefault("active_experiment_id", data.active_experiment_id)
+        options.setdefault("last_active_run_id", data.last_active_run_id)
+        return cls(data.experiments, data.runs, **options)
+
+    def _add_experiment(self, experiment: Experiment) -> None:
+        if experiment.experiment_id in self._experiments:
+            raise ValueError(f"experiment id {experiment.experiment_id!r} appears twice")
+        self._experiments[experiment.experiment_id] = experiment
+        self._by_experiment.setdefault(experiment.experiment_id, {})
+
+    def _add_run(self, record: Any) -> Run:
+        experiment_id = (
+            str(record.get("experiment_id", DEFAULT_EXPERIMENT_ID))
+            if isinstance(record, Mapping)
+            else str(record.info.experiment_id)
+        )
+        experiment = self._experiments.get(experiment_id)
+        if experiment is None:
+            experiment = Experiment(experiment_id, name=experiment_id)
+            self._add_experiment(experiment)
+        run = run_from_record(record, experiment.artifact_location)
+        if run.info.run_id in self._runs:
+            raise ValueError(f"run id {run.info.run_id!r} appears twice")
+        self._runs[run.info.run_id] = run
+        self._by_experiment[run.info.experiment_id][run.info.run_id] = run
+        self._store = None
+        return run
+
+    @property
+    def experiments(self) -> list[Experiment]:
+        """Every experiment, deleted ones included, in the order they were added."""
+        return list(self._experiments.values())
+
+    @property
+    def runs(self) -> list[Run]:
+        """Every run, deleted ones included, in the order they were added."""
+        return list(self._runs.values())
+
+    def __repr__(self) -> str:
+        return f"<Workspace: {len(self._experiments)} experiments, {len(self._runs)} runs>"
+
+    # -- saving and loading --------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the workspace as JSON Lines; a temporary file is renamed over ``path`` at the end."""
+        target = Path(path)
+        header = {
+            "kind": "workspace",
+            "format": _FORMAT,
+            "version": _FORMAT_VERSION,
+            "active_experiment_id": self._active_experiment_id,
+            "last_active_run_id": self._last_active_run_id,
+        }
+        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with open(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(header) + "\n")
+                for experiment in self._experiments.values():
+                    line = {"kind": "experiment", **experiment_to_record(experiment)}
+                    handle.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
+                for run in self._runs.values():
+                    line = {"kind": "run", **run_to_record(run)}
+                    handle.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], **options: Any) -> Workspace:
+        """Read a workspace written by :meth:`save` (JSON Lines of experiment and run records), an
+        MLflow ``mlruns`` folder, or an MLflow database (a ``.db`` file or a database URL)."""
+        from .sources import load as load_source
+        from .sources import source_kind
+
+        if source_kind(path) != "jsonl":
+            return load_source(path, **options)
+        experiments: list[dict[str, Any]] = []
+        runs: list[dict[str, Any]] = []
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError as error:
+                    raise ValueError(f"{path}, line {number}: not JSON ({error})") from None
+                kind = record.pop("kind", "run") if isinstance(record, dict) else None
+                if kind == "workspace":
+                    if record.get("format") != _FORMAT or record.get("version", 0) > _FORMAT_VERSION:
+                        raise ValueError(f"{path}, line {number}: not a runql workspace this version reads")
+                    options.setdefault("active_experiment_id", record.get("active_experiment_id"))
+                    options.setdefault("last_active_run_id", record.get("last_active_run_id"))
+                elif kind == "experiment":
+                    experiments.append(record)
+                elif kind == "run":
+                    runs.append(record)
+                else:
+                    raise ValueError(f"{path}, line {number}: expected a run or experiment record")
+        try:
+            return cls(experiments, runs, **options)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{path}: {error}") from None
+
+    @classmethod
+    def from_mlflow_dir(cls, path: str | os.PathLike[str], **options: Any) -> Workspace:
+        """An MLflow file store folder (``mlruns``), read without MLflow (``runql[mlflow-files]``)."""
+        from .sources import from_mlflow_dir
+
+        return from_mlflow_dir(path, **options)
+
+    @classmethod
+    def from_mlflow_db(cls, url: str, **options: Any) -> Workspace:
+        """An MLflow tracking database (``sqlite:///mlflow.db``, PostgreSQL, MySQL), read with
+        SQLAlchemy (``runql[mlflow-db]``)."""
+        from .sources import from_mlflow_db
+
+        return from_mlflow_db(url, **options)
+
+    @classmethod
+    def from_mlflow(
+        cls,
+        tracking_uri: str | None = None,
+        experiment_ids: Sequence[str] | None = None,
+        with_history: bool = False,
+        **options: Any,
+    ) -> Workspace:
+        """Any MLflow tracking URI, through ``mlflow.MlflowClient`` (``runql[mlflow]``)."""
+        from .sources import from_mlflow
+
+        return from_mlflow(tracking_uri, experiment_ids, with_history, **options)
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def get_experiment(self, experiment_id: str | int) -> Experiment:
+        experiment = self._experiments.get(str(experiment_id))
+        if experiment is None:
+            raise NotFoundError(f"No Experiment with id={experiment_id} exists")
+        return experiment
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment called ``name`` (active or deleted), or None."""
+        for experiment in self._experiments.values():
+            if experiment.name == name:
+                return experiment
+        return None
+
+    def get_run(self, run_id: str) -> Run:
+        run = self._runs.get(run_id)
+        if run is None:
+            raise NotFoundError(f"Run '{run_id}' not found")
+        return run
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every logged point of ``key``, in logged order (empty if the run never logged it)."""
+        run = self.get_run(run_id)
+        return run.data.history(key, run.info.start_time or 0)
+
+    def set_experiment(
+        self, experiment_name: str | None = None, experiment_id: str | None = None
+    ) -> Experiment:
+        """Make an experiment the active one (created when named and missing), as MLflow does."""
+        if (experiment_name is None) == (experiment_id is None):
+            raise ValueError("Must specify exactly one of: `experiment_id` or `experiment_name`.")
+        if experiment_id is not None:
+            experiment = self._experiments.get(str(experiment_id))
+            if experiment is None:
+                raise NotFoundError(f"Experiment with ID '{experiment_id}' does not exist.")
+        else:
+            assert experiment_name is not None
+            found = self.get_experiment_by_name(experiment_name)
+            experiment = found or self.get_experiment(self.create_experiment(experiment_name))
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise ValueError(
+                f"Cannot set a deleted experiment {experiment.name!r} as the active experiment. "
+                "You can restore the experiment, or permanently delete the experiment to create a new one."
+            )
+        self._active_experiment_id = experiment.experiment_id
+        return experiment
+
+    @property
+    def active_experiment_id(self) -> str:
+        """The experiment searches use when none is named ("0", MLflow's Default, until one is set)."""
+        return self._active_experiment_id or DEFAULT_EXPERIMENT_ID
+
+    def last_active_run(self) -> Run | None:
+        """The run most recently created here (or recorded as last active in the saved workspace)."""
+        if self._last_active_run_id is None:
+            return None
+        return self._runs.get(self._last_active_run_id)
+
+    # -- search --------------------------------------------------------------------------------
+
+    def _profile(self, profile: str | Profile | None) -> str | Profile:
+        return self.profile if profile is None else profile
+
+    def _compile(
+        self,
+        filter_string: str | None,
+        profile: str | Profile | None,
+        entity: str,
+        order_by: str | Sequence[str] | None,
+    ) -> CompiledQuery:
+        compiled = compile_quietly(filter_string, order_by, profile=self._profile(profile), entity=entity)
+        # The profile's warnings point at the caller's line, not at the workspace.
+        for diagnostic in compiled.warnings:
+            warnings.warn_explicit(QueryWarning(diagnostic), QueryWarning, *_caller())
+        return compiled
+
+    def _columns(self) -> ColumnarRuns:
+        """The column store the searches run on, built on first use after runs were added."""
+        if self._store is None:
+            self._store = ColumnarRuns(list(self._runs.values()))
+            self._store_rows = {run.info.run_id: row for row, run in enumerate(self._store.runs)}
+        return self._store
+
+    def _changed(self, run: Run, data: bool = True) -> None:
+        """Re-read ``run`` into the column store after it was edited in place (``data=False``: only
+        its attributes changed)."""
+        if self._store is not None:
+            self._store.refresh(self._store_rows[run.info.run_id], data)
+
+    def _search(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None,
+        view_type: int | str | ViewType,
+        order_by: str | Sequence[str] | None,
+        profile: str | Profile | None,
+    ) -> Selection:
+        compiled = self._compile(filter_string, profile, "runs", order_by)
+        store = self._columns()
+        within = store.among("experiment_id", experiment_ids)
+        within &= store.among("lifecycle_stage", ViewType.coerce(view_type).stages)
+        return store.select(compiled, within)
+
+    def _resolve_experiments(
+        self, experiment_ids: Any, experiment_names: Sequence[str] | None, search_all_experiments: bool
+    ) -> list[str]:
+        ids = _ids(experiment_ids)
+        names = (
+            []
+            if experiment_names is None
+            else ([experiment_names] if isinstance(experiment_names, str) else list(experiment_names))
+        )
+        if ids and names:
+            raise QueryValueError(
+                "Only experiment_ids or experiment_names can be used, but not both",
+                code="experiment-ids-and-names",
+                where="experiment_ids",
+                hint="pass experiment_ids or experiment_names, not both",
+            )
+        if names:
+            resolved = []
+            for name in names:
+                experiment = None if name is None else self.get_experiment_by_name(name)
+                if experiment is None:
+                    _log.warning("Cannot retrieve experiment by name %s", name)
+                else:
+                    resolved.append(experiment.experiment_id)
+            return resolved
+        if ids:
+            return ids
+        if search_all_experiments:
+            return [
+                e.experiment_id
+                for e in self._experiments.values()
+                if e.lifecycle_stage == LifecycleStage.ACTIVE
+            ]
+        return [self.active_experiment_id]
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | str | None = None,
+        filter_string: str | None = "",
+        run_view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int | None = SEARCH_MAX_RESULTS_PANDAS,
+        order_by: Sequence[str] | str | None = None,
+        output_format: str = "pandas",
+        search_all_experiments: bool = False,
+        experiment_names: Sequence[str] | None = None,
+        profile: str | Profile | None = None,
+    ) -> Any:
+        """Runs matching ``filter_string``, ordered by ``order_by``, as ``mlflow.search_runs`` answers.
+
+        With neither ``experiment_ids`` nor ``experiment_names``, the active experiment is searched,
+        or every active experiment with ``search_all_experiments=True``. Unknown experiment names are
+        skipped with a warning. Returns a DataFrame, or a list of :class:`Run` with
+        ``output_format="list"``.
+        """
+        check_output_format(output_format)
+        limit = _check_total(max_results)
+        ids = self._resolve_experiments(experiment_ids, experiment_names, search_all_experiments)
+        runs = self._search(ids, filter_string, run_view_type, order_by, profile)
+        return runs.frame(limit) if output_format == "pandas" else runs[:limit]
+
+    def search_runs_paged(
+        self,
+        experiment_ids: Sequence[str] | str,
+        filter_string: str | None = "",
+        run_view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int | None = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | str | None = None,
+        page_token: str | bytes | None = None,
+        profile: str | Profile | None = None,
+    ) -> tuple[list[Run], str | None]:
+        """One page of runs and the token of the next page (None after the last), like
+        ``MlflowClient.search_runs``. ``max_results`` is 1 to 50000 (None: the rest)."""
+        _check_page_size(max_results, allow_none=True)
+        runs = self._search(_ids(experiment_ids), filter_string, run_view_type, order_by, profile)
+        return paginate(runs, page_token, max_results)
+
+    def _search_experiments(
+        self,
+        view_type: int | str | ViewType,
+        filter_string: str | None,
+        order_by: Sequence[str] | str | None,
+        profile: str | Profile | None,
+    ) -> list[Experiment]:
+        compiled = self._compile(filter_string, profile, "experiments", order_by)
+        stages = ViewType.coerce(view_type).stages
+        candidates = [e for e in self._experiments.values() if e.lifecycle_stage in stages]
+        return compiled.search(candidates)[0]
+
+    def search_experiments(
+        self,
+        view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        profile: str | Profile | None = None,
+    ) -> list[Experiment]:
+        """Experiments matching ``filter_string``, by default newest first (``mlflow.search_experiments``)."""
+        limit = _check_total(max_results)
+        found = self._search_experiments(view_type, filter_string, order_by, profile)
+        return found if limit is None else found[:limit]
+
+    def search_experiments_paged(
+        self,
+        view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        page_token: str | bytes | None = None,
+        profile: str | Profile | None = None,
+    ) -> tuple[list[Experiment], str | None]:
+        """One page of experiments and the next page's token, like ``MlflowClient.search_experiments``."""
+        _check_page_size(max_results, allow_none=False)
+        found = self._search_experiments(view_type, filter_string, order_by, profile)
+        return paginate(found, page_token, max_results)
+
+    # -- editing experiments ---------------------------------------------------------------------
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+    ) -> str:
+        """Create an experiment and return its id (the next free integer, as MLflow's SQL store does)."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("Invalid experiment name: the name must be a non-empty string")
+        if self.get_experiment_by_name(name) is not None:
+            raise ValueError(f"Experiment '{name}' already exists.")
+        numbers = [int(i) for i in self._experiments if i.isdigit()]
+        experiment_id = str(max(numbers, default=0) + 1)
+        now = _now_ms()
+        self._add_experiment(
+            experiment_from_record(
+                {
+                    "experiment_id": experiment_id,
+                    "name": name,
+                    "artifact_location": artifact_location,
+                    "tags": dict(tags or {}),
+                    "creation_time": now,
+                    "last_update_time": now,
+                }
+            )
+        )
+        return experiment_id
+
+    def rename_experiment(
+        self, experiment_id: str, new_name: str, profile: str | Profile | None = None
+    ) -> None:
+        """Rename an experiment; refused by profiles that cannot (Azure ML)."""
+        from .profiles import get_profile
+
+        chosen = self._profile(profile)
+        record = get_profile(chosen, "experiments") if isinstance(chosen, str) else chosen
+        if not record.rename_experiments:
+            raise UnsupportedQueryError(
+                [
+                    Diagnostic(
+                        code="unsupported-rename",
+                        message=f"the {record.name} profile cannot rename experiments",
+                        hint="create a new experiment with the new name instead",
+                    )
+                ],
+                profile=record.name,
+            )
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise ValueError(f"Cannot rename a non-active experiment {experiment_id!r}")
+        other = self.get_experiment_by_name(new_name)
+        if other is not None and other is not experiment:
+            raise ValueError(f"Experiment '{new_name}' already exists.")
+        experiment.name = new_name
+        experiment.last_update_time = _now_ms()
+
+    def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage == stage:
+            raise ValueError(f"Experiment {experiment_id!r} is already {stage}")
+        experiment.lifecycle_stage = stage
+        experiment.last_update_time = _now_ms()
+        # As MLflow's SQL store does: deleting or restoring an experiment does the same to its runs.
+        for run in self._by_experiment[experiment.experiment_id].values():
+            run.info.lifecycle_stage = stage
+            self._changed(run, data=False)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(str(experiment_id), LifecycleStage.DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(str(experiment_id), LifecycleStage.ACTIVE)
+
+    # -- editing runs ----------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str | None = None,
+        start_time: int | None = None,
+        tags: Mapping[str, Any] | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        """Start a RUNNING run (in the active experiment by default); it becomes the last active run."""
+        experiment = self.get_experiment(
+            self.active_experiment_id if experiment_id is None else experiment_id
+        )
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise ValueError(f"The experiment {experiment.experiment_id!r} must be in the 'active' state")
+        run_tags = {k: str(v) for k, v in (tags or {}).items()}
+        name = run_name or run_tags.get(RUN_NAME_TAG) or f"run-{uuid.uuid4().hex[:8]}"
+        run_tags[RUN_NAME_TAG] = name
+        run_id = uuid.uuid4().hex
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=experiment.experiment_id,
+            run_name=name,
+            user_id=run_tags.get("mlflow.user") or _current_user(),
+            status=RunStatus.RUNNING,
+            start_time=_now_ms() if start_time is None else int(start_time),
+            artifact_uri=(
+                f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts"
+                if experiment.artifact_location
+                else None
+            ),
+        )
+        run = Run(info, RunData(tags=run_tags))
+        self._runs[run_id] = run
+        self._by_experiment[experiment.experiment_id][run_id] = run
+        self._store = None
+        self._last_active_run_id = run_id
+        return run
+
+    def _active_run(self, run_id: str) -> Run:
+        run = self.get_run(run_id)
+        if run.info.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise ValueError(f"The run {run_id} must be in the 'active' state. Current state is deleted.")
+        return run
+
+    def log_metric(
+        self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int | None = None
+    ) -> None:
+        run = self._active_run(run_id)
+        point = Metric(
+            key,
+            metric_value(value),
+            _now_ms() if timestamp is None else int(timestamp),
+            0 if step is None else int(step),
+        )
+        run.data.log(point, run.info.start_time or 0)
+        self._changed(run)
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        """Log a param; as in MLflow, a param cannot change once logged."""
+        run = self._active_run(run_id)
+        text = str(value)
+        old = run.data.params.get(key)
+        if old is not None and old != text:
+            raise ValueError(
+                f"Changing param values is not allowed. Param with key='{key}' was already logged "
+                f"with value='{old}' for run ID='{run_id}'. Attempted logging new value '{text}'."
+            )
+        run.data.params[key] = text
+        self._changed(run)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        run = self._active_run(run_id)
+        run.data.tags[key] = str(value)
+        if key == RUN_NAME_TAG:
+            run.info.run_name = str(value)
+        self._changed(run)
+
+    def set_terminated(
+        self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
+    ) -> None:
+        """Set a run's ``status`` (one of MLflow's five) and end time, as MlflowClient.set_terminated."""
+        if status not in RunStatus.ALL:
+            raise ValueError(f"unknown run status {status!r}: expected one of {', '.join(RunStatus.ALL)}")
+        run = self.get_run(run_id)
+        run.info.status = status
+        run.info.end_time = _now_ms() if end_time is None else int(end_time)
+        self._changed(run, data=False)
+
+    def delete_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, LifecycleStage.DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, LifecycleStage.ACTIVE)
+
+    def _set_run_stage(self, run_id: str, stage: str) -> None:
+        run = self.get_run(run_id)
+        run.info.lifecycle_stage = stage
+        self._changed(run, data=False)
+
+    # -- comparing -------------------------------------------------------------------------------
+
+    def compare_runs(self, run_ids: Sequence[str], only_differences: bool = False) -> Any:
+        """One row per param, metric and tag key, one column per run (see :func:`runql.compare_runs`)."""
+        from .compare import compare_runs
+
+        return compare_runs(self, run_ids, only_differences)
+
+    def plot_metric_history(
+        self, run_ids: Sequence[str], key: str, out: str | os.PathLike[str] | None = None
+    ) -> Any:
+        """The histories of ``key`` for several runs on one chart (``runql[plot]``)."""
+        from .compare import plot_metric_history
+
+        return plot_metric_history(self, run_ids, key, out)
+
+    # -- artifacts -------------------------------------------------------------------------------
+
+    def _artifact_root(self, run_id: str) -> Path:
+        run = self.get_run(run_id)
+        if not run.info.artifact_uri:
+            raise NotFoundError(f"Run '{run_id}' has no artifact location")
+        return local_path(run.info.artifact_uri)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        """The files and folders directly under ``path`` in the run's artifacts, sorted by path."""
+        root = self._artifact_root(run_id)
+        folder = _inside(root, path or "")
+        if not folder.is_dir():
+            return []
+        infos = []
+        for entry in folder.iterdir():
+            relative = entry.relative_to(root).as_posix()
+            is_dir = entry.is_dir()
+            infos.append(FileInfo(relative, is_dir, None if is_dir else entry.stat().st_size))
+        return sorted(infos, key=lambda info: info.path)
+
+    def download_artifacts(
+        self,
+        run_id: str | None = None,
+        artifact_path: str | None = None,
+        dst_path: str | os.PathLike[str] | None = None,
+        artifact_uri: str | None = None,
+    ) -> str:
+        """Copy an artifact (file or folder) to ``dst_path`` (a new temporary folder by default) and
+        return its local path. ``artifact_uri`` may be ``runs:/<run_id>/<path>`` instead."""
+        if artifact_uri is not None:
+            if run_id is not None or artifact_path is not None:
+                raise ValueError("pass either artifact_uri, or run_id and artifact_path, not both")
+            run_id, artifact_path = parse_runs_uri(artifact_uri)
+        if run_id is None:
+            raise ValueError("download_artifacts needs run_id (and artifact_path) or artifact_uri")
+        source = self.resolve_uri(f"runs:/{run_id}/{artifact_path or ''}")
+        if not source.exists():
+            raise NotFoundError(f"No artifact {artifact_path!r} in run '{run_id}'")
+        destination = Path(tempfile.mkdtemp(prefix="runql-artifacts-") if dst_path is None else dst_path)
+        target = destination / (artifact_path or "").strip("/") if artifact_path else destination
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        return str(target)
+
+    def resolve_uri(self, uri: str) -> Path:
+        """The local path a ``runs:/<run_id>/<path>`` URI (or a local artifact URI) names."""
+        if uri.startswith("runs:"):
+            run_id, artifact_path = parse_runs_uri(uri)
+            return _inside(self._artifact_root(run_id), artifact_path)
+        return local_path(uri)
+
+
+def parse_runs_uri(uri: str) -> tuple[str, str]:
+    """``runs:/<run_id>/<path>`` → (run_id, path)."""
+    if not uri.startswith("runs:"):
+        raise ValueError(f"not a runs:/ URI: {uri!r}")
+    run_id, _, path = uri[len("runs:") :].lstrip("/").partition("/")
+    if not run_id:
+        raise ValueError(f"{uri!r} names no run: expected runs:/<run_id>/<path>")
+    return run_id, path
+
+
+def local_path(uri: str) -> Path:
+    """The folder a local artifact location names: a path or a ``file:`` URI. Remote schemes are refused."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(url2pathname(unquote(parsed.path)))
+    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
+        return Path(uri)
+    raise ValueError(
+        f"artifacts at {parsed.scheme}:// locations are remote ({uri}); runql reads local artifact "
+        "locations only (a folder path or a file:// URI). Download them with that store's client first."
+    )
+
+
+def _inside(root: Path, relative: str) -> Path:
+    parts = PurePosixPath(relative.replace("\\", "/")).parts
+    if any(part == ".." for part in parts) or relative.startswith("/"):
+        raise ValueError(f"artifact path {relative!r} must stay inside the run's artifacts")
+    return root.joinpath(*parts)
+
+
+def _caller() -> tuple[str, int]:
+    """The file and line of the first frame outside runql, for warnings."""
+    frame = sys._getframe(1)
+    package = os.path.dirname(os.path.abspath(__file__))
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back
+    return frame.f_code.co_filename, frame.f_lineno
+
+
+def _current_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
