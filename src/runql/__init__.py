@@ -4,6 +4,11 @@ Parse ``filter_string`` and ``order_by`` into a typed AST, check them against wh
 accepts, and answer them over runs held in memory, as MLflow does.
 """
 
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
 from .ast import (
     And,
     Compare,
@@ -22,26 +27,52 @@ from .ast import (
 from .compare import compare_runs, plot_metric_history
 from .compiled import CompiledQuery, compile
 from .errors import (
+    ArgumentError,
     Diagnostic,
     EvaluationError,
+    MissingDependencyError,
+    NotFoundError,
     QueryError,
     QuerySyntaxError,
     QueryValueError,
+    RunqlError,
     Severity,
+    StoreError,
     UnsupportedQueryError,
 )
 from .parse import parse, parse_filter, parse_order_by
 from .profiles import PROFILES, KeyKind, Profile, get_profile
 from .records import Dataset, DatasetInput, Experiment, FileInfo, Metric, Run, RunData, RunInfo, ViewType
 from .search import compile_predicate, search, search_experiments, sort_key
-from .sources import StoreError, from_mlflow, from_mlflow_db, from_mlflow_dir
 from .unparse import unparse, unparse_query
 from .validate import QueryWarning, check, validate
-from .workspace import NotFoundError, Workspace
+from .workspace import Workspace, from_mlflow, from_mlflow_db, from_mlflow_dir
+
+if TYPE_CHECKING:
+    from .sql import Schema
+    from .sql_store import SqlStore
+
+
+def connect(
+    url: str | os.PathLike[str], *, profile: str | Profile | None = None, schema: Schema | None = None
+) -> SqlStore:
+    """A read-only store over the MLflow tracking database at ``url`` that answers searches in SQL.
+
+    See :func:`runql.sql_store.connect`; needs SQLAlchemy (``pip install 'runql[mlflow-db]'``).
+    """
+    from .optional import require
+
+    require("sqlalchemy", "mlflow-db", "searching an MLflow tracking database in SQL")
+    from .sql import MLFLOW_SCHEMA
+    from .sql_store import SqlStore
+
+    return SqlStore(url, profile=profile, schema=schema or MLFLOW_SCHEMA)
+
 
 __all__ = [
     "PROFILES",
     "And",
+    "ArgumentError",
     "Compare",
     "CompiledQuery",
     "Dataset",
@@ -57,6 +88,7 @@ __all__ = [
     "KeyKind",
     "Literal",
     "Metric",
+    "MissingDependencyError",
     "Not",
     "NotFoundError",
     "Op",
@@ -70,6 +102,7 @@ __all__ = [
     "Run",
     "RunData",
     "RunInfo",
+    "RunqlError",
     "Severity",
     "SortKey",
     "Span",
@@ -80,6 +113,7 @@ __all__ = [
     "check",
     "compare_runs",
     "compile",
+    "connect",
     "compile_predicate",
     "from_mlflow",
     "from_mlflow_db",

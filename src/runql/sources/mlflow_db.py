@@ -14,35 +14,25 @@ import os
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
+from ..errors import MissingDependencyError, StoreError
+from ..optional import progress_bar, require
 from ..records import LifecycleStage
-from . import (
-    DATABASE_SCHEMES,
-    MissingDependencyError,
-    StoreError,
-    _scheme,
-    local_path,
-    progress_bar,
-    require,
-    sort_inputs,
-)
+from .base import DATABASE_SCHEMES, StoreRecords, local_path, sort_inputs, url_scheme
 
-if TYPE_CHECKING:
-    from ..workspace import Workspace
-
-__all__ = ["from_mlflow_db"]
+__all__ = ["read_mlflow_db"]
 
 REQUIRED_TABLES = ("experiments", "experiment_tags", "runs", "metrics", "params", "tags")
 INPUT_TABLES = ("inputs", "input_tags", "datasets")
 _CHUNK = 20_000
 
 
-def _url(url_or_path: str | os.PathLike[str]) -> tuple[str, str]:
+def connect_url(url_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     """The SQLAlchemy URL to connect with, and the name to show in errors (no password)."""
     text = os.fspath(url_or_path)
-    scheme = _scheme(text).split("+")[0]
+    scheme = url_scheme(text).split("+")[0]
     if scheme in DATABASE_SCHEMES and scheme != "sqlite":
         shown = text.split("@", 1)[-1] if "@" in text else text
         return text, f"{scheme}://{shown.split('://', 1)[-1]}"
@@ -64,7 +54,7 @@ def _url(url_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     return f"sqlite:///file:{uri}?mode=ro&uri=true", str(path)
 
 
-def from_mlflow_db(url: str | os.PathLike[str], *, progress: bool | None = None, **options: Any) -> Workspace:
+def read_mlflow_db(url: str | os.PathLike[str], *, progress: bool | None = None) -> StoreRecords:
     """Every experiment and run of an MLflow tracking database, deleted ones included.
 
     ``url`` is a SQLAlchemy URL (``sqlite:///mlflow.db``, ``postgresql://user:pw@host/db``,
@@ -73,11 +63,9 @@ def from_mlflow_db(url: str | os.PathLike[str], *, progress: bool | None = None,
     SQLAlchemy (``pip install 'runql[mlflow-db]'``) and, for a server, its driver.
     """
     sa = require("sqlalchemy", "mlflow-db", "reading an MLflow tracking database")
-    from ..workspace import Workspace
-
-    connect_url, shown = _url(url)
+    target, shown = connect_url(url)
     try:
-        engine = sa.create_engine(connect_url)
+        engine = sa.create_engine(target)
     except ImportError as error:  # the database's driver (psycopg, pymysql, ...) is not installed
         raise MissingDependencyError(f"reading {shown} needs its database driver: {error}") from None
     except sa.exc.ArgumentError as error:
@@ -91,15 +79,7 @@ def from_mlflow_db(url: str | os.PathLike[str], *, progress: bool | None = None,
         raise StoreError(f"cannot read the database: {detail}", where=shown) from None
     finally:
         engine.dispose()
-    try:
-        workspace = Workspace.from_records(experiments, runs, **options)
-    except (KeyError, TypeError, ValueError) as error:
-        raise StoreError(str(error), where=shown) from None
-    # The values MLflow's SQL store searches. Set before any search, so the column store, which the
-    # first search builds, reads them.
-    for run_id, values in latest.items():
-        workspace.get_run(run_id).data.metrics.update(values)
-    return workspace
+    return StoreRecords(experiments, runs, where=shown, latest_metrics=latest)
 
 
 class _Reader:

@@ -1,0 +1,423 @@
+"""A compiled run query as SQL over MLflow's tracking schema: one SQLAlchemy Core ``Select`` of run ids.
+
+The statement answers exactly what the reference evaluator answers, in every profile:
+
+* Every clause becomes two sets of runs, those for which it is true and those for which it is false,
+  each a semi-join on the table that holds the key (``run_uuid IN (SELECT run_uuid FROM params WHERE
+  key = :k AND value = :v)``). A run in neither set lacks the key: the clause is unknown. NOT swaps
+  the two sets, AND and OR combine them, and the statement keeps the runs in the root's true set:
+  SQL's three-valued logic without relying on how a database treats NULL. The semi-joins read the
+  primary keys MLflow's schema has (``(key, run_uuid)`` on ``latest_metrics``, ``params``, ``tags``).
+* A NaN metric is stored as 0 with ``is_nan`` set: it satisfies only ``!=``. A metric compares its
+  latest value (``latest_metrics``), as MLflow's SQL store does.
+* Strings compare by code point (``COLLATE "C"`` on PostgreSQL; SQLite's default is already binary).
+  LIKE and ILIKE keep MLflow's in-memory meaning (:mod:`runql.semantics`): on SQLite through the
+  ``runql_like`` function a store registers on each connection (:func:`register_sqlite_functions`),
+  on PostgreSQL as an anchored regular expression in which ``%`` and ``_`` do not cross a newline.
+* Ordering is explicit: each order_by key sorts by its tier (value, NaN, missing) and then by its value,
+  and the natural order follows (start_time DESC with missing times last, run_id ASC), so no
+  database's NULL placement leaks into the answer.
+
+Every value reaches the database as a bound parameter. Table and column names come from a
+:class:`Schema`, MLflow's by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from .ast import And, Compare, Entity, Expr, In, IsNull, Key, Literal, Not, Op, Or, SortKey, assert_never
+from .compiled import CompiledQuery
+from .errors import EvaluationError
+from .records import DATASET_CONTEXT_TAG
+from .semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, like_matcher
+
+__all__ = ["MLFLOW_SCHEMA", "Schema", "Tables", "register_sqlite_functions", "runs_select"]
+
+Condition = ColumnElement[bool]
+
+# The tables and columns runql reads, by the names MLflow's schema gives them.
+_MLFLOW_TABLES: dict[str, tuple[str, ...]] = {
+    "experiments": (
+        "experiment_id",
+        "name",
+        "artifact_location",
+        "lifecycle_stage",
+        "creation_time",
+        "last_update_time",
+    ),
+    "experiment_tags": ("key", "value", "experiment_id"),
+    "runs": (
+        "run_uuid",
+        "name",
+        "user_id",
+        "status",
+        "start_time",
+        "end_time",
+        "lifecycle_stage",
+        "artifact_uri",
+        "experiment_id",
+    ),
+    "latest_metrics": ("key", "value", "timestamp", "step", "is_nan", "run_uuid"),
+    "metrics": ("key", "value", "timestamp", "step", "is_nan", "run_uuid"),
+    "params": ("key", "value", "run_uuid"),
+    "tags": ("key", "value", "run_uuid"),
+    "datasets": (
+        "dataset_uuid",
+        "experiment_id",
+        "name",
+        "digest",
+        "dataset_source_type",
+        "dataset_source",
+        "dataset_schema",
+        "dataset_profile",
+    ),
+    "inputs": ("input_uuid", "source_type", "source_id", "destination_type", "destination_id"),
+    "input_tags": ("input_uuid", "name", "value"),
+}
+_NUMBER_COLUMNS = {"creation_time", "last_update_time", "start_time", "end_time", "timestamp", "step"}
+# Ids that MLflow keeps as integers; runql reads and compares them as strings.
+_INTEGER_IDS = {
+    ("experiments", "experiment_id"),
+    ("runs", "experiment_id"),
+    ("experiment_tags", "experiment_id"),
+}
+
+
+def _column_type(table: str, column: str) -> Any:
+    if (table, column) in _INTEGER_IDS:
+        return sa.Integer()
+    if column == "value" and table in ("latest_metrics", "metrics"):
+        return sa.Float(precision=53)
+    if column == "is_nan":
+        return sa.Boolean()
+    if column in _NUMBER_COLUMNS:
+        return sa.BigInteger()
+    return sa.String()
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Where runs live: for each of MLflow's tables (by MLflow's name), the name it has in the
+    database and the names of its columns. ``Schema()`` is MLflow's own.
+
+    A backend that keeps runs in tables of its own maps them::
+
+        Schema(tables={"runs": "my_runs"}, columns={("runs", "run_uuid"): "id"})
+    """
+
+    tables: Mapping[str, str] = field(default_factory=dict)
+    columns: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def table_name(self, table: str) -> str:
+        return self.tables.get(table, table)
+
+    def column_name(self, table: str, column: str) -> str:
+        return self.columns.get((table, column), column)
+
+    def build(self, metadata: sa.MetaData | None = None) -> Tables:
+        """SQLAlchemy tables for this schema, addressed by MLflow's table and column names."""
+        metadata = metadata or sa.MetaData()
+        built = {}
+        for table, columns in _MLFLOW_TABLES.items():
+            built[table] = sa.Table(
+                self.table_name(table),
+                metadata,
+                *(sa.Column(self.column_name(table, c), _column_type(table, c), key=c) for c in columns),
+            )
+        return Tables(self, built)
+
+
+MLFLOW_SCHEMA = Schema()
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The SQLAlchemy tables of a :class:`Schema`; ``tables["runs"].c.run_uuid`` whatever its real name."""
+
+    schema: Schema
+    tables: dict[str, sa.Table]
+
+    def __getitem__(self, table: str) -> sa.Table:
+        return self.tables[table]
+
+
+# -- the filter --------------------------------------------------------------------------------
+
+
+def register_sqlite_functions(dbapi_connection: Any) -> None:
+    """Give a SQLite connection ``runql_like(pattern, value, ignore_case)``, which LIKE compiles to.
+
+    SQLite's own LIKE ignores ASCII case and lets ``%`` cross newlines; this is MLflow's meaning.
+    """
+    dbapi_connection.create_function("runql_like", 3, _sqlite_like, deterministic=True)
+
+
+def _sqlite_like(pattern: str | None, value: str | None, ignore_case: int) -> int | None:
+    if pattern is None or value is None:
+        return None
+    return int(like_matcher(Op.ILIKE if ignore_case else Op.LIKE, pattern)(value))
+
+
+_REGEX_SPECIAL = frozenset("\\^$.|?*+()[]{}")
+
+
+def _postgres_regex(pattern: str) -> str:
+    """MLflow's LIKE ``pattern`` as a PostgreSQL regular expression. ``(?p)`` keeps ``.`` from
+    matching a newline, as in Python; Python's ``$`` also matches before a final newline."""
+    body = "".join(
+        ".*" if c == "%" else "." if c == "_" else f"\\{c}" if c in _REGEX_SPECIAL else c for c in pattern
+    )
+    return f"(?p)^{body}" + ("" if pattern.endswith("%") else "\\n?$")
+
+
+@dataclass
+class _Compiler:
+    tables: Tables
+    dialect: str
+    joins: list[Any] = field(default_factory=list)
+
+    @property
+    def runs(self) -> sa.Table:
+        return self.tables["runs"]
+
+    # Each node's (true set, false set), as conditions on the current row of ``runs``.
+
+    def true(self, expr: Expr) -> Condition:
+        match expr:
+            case And(terms):
+                return sa.and_(*(self.true(t) for t in terms))
+            case Or(terms):
+                return sa.or_(*(self.true(t) for t in terms))
+            case Not(term):
+                return self.false(term)
+            case Compare() | In() | IsNull():
+                return self.clause(expr)[0]
+            case _:
+                assert_never(expr)
+
+    def false(self, expr: Expr) -> Condition:
+        match expr:
+            case And(terms):
+                return sa.or_(*(self.false(t) for t in terms))
+            case Or(terms):
+                return sa.and_(*(self.false(t) for t in terms))
+            case Not(term):
+                return self.true(term)
+            case Compare() | In() | IsNull():
+                return self.clause(expr)[1]
+            case _:
+                assert_never(expr)
+
+    def clause(self, node: Compare | In | IsNull) -> tuple[Condition, Condition]:
+        key = node.key
+        if key.entity is Entity.DATASET:
+            holds = self.dataset(node)
+            return holds, sa.not_(holds)  # a dataset clause is never unknown
+        if key.entity is Entity.ATTRIBUTE:
+            column = self.attribute(key)
+            present: Condition = column.is_not(None)
+            if isinstance(node, IsNull):
+                return (present, ~present) if node.negated else (~present, present)
+            holds = self.test(node, column, number=key.name in _RUN_NUMBER_ATTRIBUTES)
+            return sa.and_(present, holds), sa.and_(present, sa.not_(holds))
+        table = self.tables[_KEY_TABLES[key.entity]]
+        has_key = sa.and_(table.c.key == key.name, table.c.value.is_not(None))
+        if isinstance(node, IsNull):
+            exists = self.having(table, has_key)
+            return (exists, sa.not_(exists)) if node.negated else (sa.not_(exists), exists)
+        if key.entity is Entity.METRIC:
+            holds = self.metric_test(node, table)
+        else:
+            holds = self.test(node, table.c.value, number=False)
+        return self.having(table, sa.and_(has_key, holds)), self.having(
+            table, sa.and_(has_key, sa.not_(holds))
+        )
+
+    def having(self, table: sa.Table, condition: Condition) -> Condition:
+        """The runs with a row of ``table`` meeting ``condition``: a semi-join on its primary key."""
+        return self.runs.c.run_uuid.in_(sa.select(table.c.run_uuid).where(condition))
+
+    def metric_test(self, node: Compare | In, table: sa.Table) -> Condition:
+        # NaN is stored as 0 with is_nan set; it is unequal to every number and in no list.
+        is_nan = table.c.is_nan == sa.true()
+        holds = self.test(node, table.c.value, number=True)
+        if (isinstance(node, Compare) and node.op is Op.NE) or (isinstance(node, In) and node.negated):
+            return sa.or_(is_nan, holds)
+        return sa.and_(sa.not_(is_nan), holds)
+
+    def test(self, node: Compare | In, column: Any, number: bool) -> Condition:
+        """Whether a present value of ``column`` satisfies the comparison of ``node``."""
+        if isinstance(node, In):
+            values = [self.value(v, number) for v in node.values]
+            found = self.ordered(column, number).in_(values)
+            return sa.not_(found) if node.negated else found
+        op, value = node.op, self.value(node.value, number)
+        if op.is_pattern:
+            matched = self.like(column, str(value), op in (Op.ILIKE, Op.NOT_ILIKE))
+            return sa.not_(matched) if op in (Op.NOT_LIKE, Op.NOT_ILIKE) else matched
+        column = self.ordered(column, number)
+        compared: Condition = _COMPARE[op](column, value)
+        return compared
+
+    def ordered(self, column: Any, number: bool) -> Any:
+        """``column`` compared and sorted by code point when it holds strings."""
+        if number or self.dialect != "postgresql":
+            return column
+        return column.collate("C")
+
+    def like(self, column: Any, pattern: str, ignore_case: bool) -> Condition:
+        if self.dialect == "sqlite":
+            return sa.func.runql_like(pattern, column, int(ignore_case)) == 1
+        if self.dialect == "postgresql":
+            regex = _postgres_regex(pattern)
+            return column.regexp_match(regex, flags="i") if ignore_case else column.regexp_match(regex)
+        raise EvaluationError(
+            f"LIKE is not compiled for {self.dialect}: runql answers it on SQLite and PostgreSQL",
+            code="unsupported-database",
+        )
+
+    def value(self, literal: Literal, number: bool) -> Any:
+        value = literal.value
+        if number:
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                return float(value)  # beyond the databases' integers; MLflow reads it as a float
+            return value
+        if self.dialect == "postgresql" and isinstance(value, str) and "\x00" in value:
+            raise EvaluationError(
+                "PostgreSQL text cannot hold the NUL character (\\x00), so no value equals or contains it",
+                code="bad-value-type",
+                span=literal.span,
+                hint="remove the \\x00 from the value",
+            )
+        return value
+
+    def attribute(self, key: Key) -> Any:
+        runs = self.runs
+        name = key.name
+        if name == "duration":
+            return runs.c.end_time - runs.c.start_time
+        if name == "run_id":
+            return runs.c.run_uuid
+        if name == "run_name":
+            return runs.c.name
+        if name == "experiment_id":
+            return sa.cast(runs.c.experiment_id, sa.String)
+        if name in runs.c:
+            return runs.c[name]
+        raise EvaluationError(f"runs have no attribute {name!r}", code="unknown-attribute", span=key.span)
+
+    def dataset(self, node: Compare | In | IsNull) -> Condition:
+        """The runs having a dataset input that satisfies ``node`` (for IS NULL: having none)."""
+        inputs, datasets = self.tables["inputs"], self.tables["datasets"]
+        rows = sa.select(inputs.c.destination_id).where(
+            inputs.c.source_type == "DATASET", inputs.c.destination_type == "RUN"
+        )
+        if node.key.name == "context":
+            tags = self.tables["input_tags"]
+            rows = rows.join(tags, tags.c.input_uuid == inputs.c.input_uuid).where(
+                tags.c.name == DATASET_CONTEXT_TAG
+            )
+            column = tags.c.value
+        else:
+            rows = rows.join(datasets, datasets.c.dataset_uuid == inputs.c.source_id)
+            column = datasets.c[node.key.name]
+        if isinstance(node, IsNull):
+            having_any = self.runs.c.run_uuid.in_(rows)
+            return having_any if node.negated else sa.not_(having_any)
+        # NOT IN on a dataset means "some input is outside the list", as the reference evaluator reads it.
+        return self.runs.c.run_uuid.in_(rows.where(self.test(node, column, number=False)))
+
+    # -- ordering
+
+    def order(self, sort_keys: Sequence[SortKey]) -> list[Any]:
+        clauses: list[Any] = []
+        for index, sort_key in enumerate(sort_keys):
+            key = sort_key.key
+            if key.entity is Entity.ATTRIBUTE:
+                value = self.attribute(key)
+                tier = sa.case((value.is_(None), TIER_MISSING), else_=TIER_VALUE)
+                number = key.name in _RUN_NUMBER_ATTRIBUTES
+            elif key.entity in _KEY_TABLES:
+                table = self.tables[_KEY_TABLES[key.entity]].alias(f"order_{index}")
+                self.joins.append(
+                    (table, sa.and_(table.c.run_uuid == self.runs.c.run_uuid, table.c.key == key.name))
+                )
+                value = table.c.value
+                number = key.entity is Entity.METRIC
+                if number:
+                    tier = sa.case(
+                        (table.c.run_uuid.is_(None), TIER_MISSING),
+                        (table.c.is_nan == sa.true(), TIER_NAN),
+                        else_=TIER_VALUE,
+                    )
+                else:
+                    tier = sa.case((value.is_(None), TIER_MISSING), else_=TIER_VALUE)
+            else:
+                raise EvaluationError(
+                    "runs cannot be ordered by datasets", code="unsupported-order-by", span=sort_key.span
+                )
+            value = self.ordered(value, number)
+            clauses += [tier, value.desc() if sort_key.descending else value.asc()]
+        start = self.runs.c.start_time
+        clauses += [
+            sa.case((start.is_(None), 1), else_=0),
+            start.desc(),
+            self.ordered(self.runs.c.run_uuid, number=False).asc(),
+        ]
+        return clauses
+
+
+_KEY_TABLES = {Entity.METRIC: "latest_metrics", Entity.PARAM: "params", Entity.TAG: "tags"}
+_RUN_NUMBER_ATTRIBUTES = frozenset({"start_time", "end_time", "duration"})
+_COMPARE: dict[Op, Callable[[Any, Any], Condition]] = {
+    Op.EQ: lambda c, v: c == v,
+    Op.NE: lambda c, v: c != v,
+    Op.LT: lambda c, v: c < v,
+    Op.LE: lambda c, v: c <= v,
+    Op.GT: lambda c, v: c > v,
+    Op.GE: lambda c, v: c >= v,
+}
+
+
+def runs_select(
+    compiled: CompiledQuery,
+    tables: Tables,
+    dialect: str,
+    *,
+    experiment_ids: Sequence[int],
+    lifecycle_stages: Sequence[str],
+    limit: int | None = None,
+    offset: int = 0,
+) -> sa.Select[Any]:
+    """The ``run_uuid`` of every run ``compiled`` selects in ``experiment_ids`` and ``lifecycle_stages``,
+    in MLflow's order, from ``offset`` on, at most ``limit`` of them.
+
+    ``dialect`` is the SQLAlchemy dialect name (``sqlite``, ``postgresql``); on SQLite the connection
+    needs :func:`register_sqlite_functions` when the query has LIKE.
+    """
+    if compiled.entity != "runs":
+        raise ValueError("runs_select compiles run queries; experiments are few and searched in memory")
+    compiler = _Compiler(tables, dialect)
+    runs = tables["runs"]
+    conditions = [
+        runs.c.experiment_id.in_(list(experiment_ids)),
+        runs.c.lifecycle_stage.in_(lifecycle_stages),
+    ]
+    if compiled.query.filter is not None:
+        conditions.append(compiler.true(compiled.query.filter))
+    order = compiler.order(compiled.query.order_by)
+    source: Any = runs
+    for table, on in compiler.joins:
+        source = source.outerjoin(table, on)
+    statement = sa.select(runs.c.run_uuid).select_from(source).where(*conditions).order_by(*order)
+    if limit is not None:
+        statement = statement.limit(limit)
+    if offset:
+        statement = statement.offset(offset)
+    return statement
