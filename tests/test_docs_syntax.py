@@ -1,4 +1,4 @@
-"""docs/syntax.md and docs/errors.md cannot drift from the parser.
+"""docs/syntax.md and docs/errors.md cannot drift from the parser, nor errors.md from runql.errors.
 
 Fenced blocks carry what they claim in their info string: ```filter``` (each line parses), ```filter
 error=<code>``` (each line fails with that code), the same for ```order_by``` and ```python``` (an expression
@@ -17,6 +17,7 @@ import pytest
 
 import runql
 from runql.errors import QueryError
+from runql.errors_doc import regenerate
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
@@ -123,3 +124,10 @@ def test_every_code_the_parser_raises_is_documented() -> None:
     assert raised <= documented, f"undocumented: {sorted(raised - documented)}"
     examples = {b.options["error"] for b in blocks("errors.md") if "error" in b.options}
     assert documented <= examples, f"no example for: {sorted(documented - examples)}"
+
+
+def test_errors_md_tables_are_generated_from_the_code() -> None:
+    page = (DOCS / "errors.md").read_text("utf-8")
+    assert page == regenerate(page), (
+        "docs/errors.md differs from src/runql/errors.py: run `python -m runql.errors_doc docs/errors.md`"
+    )

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from runql import QueryError, Workspace
+from runql import RunqlError, Workspace
 
 CORPUS = json.loads((Path(__file__).parent / "conformance" / "evaluation.json").read_text(encoding="utf-8"))
 CASES = CORPUS["cases"]
@@ -66,7 +66,7 @@ def test_case(ws: Workspace, case: dict[str, Any], caplog: pytest.LogCaptureFixt
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # profile warnings are checked elsewhere; here only answers count
         if "error" in case:
-            with pytest.raises(QueryError) as raised:
+            with pytest.raises(RunqlError) as raised:
                 _search(ws, case)
             assert raised.value.code == case["error"]
             return

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from runql import QueryValueError, Run, Workspace
+from runql import ArgumentError, Run, Workspace
 from runql.output import INFO_COLUMNS, check_output_format, format_runs, runs_to_frame
 from runql.records import run_from_record
 
@@ -115,7 +115,7 @@ def test_list_output_returns_the_run_objects() -> None:
 
 @pytest.mark.parametrize("bad", ["json", "PANDAS", "", "dataframe"])
 def test_unsupported_output_format(bad: str) -> None:
-    with pytest.raises(QueryValueError) as raised:
+    with pytest.raises(ArgumentError) as raised:
         check_output_format(bad)
     assert raised.value.code == "bad-output-format"
     assert isinstance(raised.value, ValueError)
@@ -124,7 +124,7 @@ def test_unsupported_output_format(bad: str) -> None:
 
 def test_workspace_checks_the_format_before_searching() -> None:
     ws = Workspace.from_records(runs=[{"run_id": "a", "experiment_id": "0", "start_time": T0}])
-    with pytest.raises(QueryValueError):
+    with pytest.raises(ArgumentError):
         ws.search_runs(output_format="json")
 
 

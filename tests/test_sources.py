@@ -33,16 +33,10 @@ pytest.importorskip("sqlalchemy")
 import pandas as pd  # noqa: E402
 from mlflow.entities import Dataset, DatasetInput, InputTag, ViewType  # noqa: E402
 
-from runql import Workspace  # noqa: E402
+from runql import MissingDependencyError, StoreError, Workspace, from_mlflow, from_mlflow_db, from_mlflow_dir  # noqa: E402
+from runql.optional import progress_bar  # noqa: E402
 from runql.records import metric_value  # noqa: E402
-from runql.sources import (  # noqa: E402
-    StoreError,
-    from_mlflow,
-    from_mlflow_db,
-    from_mlflow_dir,
-    load,
-    source_kind,
-)
+from runql.sources import source_kind  # noqa: E402
 
 CONFORMANCE = json.loads((Path(__file__).parent / "conformance" / "evaluation.json").read_text())
 EXTRA_TAGS = {"r01": {"nested/deep/key": "yes"}}
@@ -389,20 +383,20 @@ def test_load_picks_the_reader(stores: dict[str, Store], tmp_path: Path) -> None
     assert source_kind("postgresql+psycopg2://u:p@host/db") == "mlflow-db"
     assert source_kind("http://localhost:5000") == "mlflow"
     assert source_kind("databricks") == "mlflow"
-    assert len(load(folder.parent).runs) == len(CONFORMANCE["runs"])  # a folder holding mlruns
-    assert len(load(database).runs) == len(CONFORMANCE["runs"])
+    assert len(Workspace.load(folder.parent).runs) == len(CONFORMANCE["runs"])  # a folder holding mlruns
+    assert len(Workspace.load(database).runs) == len(CONFORMANCE["runs"])
     renamed = tmp_path / "tracking"  # a SQLite file is known by its header, not only its suffix
     shutil.copy(database, renamed)
     assert source_kind(renamed) == "mlflow-db"
     saved = tmp_path / "ws.jsonl"
-    load(database).save(saved)
+    Workspace.load(database).save(saved)
     assert source_kind(saved) == "jsonl"
-    assert {r.info.run_id for r in load(saved).runs} == set(stores["db"].runs.values())
+    assert {r.info.run_id for r in Workspace.load(saved).runs} == set(stores["db"].runs.values())
 
 
 def test_an_unknown_path_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as caught:
-        load(tmp_path / "missing")
+        Workspace.load(tmp_path / "missing")
     assert caught.value.code == "not-found" and str(tmp_path / "missing") in str(caught.value)
     with pytest.raises(StoreError) as caught:
         from_mlflow_db(f"sqlite:///{tmp_path / 'missing.db'}")
@@ -492,14 +486,12 @@ def test_a_database_that_is_not_mlflows(tmp_path: Path) -> None:
     with sqlite3.connect(other) as connection:
         connection.execute("CREATE TABLE t (x)")
     with pytest.raises(StoreError) as caught:
-        load(other)
+        Workspace.load(other)
     assert caught.value.code == "not-a-store"
 
 
 def test_progress_bar_when_asked(stores: dict[str, Store], capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("tqdm")
-    from runql.sources import progress_bar
-
     assert list(progress_bar(range(3), total=3, desc="x", unit="y", enabled=False, extra="x")) == [0, 1, 2]
     from_mlflow_dir(stores["dir"].location, progress=True)
     from_mlflow_db(stores["db"].location, progress=True)
@@ -508,8 +500,6 @@ def test_progress_bar_when_asked(stores: dict[str, Store], capsys: pytest.Captur
 
 
 def test_a_missing_extra_is_named(stores: dict[str, Store], monkeypatch: pytest.MonkeyPatch) -> None:
-    from runql.sources import MissingDependencyError
-
     monkeypatch.setitem(sys.modules, "yaml", None)
     with pytest.raises(
         MissingDependencyError, match=r"'PyYAML' package: pip install 'runql\[mlflow-files\]'"

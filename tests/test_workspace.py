@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 import runql.workspace as workspace_module
 from runql import (
+    ArgumentError,
     EvaluationError,
     NotFoundError,
-    QueryValueError,
+    RunqlError,
     UnsupportedQueryError,
     ViewType,
     Workspace,
@@ -227,7 +228,7 @@ def test_default_order_and_max_results(ws: Workspace) -> None:
     assert ids(ws.search_runs(experiment_ids=["1", "2"], max_results=None, output_format="list")) == ids(
         every
     )
-    with pytest.raises(QueryValueError) as raised:
+    with pytest.raises(ArgumentError) as raised:
         ws.search_runs(experiment_ids=["1"], max_results="10")  # type: ignore[arg-type]
     assert raised.value.code == "bad-max-results"
 
@@ -245,7 +246,7 @@ def test_a_run_without_start_time_sorts_last() -> None:
 
 
 def test_ids_and_names_are_exclusive(ws: Workspace) -> None:
-    with pytest.raises(QueryValueError) as raised:
+    with pytest.raises(ArgumentError) as raised:
         ws.search_runs(experiment_ids=["1"], experiment_names=["one"])
     assert raised.value.code == "experiment-ids-and-names"
     assert ids(ws.search_runs(experiment_ids=[], experiment_names=["one"], output_format="list")) == [
@@ -373,7 +374,7 @@ def _token(payload: str) -> str:
     ],
 )
 def test_bad_tokens(ws: Workspace, token: str, message: str) -> None:
-    with pytest.raises(QueryValueError, match=message) as raised:
+    with pytest.raises(RunqlError, match=message) as raised:
         ws.search_runs_paged(["1"], page_token=token)
     assert raised.value.code == "bad-page-token"
     assert raised.value.message.startswith("Invalid page token")
@@ -381,10 +382,10 @@ def test_bad_tokens(ws: Workspace, token: str, message: str) -> None:
 
 @pytest.mark.parametrize("size", [0, -1, 50001, True, 2.5])
 def test_page_size_bounds(ws: Workspace, size: Any) -> None:
-    with pytest.raises(QueryValueError, match="max_results") as raised:
+    with pytest.raises(ArgumentError, match="max_results") as raised:
         ws.search_runs_paged(["1"], max_results=size)
     assert raised.value.code == "bad-max-results"
-    with pytest.raises(QueryValueError):
+    with pytest.raises(ArgumentError):
         ws.search_experiments_paged(max_results=size)
 
 

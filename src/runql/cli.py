@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .ast import Entity, clauses
-from .errors import QueryError, Severity, UnsupportedQueryError
+from .errors import RunqlError, Severity, UnsupportedQueryError
 from .parse import parse
 from .profiles import ENTITIES, PROFILE_NAMES, matrix_markdown
 from .records import LifecycleStage, ViewType
@@ -115,7 +115,7 @@ _MIN_WIDTH = 5
 _ELLIPSIS = "…"
 
 
-class CommandError(Exception):
+class CommandError(RunqlError):
     """A problem with the command's input, printed as ``error: <message>`` with exit status 1."""
 
 
@@ -144,9 +144,7 @@ def _workspace(args: argparse.Namespace) -> Workspace:
 
     if args.source is None:
         return Workspace.sample()
-    from .sources import load
-
-    return load(args.source)
+    return Workspace.load(args.source)
 
 
 def _text(value: Any) -> str:
@@ -531,18 +529,18 @@ def _configure_compare(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .compare import DIFFERS, compare_runs, plot_metric_history
+    from .compare import DIFFERS
 
     if len(args.run_ids) < 2:
         raise CommandError("name two runs or more to compare")
     if (args.plot is None) != (args.out is None):
         raise CommandError("--plot KEY and --out FILE.png go together")
     if args.plot is not None:
-        from .sources import require
+        from .optional import require
 
         require("matplotlib", "plot", "--plot")
     ws = _workspace(args)
-    frame = compare_runs(ws, args.run_ids, only_differences=args.only_differences)
+    frame = ws.compare_runs(args.run_ids, only_differences=args.only_differences)
     if args.format in ("table", "markdown"):
         # Run names read better than ids in a header, when they tell the runs apart.
         names = [ws.get_run(r).info.run_name or r for r in args.run_ids]
@@ -552,7 +550,7 @@ def _run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.plot is not None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            plot_metric_history(ws, args.run_ids, args.plot, out=args.out)
+            ws.plot_metric_history(args.run_ids, args.plot, out=args.out)
         for warning in caught:
             print(f"warning: {warning.message}", file=err)
         print(f"wrote {args.out}", file=err)
@@ -649,9 +647,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    from .sources import MissingDependencyError, StoreError
-    from .workspace import NotFoundError
-
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args, sys.stdout, sys.stderr)
@@ -659,7 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for diagnostic in refusal.diagnostics:
             print(diagnostic, file=sys.stderr)
         return 1
-    except (QueryError, StoreError, NotFoundError, MissingDependencyError, CommandError) as error:
+    except RunqlError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except (ValueError, OSError) as error:  # a file that is not a workspace, a path that cannot be written

@@ -4,6 +4,9 @@
 ``tags.team``), one column per run, and a ``differs`` column marking the rows whose values are not
 all the same (a key one run lacks differs; NaN equals NaN). :func:`plot_metric_history` draws the
 history of one metric for several runs on one chart and can write it as a PNG.
+
+Both take the runs themselves (``ws.search_runs(..., output_format="list")``), or anything that
+looks runs up by id (a :class:`~runql.Workspace`) followed by the ids.
 """
 
 from __future__ import annotations
@@ -11,30 +14,52 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .optional import require
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped,unused-ignore]
     from matplotlib.figure import Figure
 
     from .records import Run
-    from .workspace import Workspace
 
-__all__ = ["DIFFERS", "compare_runs", "plot_metric_history"]
+__all__ = ["DIFFERS", "RunLookup", "compare_runs", "plot_metric_history"]
 
 DIFFERS = "differs"
 
 
-def _runs(workspace: Workspace, run_ids: Sequence[str]) -> list[Run]:
-    if isinstance(run_ids, str):
-        run_ids = [run_ids]
-    if not run_ids:
+class RunLookup(Protocol):
+    """What finds runs by id: a :class:`~runql.Workspace` does (raising NotFoundError for an unknown id)."""
+
+    def get_run(self, run_id: str) -> Run: ...
+
+
+def _check_ids(ids: list[str]) -> None:
+    if not ids:
         raise ValueError("name at least one run to compare")
-    repeated = sorted({r for r in run_ids if list(run_ids).count(r) > 1})
+    repeated = sorted(run_id for run_id, count in Counter(ids).items() if count > 1)
     if repeated:
         raise ValueError(f"run ids appear more than once: {', '.join(repeated)}")
-    return [workspace.get_run(run_id) for run_id in run_ids]
+
+
+def _chosen(runs: Sequence[Run] | RunLookup, run_ids: Sequence[str] | str | None) -> list[Run]:
+    """The runs to compare, in column order: ``runs``, or the runs of ``runs`` that ``run_ids`` name."""
+    if isinstance(runs, Sequence):
+        if run_ids is not None:
+            raise TypeError(
+                "run_ids name the runs of a workspace: pass a workspace with them, or the runs alone"
+            )
+        chosen = list(runs)
+        _check_ids([run.info.run_id for run in chosen])
+        return chosen
+    if run_ids is None:
+        raise TypeError("name the runs of the workspace to compare: run_ids")
+    ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
+    _check_ids(ids)
+    return [runs.get_run(run_id) for run_id in ids]
 
 
 def _same(values: list[Any]) -> bool:
@@ -49,26 +74,29 @@ def _same(values: list[Any]) -> bool:
 
 
 def compare_runs(
-    workspace: Workspace, run_ids: Sequence[str], only_differences: bool = False
+    runs: Sequence[Run] | RunLookup,
+    run_ids: Sequence[str] | str | None = None,
+    only_differences: bool = False,
 ) -> pd.DataFrame:
     """A DataFrame indexed by key (params, then metrics, then tags, each sorted), one column per run id
     holding that run's value (None where the run lacks the key), and a boolean ``differs`` column.
 
-    ``only_differences`` keeps the rows that differ. Raises NotFoundError for an unknown run id.
+    ``runs`` are the runs to compare, or a workspace whose runs ``run_ids`` name (an unknown id is a
+    NotFoundError). ``only_differences`` keeps the rows that differ.
     """
     import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
-    runs = _runs(workspace, run_ids)
+    chosen = _chosen(runs, run_ids)
     rows: dict[str, list[Any]] = {}
     for part in ("params", "metrics", "tags"):
-        mappings = [getattr(run.data, part) for run in runs]
+        mappings = [getattr(run.data, part) for run in chosen]
         for key in sorted(set().union(*mappings)):
             rows[f"{part}.{key}"] = [m.get(key) for m in mappings]
     differs = [not _same(values) for values in rows.values()]
     frame = pd.DataFrame(
         [list(values) for values in rows.values()],
         index=pd.Index(list(rows), name="key", dtype=object),
-        columns=[run.info.run_id for run in runs],
+        columns=[run.info.run_id for run in chosen],
         dtype=object,
     )
     frame[DIFFERS] = differs
@@ -78,30 +106,32 @@ def compare_runs(
 
 
 def plot_metric_history(
-    workspace: Workspace,
-    run_ids: Sequence[str],
-    key: str,
+    runs: Sequence[Run] | RunLookup,
+    run_ids: Sequence[str] | str | None = None,
+    key: str | None = None,
     out: str | os.PathLike[str] | None = None,
 ) -> Figure:
     """A matplotlib Figure with the history of metric ``key`` for each run, one line per run.
 
-    The x axis is the step; when every point of a run has step 0 (logged without steps), the
-    seconds since the run's first point are used instead. Runs that never logged ``key`` are left
-    out with a warning; none having it is a ValueError. With ``out``, the chart is written there
-    as a PNG. Needs matplotlib (``pip install 'runql[plot]'``); no display is used.
+    ``runs`` are the runs to draw (then name the metric: ``plot_metric_history(runs, key="loss")``),
+    or a workspace whose runs ``run_ids`` name. The x axis is the step; when every point of a run has
+    step 0 (logged without steps), the seconds since the run's first point are used instead. Runs
+    that never logged ``key`` are left out with a warning; none having it is a ValueError. With
+    ``out``, the chart is written there as a PNG. Needs matplotlib (``pip install 'runql[plot]'``);
+    no display is used.
     """
-    from .sources import require
-
+    if key is None:
+        raise TypeError("plot_metric_history needs the key of the metric to draw")
     require("matplotlib", "plot", "plotting metric histories")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    runs = _runs(workspace, run_ids)
-    histories = {run.info.run_id: workspace.get_metric_history(run.info.run_id, key) for run in runs}
-    with_key = [run for run in runs if histories[run.info.run_id]]
+    chosen = _chosen(runs, run_ids)
+    histories = {run.info.run_id: run.data.history(key, run.info.start_time or 0) for run in chosen}
+    with_key = [run for run in chosen if histories[run.info.run_id]]
     if not with_key:
         raise ValueError(f"none of the runs logged metric {key!r}")
-    missing = [run.info.run_id for run in runs if not histories[run.info.run_id]]
+    missing = [run.info.run_id for run in chosen if not histories[run.info.run_id]]
     if missing:
         warnings.warn(f"runs without metric {key!r} are not drawn: {', '.join(missing)}", stacklevel=2)
     drawn = [histories[run.info.run_id] for run in with_key]

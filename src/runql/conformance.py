@@ -29,7 +29,7 @@ from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from .ast import Query
-from .errors import QueryError, Severity
+from .errors import QueryError, RunqlError, Severity
 from .evaluate.reference import filter_experiments, filter_runs, sort_experiments, sort_runs
 from .profiles import Profile, get_profile
 from .records import DATASET_CONTEXT_TAG, Metric, Run, RunData, RunInfo, RunInputs, latest_metric
@@ -60,7 +60,7 @@ def _examples(default: int) -> int:
 # -- the kit: check any backend against the reference ----------------------------------------------
 
 
-class ConformanceError(AssertionError):
+class ConformanceError(RunqlError, AssertionError):
     """A backend's answer differs from the reference evaluator's; ``str()`` is a readable report."""
 
     def __init__(
@@ -218,7 +218,7 @@ def examples(strategy: Any, count: int, seed: int = 0) -> list[Any]:
 # -- the MLflow oracle (imported only here, only when asked) ------------------------------------
 
 
-class MlflowUnavailableError(RuntimeError):
+class MlflowUnavailableError(RunqlError, RuntimeError):
     """MLflow is needed for the differential layers and is not installed."""
 
 

@@ -1,11 +1,17 @@
-"""Errors that point at the problem: each names a stable code, the text and the span at fault.
+"""Every exception runql raises, and every error code, declared once.
 
-``str(error)`` draws the offending line of the query with a caret under the span::
+All derive from :class:`RunqlError`, each also from the built-in exception it stands for
+(``ValueError``, ``LookupError``, ``ImportError``), so ``except ValueError`` keeps catching a bad
+query. An error about a query or an argument names a stable code, the text and the span at fault;
+``str(error)`` draws the offending line with a caret under the span::
 
     filter_string, line 1, column 11: '==' is not an operator [syntax]
       metrics.a == 1
                 ^^
     hint: equality is a single '=': metrics.acc = 1
+
+:data:`ERROR_CODES` lists every code with its meaning and the classes that carry it;
+``docs/errors.md`` is generated from it (:mod:`runql.errors_doc`).
 """
 
 from __future__ import annotations
@@ -14,6 +20,24 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .ast import Span
+
+__all__ = [
+    "ERROR_CODES",
+    "ArgumentError",
+    "Diagnostic",
+    "ErrorCode",
+    "EvaluationError",
+    "LocatedError",
+    "MissingDependencyError",
+    "NotFoundError",
+    "QueryError",
+    "QuerySyntaxError",
+    "QueryValueError",
+    "RunqlError",
+    "Severity",
+    "StoreError",
+    "UnsupportedQueryError",
+]
 
 
 class Severity(Enum):
@@ -46,11 +70,15 @@ def headline(message: str, code: str, span: Span | None, where: str, prefix: str
     return f"{prefix}{located}{message} [{code}]"
 
 
-class QueryError(ValueError):
-    """Base of every error runql raises about a query.
+class RunqlError(Exception):
+    """Base of every exception runql raises: ``except runql.RunqlError`` catches them all."""
+
+
+class LocatedError(RunqlError):
+    """An error about a text the caller passed: a query, or an argument such as ``max_results``.
 
     ``code`` is a stable kebab-case category; ``span`` locates the problem in ``source`` (the text
-    of ``where``: ``filter_string`` or ``order_by[i]``).
+    of ``where``: ``filter_string``, ``order_by[i]``, ``max_results``...).
     """
 
     def __init__(
@@ -78,6 +106,15 @@ class QueryError(ValueError):
     def __str__(self) -> str:
         header = headline(self.message, self.code, self.span, self.where)
         return render(header, self.source, self.span, hint=self.hint)
+
+
+class QueryError(LocatedError, ValueError):
+    """Base of every error runql raises about a query."""
+
+
+class ArgumentError(LocatedError, ValueError):
+    """An argument of a search that is not a query is out of range or of the wrong type: ``max_results``,
+    ``page_token``, ``output_format``, or ``experiment_ids`` with ``experiment_names``."""
 
 
 class QuerySyntaxError(QueryError):
@@ -129,3 +166,146 @@ class UnsupportedQueryError(QueryError):
 
 class EvaluationError(QueryError):
     """A problem only the data can reveal."""
+
+
+class StoreError(RunqlError, ValueError):
+    """A store that cannot be read whole: ``where`` names the file or table, ``code`` the kind of fault."""
+
+    def __init__(self, message: str, *, where: str = "", code: str = "corrupt-store") -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.message = message
+        self.where = where
+        self.code = code
+
+
+class MissingDependencyError(RunqlError, ImportError):
+    """A reader needs a package that is not installed; the message names the extra to install."""
+
+    code = "missing-dependency"
+
+
+class NotFoundError(RunqlError, LookupError):
+    """No experiment, run or artifact by that id, name or path (MLflow's RESOURCE_DOES_NOT_EXIST)."""
+
+    code = "not-found"
+
+
+# -- the codes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    """One stable code: what it means and the exceptions that carry it.
+
+    A ``warning`` code is a :class:`Diagnostic` of severity warning: ``check`` lists it and
+    ``validate`` issues it as a ``QueryWarning``; nothing is raised.
+    """
+
+    code: str
+    meaning: str
+    raised_as: tuple[type[RunqlError], ...] = ()
+    warning: bool = False
+
+
+def _registry(*codes: ErrorCode) -> dict[str, ErrorCode]:
+    registry = {entry.code: entry for entry in codes}
+    assert len(registry) == len(codes), "an error code is declared twice"
+    return registry
+
+
+_PROFILE = (UnsupportedQueryError,)
+_EVALUATED = (UnsupportedQueryError, EvaluationError)
+
+ERROR_CODES: dict[str, ErrorCode] = _registry(
+    # The parser and unparse.
+    ErrorCode(
+        "syntax", "the text is not in the language: a token where another was expected", (QuerySyntaxError,)
+    ),
+    ErrorCode(
+        "unexpected-end", "the text stops before the condition or clause is complete", (QuerySyntaxError,)
+    ),
+    ErrorCode("unterminated-string", "a quote or backtick is opened and never closed", (QuerySyntaxError,)),
+    ErrorCode(
+        "bad-number", "something that starts like a number is not one the language reads", (QuerySyntaxError,)
+    ),
+    ErrorCode(
+        "bad-list", "the list after IN is not a list of quoted strings", (QuerySyntaxError, QueryValueError)
+    ),
+    ErrorCode(
+        "unknown-key-type",
+        "the prefix before the first dot is not metrics, params, tags, attributes or datasets",
+        (QueryValueError, EvaluationError),
+    ),
+    ErrorCode(
+        "unquoted-value", "a value is a bare word or backticked text, not a quoted string", (QueryValueError,)
+    ),
+    ErrorCode("empty-list", "IN () or NOT IN (): a list needs at least one item", (QueryValueError,)),
+    ErrorCode("unwritable", "unparse: MLflow's syntax cannot express the key or value", (QueryValueError,)),
+    ErrorCode(
+        "bad-value-type",
+        "a value has the wrong type for its key (a quoted number for a metric, a bool for unparse)",
+        (QueryValueError, UnsupportedQueryError, EvaluationError),
+    ),
+    # What a profile refuses.
+    ErrorCode("unsupported-parentheses", "the profile does not accept parentheses", _PROFILE),
+    ErrorCode("unsupported-or", "the profile does not accept OR", _PROFILE),
+    ErrorCode("unsupported-not", "the profile does not accept NOT", _PROFILE),
+    ErrorCode(
+        "unsupported-key", "the profile cannot filter or order by this kind of key, or prefix", _PROFILE
+    ),
+    ErrorCode(
+        "unsupported-order-by", "the profile, or the entity, cannot be ordered by this key", _EVALUATED
+    ),
+    ErrorCode(
+        "unsupported-quoted-name", "the profile cannot filter by a metric whose name needs quoting", _PROFILE
+    ),
+    ErrorCode(
+        "unsupported-operator", "the profile does not accept this operator on this kind of key", _PROFILE
+    ),
+    ErrorCode("unsupported-list", "the profile does not accept IN or NOT IN on this key", _PROFILE),
+    ErrorCode(
+        "unsupported-is-null", "the profile does not accept IS NULL or IS NOT NULL on this key", _PROFILE
+    ),
+    ErrorCode("unknown-attribute", "the entity has no attribute by that name", _EVALUATED),
+    ErrorCode("unknown-dataset-key", "datasets have no key by that name (name, digest or context)", _PROFILE),
+    ErrorCode("unsupported-rename", "the profile cannot rename experiments", _PROFILE),
+    # What a profile accepts but warns about.
+    ErrorCode("observed-unsupported", "some paths of the backend are reported to refuse this", warning=True),
+    ErrorCode(
+        "duration-units", "a duration below 1000 looks like seconds; durations are milliseconds", warning=True
+    ),
+    ErrorCode(
+        "seconds-not-milliseconds",
+        "a time that reads as a date in seconds; times are milliseconds since the epoch",
+        warning=True,
+    ),
+    ErrorCode("unknown-status", "no run has that status, so the clause matches nothing", warning=True),
+    ErrorCode("duplicate-order-by", "a key ordered by twice; the first clause wins", warning=True),
+    # The arguments of a search.
+    ErrorCode("bad-max-results", "max_results is not an integer, or is out of range", (ArgumentError,)),
+    ErrorCode("bad-page-token", "page_token is not a token a previous page returned", (ArgumentError,)),
+    ErrorCode("bad-output-format", "output_format is neither 'pandas' nor 'list'", (ArgumentError,)),
+    ErrorCode(
+        "experiment-ids-and-names", "experiment_ids and experiment_names are both given", (ArgumentError,)
+    ),
+    # Workspaces and stores.
+    ErrorCode(
+        "not-found",
+        "no run, experiment or artifact by that id or path; no store file or folder",
+        (NotFoundError, StoreError),
+    ),
+    ErrorCode("not-a-store", "the file or folder exists but is not a store runql reads", (StoreError,)),
+    ErrorCode("corrupt-store", "a file or row of the store is malformed", (StoreError,)),
+    ErrorCode("unreachable-store", "the database cannot be connected to or read", (StoreError,)),
+    ErrorCode(
+        "unsupported-database",
+        "the query needs SQL that runql writes only for SQLite and PostgreSQL",
+        (EvaluationError,),
+    ),
+    ErrorCode("missing-table", "the database lacks a table or column of MLflow's schema", (StoreError,)),
+    ErrorCode(
+        "missing-dependency",
+        "an optional package is not installed; the message names the extra",
+        (MissingDependencyError,),
+    ),
+)

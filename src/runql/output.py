@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import QueryValueError
+from .errors import ArgumentError
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped,unused-ignore]
@@ -26,7 +26,7 @@ OUTPUT_FORMATS = ("pandas", "list")
 
 def check_output_format(output_format: str) -> None:
     if output_format not in OUTPUT_FORMATS:
-        raise QueryValueError(
+        raise ArgumentError(
             f"Unsupported output format: {output_format!r}. Supported string values are 'pandas' or 'list'",
             code="bad-output-format",
             where="output_format",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gc
 import getpass
-import json
 import logging
 import os
 import shutil
@@ -28,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
+from .compare import compare_runs, plot_metric_history
 from .compiled import CompiledQuery, compile_quietly
-from .errors import Diagnostic, QueryValueError, UnsupportedQueryError
+from .errors import ArgumentError, Diagnostic, NotFoundError, StoreError, UnsupportedQueryError
 from .evaluate.columnar import ColumnarRuns, Selection
 from .output import check_output_format
 from .paging import paginate
@@ -50,12 +50,21 @@ from .records import (
     run_from_record,
     run_to_record,
 )
+from .sources import (
+    StoreRecords,
+    read_jsonl,
+    read_mlflow,
+    read_mlflow_db,
+    read_mlflow_dir,
+    source_kind,
+    write_jsonl,
+)
 from .validate import QueryWarning
 
 if TYPE_CHECKING:
     from .profiles import Profile
 
-__all__ = ["NotFoundError", "Workspace"]
+__all__ = ["NotFoundError", "Workspace", "from_mlflow", "from_mlflow_db", "from_mlflow_dir"]
 
 _log = logging.getLogger("runql")
 
@@ -63,22 +72,14 @@ DEFAULT_EXPERIMENT_ID = "0"
 SEARCH_MAX_RESULTS_DEFAULT = 1000
 SEARCH_MAX_RESULTS_THRESHOLD = 50000
 SEARCH_MAX_RESULTS_PANDAS = 100000
-_FORMAT = "runql-workspace"
-_FORMAT_VERSION = 1
-
-
-class NotFoundError(LookupError):
-    """No experiment, run or artifact by that id, name or path (MLflow's RESOURCE_DOES_NOT_EXIST)."""
-
-    code = "not-found"
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _max_results_error(value: Any, message: str) -> QueryValueError:
-    return QueryValueError(
+def _max_results_error(value: Any, message: str) -> ArgumentError:
+    return ArgumentError(
         message,
         code="bad-max-results",
         where="max_results",
@@ -229,94 +230,93 @@ class Workspace:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the workspace as JSON Lines; a temporary file is renamed over ``path`` at the end."""
-        target = Path(path)
-        header = {
-            "kind": "workspace",
-            "format": _FORMAT,
-            "version": _FORMAT_VERSION,
-            "active_experiment_id": self._active_experiment_id,
-            "last_active_run_id": self._last_active_run_id,
-        }
-        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with open(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps(header) + "\n")
-                for experiment in self._experiments.values():
-                    line = {"kind": "experiment", **experiment_to_record(experiment)}
-                    handle.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
-                for run in self._runs.values():
-                    line = {"kind": "run", **run_to_record(run)}
-                    handle.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_jsonl(
+            path,
+            (experiment_to_record(experiment) for experiment in self._experiments.values()),
+            (run_to_record(run) for run in self._runs.values()),
+            active_experiment_id=self._active_experiment_id,
+            last_active_run_id=self._last_active_run_id,
+        )
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], **options: Any) -> Workspace:
-        """Read a workspace written by :meth:`save` (JSON Lines of experiment and run records), an
-        MLflow ``mlruns`` folder, or an MLflow database (a ``.db`` file or a database URL)."""
-        from .sources import load as load_source
-        from .sources import source_kind
+    def load(cls, path: str | os.PathLike[str], *, progress: bool | None = None, **options: Any) -> Workspace:
+        """A workspace from any source runql reads: a file :meth:`save` wrote (JSON Lines), an MLflow
+        ``mlruns`` folder, an MLflow database (a ``.db`` file or a database URL) or a tracking URI.
 
-        if source_kind(path) != "jsonl":
-            return load_source(path, **options)
-        experiments: list[dict[str, Any]] = []
-        runs: list[dict[str, Any]] = []
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except ValueError as error:
-                    raise ValueError(f"{path}, line {number}: not JSON ({error})") from None
-                kind = record.pop("kind", "run") if isinstance(record, dict) else None
-                if kind == "workspace":
-                    if record.get("format") != _FORMAT or record.get("version", 0) > _FORMAT_VERSION:
-                        raise ValueError(f"{path}, line {number}: not a runql workspace this version reads")
-                    options.setdefault("active_experiment_id", record.get("active_experiment_id"))
-                    options.setdefault("last_active_run_id", record.get("last_active_run_id"))
-                elif kind == "experiment":
-                    experiments.append(record)
-                elif kind == "run":
-                    runs.append(record)
-                else:
-                    raise ValueError(f"{path}, line {number}: expected a run or experiment record")
-        try:
-            return cls(experiments, runs, **options)
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"{path}: {error}") from None
+        :func:`runql.sources.source_kind` says which reader is used; a folder holding an ``mlruns``
+        folder (a project checkout) is read as that ``mlruns``. ``progress`` shows a progress bar
+        while an MLflow store is read (None: when stderr is a terminal). ``options`` go to the
+        :class:`Workspace` (``profile=...``).
+        """
+        kind = source_kind(path)
+        if kind == "mlflow-db":
+            return cls.from_mlflow_db(path, progress=progress, **options)
+        if kind == "mlflow":
+            return cls.from_mlflow(os.fspath(path), progress=progress, **options)
+        if kind == "mlflow-dir":
+            return cls.from_mlflow_dir(path, progress=progress, **options)
+        return cls._from_store(read_jsonl(path), options)
 
     @classmethod
-    def from_mlflow_dir(cls, path: str | os.PathLike[str], **options: Any) -> Workspace:
-        """An MLflow file store folder (``mlruns``), read without MLflow (``runql[mlflow-files]``)."""
-        from .sources import from_mlflow_dir
+    def from_mlflow_dir(
+        cls, path: str | os.PathLike[str] = "mlruns", *, progress: bool | None = None, **options: Any
+    ) -> Workspace:
+        """An MLflow file store folder (``mlruns``), read without MLflow (``runql[mlflow-files]``).
 
-        return from_mlflow_dir(path, **options)
+        Every experiment and run, deleted ones included. ``path`` is the ``mlruns`` folder (or a
+        ``file:`` URI, or a folder that holds ``mlruns``). ``progress``: show a progress bar (None:
+        when stderr is a terminal). ``options`` go to the :class:`Workspace`. Raises
+        :class:`StoreError` naming the file at fault when the store is corrupt or partial.
+        """
+        return cls._from_store(read_mlflow_dir(path, progress=progress), options)
 
     @classmethod
-    def from_mlflow_db(cls, url: str, **options: Any) -> Workspace:
+    def from_mlflow_db(
+        cls, url: str | os.PathLike[str], *, progress: bool | None = None, **options: Any
+    ) -> Workspace:
         """An MLflow tracking database (``sqlite:///mlflow.db``, PostgreSQL, MySQL), read with
-        SQLAlchemy (``runql[mlflow-db]``)."""
-        from .sources import from_mlflow_db
+        SQLAlchemy (``runql[mlflow-db]``).
 
-        return from_mlflow_db(url, **options)
+        ``url`` is a SQLAlchemy URL (``postgresql://user:pw@host/db``, ``mysql+pymysql://...``) or the
+        path of a SQLite file. Histories are read whole; each run's latest metric values are those of
+        ``latest_metrics``, the table MLflow searches. A server needs its driver too.
+        """
+        return cls._from_store(read_mlflow_db(url, progress=progress), options)
 
     @classmethod
     def from_mlflow(
         cls,
         tracking_uri: str | None = None,
-        experiment_ids: Sequence[str] | None = None,
+        experiment_ids: Iterable[str | int] | None = None,
         with_history: bool = False,
+        *,
+        progress: bool | None = None,
         **options: Any,
     ) -> Workspace:
-        """Any MLflow tracking URI, through ``mlflow.MlflowClient`` (``runql[mlflow]``)."""
-        from .sources import from_mlflow
+        """Any MLflow tracking URI, through ``mlflow.MlflowClient`` (``runql[mlflow]``).
 
-        return from_mlflow(tracking_uri, experiment_ids, with_history, **options)
+        ``tracking_uri`` defaults to MLflow's own default (``MLFLOW_TRACKING_URI``, then the local
+        store). ``experiment_ids`` limits the load to those experiments. With ``with_history``, every
+        metric history is fetched too; otherwise each metric keeps its latest point only.
+        """
+        return cls._from_store(
+            read_mlflow(tracking_uri, experiment_ids, with_history, progress=progress), options
+        )
+
+    @classmethod
+    def _from_store(cls, records: StoreRecords, options: dict[str, Any]) -> Workspace:
+        """The workspace a reader's records make; a record that cannot be built is a :class:`StoreError`
+        naming the store."""
+        options.setdefault("active_experiment_id", records.active_experiment_id)
+        options.setdefault("last_active_run_id", records.last_active_run_id)
+        try:
+            workspace = cls(records.experiments, records.runs, **options)
+        except (KeyError, TypeError, ValueError) as error:
+            raise StoreError(str(error), where=records.where) from None
+        # Set before any search, so the column store, which the first search builds, reads them.
+        for run_id, values in records.latest_metrics.items():
+            workspace.get_run(run_id).data.metrics.update(values)
+        return workspace
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -432,7 +432,7 @@ class Workspace:
             else ([experiment_names] if isinstance(experiment_names, str) else list(experiment_names))
         )
         if ids and names:
-            raise QueryValueError(
+            raise ArgumentError(
                 "Only experiment_ids or experiment_names can be used, but not both",
                 code="experiment-ids-and-names",
                 where="experiment_ids",
@@ -713,16 +713,12 @@ class Workspace:
 
     def compare_runs(self, run_ids: Sequence[str], only_differences: bool = False) -> Any:
         """One row per param, metric and tag key, one column per run (see :func:`runql.compare_runs`)."""
-        from .compare import compare_runs
-
         return compare_runs(self, run_ids, only_differences)
 
     def plot_metric_history(
         self, run_ids: Sequence[str], key: str, out: str | os.PathLike[str] | None = None
     ) -> Any:
         """The histories of ``key`` for several runs on one chart (``runql[plot]``)."""
-        from .compare import plot_metric_history
-
         return plot_metric_history(self, run_ids, key, out)
 
     # -- artifacts -------------------------------------------------------------------------------
@@ -779,6 +775,13 @@ class Workspace:
             run_id, artifact_path = parse_runs_uri(uri)
             return _inside(self._artifact_root(run_id), artifact_path)
         return local_path(uri)
+
+
+# The readers as functions, as runql exports them: runql.from_mlflow_dir(path) is
+# Workspace.from_mlflow_dir(path).
+from_mlflow_dir = Workspace.from_mlflow_dir
+from_mlflow_db = Workspace.from_mlflow_db
+from_mlflow = Workspace.from_mlflow
 
 
 def parse_runs_uri(uri: str) -> tuple[str, str]:

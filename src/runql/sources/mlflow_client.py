@@ -8,14 +8,13 @@ request per run and metric key).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import StoreError, progress_bar, require, sort_inputs
+from ..errors import StoreError
+from ..optional import progress_bar, require
+from .base import StoreRecords, sort_inputs
 
-if TYPE_CHECKING:
-    from ..workspace import Workspace
-
-__all__ = ["from_mlflow"]
+__all__ = ["read_mlflow"]
 
 # Page sizes every tracking server accepts (Databricks caps run pages at 1000).
 EXPERIMENT_PAGE = 1000
@@ -91,14 +90,13 @@ def _run_record(run: Any, histories: dict[str, list[Any]] | None) -> dict[str, A
     }
 
 
-def from_mlflow(
+def read_mlflow(
     tracking_uri: str | None = None,
     experiment_ids: Iterable[str | int] | None = None,
     with_history: bool = False,
     *,
     progress: bool | None = None,
-    **options: Any,
-) -> Workspace:
+) -> StoreRecords:
     """The experiments and runs a tracking URI serves (deleted ones included), through MLflow's client.
 
     ``tracking_uri`` defaults to MLflow's own default (``MLFLOW_TRACKING_URI``, then the local
@@ -107,15 +105,13 @@ def from_mlflow(
     (``pip install 'runql[mlflow]'``).
     """
     mlflow = require("mlflow", "mlflow", "reading runs through an MLflow tracking URI")
-    from ..workspace import Workspace
-
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    where = tracking_uri or "the default tracking URI"
     try:
         records, experiments = _read(client, experiment_ids, with_history, progress)
     except mlflow.exceptions.MlflowException as error:
-        where = tracking_uri or "the default tracking URI"
         raise StoreError(str(error).splitlines()[0], where=where) from None
-    return Workspace.from_records([_experiment_record(e) for e in experiments], records, **options)
+    return StoreRecords([_experiment_record(e) for e in experiments], records, where=where)
 
 
 def _read(

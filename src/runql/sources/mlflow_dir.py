@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..errors import StoreError
+from ..optional import progress_bar, require
 from ..records import LifecycleStage, RunStatus
-from . import StoreError, local_path, progress_bar, require, sort_inputs
+from .base import StoreRecords, local_path, sort_inputs
 
-if TYPE_CHECKING:
-    from ..workspace import Workspace
-
-__all__ = ["from_mlflow_dir"]
+__all__ = ["read_mlflow_dir"]
 
 TRASH = ".trash"
 META = "meta.yaml"
@@ -41,18 +40,14 @@ RUN_KEYS = ("experiment_id", "status", "start_time", "end_time", "user_id")
 STATUS_NUMBERS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 
 
-def from_mlflow_dir(
-    path: str | os.PathLike[str] = "mlruns", *, progress: bool | None = None, **options: Any
-) -> Workspace:
+def read_mlflow_dir(path: str | os.PathLike[str] = "mlruns", *, progress: bool | None = None) -> StoreRecords:
     """Every experiment and run of an MLflow file store folder, deleted ones included.
 
     ``path`` is the ``mlruns`` folder (or a ``file:`` URI, or a folder that holds ``mlruns``).
-    ``progress``: show a progress bar (None: when stderr is a terminal). ``options`` go to the
-    :class:`Workspace`. Needs PyYAML (``pip install 'runql[mlflow-files]'``). Raises
-    :class:`StoreError` naming the file at fault when the store is corrupt or partial.
+    ``progress``: show a progress bar (None: when stderr is a terminal). Needs PyYAML
+    (``pip install 'runql[mlflow-files]'``). Raises :class:`StoreError` naming the file at fault
+    when the store is corrupt or partial.
     """
-    from ..workspace import Workspace
-
     store = _FileStore(_store_root(local_path(path)))
     experiments: list[dict[str, Any]] = []
     run_folders: list[tuple[Path, str]] = []
@@ -71,10 +66,7 @@ def from_mlflow_dir(
             extra="mlflow-files",
         )
     ]
-    try:
-        return Workspace.from_records(experiments, runs, **options)
-    except (KeyError, TypeError, ValueError) as error:
-        raise StoreError(str(error), where=str(store.root)) from None
+    return StoreRecords(experiments, runs, where=str(store.root))
 
 
 def _is_experiment(folder: Path) -> bool:

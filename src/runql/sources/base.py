@@ -1,0 +1,58 @@
+"""What every reader shares: the records it returns, and the helpers for paths and dataset inputs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
+
+from ..records import DATASET_CONTEXT_TAG
+
+__all__ = ["DATABASE_SCHEMES", "StoreRecords", "local_path", "sort_inputs", "url_scheme"]
+
+# The database URL schemes SQLAlchemy reads MLflow's schema from (a driver may follow a '+').
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql")
+
+
+@dataclass
+class StoreRecords:
+    """A store read whole, as the records :class:`~runql.Workspace` is built from.
+
+    ``where`` names the store in errors. ``latest_metrics`` (run id -> key -> value) overrides the
+    latest values the histories give, for a store that keeps its own (a database's
+    ``latest_metrics`` table, which MLflow searches).
+    """
+
+    experiments: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+    where: str
+    latest_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    active_experiment_id: str | None = None
+    last_active_run_id: str | None = None
+
+
+def sort_inputs(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Dataset inputs in one order (name, digest, context): a store keeps none, and readers must agree."""
+    return sorted(
+        inputs,
+        key=lambda i: (i["dataset"]["name"], i["dataset"]["digest"], i["tags"].get(DATASET_CONTEXT_TAG, "")),
+    )
+
+
+def local_path(path_or_uri: str | os.PathLike[str]) -> Path:
+    """A filesystem path from a path or a ``file:`` URI."""
+    text = os.fspath(path_or_uri)
+    parsed = urlparse(text)
+    if parsed.scheme == "file":
+        return Path(url2pathname(unquote(parsed.path)))
+    return Path(text)
+
+
+def url_scheme(text: str) -> str:
+    """The lower-case scheme of a URL, or "" for a path."""
+    parsed = urlparse(text)
+    # One letter is a Windows drive, not a scheme.
+    return parsed.scheme.lower() if len(parsed.scheme) > 1 else ""
