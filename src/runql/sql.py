@@ -253,6 +253,8 @@ class _Compiler:
 
     def test(self, node: Compare | In, column: Any, number: bool) -> Condition:
         """Whether a present value of ``column`` satisfies the comparison of ``node``."""
+        if not number and self.dialect == "postgresql" and _has_nul(node):
+            return self.nul_test(node, column)
         if isinstance(node, In):
             values = [self.value(v, number) for v in node.values]
             found = self.ordered(column, number).in_(values)
@@ -261,9 +263,26 @@ class _Compiler:
         if op.is_pattern:
             matched = self.like(column, str(value), op in (Op.ILIKE, Op.NOT_ILIKE))
             return sa.not_(matched) if op in (Op.NOT_LIKE, Op.NOT_ILIKE) else matched
-        column = self.ordered(column, number)
-        compared: Condition = _COMPARE[op](column, value)
+        compared: Condition = _COMPARE[op](self.ordered(column, number), value)
         return compared
+
+    def nul_test(self, node: Compare | In, column: Any) -> Condition:
+        """The comparison with a string holding NUL, which PostgreSQL text cannot hold: no stored value
+        equals it or matches it as a pattern, and against ``A + NUL + B`` a value without NUL orders
+        exactly as against ``A`` (``v < A + NUL + B`` exactly when ``v <= A``)."""
+        if isinstance(node, In):
+            kept = [v for v in node.values if "\x00" not in str(v.value)]
+            found = self.ordered(column, False).in_([v.value for v in kept]) if kept else sa.false()
+            return sa.not_(found) if node.negated else found
+        op, prefix = node.op, str(node.value.value).split("\x00", 1)[0]
+        column = self.ordered(column, False)
+        if op in (Op.EQ, Op.LIKE, Op.ILIKE):
+            return sa.false()
+        if op in (Op.NE, Op.NOT_LIKE, Op.NOT_ILIKE):
+            return sa.true()
+        if op in (Op.LT, Op.LE):
+            return column <= prefix
+        return column > prefix
 
     def ordered(self, column: Any, number: bool) -> Any:
         """``column`` compared and sorted by code point when it holds strings."""
@@ -284,17 +303,8 @@ class _Compiler:
 
     def value(self, literal: Literal, number: bool) -> Any:
         value = literal.value
-        if number:
-            if isinstance(value, int) and not -(2**63) <= value < 2**63:
-                return float(value)  # beyond the databases' integers; MLflow reads it as a float
-            return value
-        if self.dialect == "postgresql" and isinstance(value, str) and "\x00" in value:
-            raise EvaluationError(
-                "PostgreSQL text cannot hold the NUL character (\\x00), so no value equals or contains it",
-                code="bad-value-type",
-                span=literal.span,
-                hint="remove the \\x00 from the value",
-            )
+        if number and isinstance(value, int) and not -(2**63) <= value < 2**63:
+            return float(value)  # beyond the databases' integers; MLflow reads it as a float
         return value
 
     def attribute(self, key: Key) -> Any:
@@ -371,6 +381,11 @@ class _Compiler:
             self.ordered(self.runs.c.run_uuid, number=False).asc(),
         ]
         return clauses
+
+
+def _has_nul(node: Compare | In) -> bool:
+    literals = node.values if isinstance(node, In) else (node.value,)
+    return any(isinstance(v.value, str) and "\x00" in v.value for v in literals)
 
 
 _KEY_TABLES = {Entity.METRIC: "latest_metrics", Entity.PARAM: "params", Entity.TAG: "tags"}
