@@ -27,6 +27,7 @@ from .unparse import unparse_query
 from .validate import QueryWarning, resolve_profile, validate
 
 if TYPE_CHECKING:
+    from .sql_store import SqlStore
     from .workspace import Workspace
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
@@ -119,13 +120,22 @@ class CommandError(RunqlError):
     """A problem with the command's input, printed as ``error: <message>`` with exit status 1."""
 
 
-def _add_source(parser: argparse.ArgumentParser) -> None:
+def _add_source(parser: argparse.ArgumentParser, searched_in_place: bool = True) -> None:
     parser.add_argument(
         "--source",
         "-s",
         metavar="PATH_OR_URI",
         help="an mlruns folder, an MLflow database (mlflow.db, sqlite:///..., postgresql://...), a "
-        "tracking URI or a runql workspace .jsonl file (default: the bundled sample workspace)",
+        "tracking URI or a runql workspace .jsonl file (default: the bundled sample workspace)"
+        + ("; a database is searched in place, in SQL" if searched_in_place else ""),
+    )
+    if not searched_in_place:
+        return
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="read a database whole into memory before searching, instead of searching it in SQL "
+        "(for many questions of one store, runql in Python keeps what it loaded: runql.from_mlflow_db)",
     )
 
 
@@ -139,12 +149,24 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _workspace(args: argparse.Namespace) -> Workspace:
+def _loaded(args: argparse.Namespace) -> Workspace:
+    """The source read whole into memory (the bundled sample without --source)."""
     from .workspace import Workspace
 
     if args.source is None:
         return Workspace.sample()
     return Workspace.load(args.source)
+
+
+def _workspace(args: argparse.Namespace) -> Workspace | SqlStore:
+    """What a search reads: an MLflow database searched in place (unless --load), or the loaded source."""
+    from .sources import source_kind
+
+    if args.source is not None and not args.load and source_kind(args.source) == "mlflow-db":
+        from . import connect
+
+        return connect(args.source)
+    return _loaded(args)
 
 
 def _text(value: Any) -> str:
@@ -524,7 +546,7 @@ def _configure_compare(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--plot", metavar="KEY", help="draw the history of metric KEY for the runs")
     parser.add_argument("--out", metavar="FILE.png", help="where --plot writes its PNG")
-    _add_source(parser)
+    _add_source(parser, searched_in_place=False)
     _add_format(parser)
 
 
@@ -539,7 +561,7 @@ def _run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from .optional import require
 
         require("matplotlib", "plot", "--plot")
-    ws = _workspace(args)
+    ws = _loaded(args)  # a comparison reads whole histories
     frame = ws.compare_runs(args.run_ids, only_differences=args.only_differences)
     if args.format in ("table", "markdown"):
         # Run names read better than ids in a header, when they tell the runs apart.

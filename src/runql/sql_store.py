@@ -187,6 +187,12 @@ class SqlStore:
             for row in rows
         ]
 
+    @property
+    def experiments(self) -> list[Experiment]:
+        """Every experiment, active and deleted, by id."""
+        with self._reading() as connection:
+            return self._experiments(connection)
+
     def get_experiment(self, experiment_id: str | int) -> Experiment:
         with self._reading() as connection:
             for experiment in self._experiments(connection):
