@@ -6,6 +6,7 @@ a source checkout or an editable install reads the top-level ``grammar/`` folder
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -31,10 +32,23 @@ def grammar_origin() -> str:
 def parser(name: str, transformer: Transformer | None = None) -> Lark:  # type: ignore[type-arg]
     """The parser for ``grammar/<name>.lark`` (``filter`` or ``order_by``).
 
-    With a ``transformer`` the LALR parser calls it as it reduces, building no tree.
+    With a ``transformer`` the LALR parser calls it as it reduces, building no tree. The parse tables
+    are cached in the user's cache folder (building them is most of a one-shot command's start-up);
+    lark rebuilds them when the grammar or lark changes.
     """
+    options = {"parser": "lalr", "transformer": transformer, "cache": _cache_file(name)}
     if grammar_origin() == "package":
-        return Lark.open_from_package(
-            "runql", f"{name}.lark", ("grammar",), parser="lalr", transformer=transformer
-        )
-    return Lark.open(str(SOURCE_GRAMMAR_DIR / f"{name}.lark"), parser="lalr", transformer=transformer)
+        return Lark.open_from_package("runql", f"{name}.lark", ("grammar",), **options)
+    return Lark.open(str(SOURCE_GRAMMAR_DIR / f"{name}.lark"), **options)
+
+
+def _cache_file(name: str) -> str | bool:
+    """A file in the user's own cache folder (never a shared temporary one: the cache is a pickle),
+    or False when there is none to write."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(root) / "runql"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return str(folder / f"{name}.lark-tables")
