@@ -108,6 +108,23 @@ def test_bad_run_ids(ws: Workspace) -> None:
         compare_runs(ws, [])
 
 
+def test_the_runs_themselves(ws: Workspace) -> None:
+    runs = [ws.get_run("a"), ws.get_run("b")]
+    assert compare_runs(runs).equals(compare_runs(ws, ["a", "b"]))
+    assert compare_runs(runs, only_differences=True).equals(
+        compare_runs(ws, ["a", "b"], only_differences=True)
+    )
+    assert ws.compare_runs(["a", "b"]).equals(compare_runs(runs))
+    with pytest.raises(ValueError, match="more than once: a"):
+        compare_runs([runs[0], runs[0]])
+    with pytest.raises(ValueError, match="at least one run"):
+        compare_runs([])
+    with pytest.raises(TypeError, match="run_ids"):
+        compare_runs(runs, ["a"])
+    with pytest.raises(TypeError, match="run_ids"):
+        compare_runs(ws)
+
+
 def test_plot_writes_a_png(ws: Workspace, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / "loss.png"
@@ -117,6 +134,17 @@ def test_plot_writes_a_png(ws: Workspace, tmp_path: Path) -> None:
     assert axes.get_xlabel() == "step"
     lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in axes.get_lines()}
     assert lines == {"first (a)": ([0, 1, 2], [3, 2, 1]), "b": ([0, 1], [4, 2])}
+
+
+def test_plot_the_runs_themselves(ws: Workspace) -> None:
+    pytest.importorskip("matplotlib")
+    figure = plot_metric_history([ws.get_run("a"), ws.get_run("b")], key="loss")
+    drawn = ws.plot_metric_history(["a", "b"], "loss")
+    assert [list(line.get_ydata()) for line in figure.axes[0].get_lines()] == [
+        list(line.get_ydata()) for line in drawn.axes[0].get_lines()
+    ]
+    with pytest.raises(TypeError, match="key"):
+        plot_metric_history([ws.get_run("a")])
 
 
 def test_plot_by_time_when_no_steps_were_logged(ws: Workspace) -> None:

@@ -20,6 +20,7 @@ from runql import (
     EvaluationError,
     NotFoundError,
     RunqlError,
+    StoreError,
     UnsupportedQueryError,
     ViewType,
     Workspace,
@@ -210,10 +211,15 @@ def test_failed_save_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.Mon
 def test_load_reports_the_line(tmp_path: Path) -> None:
     target = tmp_path / "bad.jsonl"
     target.write_text('{"kind": "run", "run_id": "a"}\n{not json}\n', encoding="utf-8")
-    with pytest.raises(ValueError, match="line 2"):
+    with pytest.raises(StoreError, match="line 2") as raised:
         Workspace.load(target)
+    assert raised.value.code == "corrupt-store" and isinstance(raised.value, ValueError)
     target.write_text('{"kind": "workspace", "format": "something-else"}\n', encoding="utf-8")
-    with pytest.raises(ValueError, match="line 1"):
+    with pytest.raises(StoreError, match="line 1") as raised:
+        Workspace.load(target)
+    assert raised.value.code == "not-a-store"
+    target.write_text('{"kind": "run", "run_id": "a"}\n{"kind": "run", "run_id": "a"}\n', encoding="utf-8")
+    with pytest.raises(StoreError, match=f"{target}: run id 'a' appears twice"):
         Workspace.load(target)
 
 
