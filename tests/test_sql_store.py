@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +37,7 @@ class Database:
     store: runql.sql_store.SqlStore
     reference: runql.Workspace
     experiments: list[str]  # one per generated workspace
+    vocabulary: Vocabulary  # what the runs and the queries are drawn from
 
     def runs_of(self, experiment_id: str, view: str = "active") -> list[Run]:
         stages = {"active": {LifecycleStage.ACTIVE}, "all": {LifecycleStage.ACTIVE, LifecycleStage.DELETED}}
@@ -61,13 +63,31 @@ def _database(request: pytest.FixtureRequest, vocabulary: Vocabulary) -> Iterato
         warnings.simplefilter("ignore")
         reference = runql.from_mlflow_db(url)
     store = runql.connect(url)
-    yield Database(url, store, reference, experiments)
+    yield Database(url, store, reference, experiments, vocabulary)
     store.close()
+
+
+def _ascii_case(vocabulary: Vocabulary) -> Vocabulary:
+    """Without letters whose case only Unicode folds: ILIKE on PostgreSQL folds case as the database's
+    locale does, and the test server's is C (docs/compatibility.md, ``postgres-ilike``)."""
+
+    def folds_alike(text: str) -> bool:
+        return all(c.isascii() or c.lower() == c.upper() for c in text)
+
+    return replace(
+        vocabulary,
+        texts=tuple(filter(folds_alike, vocabulary.texts)),
+        run_names=tuple(filter(folds_alike, vocabulary.run_names)),
+        users=tuple(filter(folds_alike, vocabulary.users)),
+        dataset_names=tuple(filter(folds_alike, vocabulary.dataset_names)),
+        contexts=tuple(filter(folds_alike, vocabulary.contexts)),
+    )
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def database(request: pytest.FixtureRequest) -> Iterator[Database]:
-    yield from _database(request, DEFAULT_VOCABULARY)
+    vocabulary = DEFAULT_VOCABULARY if request.param == "sqlite" else _ascii_case(DEFAULT_VOCABULARY)
+    yield from _database(request, vocabulary)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -82,7 +102,7 @@ def _cases(database: Database, profile: str) -> list[tuple[int, runql.Query, int
     for index, experiment_id in enumerate(database.experiments):
         rows = database.runs_of(experiment_id)
         strategy = st.tuples(
-            queries(profile, "runs", DEFAULT_VOCABULARY, rows), st.sampled_from([1, 3, 1000])
+            queries(profile, "runs", database.vocabulary, rows), st.sampled_from([1, 3, 1000])
         )
         for query, page in examples(strategy, COUNT // len(database.experiments), SEED + index):
             cases.append((index, query, page))
@@ -129,9 +149,7 @@ def test_pages_equal_mlflows_sql_store(store_safe_database: Database) -> None:
     client = MlflowClient(tracking_uri=database.url)
     for index, experiment_id in enumerate(database.experiments):
         rows = database.runs_of(experiment_id)
-        strategy = st.tuples(
-            queries("mlflow", "runs", DEFAULT_VOCABULARY.store_safe(), rows), st.sampled_from([2, 1000])
-        )
+        strategy = st.tuples(queries("mlflow", "runs", database.vocabulary, rows), st.sampled_from([2, 1000]))
         for query, page in examples(strategy, COUNT // len(database.experiments), SEED + 7 + index):
             text, order_by = query.filter_string, list(query.order_by_strings)
             with warnings.catch_warnings():
@@ -259,3 +277,60 @@ def test_deleted_runs_and_views(database: Database) -> None:
             )[0]
             expected = runql.compile("").search(database.runs_of(experiment_id, view))[0]
             assert _ids(found) == _ids(expected)
+
+
+def test_a_database_missing_a_table_names_it(new_sqlite_database: Callable[..., str]) -> None:
+    url = new_sqlite_database(mlflow_schema=True)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE latest_metrics")
+    engine.dispose()
+    with pytest.raises(runql.StoreError, match="latest_metrics") as caught:
+        runql.connect(url)
+    assert caught.value.code == "missing-table"
+
+
+def test_an_older_schema_names_the_missing_column(new_sqlite_database: Callable[..., str]) -> None:
+    url = new_sqlite_database(mlflow_schema=True)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:  # MLflow before 1.28 had no is_nan in latest_metrics
+        connection.exec_driver_sql(
+            "CREATE TABLE old AS SELECT key, value, timestamp, step, run_uuid FROM latest_metrics"
+        )
+        connection.exec_driver_sql("DROP TABLE latest_metrics")
+        connection.exec_driver_sql("ALTER TABLE old RENAME TO latest_metrics")
+    engine.dispose()
+    with pytest.raises(runql.StoreError, match=r"latest_metrics.*is_nan"):
+        runql.connect(url)
+
+
+def test_a_database_that_is_not_mlflows(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE things (id INTEGER)")
+    engine.dispose()
+    with pytest.raises(runql.StoreError, match="experiments"):
+        runql.connect(path)
+    with pytest.raises(runql.StoreError, match="no such database file"):
+        runql.connect(tmp_path / "missing.db")
+
+
+def test_a_wrong_password_is_one_line_without_the_password(postgres_url: str) -> None:
+    url = sa.make_url(postgres_url).set(password="not-the-password-4f2a")
+    with pytest.raises(runql.StoreError) as caught:
+        runql.connect(url.render_as_string(hide_password=False))
+    message = str(caught.value)
+    assert "not-the-password-4f2a" not in message
+    assert "\n" not in message and "password" in message
+    assert caught.value.code == "unreachable-store"
+
+
+def test_an_unreachable_server_is_one_line_without_the_password() -> None:
+    from services import free_port
+
+    with pytest.raises(runql.StoreError) as caught:
+        runql.connect(f"postgresql+psycopg2://someone:secret-77@127.0.0.1:{free_port()}/db")
+    message = str(caught.value)
+    assert "secret-77" not in message and "\n" not in message
+    assert "127.0.0.1" in message
