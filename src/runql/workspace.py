@@ -30,7 +30,6 @@ from urllib.request import url2pathname
 from .compare import compare_runs, plot_metric_history
 from .compiled import CompiledQuery, compile_quietly
 from .errors import ArgumentError, Diagnostic, NotFoundError, StoreError, UnsupportedQueryError
-from .evaluate.columnar import ColumnarRuns, Selection
 from .output import check_output_format
 from .paging import paginate
 from .records import (
@@ -62,6 +61,7 @@ from .sources import (
 from .validate import QueryWarning
 
 if TYPE_CHECKING:
+    from .evaluate.columnar import ColumnarRuns, Selection
     from .profiles import Profile
 
 __all__ = ["NotFoundError", "Workspace", "from_mlflow", "from_mlflow_db", "from_mlflow_dir"]
@@ -398,6 +398,9 @@ class Workspace:
     def _columns(self) -> ColumnarRuns:
         """The column store the searches run on, built on first use after runs were added."""
         if self._store is None:
+            # numpy and pandas are imported with the first search, not with runql.
+            from .evaluate.columnar import ColumnarRuns
+
             self._store = ColumnarRuns(list(self._runs.values()))
             self._store_rows = {run.info.run_id: row for row, run in enumerate(self._store.runs)}
         return self._store
