@@ -19,7 +19,6 @@ from runql import (
     ArgumentError,
     EvaluationError,
     NotFoundError,
-    RunqlError,
     StoreError,
     UnsupportedQueryError,
     ViewType,
@@ -380,7 +379,7 @@ def _token(payload: str) -> str:
     ],
 )
 def test_bad_tokens(ws: Workspace, token: str, message: str) -> None:
-    with pytest.raises(RunqlError, match=message) as raised:
+    with pytest.raises(ArgumentError, match=message) as raised:
         ws.search_runs_paged(["1"], page_token=token)
     assert raised.value.code == "bad-page-token"
     assert raised.value.message.startswith("Invalid page token")

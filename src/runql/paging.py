@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import TypeVar
 
-from .errors import QueryValueError
+from .errors import ArgumentError
 
 __all__ = ["create_page_token", "next_page_token", "paginate", "parse_page_token"]
 
@@ -23,9 +23,9 @@ def create_page_token(offset: int) -> str:
     return base64.b64encode(json.dumps({"offset": offset}).encode("utf-8")).decode("ascii")
 
 
-def _token_error(message: str, token: str | bytes) -> QueryValueError:
+def _token_error(message: str, token: str | bytes) -> ArgumentError:
     text = token.decode("ascii", "replace") if isinstance(token, bytes) else token
-    return QueryValueError(
+    return ArgumentError(
         message,
         code="bad-page-token",
         source=text,
