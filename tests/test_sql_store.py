@@ -334,3 +334,29 @@ def test_an_unreachable_server_is_one_line_without_the_password() -> None:
     message = str(caught.value)
     assert "secret-77" not in message and "\n" not in message
     assert "127.0.0.1" in message
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_run_without_start_time_sorts_last(backend: str, request: pytest.FixtureRequest) -> None:
+    make = request.getfixturevalue("new_sqlite_database" if backend == "sqlite" else "new_postgres_database")
+    url = make(mlflow_schema=True)
+    records = [
+        {
+            "run_id": f"r{i}",
+            "run_name": f"r{i}",
+            "user_id": "ann",
+            "start_time": 1000 + i,
+            "experiment_id": "e",
+        }
+        for i in range(3)
+    ]
+    written = log_with_mlflow(url, records, [{"experiment_id": "e", "name": "e"}])
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE runs SET start_time = NULL WHERE run_uuid = :r"), {"r": written.runs["r2"]}
+        )
+    engine.dispose()
+    with runql.connect(url) as store:
+        found = store.search_runs_paged([written.experiments["e"]])[0]
+    assert _ids(found) == [written.runs["r1"], written.runs["r0"], written.runs["r2"]]
