@@ -10,10 +10,8 @@ transaction, so a store that MLflow writes at the same time gives a consistent a
 
 from __future__ import annotations
 
-import logging
 import math
 import os
-import warnings
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +19,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .arguments import (
+    SEARCH_MAX_RESULTS_DEFAULT,
+    SEARCH_MAX_RESULTS_PANDAS,
+    check_page_size,
+    check_total,
+    id_list,
+    warn_at_caller,
+)
 from .compiled import CompiledQuery, OrderBy, compile_quietly
 from .errors import NotFoundError, StoreError
 from .output import check_output_format, runs_to_frame
@@ -42,20 +48,9 @@ from .records import (
 from .sources.base import sort_inputs
 from .sources.mlflow_db import connect_url
 from .sql import MLFLOW_SCHEMA, Schema, Tables, register_sqlite_functions, runs_select
-from .validate import QueryWarning
-from .workspace import (
-    DEFAULT_EXPERIMENT_ID,
-    SEARCH_MAX_RESULTS_DEFAULT,
-    SEARCH_MAX_RESULTS_PANDAS,
-    _caller,
-    _check_page_size,
-    _check_total,
-    _ids,
-)
 
 __all__ = ["SqlStore", "connect"]
 
-_log = logging.getLogger("runql")
 
 # Bound parameters per statement when reading a page's runs: far below every database's limit.
 _CHUNK = 1000
@@ -152,8 +147,7 @@ class SqlStore:
         compiled = compile_quietly(
             filter_string, order_by, profile=self.profile if profile is None else profile, entity=entity
         )
-        for diagnostic in compiled.warnings:
-            warnings.warn_explicit(QueryWarning(diagnostic), QueryWarning, *_caller())
+        warn_at_caller(compiled.warnings)
         return compiled
 
     # -- experiments
@@ -236,7 +230,7 @@ class SqlStore:
         all); ``order_by`` lists ``name``, ``experiment_id``, ``creation_time`` or ``last_update_time``
         clauses; ``profile`` overrides the store's.
         """
-        limit = _check_total(max_results)
+        limit = check_total(max_results)
         found = self._search_experiments(view_type, filter_string, order_by, profile)
         return found if limit is None else found[:limit]
 
@@ -250,46 +244,12 @@ class SqlStore:
         profile: str | Profile | None = None,
     ) -> tuple[list[Experiment], str | None]:
         """One page of experiments and the next page's token, like ``MlflowClient.search_experiments``."""
-        _check_page_size(max_results, allow_none=False)
+        check_page_size(max_results, allow_none=False)
         found = self._search_experiments(view_type, filter_string, order_by, profile)
         offset = parse_page_token(page_token)
         return found[offset : offset + max_results], next_page_token(offset, max_results, len(found))
 
     # -- runs
-
-    def _resolve_experiments(
-        self,
-        connection: sa.Connection,
-        experiment_ids: Any,
-        experiment_names: Sequence[str] | str | None,
-        search_all_experiments: bool,
-    ) -> list[str]:
-        ids = _ids(experiment_ids)
-        names = [experiment_names] if isinstance(experiment_names, str) else list(experiment_names or [])
-        if ids and names:
-            from .errors import ArgumentError
-
-            raise ArgumentError(
-                "Only experiment_ids or experiment_names can be used, but not both",
-                code="experiment-ids-and-names",
-                where="experiment_ids",
-                hint="pass experiment_ids or experiment_names, not both",
-            )
-        if ids:
-            return ids
-        if not names and not search_all_experiments:
-            return [DEFAULT_EXPERIMENT_ID]
-        experiments = self._experiments(connection)
-        if search_all_experiments and not names:
-            return [e.experiment_id for e in experiments if e.lifecycle_stage == LifecycleStage.ACTIVE]
-        by_name = {e.name: e.experiment_id for e in experiments}
-        resolved = []
-        for name in names:
-            if name in by_name:
-                resolved.append(by_name[name])
-            else:
-                _log.warning("Cannot retrieve experiment by name %s", name)
-        return resolved
 
     def _search_ids(
         self,
@@ -333,7 +293,7 @@ class SqlStore:
         DataFrame or ``"list"`` for :class:`Run` objects; ``profile`` overrides the store's.
         """
         check_output_format(output_format)
-        limit = _check_total(max_results)
+        limit = check_total(max_results)
         compiled = self._compile(filter_string, profile, "runs", order_by)
         with self._reading() as connection:
             ids = self._resolve_experiments(
@@ -356,14 +316,14 @@ class SqlStore:
         """One page of runs and the token of the next page (None after the last), like
         ``MlflowClient.search_runs``; the tokens are MLflow's, so one from MLflow continues here.
         ``max_results`` is 1 to 50000 (None: the rest)."""
-        _check_page_size(max_results, allow_none=True)
+        check_page_size(max_results, allow_none=True)
         offset = parse_page_token(page_token)
         compiled = self._compile(filter_string, profile, "runs", order_by)
         # One run more than the page tells whether another page follows.
         fetch = None if max_results is None else max_results + 1
         with self._reading() as connection:
             run_ids = self._search_ids(
-                connection, compiled, _ids(experiment_ids), run_view_type, fetch, offset
+                connection, compiled, id_list(experiment_ids), run_view_type, fetch, offset
             )
             token = next_page_token(offset, max_results, offset + len(run_ids))
             runs = self._read_runs(connection, run_ids[:max_results])

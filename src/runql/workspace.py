@@ -13,23 +13,30 @@ from __future__ import annotations
 
 import gc
 import getpass
-import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
+from .arguments import (
+    DEFAULT_EXPERIMENT_ID,
+    SEARCH_MAX_RESULTS_DEFAULT,
+    SEARCH_MAX_RESULTS_PANDAS,
+    check_page_size,
+    check_total,
+    id_list,
+    resolve_experiments,
+    warn_at_caller,
+)
 from .compare import compare_runs, plot_metric_history
 from .compiled import CompiledQuery, compile_quietly
-from .errors import ArgumentError, Diagnostic, NotFoundError, StoreError, UnsupportedQueryError
+from .errors import Diagnostic, NotFoundError, StoreError, UnsupportedQueryError
 from .output import check_output_format
 from .paging import paginate
 from .records import (
@@ -58,7 +65,6 @@ from .sources import (
     source_kind,
     write_jsonl,
 )
-from .validate import QueryWarning
 
 if TYPE_CHECKING:
     from .evaluate.columnar import ColumnarRuns, Selection
@@ -66,63 +72,9 @@ if TYPE_CHECKING:
 
 __all__ = ["NotFoundError", "Workspace", "from_mlflow", "from_mlflow_db", "from_mlflow_dir"]
 
-_log = logging.getLogger("runql")
-
-DEFAULT_EXPERIMENT_ID = "0"
-SEARCH_MAX_RESULTS_DEFAULT = 1000
-SEARCH_MAX_RESULTS_THRESHOLD = 50000
-SEARCH_MAX_RESULTS_PANDAS = 100000
-
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _max_results_error(value: Any, message: str) -> ArgumentError:
-    return ArgumentError(
-        message,
-        code="bad-max-results",
-        where="max_results",
-        source=repr(value),
-        hint=f"pass an integer from 1 to {SEARCH_MAX_RESULTS_THRESHOLD}, and page with page_token",
-    )
-
-
-def _check_page_size(max_results: Any, allow_none: bool) -> None:
-    """MLflow's store rule for one page: a positive integer, at most 50000."""
-    if max_results is None and allow_none:
-        return
-    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
-        raise _max_results_error(
-            max_results,
-            f"Invalid value {max_results} for parameter 'max_results' supplied. "
-            "It must be a positive integer",
-        )
-    if max_results > SEARCH_MAX_RESULTS_THRESHOLD:
-        raise _max_results_error(
-            max_results,
-            f"Invalid value {max_results} for parameter 'max_results' supplied. "
-            f"It must be at most {SEARCH_MAX_RESULTS_THRESHOLD}",
-        )
-
-
-def _check_total(max_results: Any) -> int | None:
-    """The fluent API's rule: None is everything, an int caps the result (0 or less: nothing)."""
-    if max_results is None:
-        return None
-    if not isinstance(max_results, int) or isinstance(max_results, bool):
-        raise _max_results_error(
-            max_results, f"Invalid value {max_results!r} for parameter 'max_results'. It must be an integer"
-        )
-    return max(max_results, 0)
-
-
-def _ids(experiment_ids: Any) -> list[str]:
-    if experiment_ids is None:
-        return []
-    if isinstance(experiment_ids, (str, int)):
-        return [str(experiment_ids)]
-    return [str(i) for i in experiment_ids]
 
 
 class Workspace:
@@ -390,9 +342,7 @@ class Workspace:
         order_by: str | Sequence[str] | None,
     ) -> CompiledQuery:
         compiled = compile_quietly(filter_string, order_by, profile=self._profile(profile), entity=entity)
-        # The profile's warnings point at the caller's line, not at the workspace.
-        for diagnostic in compiled.warnings:
-            warnings.warn_explicit(QueryWarning(diagnostic), QueryWarning, *_caller())
+        warn_at_caller(compiled.warnings)
         return compiled
 
     def _columns(self) -> ColumnarRuns:
@@ -425,41 +375,6 @@ class Workspace:
         within &= store.among("lifecycle_stage", ViewType.coerce(view_type).stages)
         return store.select(compiled, within)
 
-    def _resolve_experiments(
-        self, experiment_ids: Any, experiment_names: Sequence[str] | None, search_all_experiments: bool
-    ) -> list[str]:
-        ids = _ids(experiment_ids)
-        names = (
-            []
-            if experiment_names is None
-            else ([experiment_names] if isinstance(experiment_names, str) else list(experiment_names))
-        )
-        if ids and names:
-            raise ArgumentError(
-                "Only experiment_ids or experiment_names can be used, but not both",
-                code="experiment-ids-and-names",
-                where="experiment_ids",
-                hint="pass experiment_ids or experiment_names, not both",
-            )
-        if names:
-            resolved = []
-            for name in names:
-                experiment = None if name is None else self.get_experiment_by_name(name)
-                if experiment is None:
-                    _log.warning("Cannot retrieve experiment by name %s", name)
-                else:
-                    resolved.append(experiment.experiment_id)
-            return resolved
-        if ids:
-            return ids
-        if search_all_experiments:
-            return [
-                e.experiment_id
-                for e in self._experiments.values()
-                if e.lifecycle_stage == LifecycleStage.ACTIVE
-            ]
-        return [self.active_experiment_id]
-
     def search_runs(
         self,
         experiment_ids: Sequence[str] | str | None = None,
@@ -480,8 +395,14 @@ class Workspace:
         ``output_format="list"``.
         """
         check_output_format(output_format)
-        limit = _check_total(max_results)
-        ids = self._resolve_experiments(experiment_ids, experiment_names, search_all_experiments)
+        limit = check_total(max_results)
+        ids = resolve_experiments(
+            experiment_ids,
+            experiment_names,
+            search_all_experiments,
+            lambda: self._experiments.values(),
+            self.active_experiment_id,
+        )
         runs = self._search(ids, filter_string, run_view_type, order_by, profile)
         return runs.frame(limit) if output_format == "pandas" else runs[:limit]
 
@@ -497,8 +418,8 @@ class Workspace:
     ) -> tuple[list[Run], str | None]:
         """One page of runs and the token of the next page (None after the last), like
         ``MlflowClient.search_runs``. ``max_results`` is 1 to 50000 (None: the rest)."""
-        _check_page_size(max_results, allow_none=True)
-        runs = self._search(_ids(experiment_ids), filter_string, run_view_type, order_by, profile)
+        check_page_size(max_results, allow_none=True)
+        runs = self._search(id_list(experiment_ids), filter_string, run_view_type, order_by, profile)
         return paginate(runs, page_token, max_results)
 
     def _search_experiments(
@@ -522,7 +443,7 @@ class Workspace:
         profile: str | Profile | None = None,
     ) -> list[Experiment]:
         """Experiments matching ``filter_string``, by default newest first (``mlflow.search_experiments``)."""
-        limit = _check_total(max_results)
+        limit = check_total(max_results)
         found = self._search_experiments(view_type, filter_string, order_by, profile)
         return found if limit is None else found[:limit]
 
@@ -536,7 +457,7 @@ class Workspace:
         profile: str | Profile | None = None,
     ) -> tuple[list[Experiment], str | None]:
         """One page of experiments and the next page's token, like ``MlflowClient.search_experiments``."""
-        _check_page_size(max_results, allow_none=False)
+        check_page_size(max_results, allow_none=False)
         found = self._search_experiments(view_type, filter_string, order_by, profile)
         return paginate(found, page_token, max_results)
 
@@ -815,15 +736,6 @@ def _inside(root: Path, relative: str) -> Path:
     if any(part == ".." for part in parts) or relative.startswith("/"):
         raise ValueError(f"artifact path {relative!r} must stay inside the run's artifacts")
     return root.joinpath(*parts)
-
-
-def _caller() -> tuple[str, int]:
-    """The file and line of the first frame outside runql, for warnings."""
-    frame = sys._getframe(1)
-    package = os.path.dirname(os.path.abspath(__file__))
-    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
-        frame = frame.f_back
-    return frame.f_code.co_filename, frame.f_lineno
 
 
 def _current_user() -> str | None:
