@@ -34,8 +34,11 @@ def search(
 ) -> tuple[list[T], str | None]:
     """The runs ``filter_string`` selects, in ``order_by`` order, one page at a time.
 
-    Returns the page and the token of the next one (None after the last page), as
-    ``SearchUtils.paginate`` does; ``max_results=None`` returns every remaining run.
+    ``runs`` are any objects shaped like ``mlflow.entities.Run``; ``order_by`` is a list of clauses (a
+    single string is one clause); ``max_results`` is the page size (None: every remaining run);
+    ``page_token`` is None for the first page, then the token returned; ``profile`` is the name of a
+    shipped profile or a :class:`Profile`. Returns the page and the token of the next one (None after
+    the last page), as ``SearchUtils.paginate`` does.
     """
     compiled = compile_quietly(filter_string, order_by, profile=profile, entity="runs")
     compiled.warn(stacklevel=2)

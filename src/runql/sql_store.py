@@ -243,7 +243,8 @@ class SqlStore:
         page_token: str | bytes | None = None,
         profile: str | Profile | None = None,
     ) -> tuple[list[Experiment], str | None]:
-        """One page of experiments and the next page's token, like ``MlflowClient.search_experiments``."""
+        """One page of experiments and the next page's token, like ``MlflowClient.search_experiments``;
+        the arguments are :meth:`search_experiments`'s, with ``page_token`` (None for the first page)."""
         check_page_size(max_results, allow_none=False)
         found = self._search_experiments(view_type, filter_string, order_by, profile)
         offset = parse_page_token(page_token)
@@ -314,8 +315,9 @@ class SqlStore:
         profile: str | Profile | None = None,
     ) -> tuple[list[Run], str | None]:
         """One page of runs and the token of the next page (None after the last), like
-        ``MlflowClient.search_runs``; the tokens are MLflow's, so one from MLflow continues here.
-        ``max_results`` is 1 to 50000 (None: the rest)."""
+        ``MlflowClient.search_runs``: ``experiment_ids`` to search, ``filter_string``,
+        ``run_view_type``, ``max_results`` (1 to 50000; None: the rest), ``order_by``, ``page_token``
+        and ``profile``. The tokens are MLflow's, so one from MLflow continues here and back."""
         check_page_size(max_results, allow_none=True)
         offset = parse_page_token(page_token)
         compiled = self._compile(filter_string, profile, "runs", order_by)

@@ -389,10 +389,16 @@ class Workspace:
     ) -> Any:
         """Runs matching ``filter_string``, ordered by ``order_by``, as ``mlflow.search_runs`` answers.
 
-        With neither ``experiment_ids`` nor ``experiment_names``, the active experiment is searched,
-        or every active experiment with ``search_all_experiments=True``. Unknown experiment names are
-        skipped with a warning. Returns a DataFrame, or a list of :class:`Run` with
-        ``output_format="list"``.
+        - ``experiment_ids`` / ``experiment_names``: the experiments searched (one of the two; an unknown
+          name is skipped with a warning). With neither, the active experiment is searched, or every
+          active experiment with ``search_all_experiments=True``.
+        - ``filter_string``: the filter (empty or None: every run); ``order_by``: a list of clauses such
+          as ``"metrics.auc DESC"`` (a single string is one clause).
+        - ``run_view_type``: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL`` (or their names).
+        - ``max_results``: at most this many runs (None: all).
+        - ``output_format``: ``"pandas"`` for a DataFrame laid out as MLflow's, ``"list"`` for
+          :class:`Run` objects.
+        - ``profile``: the profile the query is checked against (default: the workspace's).
         """
         check_output_format(output_format)
         limit = check_total(max_results)
@@ -417,7 +423,9 @@ class Workspace:
         profile: str | Profile | None = None,
     ) -> tuple[list[Run], str | None]:
         """One page of runs and the token of the next page (None after the last), like
-        ``MlflowClient.search_runs``. ``max_results`` is 1 to 50000 (None: the rest)."""
+        ``MlflowClient.search_runs``: ``experiment_ids`` to search, ``filter_string``,
+        ``run_view_type``, ``max_results`` (1 to 50000; None: the rest), ``order_by``, ``page_token``
+        (None for the first page, then the token returned) and ``profile``, as in :meth:`search_runs`."""
         check_page_size(max_results, allow_none=True)
         runs = self._search(id_list(experiment_ids), filter_string, run_view_type, order_by, profile)
         return paginate(runs, page_token, max_results)
@@ -442,7 +450,12 @@ class Workspace:
         order_by: Sequence[str] | str | None = None,
         profile: str | Profile | None = None,
     ) -> list[Experiment]:
-        """Experiments matching ``filter_string``, by default newest first (``mlflow.search_experiments``)."""
+        """Experiments matching ``filter_string``, by default newest first (``mlflow.search_experiments``).
+
+        ``view_type`` chooses active, deleted or all experiments; ``max_results`` caps the list (None:
+        all); ``order_by`` lists ``name``, ``experiment_id``, ``creation_time`` or ``last_update_time``
+        clauses; ``profile`` overrides the workspace's.
+        """
         limit = check_total(max_results)
         found = self._search_experiments(view_type, filter_string, order_by, profile)
         return found if limit is None else found[:limit]
@@ -456,7 +469,8 @@ class Workspace:
         page_token: str | bytes | None = None,
         profile: str | Profile | None = None,
     ) -> tuple[list[Experiment], str | None]:
-        """One page of experiments and the next page's token, like ``MlflowClient.search_experiments``."""
+        """One page of experiments and the next page's token, like ``MlflowClient.search_experiments``;
+        the arguments are :meth:`search_experiments`'s, with ``page_token`` (None for the first page)."""
         check_page_size(max_results, allow_none=False)
         found = self._search_experiments(view_type, filter_string, order_by, profile)
         return paginate(found, page_token, max_results)
