@@ -7,6 +7,9 @@ databases MLflow writes from run records.
    ``runql.from_mlflow_db`` reads back every run with its params, tags, histories and latest metrics
    (NaN kept, infinities as MLflow stores them), dataset inputs, and the deleted runs deleted.
 3. Generated runs (``runql.strategies``) survive the same round trip.
+4. The benchmark's bulk-loaded databases (tests/benchmarks/mlflow_db.py) hold the benchmark records:
+   runql reads them back, MLflow's own search answers on them as on the records, and a built SQLite
+   file is cached.
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 from mlflow_stores import experiment_ids, log_with_mlflow, write_with_mlflow  # noqa: E402
 
-from runql import from_mlflow_db  # noqa: E402
+from runql import Workspace, from_mlflow_db  # noqa: E402
 from runql import strategies as rst  # noqa: E402
 from runql.records import Run, run_from_record  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+import mlflow_db  # noqa: E402
 
 T0 = 1_700_000_000_000
 
@@ -150,12 +156,13 @@ def _assert_read_back(
             history = workspace.get_metric_history(info.run_id, key)
             assert len(history) == len(logged)
             assert {(p.step, p.timestamp, _comparable(p.value)) for p in history} == logged
-        given_inputs = {
-            (d.dataset.name, d.dataset.digest, d.context) for d in given_run.inputs.dataset_inputs
-        }
-        assert {
-            (d.dataset.name, d.dataset.digest, d.context) for d in back.inputs.dataset_inputs
-        } == given_inputs
+        # A dataset given twice to a run is kept once, with the first input's tags.
+        given_inputs: dict[tuple[str, str], str | None] = {}
+        for item in given_run.inputs.dataset_inputs:
+            given_inputs.setdefault((item.dataset.name, item.dataset.digest), item.context)
+        read_inputs = {(d.dataset.name, d.dataset.digest): d.context for d in back.inputs.dataset_inputs}
+        assert len(read_inputs) == len(back.inputs.dataset_inputs)
+        assert read_inputs == given_inputs
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -282,3 +289,64 @@ def test_generated_runs_read_back(kind: str, request: pytest.FixtureRequest) -> 
         _assert_read_back(url, runs, write_with_mlflow(url, runs))
 
     round_trip()
+
+
+# -- the benchmark's databases --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_benchmark_database_holds_the_records(kind: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(
+        "fresh_mlflow_sqlite_url" if kind == "sqlite" else "fresh_mlflow_postgres_database"
+    )
+    records = mlflow_db.benchmark_records(300)
+    mlflow_db.fill(url, records)
+    # What the database must hold: the records, in MLflow's experiment numbering.
+    expected = Workspace.from_records(
+        runs=[{**r, "experiment_id": mlflow_db.EXPERIMENT_IDS[r["experiment_id"]]} for r in records]
+    )
+    assert any(math.isnan(v) for r in expected.runs for v in r.data.metrics.values())
+    assert any(r.inputs.dataset_inputs for r in expected.runs)
+    workspace = from_mlflow_db(url)
+    assert len(workspace.runs) == len(records)
+    for run in expected.runs:
+        back = workspace.get_run(run.info.run_id)
+        assert back.info == run.info
+        assert (back.data.params, back.data.tags) == (run.data.params, run.data.tags)
+        assert {k: _comparable(v) for k, v in back.data.metrics.items()} == {
+            k: _comparable(v) for k, v in run.data.metrics.items()
+        }
+        assert sorted((d.dataset.name, d.context) for d in back.inputs.dataset_inputs) == sorted(
+            (d.dataset.name, d.context) for d in run.inputs.dataset_inputs
+        )
+    names = {e.experiment_id: e.name for e in workspace.experiments}
+    assert names == {
+        number: name if number != "0" else "Default" for name, number in mlflow_db.EXPERIMENT_IDS.items()
+    }
+
+    client = MlflowClient(tracking_uri=url)
+    everywhere = list(mlflow_db.EXPERIMENT_IDS.values())
+    for filter_string in (
+        "metrics.auc > 0.8 AND params.model = 'xgb'",
+        "datasets.name = 'train' AND datasets.context = 'training'",
+    ):
+        found = client.search_runs(everywhere, filter_string, order_by=["metrics.auc DESC"], max_results=1000)
+        answer = expected.search_runs(
+            experiment_ids=everywhere,
+            filter_string=filter_string,
+            order_by=["metrics.auc DESC"],
+            max_results=1000,
+        )
+        assert len(found) > 0
+        assert [r.info.run_id for r in found] == list(answer["run_id"])
+
+
+def test_benchmark_sqlite_file_is_built_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(mlflow_db.CACHE_VARIABLE, str(tmp_path))
+    url = mlflow_db.build_sqlite(40)
+    path = Path(url.removeprefix("sqlite:///"))
+    built = path.stat().st_mtime_ns
+    assert mlflow_db.build_sqlite(40) == url
+    assert path.stat().st_mtime_ns == built
+    assert list(tmp_path.iterdir()) == [path]  # no partial file left behind
+    assert len(from_mlflow_db(url).runs) == 40
