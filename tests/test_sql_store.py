@@ -360,3 +360,14 @@ def test_a_run_without_start_time_sorts_last(backend: str, request: pytest.Fixtu
     with runql.connect(url) as store:
         found = store.search_runs_paged([written.experiments["e"]])[0]
     assert _ids(found) == [written.runs["r1"], written.runs["r0"], written.runs["r2"]]
+
+
+def test_each_call_reads_in_one_read_only_transaction(database: Database) -> None:
+    with database.store._reading() as connection:
+        if database.store.dialect == "postgresql":
+            assert connection.exec_driver_sql("SHOW transaction_read_only").scalar() == "on"
+            assert connection.exec_driver_sql("SHOW transaction_isolation").scalar() == "repeatable read"
+        else:  # the file is opened read-only, and the transaction begins before the first statement
+            assert connection.connection.dbapi_connection.in_transaction
+        with pytest.raises(sa.exc.DBAPIError):
+            connection.exec_driver_sql("DELETE FROM runs")
