@@ -316,7 +316,9 @@ def test_help_shows_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
         (["compare", "1234-5678-90AB-CDEFG", "1234-5678-90AB-CDEFG"], "more than once"),
         (["compare", "1234-5678-90AB-CDEFG", "5678-1234-90AB-CDEFG", "--plot", "nosuch", "--out", "x.png"],
          "nosuch"),
-        (["runs", "--source", "postgresql://u:pw@127.0.0.1:9/db"], "driver"),
+        (["runs", "--source", "mysql+pymysql://u:pw@127.0.0.1:9/db"], "driver"),
+        (["runs", "--source", "postgresql://u:pw@127.0.0.1:9/db"], "127.0.0.1"),
+        (["runs", "--source", "postgresql://u:pw@127.0.0.1:9/db", "--load"], "127.0.0.1"),
     ],
 )
 def test_ordinary_failures_are_messages_not_tracebacks(

@@ -36,10 +36,13 @@ def parser(name: str, transformer: Transformer | None = None) -> Lark:  # type: 
     are cached in the user's cache folder (building them is most of a one-shot command's start-up);
     lark rebuilds them when the grammar or lark changes.
     """
-    options = {"parser": "lalr", "transformer": transformer, "cache": _cache_file(name)}
+    cache = _cache_file(name)
     if grammar_origin() == "package":
-        return Lark.open_from_package("runql", f"{name}.lark", ("grammar",), **options)
-    return Lark.open(str(SOURCE_GRAMMAR_DIR / f"{name}.lark"), **options)
+        return Lark.open_from_package(
+            "runql", f"{name}.lark", ("grammar",), parser="lalr", transformer=transformer, cache=cache
+        )
+    path = str(SOURCE_GRAMMAR_DIR / f"{name}.lark")
+    return Lark.open(path, parser="lalr", transformer=transformer, cache=cache)
 
 
 def _cache_file(name: str) -> str | bool:

@@ -86,8 +86,8 @@ def id_list(given: Any) -> list[str]:
 
 
 def resolve_experiments(
-    ids: Any,
-    names: Sequence[str] | str | None,
+    given_ids: Any,
+    given_names: Sequence[str] | str | None,
     search_all_experiments: bool,
     experiments: Callable[[], Iterable[Experiment]],
     active_experiment_id: str,
@@ -95,13 +95,13 @@ def resolve_experiments(
     """The experiments ``mlflow.search_runs`` searches: the ids given, or the named experiments (an
     unknown name is skipped with a warning), or every active one with ``search_all_experiments``, or
     else the active experiment. ``experiments`` reads the store's experiments, only when needed."""
-    ids = id_list(ids)
-    names = [] if names is None else ([names] if isinstance(names, str) else list(names))
+    ids = id_list(given_ids)
+    names = [given_names] if isinstance(given_names, str) else list(given_names or [])
     if ids and names:
         raise ArgumentError(
             "Only experiment_ids or experiment_names can be used, but not both",
             code="experiment-ids-and-names",
-            where="id_list",
+            where="experiment_ids",
             hint="pass experiment_ids or experiment_names, not both",
         )
     if ids:

@@ -257,7 +257,7 @@ class _Compiler:
             return self.nul_test(node, column)
         if isinstance(node, In):
             values = [self.value(v, number) for v in node.values]
-            found = self.ordered(column, number).in_(values)
+            found: Condition = self.ordered(column, number).in_(values)
             return sa.not_(found) if node.negated else found
         op, value = node.op, self.value(node.value, number)
         if op.is_pattern:
@@ -280,9 +280,8 @@ class _Compiler:
             return sa.false()
         if op in (Op.NE, Op.NOT_LIKE, Op.NOT_ILIKE):
             return sa.true()
-        if op in (Op.LT, Op.LE):
-            return column <= prefix
-        return column > prefix
+        compared: Condition = column <= prefix if op in (Op.LT, Op.LE) else column > prefix
+        return compared
 
     def ordered(self, column: Any, number: bool) -> Any:
         """``column`` compared and sorted by code point when it holds strings."""
@@ -291,11 +290,14 @@ class _Compiler:
         return column.collate("C")
 
     def like(self, column: Any, pattern: str, ignore_case: bool) -> Condition:
+        matched: Condition
         if self.dialect == "sqlite":
-            return sa.func.runql_like(pattern, column, int(ignore_case)) == 1
+            matched = sa.func.runql_like(pattern, column, int(ignore_case)) == 1
+            return matched
         if self.dialect == "postgresql":
             regex = _postgres_regex(pattern)
-            return column.regexp_match(regex, flags="i") if ignore_case else column.regexp_match(regex)
+            matched = column.regexp_match(regex, flags="i") if ignore_case else column.regexp_match(regex)
+            return matched
         raise EvaluationError(
             f"LIKE is not compiled for {self.dialect}: runql answers it on SQLite and PostgreSQL",
             code="unsupported-database",
@@ -420,7 +422,7 @@ def runs_select(
         raise ValueError("runs_select compiles run queries; experiments are few and searched in memory")
     compiler = _Compiler(tables, dialect)
     runs = tables["runs"]
-    conditions = [
+    conditions: list[Condition] = [
         runs.c.experiment_id.in_(list(experiment_ids)),
         runs.c.lifecycle_stage.in_(lifecycle_stages),
     ]

@@ -20,15 +20,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from .arguments import (
+    DEFAULT_EXPERIMENT_ID,
     SEARCH_MAX_RESULTS_DEFAULT,
     SEARCH_MAX_RESULTS_PANDAS,
     check_page_size,
     check_total,
     id_list,
+    resolve_experiments,
     warn_at_caller,
 )
 from .compiled import CompiledQuery, OrderBy, compile_quietly
-from .errors import NotFoundError, StoreError
+from .errors import MissingDependencyError, NotFoundError, StoreError
 from .output import check_output_format, runs_to_frame
 from .paging import next_page_token, parse_page_token
 from .profiles import Profile
@@ -83,7 +85,12 @@ class SqlStore:
     ) -> None:
         target, self.where = connect_url(url)
         self.profile: str | Profile = "mlflow" if profile is None else profile
-        self.engine = sa.create_engine(target)
+        try:
+            self.engine = sa.create_engine(target)
+        except ImportError as error:  # the database's driver (psycopg2, pymysql, ...) is not installed
+            raise MissingDependencyError(f"reading {self.where} needs its database driver: {error}") from None
+        except sa.exc.ArgumentError as error:
+            raise StoreError(f"not a database URL: {error}", where=self.where, code="not-a-store") from None
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_connect)
@@ -297,8 +304,12 @@ class SqlStore:
         limit = check_total(max_results)
         compiled = self._compile(filter_string, profile, "runs", order_by)
         with self._reading() as connection:
-            ids = self._resolve_experiments(
-                connection, experiment_ids, experiment_names, search_all_experiments
+            ids = resolve_experiments(
+                experiment_ids,
+                experiment_names,
+                search_all_experiments,
+                lambda: self._experiments(connection),
+                DEFAULT_EXPERIMENT_ID,
             )
             run_ids = self._search_ids(connection, compiled, ids, run_view_type, limit, 0)
             runs = self._read_runs(connection, run_ids)
