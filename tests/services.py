@@ -19,6 +19,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -82,6 +83,7 @@ class PostgresServer:
     bin_dir: Path | None = None
     user: str | None = None
     _created: list[str] = field(default_factory=list)
+    _watchdog: subprocess.Popen[bytes] | None = None
 
     def _admin(self) -> sa.Engine:
         # CREATE and DROP DATABASE cannot run inside a transaction.
@@ -129,25 +131,71 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Stop the server if this process started it, and remove its folder."""
+        if self._watchdog is not None:
+            self._watchdog.terminate()
+            self._watchdog.wait()
+            self._watchdog = None
         if self.folder is None or self.bin_dir is None:
             return
         try:
-            _run_as(
-                self.user,
-                [
-                    str(self.bin_dir / "pg_ctl"),
-                    "-D",
-                    str(self.folder / "data"),
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "stop",
-                ],
-                self.folder,
-            )
+            _run_as(self.user, self._stop_command(), self.folder)
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
+
+    def _stop_command(self) -> list[str]:
+        assert self.folder is not None and self.bin_dir is not None
+        return [
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.folder / "data"),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ]
+
+    def _watch(self) -> None:
+        """Start a process that stops the server and removes its folder once this process is gone.
+
+        A test run killed before its teardown (a timeout's SIGTERM, a SIGKILL) would otherwise leave
+        the server running for good: pg_ctl detaches it from the process that started it.
+        """
+        assert self.folder is not None
+        self._watchdog = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _WATCHDOG,
+                str(os.getpid()),
+                str(self.folder),
+                self.user or "",
+                *self._stop_command(),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # Not in the test run's process group: a Ctrl-C or a kill of that group must not end it too.
+            start_new_session=True,
+        )
+
+
+# Waits for the test process to end, then stops the server (as its user) if it still runs.
+_WATCHDOG = """
+import os, pwd, shutil, subprocess, sys, time
+parent, folder, user, *stop = sys.argv[1:]
+while True:
+    try:
+        os.kill(int(parent), 0)
+    except ProcessLookupError:
+        break
+    time.sleep(1)
+if os.path.isdir(folder):
+    as_user = {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []} if user else {}
+    subprocess.run(stop, cwd=folder, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, **as_user)
+    shutil.rmtree(folder, ignore_errors=True)
+"""
 
 
 def _database_name(url: str) -> str:
@@ -203,6 +251,7 @@ def start_postgres(attempts: int = 3) -> PostgresServer:
     user = _server_user()
     # Not a pytest tmp_path: those sit in a folder only root can enter, and the server runs as postgres.
     folder = Path(tempfile.mkdtemp(prefix="runql-postgres-"))
+    server = PostgresServer("", folder=folder, bin_dir=bin_dir, user=user)
     try:
         if user is not None:
             account = pwd.getpwnam(user)
@@ -234,7 +283,6 @@ def start_postgres(attempts: int = 3) -> PostgresServer:
             folder,
         )
         password_file.unlink()
-        server = PostgresServer("", folder=folder, bin_dir=bin_dir, user=user)
         for attempt in range(attempts):
             port = free_port()
             options = (
@@ -265,6 +313,7 @@ def start_postgres(attempts: int = 3) -> PostgresServer:
                 if attempt == attempts - 1:
                     log = folder / "server.log"
                     raise RuntimeError(f"{error}\n{log.read_text() if log.exists() else ''}") from None
+        server._watch()
         server.url = f"{DRIVER}://runql:{password}@127.0.0.1:{port}/postgres"
         # The tests' main database, as .ci/run makes one; the 'postgres' database stays the maintenance one.
         engine = server._admin()
@@ -276,8 +325,9 @@ def start_postgres(attempts: int = 3) -> PostgresServer:
         server.url = f"{DRIVER}://runql:{password}@127.0.0.1:{port}/runql"
         return server
     except BaseException:
+        # pg_ctl stop fails when the server never started; the folder goes all the same.
         with contextlib.suppress(Exception):
-            PostgresServer("", folder=folder, bin_dir=bin_dir, user=user).stop()
+            server.stop()
         shutil.rmtree(folder, ignore_errors=True)
         raise
 
