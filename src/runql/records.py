@@ -2,8 +2,10 @@
 
 ``Run`` has ``info`` (:class:`RunInfo`), ``data`` (:class:`RunData`: the latest value of each metric,
 params and tags) and ``inputs`` (:class:`RunInputs`: dataset inputs). Every metric point is a
-:class:`Metric`; a run keeps its full history per key next to the latest values. The classes are
-slotted dataclasses: a workspace builds hundreds of thousands of them.
+:class:`Metric`; a run keeps its full history per key next to the latest values, or, loaded from a
+store that keeps them (a tracking database), reads a history from there when asked for
+(:class:`HistorySource`). The classes are slotted dataclasses: a workspace builds hundreds of
+thousands of them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "DATASET_CONTEXT_TAG",
@@ -21,6 +23,7 @@ __all__ = [
     "DatasetInput",
     "Experiment",
     "FileInfo",
+    "HistorySource",
     "InputTag",
     "LifecycleStage",
     "Metric",
@@ -29,6 +32,7 @@ __all__ = [
     "RunInfo",
     "RunInputs",
     "RunStatus",
+    "StoredHistories",
     "ViewType",
     "latest_metric",
 ]
@@ -143,19 +147,43 @@ class RunInfo:
         return self.run_id
 
 
+class HistorySource(Protocol):
+    """A store that keeps the metric histories of runs loaded without them, and reads them when asked."""
+
+    def history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of metric ``key`` of run ``run_id``, in the store's order (empty if none)."""
+        ...
+
+    def histories(self, run_ids: Sequence[str]) -> dict[str, dict[str, list[Metric]]]:
+        """Every point of every metric of the runs ``run_ids``, by run id and key (runs without
+        points left out)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHistories:
+    """Where the histories of one run are kept: run ``run_id`` of ``source``."""
+
+    source: HistorySource
+    run_id: str
+
+
 @dataclass(slots=True)
 class RunData:
     """``metrics`` holds the latest value per key.
 
     ``histories`` holds the logged points of a key, in logged order. A metric given as a plain value
     (``{"auc": 0.9}`` in a record) gets no list: its history is that one point, step 0, at the run's
-    start, made when asked (:meth:`history`), which keeps a large workspace small.
+    start, made when asked (:meth:`history`), which keeps a large workspace small. A run loaded from
+    a store that keeps its histories (``stored``) holds none of them: :meth:`history` reads a key's
+    points from the store each time, and ``histories`` holds only the keys logged to since.
     """
 
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     histories: dict[str, list[Metric]] = field(default_factory=dict, repr=False)
+    stored: StoredHistories | None = field(default=None, repr=False, compare=False)
     # The latest point of each key logged through log(), so logging stays constant time per point.
     _latest: dict[str, Metric] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -164,12 +192,18 @@ class RunData:
         found = self.histories.get(key)
         if found is not None:
             return list(found)
+        if self.stored is not None:
+            # Not kept here, so not cached either: reading every history would hold them all again.
+            points = self.stored.source.history(self.stored.run_id, key)
+            if points:
+                return points
         if key in self.metrics:
             return [Metric(key, self.metrics[key], default_timestamp, 0)]
         return []
 
     def log(self, point: Metric, default_timestamp: int = 0) -> None:
-        """Append ``point`` to its history and keep ``metrics`` the latest value."""
+        """Append ``point`` to its history and keep ``metrics`` the latest value; a history kept in the
+        run's store is read first, and held from then on."""
         history = self.histories.get(point.key)
         if history is None:
             history = self.histories[point.key] = self.history(point.key, default_timestamp)
@@ -454,11 +488,14 @@ def experiment_from_record(record: Mapping[str, Any] | Any) -> Experiment:
     )
 
 
-def run_to_record(run: Run) -> dict[str, Any]:
-    """The flat dict :func:`run_from_record` reads back to an equal run (histories included)."""
+def run_to_record(run: Run, histories: Mapping[str, Sequence[Metric]] | None = None) -> dict[str, Any]:
+    """The flat dict :func:`run_from_record` reads back to an equal run (histories included).
+
+    ``histories`` replaces ``run.data.histories``: the whole histories of a run whose store keeps them.
+    """
     info = run.info
     record: dict[str, Any] = {name: getattr(info, name) for name in _INFO_FIELDS}
-    histories = run.data.histories
+    histories = run.data.histories if histories is None else histories
     record["metrics"] = {
         key: [
             {"value": _json_number(m.value), "step": m.step, "timestamp": m.timestamp} for m in histories[key]

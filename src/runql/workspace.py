@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
@@ -43,12 +43,14 @@ from .records import (
     RUN_NAME_TAG,
     Experiment,
     FileInfo,
+    HistorySource,
     LifecycleStage,
     Metric,
     Run,
     RunData,
     RunInfo,
     RunStatus,
+    StoredHistories,
     ViewType,
     experiment_from_record,
     experiment_to_record,
@@ -73,6 +75,11 @@ if TYPE_CHECKING:
 __all__ = ["NotFoundError", "Workspace", "from_mlflow", "from_mlflow_db", "from_mlflow_dir"]
 
 
+# Runs whose histories a store keeps are saved this many at a time: one read of the store for each
+# chunk, and never every history in memory at once.
+_SAVE_CHUNK = 5000
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -88,6 +95,7 @@ class Workspace:
         profile: str | Profile = "mlflow",
         active_experiment_id: str | None = None,
         last_active_run_id: str | None = None,
+        history_source: HistorySource | None = None,
     ) -> None:
         self.profile = profile
         self._experiments: dict[str, Experiment] = {}
@@ -101,7 +109,9 @@ class Workspace:
             for record in experiments:
                 self._add_experiment(experiment_from_record(record))
             for record in runs:
-                self._add_run(record)
+                run = self._add_run(record)
+                if history_source is not None:
+                    run.data.stored = StoredHistories(history_source, run.info.run_id)
         finally:
             if collecting:
                 gc.enable()
@@ -125,6 +135,10 @@ class Workspace:
         ``status``, ``start_time``, ``end_time``, ``artifact_uri``, ``lifecycle_stage``, ``metrics``
         (``{key: value}`` or ``{key: [{"value", "step", "timestamp"}, ...]}``), ``params``, ``tags``
         and ``inputs``. Experiments that runs name but ``experiments`` lacks are created.
+
+        ``history_source`` (a :class:`~runql.records.HistorySource`) keeps the metric histories that
+        ``runs`` leave out, as a tracking database does: a run reads a history from it whenever asked
+        for one (:meth:`get_metric_history`), and :meth:`save` writes them whole.
         """
         return cls(experiments, runs, **options)
 
@@ -181,14 +195,37 @@ class Workspace:
     # -- saving and loading --------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the workspace as JSON Lines; a temporary file is renamed over ``path`` at the end."""
+        """Write the workspace as JSON Lines, every history whole; a temporary file is renamed over
+        ``path`` at the end."""
         write_jsonl(
             path,
             (experiment_to_record(experiment) for experiment in self._experiments.values()),
-            (run_to_record(run) for run in self._runs.values()),
+            self._run_records(),
             active_experiment_id=self._active_experiment_id,
             last_active_run_id=self._last_active_run_id,
         )
+
+    def _run_records(self) -> Iterator[dict[str, Any]]:
+        """Every run as a record; the histories a store keeps are read from it, a chunk of runs at a time."""
+        runs = list(self._runs.values())
+        for start in range(0, len(runs), _SAVE_CHUNK):
+            chunk = runs[start : start + _SAVE_CHUNK]
+            # Runs taken from other workspaces may keep their histories in other stores.
+            sources: dict[int, tuple[HistorySource, list[str]]] = {}
+            for run in chunk:
+                if run.data.stored is not None:
+                    source = run.data.stored.source
+                    sources.setdefault(id(source), (source, []))[1].append(run.data.stored.run_id)
+            stored: dict[str, dict[str, list[Metric]]] = {}
+            for source, run_ids in sources.values():
+                stored.update(source.histories(run_ids))
+            for run in chunk:
+                if run.data.stored is None:
+                    yield run_to_record(run)
+                else:
+                    # A key logged to since the load holds its whole history here.
+                    kept = stored.get(run.data.stored.run_id, {})
+                    yield run_to_record(run, {**kept, **run.data.histories})
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, progress: bool | None = None, **options: Any) -> Workspace:
@@ -224,16 +261,26 @@ class Workspace:
 
     @classmethod
     def from_mlflow_db(
-        cls, url: str | os.PathLike[str], *, progress: bool | None = None, **options: Any
+        cls,
+        url: str | os.PathLike[str],
+        *,
+        progress: bool | None = None,
+        histories: bool = False,
+        **options: Any,
     ) -> Workspace:
         """An MLflow tracking database (``sqlite:///mlflow.db``, PostgreSQL, MySQL), read with
         SQLAlchemy (``runql[mlflow-db]``).
 
         ``url`` is a SQLAlchemy URL (``postgresql://user:pw@host/db``, ``mysql+pymysql://...``) or the
-        path of a SQLite file. Histories are read whole; each run's latest metric values are those of
-        ``latest_metrics``, the table MLflow searches. A server needs its driver too.
+        path of a SQLite file. Each run's latest metric values are those of ``latest_metrics``, the
+        table MLflow searches. Metric histories, by far the largest table, stay in the database and
+        are read from it when asked for (:meth:`get_metric_history`, ``run.data.history(key)``, a plot,
+        :meth:`save`), so the database must stay where it is; a point logged here after the load is
+        added to the history read. ``histories=True`` reads every history now instead (slower, and
+        several times the memory), for a workspace that outlives the database. A server needs its
+        driver too.
         """
-        return cls._from_store(read_mlflow_db(url, progress=progress), options)
+        return cls._from_store(read_mlflow_db(url, progress=progress, histories=histories), options)
 
     @classmethod
     def from_mlflow(
@@ -262,13 +309,9 @@ class Workspace:
         options.setdefault("active_experiment_id", records.active_experiment_id)
         options.setdefault("last_active_run_id", records.last_active_run_id)
         try:
-            workspace = cls(records.experiments, records.runs, **options)
+            return cls(records.experiments, records.runs, history_source=records.histories, **options)
         except (KeyError, TypeError, ValueError) as error:
             raise StoreError(str(error), where=records.where) from None
-        # Set before any search, so the column store, which the first search builds, reads them.
-        for run_id, values in records.latest_metrics.items():
-            workspace.get_run(run_id).data.metrics.update(values)
-        return workspace
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -292,7 +335,9 @@ class Workspace:
         return run
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every logged point of ``key``, in logged order (empty if the run never logged it)."""
+        """Every logged point of ``key``, in logged order (empty if the run never logged it); read from
+        the run's store when it keeps the run's histories (a tracking database: ordered by timestamp,
+        step and value, as MLflow's SQL store reads them back)."""
         run = self.get_run(run_id)
         return run.data.history(key, run.info.start_time or 0)
 

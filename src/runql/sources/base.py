@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
-from ..records import DATASET_CONTEXT_TAG
+from ..records import DATASET_CONTEXT_TAG, HistorySource
 
 __all__ = ["DATABASE_SCHEMES", "StoreRecords", "local_path", "sort_inputs", "url_scheme"]
 
@@ -19,17 +19,17 @@ DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mss
 
 @dataclass
 class StoreRecords:
-    """A store read whole, as the records :class:`~runql.Workspace` is built from.
+    """A store read, as the records :class:`~runql.Workspace` is built from.
 
-    ``where`` names the store in errors. ``latest_metrics`` (run id -> key -> value) overrides the
-    latest values the histories give, for a store that keeps its own (a database's
-    ``latest_metrics`` table, which MLflow searches).
+    ``runs`` are run records, or :class:`~runql.records.Run` objects a reader built itself. ``where``
+    names the store in errors. ``histories``, when set, keeps the metric histories the runs were read
+    without (a tracking database), and reads them when asked for.
     """
 
     experiments: list[dict[str, Any]]
-    runs: list[dict[str, Any]]
+    runs: list[Any]
     where: str
-    latest_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    histories: HistorySource | None = None
     active_experiment_id: str | None = None
     last_active_run_id: str | None = None
 

@@ -1,32 +1,70 @@
 """An MLflow tracking database read directly with SQLAlchemy, against MLflow's schema.
 
-The tables read: ``experiments`` and ``experiment_tags``; ``runs`` with ``metrics`` (every point),
-``latest_metrics`` (the value MLflow searches), ``params`` and ``tags``; and, where the schema has
-them, ``inputs``, ``input_tags`` and ``datasets`` for dataset inputs. The queries are plain
-SELECTs on reflected tables, so one code path serves SQLite, PostgreSQL and MySQL URLs. A SQLite
-file is opened read-only: reading never creates or changes a database.
+The tables read at load: ``experiments`` and ``experiment_tags``; ``runs`` with ``latest_metrics``
+(each metric's latest value, the one MLflow searches), ``params`` and ``tags``; and, where the schema
+has them, ``inputs``, ``input_tags`` and ``datasets`` for dataset inputs. Each table is one plain
+SELECT on the reflected table, so one code path serves SQLite, PostgreSQL and MySQL URLs; its rows
+come from the driver's cursor as tuples, a chunk at a time, and go straight into the runs, a string
+that many rows repeat (a key, a common value) kept once.
+
+``metrics`` (every logged point, by far the largest table) is not read at load: the runs come with a
+:class:`DatabaseHistories`, which reads a history from the database when it is asked for.
+``histories=True`` reads every history at load instead. A SQLite file is opened read-only: reading
+never creates or changes a database.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from ..errors import MissingDependencyError, StoreError
 from ..optional import progress_bar, require
-from ..records import LifecycleStage
+from ..records import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LifecycleStage,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunStatus,
+    latest_metric,
+)
 from .base import DATABASE_SCHEMES, StoreRecords, local_path, sort_inputs, url_scheme
 
-__all__ = ["read_mlflow_db"]
+__all__ = ["DatabaseHistories", "read_mlflow_db"]
 
 REQUIRED_TABLES = ("experiments", "experiment_tags", "runs", "metrics", "params", "tags")
 INPUT_TABLES = ("inputs", "input_tags", "datasets")
-_CHUNK = 20_000
+# Rows taken from the driver at once: few calls per table, and never a whole large table's raw rows.
+_CHUNK = 50_000
+# Run ids bound in one statement when reading histories: far below every database's limit.
+_IDS_PER_STATEMENT = 500
+_RUN_COLUMNS = (
+    "run_uuid",
+    "experiment_id",
+    "name",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "artifact_uri",
+    "lifecycle_stage",
+)
+_POINT_COLUMNS = ("run_uuid", "key", "value", "timestamp", "step", "is_nan")
+# The table keeps no logged order; MLflow's SQL store reads a history back by timestamp, step, value.
+_HISTORY_ORDER = ("timestamp", "step", "value")
 
 
 def connect_url(url_or_path: str | os.PathLike[str]) -> tuple[str, str]:
@@ -54,40 +92,137 @@ def connect_url(url_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     return f"sqlite:///file:{uri}?mode=ro&uri=true", str(path)
 
 
-def read_mlflow_db(url: str | os.PathLike[str], *, progress: bool | None = None) -> StoreRecords:
+def read_mlflow_db(
+    url: str | os.PathLike[str], *, progress: bool | None = None, histories: bool = False
+) -> StoreRecords:
     """Every experiment and run of an MLflow tracking database, deleted ones included.
 
     ``url`` is a SQLAlchemy URL (``sqlite:///mlflow.db``, ``postgresql://user:pw@host/db``,
-    ``mysql+pymysql://...``) or the path of a SQLite file. Histories are read whole; each run's
-    latest metric values are those of ``latest_metrics``, the table MLflow searches. Needs
-    SQLAlchemy (``pip install 'runql[mlflow-db]'``) and, for a server, its driver.
+    ``mysql+pymysql://...``) or the path of a SQLite file. Each run's metrics are its latest values,
+    those of ``latest_metrics``, the table MLflow searches. The metric histories stay in the database:
+    the records' ``histories`` (a :class:`DatabaseHistories`) reads them when asked for. With
+    ``histories=True`` (or a database from an MLflow too old to have ``latest_metrics``), every history
+    is read now, and the runs need the database no more. Needs SQLAlchemy (``pip install
+    'runql[mlflow-db]'``) and, for a server, its driver.
     """
     sa = require("sqlalchemy", "mlflow-db", "reading an MLflow tracking database")
     target, shown = connect_url(url)
+    with _connected(sa, target, shown) as connection, _collector_paused():
+        reader = _Reader(sa, connection, shown)
+        experiments, runs, whole = reader.read(histories, progress)
+    return StoreRecords(
+        experiments, runs, where=shown, histories=None if whole else DatabaseHistories(target, shown)
+    )
+
+
+class DatabaseHistories:
+    """The metric histories an MLflow tracking database keeps, read when asked for.
+
+    Each read opens the database (a SQLite file read-only), reads, and closes it, so the runs hold no
+    connection; a history therefore includes the points logged since the runs were loaded. A history's
+    points come ordered by timestamp, step and value, as MLflow's SQL store reads them back.
+    """
+
+    def __init__(self, target: str, where: str) -> None:
+        self._target = target  # the URL to connect with, which may hold a password: never shown
+        self.where = where
+
+    def __repr__(self) -> str:
+        return f"DatabaseHistories({self.where!r})"
+
+    def history(self, run_id: str, key: str) -> list[Metric]:
+        sa = require("sqlalchemy", "mlflow-db", "reading an MLflow tracking database")
+        metrics = _metrics_table(sa)
+        query = (
+            sa.select(metrics.c.value, metrics.c.timestamp, metrics.c.step, metrics.c.is_nan)
+            .where(metrics.c.run_uuid == run_id, metrics.c.key == key)
+            .order_by(*(metrics.c[c] for c in _HISTORY_ORDER))
+        )
+        with _connected(sa, self._target, self.where) as connection:
+            rows = connection.execute(query).all()
+        return [
+            Metric(key, math.nan if is_nan else float(value), timestamp, step or 0)
+            for value, timestamp, step, is_nan in rows
+        ]
+
+    def histories(self, run_ids: Sequence[str]) -> dict[str, dict[str, list[Metric]]]:
+        sa = require("sqlalchemy", "mlflow-db", "reading an MLflow tracking database")
+        metrics = _metrics_table(sa)
+        found: defaultdict[str, dict[str, list[Metric]]] = defaultdict(dict)
+        with _connected(sa, self._target, self.where) as connection:
+            for start in range(0, len(run_ids), _IDS_PER_STATEMENT):
+                query = (
+                    sa.select(*(metrics.c[c] for c in _POINT_COLUMNS))
+                    .where(metrics.c.run_uuid.in_(list(run_ids[start : start + _IDS_PER_STATEMENT])))
+                    .order_by(metrics.c.run_uuid, metrics.c.key, *(metrics.c[c] for c in _HISTORY_ORDER))
+                )
+                _add_points([connection.execute(query).all()], found)
+        return dict(found)
+
+
+def _metrics_table(sa: Any) -> Any:
+    # Columns named, not reflected: the load checked the schema, and a read then costs one statement.
+    return sa.table("metrics", *(sa.column(c) for c in _POINT_COLUMNS))
+
+
+def _add_points(
+    chunks: Iterable[Sequence[Sequence[Any]]], into: Mapping[str, dict[str, list[Metric]]]
+) -> None:
+    """Append each point of ``chunks`` (rows of ``_POINT_COLUMNS``, ordered by run, key, then as a history
+    is) to its history in ``into[run_id][key]``, which starts each history anew."""
+    names: dict[str, str] = {}
+    current: tuple[str, str] | None = None
+    name = ""
+    history: list[Metric] = []
+    for chunk in chunks:
+        for run_id, key, value, timestamp, step, is_nan in chunk:
+            if (run_id, key) != current:
+                current = (run_id, key)
+                name = names.setdefault(key, key)  # one string per key, not one per point
+                history = into[run_id][name] = []
+            history.append(Metric(name, math.nan if is_nan else float(value), timestamp, step or 0))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    # The read makes millions of objects and no cycles; the cyclic garbage collector would rescan them
+    # again and again as they pile up.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        engine = sa.create_engine(target)
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+@contextmanager
+def _connected(sa: Any, target: str, shown: str) -> Iterator[Any]:
+    """A connection to the database, closed afterwards; failing to open or read it is a StoreError."""
+    try:
+        # No pool: nothing stays open once the read is done.
+        engine = sa.create_engine(target, poolclass=sa.pool.NullPool)
     except ImportError as error:  # the database's driver (psycopg, pymysql, ...) is not installed
         raise MissingDependencyError(f"reading {shown} needs its database driver: {error}") from None
     except sa.exc.ArgumentError as error:
         raise StoreError(f"not a database URL: {error}", where=shown, code="not-a-store") from None
+    # Large tables are read through the driver's own cursor, whose errors SQLAlchemy does not wrap.
+    failures = (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error)
     try:
         with engine.connect() as connection:
-            reader = _Reader(sa, connection, shown, progress)
-            experiments, runs, latest = reader.read()
-    except sa.exc.SQLAlchemyError as error:
-        detail = str(getattr(error, "orig", None) or error).splitlines()[0]
-        raise StoreError(f"cannot read the database: {detail}", where=shown) from None
+            yield connection
+    except failures as error:
+        detail = str(getattr(error, "orig", None) or error) or type(error).__name__
+        raise StoreError(f"cannot read the database: {detail.splitlines()[0]}", where=shown) from None
     finally:
         engine.dispose()
-    return StoreRecords(experiments, runs, where=shown, latest_metrics=latest)
 
 
 class _Reader:
-    def __init__(self, sa: Any, connection: Any, shown: str, progress: bool | None) -> None:
+    def __init__(self, sa: Any, connection: Any, shown: str) -> None:
         self.sa = sa
         self.connection = connection
         self.shown = shown
-        self.progress = progress
         names = set(sa.inspect(connection).get_table_names())
         missing = [t for t in REQUIRED_TABLES if t not in names]
         if missing:
@@ -105,13 +240,20 @@ class _Reader:
             )
         self.names = names
         self.tables: dict[str, Any] = {}
+        self.experiments: list[dict[str, Any]] = []
+        self.runs: dict[str, Run] = {}
 
     def table(self, name: str) -> Any:
         if name not in self.tables:
             self.tables[name] = self.sa.Table(name, self.sa.MetaData(), autoload_with=self.connection)
         return self.tables[name]
 
-    def rows(self, name: str, columns: Sequence[str], order: Sequence[str] = ()) -> Iterator[Any]:
+    def rows(self, name: str, columns: Sequence[str], order: Sequence[str] = ()) -> Iterator[list[Any]]:
+        """The rows of ``columns`` of table ``name``, as tuples, a chunk at a time.
+
+        They come from the driver's cursor: on tables of millions of rows, SQLAlchemy's Row objects
+        cost several times the driver's tuples.
+        """
         table = self.table(name)
         missing = [c for c in (*columns, *order) if c not in table.c]
         if missing:
@@ -121,146 +263,165 @@ class _Reader:
                 code="missing-table",
             )
         query = self.sa.select(*(table.c[c] for c in columns)).order_by(*(table.c[c] for c in order))
-        result = self.connection.execution_options(stream_results=True).execute(query)
-        while chunk := result.fetchmany(_CHUNK):
-            yield from chunk
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.execute(str(query.compile(dialect=self.connection.dialect)))
+            while chunk := cursor.fetchmany(_CHUNK):
+                yield chunk
+        finally:
+            cursor.close()
 
-    def count(self, name: str) -> int:
-        table = self.table(name)
-        return int(self.connection.execute(self.sa.select(self.sa.func.count()).select_from(table)).scalar())
-
-    def read(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, dict[str, float]]]:
-        experiment_tags: dict[str, dict[str, str]] = defaultdict(dict)
-        for key, value, experiment_id in self.rows("experiment_tags", ("key", "value", "experiment_id")):
-            experiment_tags[str(experiment_id)][key] = value
-        experiments = [
-            {
-                "experiment_id": str(row[0]),
-                "name": row[1],
-                "artifact_location": row[2],
-                "lifecycle_stage": row[3] or LifecycleStage.ACTIVE,
-                "creation_time": row[4],
-                "last_update_time": row[5],
-                "tags": experiment_tags.get(str(row[0]), {}),
-            }
-            for row in self.rows(
-                "experiments",
-                (
-                    "experiment_id",
-                    "name",
-                    "artifact_location",
-                    "lifecycle_stage",
-                    "creation_time",
-                    "last_update_time",
-                ),
-                order=("experiment_id",),
-            )
+    def read(self, histories: bool, progress: bool | None) -> tuple[list[dict[str, Any]], list[Run], bool]:
+        """The experiment records and the runs, and whether the runs hold their whole histories."""
+        has_latest = "latest_metrics" in self.names
+        # Without latest_metrics (an MLflow from before 2020), the histories alone give the latest values.
+        whole = histories or not has_latest
+        steps: list[Callable[[], None]] = [
+            self._experiments,
+            self._runs,
+            partial(self._strings, "params"),
+            partial(self._strings, "tags"),
         ]
-        runs: dict[str, dict[str, Any]] = {}
-        run_columns = (
-            "run_uuid",
+        if has_latest:
+            steps.append(self._latest)
+        if whole:
+            steps.append(partial(self._histories, latest=not has_latest))
+        if all(t in self.names for t in INPUT_TABLES):
+            steps.append(self._inputs)
+        for step in progress_bar(
+            steps, total=len(steps), desc="reading tables", unit="table", enabled=progress, extra="mlflow-db"
+        ):
+            step()
+        return self.experiments, list(self.runs.values()), whole
+
+    def _orphan(self, table: str, run_id: Any) -> StoreError:
+        return StoreError(
+            f"table {table!r} has a row for run {run_id!r}, which is not in table 'runs'", where=self.shown
+        )
+
+    def _experiments(self) -> None:
+        experiment_tags: dict[str, dict[str, str]] = defaultdict(dict)
+        for chunk in self.rows("experiment_tags", ("key", "value", "experiment_id")):
+            for key, value, experiment_id in chunk:
+                experiment_tags[str(experiment_id)][key] = value
+        columns = (
             "experiment_id",
             "name",
-            "user_id",
-            "status",
-            "start_time",
-            "end_time",
-            "artifact_uri",
+            "artifact_location",
             "lifecycle_stage",
+            "creation_time",
+            "last_update_time",
         )
-        for row in self.rows("runs", run_columns, order=("experiment_id", "run_uuid")):
-            runs[row[0]] = {
-                "run_id": row[0],
-                "experiment_id": str(row[1]),
-                "run_name": row[2],
-                "user_id": row[3],
-                "status": row[4],
-                "start_time": row[5],
-                "end_time": row[6],
-                "artifact_uri": row[7],
-                "lifecycle_stage": row[8] or LifecycleStage.ACTIVE,
-                "metrics": defaultdict(list),
-                "params": {},
-                "tags": {},
-                "inputs": [],
-            }
-        self._metrics(runs)
-        for part in ("params", "tags"):
-            for key, value, run_id in self.rows(part, ("key", "value", "run_uuid")):
-                self._run(runs, run_id, part)[part][key] = value
-        if all(t in self.names for t in INPUT_TABLES):
-            self._inputs(runs)
-        latest: dict[str, dict[str, float]] = defaultdict(dict)
-        if "latest_metrics" in self.names:
-            for key, value, is_nan, run_id in self.rows(
-                "latest_metrics", ("key", "value", "is_nan", "run_uuid")
-            ):
-                self._run(runs, run_id, "latest_metrics")
-                latest[run_id][key] = math.nan if is_nan else float(value)
-        for record in runs.values():
-            record["metrics"] = dict(record["metrics"])
-        return experiments, list(runs.values()), dict(latest)
+        for chunk in self.rows("experiments", columns, order=("experiment_id",)):
+            for experiment_id, name, artifact_location, stage, created, updated in chunk:
+                self.experiments.append(
+                    {
+                        "experiment_id": str(experiment_id),
+                        "name": name,
+                        "artifact_location": artifact_location,
+                        "lifecycle_stage": stage or LifecycleStage.ACTIVE,
+                        "creation_time": created,
+                        "last_update_time": updated,
+                        "tags": experiment_tags.get(str(experiment_id), {}),
+                    }
+                )
 
-    def _run(self, runs: dict[str, dict[str, Any]], run_id: str, table: str) -> dict[str, Any]:
-        record = runs.get(run_id)
-        if record is None:
-            raise StoreError(
-                f"table {table!r} has a row for run {run_id!r}, which is not in table 'runs'",
-                where=self.shown,
-            )
-        return record
+    def _runs(self) -> None:
+        for chunk in self.rows("runs", _RUN_COLUMNS, order=("experiment_id", "run_uuid")):
+            for run_id, experiment_id, name, user_id, status, start, end, artifact_uri, stage in chunk:
+                info = RunInfo(
+                    run_id=run_id,
+                    experiment_id=str(experiment_id),
+                    user_id=user_id,
+                    status=status or (RunStatus.FINISHED if end is not None else RunStatus.RUNNING),
+                    start_time=start,
+                    end_time=end,
+                    lifecycle_stage=stage or LifecycleStage.ACTIVE,
+                    artifact_uri=artifact_uri,
+                    run_name=name,
+                )
+                self.runs[run_id] = Run(info, RunData(), RunInputs())
 
-    def _metrics(self, runs: dict[str, dict[str, Any]]) -> None:
-        # The table keeps no logged order; MLflow's SQL store reads a history back by timestamp, step, value.
-        rows = self.rows(
-            "metrics",
-            ("run_uuid", "key", "value", "timestamp", "step", "is_nan"),
-            order=("run_uuid", "key", "timestamp", "step", "value"),
+    def _strings(self, part: str) -> None:
+        """Table ``part`` (params or tags) into the runs' mappings of the same name."""
+        into = {run_id: getattr(run.data, part) for run_id, run in self.runs.items()}
+        # Each row brings new strings; a key, or a value many runs share, is kept once instead.
+        strings: dict[str | None, str | None] = {}
+        once = strings.setdefault
+        try:
+            for chunk in self.rows(part, ("run_uuid", "key", "value")):
+                for run_id, key, value in chunk:
+                    into[run_id][once(key, key)] = once(value, value)
+        except KeyError as error:
+            raise self._orphan(part, error.args[0]) from None
+
+    def _latest(self) -> None:
+        into = {run_id: run.data.metrics for run_id, run in self.runs.items()}
+        keys: dict[str, str] = {}
+        once = keys.setdefault
+        try:
+            for chunk in self.rows("latest_metrics", ("run_uuid", "key", "value", "is_nan")):
+                for run_id, key, value, is_nan in chunk:
+                    into[run_id][once(key, key)] = math.nan if is_nan else float(value)
+        except KeyError as error:
+            raise self._orphan("latest_metrics", error.args[0]) from None
+
+    def _histories(self, latest: bool) -> None:
+        """Every point of table ``metrics`` into the runs' histories; with ``latest``, the latest values
+        too, for a schema without ``latest_metrics``."""
+        into = {run_id: run.data.histories for run_id, run in self.runs.items()}
+        order = ("run_uuid", "key", *_HISTORY_ORDER)
+        try:
+            _add_points(self.rows("metrics", _POINT_COLUMNS, order=order), into)
+        except KeyError as error:
+            raise self._orphan("metrics", error.args[0]) from None
+        if latest:
+            for run in self.runs.values():
+                run.data.metrics = {key: latest_metric(h).value for key, h in run.data.histories.items()}
+
+    def _inputs(self) -> None:
+        dataset_columns = (
+            "dataset_uuid",
+            "name",
+            "digest",
+            "dataset_source_type",
+            "dataset_source",
+            "dataset_schema",
+            "dataset_profile",
         )
-        total = self.count("metrics")
-        for run_id, key, value, timestamp, step, is_nan in progress_bar(
-            rows, total=total, desc="reading metrics", unit="point", enabled=self.progress, extra="mlflow-db"
-        ):
-            point = {"value": math.nan if is_nan else float(value), "timestamp": timestamp, "step": step or 0}
-            self._run(runs, run_id, "metrics")["metrics"][key].append(point)
-
-    def _inputs(self, runs: dict[str, dict[str, Any]]) -> None:
         datasets = {
-            row[0]: {
-                "name": row[1],
-                "digest": row[2],
-                "source_type": row[3],
-                "source": row[4],
-                "schema": row[5],
-                "profile": row[6],
+            dataset_id: {
+                "name": name,
+                "digest": digest,
+                "source_type": source_type,
+                "source": source,
+                "schema": schema,
+                "profile": profile,
             }
-            for row in self.rows(
-                "datasets",
-                (
-                    "dataset_uuid",
-                    "name",
-                    "digest",
-                    "dataset_source_type",
-                    "dataset_source",
-                    "dataset_schema",
-                    "dataset_profile",
-                ),
-            )
+            for chunk in self.rows("datasets", dataset_columns)
+            for dataset_id, name, digest, source_type, source, schema, profile in chunk
         }
         input_tags: dict[str, dict[str, str]] = defaultdict(dict)
-        for input_id, name, value in self.rows("input_tags", ("input_uuid", "name", "value")):
-            input_tags[input_id][name] = value
+        for chunk in self.rows("input_tags", ("input_uuid", "name", "value")):
+            for input_id, name, value in chunk:
+                input_tags[input_id][name] = value
+        found: dict[str, list[dict[str, Any]]] = defaultdict(list)
         columns = ("input_uuid", "source_type", "source_id", "destination_type", "destination_id")
-        for input_id, source_type, source_id, destination_type, run_id in self.rows("inputs", columns):
-            if source_type != "DATASET" or destination_type != "RUN":
-                continue  # model inputs and outputs: not part of run search
-            dataset = datasets.get(source_id)
-            if dataset is None:
-                raise StoreError(
-                    f"input {input_id!r} names dataset {source_id!r}, which is not in table 'datasets'",
-                    where=self.shown,
-                )
-            record = self._run(runs, run_id, "inputs")
-            record["inputs"].append({"dataset": dataset, "tags": input_tags.get(input_id, {})})
-        for record in runs.values():
-            record["inputs"] = sort_inputs(record["inputs"])
+        for chunk in self.rows("inputs", columns):
+            for input_id, source_type, source_id, destination_type, run_id in chunk:
+                if source_type != "DATASET" or destination_type != "RUN":
+                    continue  # model inputs and outputs: not part of run search
+                dataset = datasets.get(source_id)
+                if dataset is None:
+                    raise StoreError(
+                        f"input {input_id!r} names dataset {source_id!r}, which is not in table 'datasets'",
+                        where=self.shown,
+                    )
+                if run_id not in self.runs:
+                    raise self._orphan("inputs", run_id)
+                found[run_id].append({"dataset": dataset, "tags": input_tags.get(input_id, {})})
+        for run_id, inputs in found.items():
+            self.runs[run_id].inputs.dataset_inputs = [
+                DatasetInput(Dataset(**item["dataset"]), [InputTag(k, v) for k, v in item["tags"].items()])
+                for item in sort_inputs(inputs)
+            ]
