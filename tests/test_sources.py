@@ -17,10 +17,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import sqlite3
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ import pytest
 
 mlflow = pytest.importorskip("mlflow")
 pytest.importorskip("yaml")
-pytest.importorskip("sqlalchemy")
+sa = pytest.importorskip("sqlalchemy")
 
 import pandas as pd  # noqa: E402
 from mlflow.entities import Dataset, DatasetInput, InputTag, ViewType  # noqa: E402
@@ -533,3 +535,111 @@ def test_an_unreadable_file_names_itself(stores: dict[str, Store], tmp_path: Pat
     (params / "dangling").symlink_to(tmp_path / "nowhere")
     with pytest.raises(StoreError, match=r"dangling: cannot read it"):
         from_mlflow_dir(copy)
+
+
+# -- metric histories of a database: read when asked for -----------------------------------------
+
+
+def _points(history: list[Any]) -> list[tuple[int, int, Any]]:
+    return [(p.timestamp, p.step, _number(p.value)) for p in history]
+
+
+@contextmanager
+def _statements() -> Iterator[list[str]]:
+    """Every SQL statement run on a SQLite connection opened meanwhile, by any engine."""
+    seen: list[str] = []
+
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.set_trace_callback(seen.append)
+
+    sa.event.listen(sa.pool.Pool, "connect", trace)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(sa.pool.Pool, "connect", trace)
+
+
+def _reads_metrics(statements: list[str]) -> bool:
+    return any(re.search(r'\bFROM\s+"?metrics\b', s, re.IGNORECASE) for s in statements)
+
+
+def test_the_load_leaves_the_histories_in_the_database(stores: dict[str, Store]) -> None:
+    with _statements() as statements:
+        ws = from_mlflow_db(stores["db"].uri)
+    assert statements and not _reads_metrics(statements)
+    with _statements() as statements:
+        history = ws.get_metric_history(stores["db"].runs["r01"], "loss")
+    assert len(history) == 3 and _reads_metrics(statements)
+    with _statements() as statements:
+        from_mlflow_db(stores["db"].uri, histories=True)
+    assert _reads_metrics(statements)
+
+
+def test_histories_read_later_are_those_read_at_load(
+    stores: dict[str, Store], workspaces: dict[str, Workspace]
+) -> None:
+    client = mlflow.MlflowClient(tracking_uri=stores["db"].uri)
+    lazy, eager = workspaces["db"], from_mlflow_db(stores["db"].uri, histories=True)
+    assert _shape(lazy) == _shape(eager)
+    every = [e.experiment_id for e in lazy.experiments]
+    found = lazy.search_runs(every, run_view_type=ViewType.ALL, output_format="list")
+    assert {r.info.run_id for r in found} == {r.info.run_id for r in lazy.runs}
+    points = 0
+    for run in found:  # the runs a search returns, as a comparison or a plot takes them
+        for key in run.data.metrics:
+            theirs = _points(client.get_metric_history(run.info.run_id, key))
+            assert _points(run.data.history(key)) == theirs
+            assert _points(eager.get_metric_history(run.info.run_id, key)) == theirs
+            points += len(theirs)
+        assert not run.data.histories
+    assert points > len(found)
+
+
+def test_a_point_logged_after_the_load_joins_the_history_read(stores: dict[str, Store]) -> None:
+    ws = from_mlflow_db(stores["db"].uri)
+    run_id = stores["db"].runs["r01"]
+    before = ws.get_metric_history(run_id, "loss")
+    ws.log_metric(run_id, "loss", 0.25, timestamp=1700000000099, step=7)
+    ws.log_metric(run_id, "fresh", 1.5, timestamp=1700000000099, step=0)
+    after = ws.get_metric_history(run_id, "loss")
+    assert _points(after) == [*_points(before), (1700000000099, 7, 0.25)]
+    assert ws.get_run(run_id).data.metrics["loss"] == 0.25
+    assert _points(ws.get_metric_history(run_id, "fresh")) == [(1700000000099, 0, 1.5)]
+    assert run_id in set(
+        ws.search_runs(search_all_experiments=True, filter_string="metrics.loss = 0.25")["run_id"]
+    )
+    # The database is read, never written.
+    client = mlflow.MlflowClient(tracking_uri=stores["db"].uri)
+    assert _points(client.get_metric_history(run_id, "loss")) == _points(before)
+
+
+def test_save_writes_the_histories_the_database_keeps(stores: dict[str, Store], tmp_path: Path) -> None:
+    ws = from_mlflow_db(stores["db"].uri)
+    eager = from_mlflow_db(stores["db"].uri, histories=True)
+    run_id = stores["db"].runs["r01"]
+    ws.log_metric(run_id, "loss", 0.25, timestamp=1700000000099, step=7)
+    eager.log_metric(run_id, "loss", 0.25, timestamp=1700000000099, step=7)
+    ws.save(tmp_path / "lazy.jsonl")
+    eager.save(tmp_path / "eager.jsonl")
+    saved = Workspace.load(tmp_path / "lazy.jsonl")
+    assert _shape(saved) == _shape(Workspace.load(tmp_path / "eager.jsonl")) == _shape(eager)
+    assert len(saved.get_metric_history(run_id, "loss")) == 4
+    # Runs taken into another workspace read their histories from the database they came from.
+    taken = Workspace(ws.experiments, ws.search_runs(search_all_experiments=True, output_format="list"))
+    taken.save(tmp_path / "taken.jsonl")
+    for run in Workspace.load(tmp_path / "taken.jsonl").runs:
+        for key in run.data.metrics:
+            assert _points(run.data.history(key)) == _points(eager.get_metric_history(run.info.run_id, key))
+
+
+def test_histories_read_at_load_need_the_database_no_more(stores: dict[str, Store], tmp_path: Path) -> None:
+    copy = tmp_path / "mlflow.db"
+    shutil.copy(stores["db"].location, copy)
+    lazy, eager = from_mlflow_db(copy), from_mlflow_db(copy, histories=True)
+    run_id = stores["db"].runs["r01"]
+    copy.unlink()
+    assert len(eager.get_metric_history(run_id, "loss")) == 3
+    with pytest.raises(StoreError) as caught:
+        lazy.get_metric_history(run_id, "loss")
+    assert caught.value.where == str(copy)
