@@ -643,3 +643,19 @@ def test_histories_read_at_load_need_the_database_no_more(stores: dict[str, Stor
     with pytest.raises(StoreError) as caught:
         lazy.get_metric_history(run_id, "loss")
     assert caught.value.where == str(copy)
+
+
+def test_a_database_without_latest_metrics_gives_the_latest_points_of_the_histories(
+    stores: dict[str, Store], workspaces: dict[str, Workspace], tmp_path: Path
+) -> None:
+    copy = tmp_path / "old.db"
+    shutil.copy(stores["db"].location, copy)
+    with sqlite3.connect(copy) as connection:
+        connection.execute("DROP TABLE latest_metrics")  # as an MLflow from before the table
+    old = from_mlflow_db(copy)
+    for run in old.runs:
+        assert run.data.stored is None
+        assert run.data.metrics.keys() == workspaces["db"].get_run(run.info.run_id).data.metrics.keys()
+        for key in run.data.metrics:
+            expected = workspaces["db"].get_metric_history(run.info.run_id, key)
+            assert _points(run.data.histories[key]) == _points(expected)
