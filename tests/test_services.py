@@ -204,6 +204,22 @@ def _databases(postgres_url: str) -> set[str]:
         engine.dispose()
 
 
+def test_missing_postgres_skips_here_and_fails_on_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    import services
+
+    monkeypatch.setattr(services, "postgres_bin_dir", lambda: None)
+    monkeypatch.delenv(services.POSTGRES_URL_VARIABLE, raising=False)
+    with pytest.raises(services.PostgresUnavailable) as missing, services.postgres_server():
+        pass
+    assert str(missing.value) == "PostgreSQL is not installed: `bash .ci/run` installs it"
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"bash \.ci/run"):
+        services.postgres_unavailable(str(missing.value))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"bash \.ci/run"):
+        services.postgres_unavailable(str(missing.value))
+
+
 def test_fresh_postgres_databases_are_new_empty_and_dropped(
     postgres_url: str, new_postgres_database: Callable[..., str], postgres_server: Any
 ) -> None:
