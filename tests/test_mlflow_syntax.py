@@ -16,7 +16,8 @@ import pytest
 
 import runql
 from runql import And, Compare, Entity, In, IsNull, SortKey
-from runql.ast import ATTRIBUTE_ALIASES, Expr
+from runql.ast import Expr
+from runql.attributes import ATTRIBUTE_ALIASES
 from runql.errors import QueryError, UnsupportedQueryError
 
 pytest.importorskip("mlflow")

@@ -34,6 +34,7 @@ from runql import (
     validate,
 )
 from runql.ast import Expr
+from runql.profile_matrix import DOCUMENT_ROWS
 from runql.profiles import ENTITIES, PROFILE_NAMES, PROFILES, Profile, matrix_markdown
 from runql.unparse import unparse_query
 
@@ -124,8 +125,6 @@ def test_matrix_follows_the_data() -> None:
     row = next(line for line in matrix_markdown().splitlines() if "`=` and `!=`" in line)
     assert row.endswith("| yes | yes, except `!=` on tags | yes |")
     changed = replace(get_profile("azureml"), tag_ops=get_profile("mlflow").tag_ops)
-    from runql.profiles import DOCUMENT_ROWS
-
     cell = dict(DOCUMENT_ROWS)[
         "Filtering runs with string comparators (params, tags, attributes): `=` and `!=`"
     ]
@@ -133,8 +132,6 @@ def test_matrix_follows_the_data() -> None:
 
 
 def test_matrix_has_every_row_of_the_document() -> None:
-    from runql.profiles import DOCUMENT_ROWS
-
     assert len(DOCUMENT_ROWS) == 15
     text = matrix_markdown()
     for label, _ in DOCUMENT_ROWS:

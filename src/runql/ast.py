@@ -2,7 +2,9 @@
 
 Nodes are frozen and slotted, hold tuples rather than lists, and carry a ``span`` that equality
 ignores: a tree built by hand equals the same tree parsed from text, and a parsed tree can be
-cached and shared safely.
+cached and shared safely. The parser also records how the text was written (a key's prefix and
+quoting, the operator's span, parentheses), which validation reports on; equality ignores these too,
+and a tree built by hand has their defaults: bare keys, no parentheses.
 """
 
 from __future__ import annotations
@@ -82,15 +84,6 @@ ENTITY_ALIASES: dict[str, Entity] = {
     "datasets": Entity.DATASET,
 }
 
-# Attribute names MLflow accepts as spellings of another attribute.
-ATTRIBUTE_ALIASES: dict[str, str] = {
-    "created": "start_time",
-    "Created": "start_time",
-    "run name": "run_name",
-    "Run name": "run_name",
-    "Run Name": "run_name",
-}
-
 
 class Op(Enum):
     """A comparison operator, by the text the canonical form writes."""
@@ -119,6 +112,15 @@ _PATTERN_OPS = frozenset({Op.LIKE, Op.ILIKE, Op.NOT_LIKE, Op.NOT_ILIKE})
 _ORDERING_OPS = frozenset({Op.LT, Op.LE, Op.GT, Op.GE})
 
 
+class Quoting(Enum):
+    """How the name of a key was written."""
+
+    BARE = "bare"
+    BACKTICKS = "backticks"
+    QUOTES = "quotes"
+    """In single or double quotes (with or without backticks inside them)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Key:
     """``entity.name``: aliases are already resolved (``created`` is ``start_time``)."""
@@ -126,6 +128,11 @@ class Key:
     entity: Entity
     name: str
     span: Span | None = field(default=None, compare=False, repr=False)
+    prefix: str | None = field(default=None, compare=False, repr=False)
+    """The prefix as written (``metric``, ``attr``...), None for a key written without one."""
+    alias: str | None = field(default=None, compare=False, repr=False)
+    """The alias the name was written as (``created`` for ``start_time``), None when it was not."""
+    quoting: Quoting = field(default=Quoting.BARE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +143,19 @@ class Literal:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
+# Of an expression node, ``span`` covers the parentheses around it when there are some
+# (``parenthesised``), and ``op_span`` is its keyword or operator: ``IS NOT NULL``, ``NOT IN``, the
+# first ``OR`` of a disjunction.
+
+
 @dataclass(frozen=True, slots=True)
 class Compare:
     key: Key
     op: Op
     value: Literal
     span: Span | None = field(default=None, compare=False, repr=False)
+    op_span: Span | None = field(default=None, compare=False, repr=False)
+    parenthesised: bool = field(default=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +164,8 @@ class In:
     values: tuple[Literal, ...]
     negated: bool = False
     span: Span | None = field(default=None, compare=False, repr=False)
+    op_span: Span | None = field(default=None, compare=False, repr=False)
+    parenthesised: bool = field(default=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,24 +173,31 @@ class IsNull:
     key: Key
     negated: bool = False
     span: Span | None = field(default=None, compare=False, repr=False)
+    op_span: Span | None = field(default=None, compare=False, repr=False)
+    parenthesised: bool = field(default=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class And:
     terms: tuple[Expr, ...]
     span: Span | None = field(default=None, compare=False, repr=False)
+    parenthesised: bool = field(default=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
     terms: tuple[Expr, ...]
     span: Span | None = field(default=None, compare=False, repr=False)
+    op_span: Span | None = field(default=None, compare=False, repr=False)
+    parenthesised: bool = field(default=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
     term: Expr
     span: Span | None = field(default=None, compare=False, repr=False)
+    op_span: Span | None = field(default=None, compare=False, repr=False)
+    parenthesised: bool = field(default=False, compare=False, repr=False)
 
 
 Expr = Compare | In | IsNull | And | Or | Not

@@ -31,15 +31,15 @@ _EXPECTED_NAMES = {
     "COMPARATOR": _OPERATORS,
     "NOT_PATTERN": _OPERATORS,
     "NOT_IN": _OPERATORS,
-    "_IN": _OPERATORS,
-    "_IS": _OPERATORS,
+    "IN": _OPERATORS,
+    "IS": _OPERATORS,
     "SQ_STRING": _VALUE,
     "DQ_STRING": _VALUE,
     "NUMBER": _VALUE,
     "BARE_WORD": _VALUE,
     "PY_STRING": _VALUE,
     "_AND": "AND",
-    "_OR": "OR",
+    "OR": "OR",
     "NOT": "NOT",
     "NOT_NULL": "NULL or NOT NULL",
     "NULL": "NULL or NOT NULL",
@@ -261,7 +261,7 @@ def _token_problem(error: UnexpectedToken, source: str, prev: Token | None, what
     if token.type == "$END":
         end = len(source.rstrip())
         hint = ""
-        if prev is not None and prev.type in ("_AND", "_OR", "NOT"):
+        if prev is not None and prev.type in ("_AND", "OR", "NOT"):
             hint = f"add a condition after {str(prev).upper()}, or remove it"
         elif prev is not None and prev.type == "COMPARATOR":
             hint = "add a value: 'text' or a number"

@@ -1,7 +1,9 @@
 """Text to AST: the lark tree becomes runql's typed nodes, and lark's errors become QueryErrors.
 
-Lark's exceptions stop here: :mod:`runql.diagnose` turns each into a QuerySyntaxError, and nothing
-from lark escapes the public functions.
+The nodes record how the text was written (a key's prefix and quoting, the operator's span,
+parentheses), so that validation never reads the text again. Lark's exceptions stop here:
+:mod:`runql.diagnose` turns each into a QuerySyntaxError, and nothing from lark escapes the public
+functions.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import difflib
 import re
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from contextvars import ContextVar
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, cast
 
@@ -20,7 +23,6 @@ from lark.exceptions import UnexpectedInput
 
 from . import _grammar
 from .ast import (
-    ATTRIBUTE_ALIASES,
     ENTITY_ALIASES,
     And,
     Compare,
@@ -34,9 +36,11 @@ from .ast import (
     Op,
     Or,
     Query,
+    Quoting,
     SortKey,
     Span,
 )
+from .attributes import ATTRIBUTE_ALIASES
 from .diagnose import QUOTES, syntax_error
 from .errors import QueryError, QuerySyntaxError, QueryValueError
 
@@ -44,6 +48,18 @@ __all__ = ["parse", "parse_filter", "parse_order_by"]
 
 # One segment of a dotted key, as the IDENT terminal in grammar/common.lark lexes it.
 _SEGMENT = re.compile(r"\w*[^\W\d]\w*|`(?:``|[^`])*`|\"(?:\"\"|[\\]\"|[^\"])*\"|'(?:''|[\\]'|[^'])*'")
+
+
+# The text being parsed and where it came from (``filter_string``, ``order_by[i]``). The tree builder is
+# shared by every parse, so it reads them from here to create its errors whole, with their position.
+_READING: ContextVar[tuple[str, str]] = ContextVar("_READING", default=("", ""))
+
+
+def _refusal(
+    message: str, *, code: str, span: Span | None, hint: str = "", error: type[QueryError] = QueryValueError
+) -> QueryError:
+    source, where = _READING.get()
+    return error(message, code=code, span=span, hint=hint, source=source, where=where)
 
 
 def _span(token: Token) -> Span:
@@ -67,7 +83,7 @@ def _segments(text: str) -> list[str]:
     while True:
         match = _SEGMENT.match(text, pos)
         if match is None:  # the lexer accepted it, so this only guards against drift
-            raise QuerySyntaxError(f"cannot read the key {text!r}", code="syntax")
+            raise _refusal(f"cannot read the key {text!r}", code="syntax", span=None, error=QuerySyntaxError)
         parts.append(match.group())
         pos = match.end()
         if pos >= len(text):
@@ -88,47 +104,41 @@ def _entity_hint(prefix: str) -> str:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class WrittenKey:
-    """A key as the text writes it: the prefix before the first dot (None without one, backticks
-    removed) and the name after it, with MLflow's quote stripping; ``quoted`` when quotes were removed."""
-
-    prefix: str | None
-    name: str
-    quoted: bool
-
-
-def written_key(text: str) -> WrittenKey:
-    """How an IDENT text splits into prefix and name, before any alias is resolved."""
-    segments = _segments(text)
-    prefix, raw = (None, text) if len(segments) == 1 else (segments[0], text[len(segments[0]) + 1 :])
-    # As MLflow does: one pair of single or double quotes, then one pair of backticks.
-    name = _strip_pair(_strip_pair(raw, "'\""), "`")
-    return WrittenKey(None if prefix is None else _strip_pair(prefix, "`"), name, name != raw)
+def _unquoted(raw: str) -> tuple[str, Quoting]:
+    """A name without its quotes, as MLflow strips them: one pair of single or double quotes, then
+    one pair of backticks."""
+    name = _strip_pair(raw, "'\"")
+    quoting = Quoting.BARE if name == raw else Quoting.QUOTES
+    unticked = _strip_pair(name, "`")
+    if unticked != name and quoting is Quoting.BARE:
+        quoting = Quoting.BACKTICKS
+    return unticked, quoting
 
 
 def key_from_ident(token: Token) -> Key:
     """The Key an IDENT token names: split at the first dot, prefix resolved, quotes removed."""
     text = str(token)
     span = _span(token)
-    written = written_key(text)
-    if written.prefix is None:
-        entity = Entity.ATTRIBUTE
+    segments = _segments(text)
+    if len(segments) == 1:
+        name, quoting = _unquoted(text)
+        entity, prefix = Entity.ATTRIBUTE, None
     else:
-        entity_or_none = ENTITY_ALIASES.get(written.prefix) if not text.startswith('"') else None
+        name, quoting = _unquoted(text[len(segments[0]) + 1 :])
+        prefix = _strip_pair(segments[0], "`")
+        entity_or_none = ENTITY_ALIASES.get(prefix) if not text.startswith('"') else None
         if entity_or_none is None:
-            prefix_text = _segments(text)[0]
-            raise QueryValueError(
-                f"unknown key type {prefix_text!r}",
+            raise _refusal(
+                f"unknown key type {segments[0]!r}",
                 code="unknown-key-type",
-                span=Span(span.start, span.start + len(prefix_text), span.line, span.column),
-                hint=_entity_hint(written.prefix),
+                span=Span(span.start, span.start + len(segments[0]), span.line, span.column),
+                hint=_entity_hint(prefix),
             )
         entity = entity_or_none
-    name = written.name
-    if entity is Entity.ATTRIBUTE:
-        name = ATTRIBUTE_ALIASES.get(name, name)
-    return Key(entity, name, span)
+    alias = None
+    if entity is Entity.ATTRIBUTE and name in ATTRIBUTE_ALIASES:
+        alias, name = name, ATTRIBUTE_ALIASES[name]
+    return Key(entity, name, span, prefix, alias, quoting)
 
 
 def _number(text: str) -> int | float:
@@ -150,9 +160,7 @@ def _literal(token: Token) -> Literal:
     hint = f"quote string values: '{suggestion}'"
     if text.upper() == "NULL":
         hint = "to test for a missing param or tag write IS NULL, e.g. tags.team IS NULL"
-    raise QueryValueError(
-        f"the value {text} is not quoted", code="unquoted-value", span=_span(token), hint=hint
-    )
+    raise _refusal(f"the value {text} is not quoted", code="unquoted-value", span=_span(token), hint=hint)
 
 
 def _python_string(token: Token) -> str:
@@ -166,7 +174,7 @@ def _python_string(token: Token) -> str:
         hint = "list items are quoted strings: ('a', 'b')"
         if "\\" in str(token):
             hint = "in a list a backslash starts an escape: write \\\\ for a backslash, or use r'...'"
-        raise QueryValueError(
+        raise _refusal(
             f"cannot read the list item {token}: {reason}", code="bad-list", span=_span(token), hint=hint
         ) from None
     assert isinstance(value, str)
@@ -179,20 +187,24 @@ class _Builder(Transformer[Token, Any]):
     def start(self, children: list[Any]) -> Any:
         return children[0]
 
-    def or_(self, terms: list[Expr]) -> Expr:
-        return terms[0] if len(terms) == 1 else Or(tuple(terms), _cover(terms[0], terms[-1]))
+    def or_(self, children: list[Any]) -> Expr:
+        # The terms, with an OR token between each two.
+        if len(children) == 1:
+            return cast(Expr, children[0])
+        terms = children[::2]
+        return Or(tuple(terms), _cover(terms[0], terms[-1]), _span(children[1]))
 
     def and_(self, terms: list[Expr]) -> Expr:
         return terms[0] if len(terms) == 1 else And(tuple(terms), _cover(terms[0], terms[-1]))
 
     def not_(self, children: list[Any]) -> Not:
         token, term = children
-        return Not(term, term.span and _span(token).cover(term.span))
+        return Not(term, term.span and _span(token).cover(term.span), _span(token))
 
     def group(self, children: list[Any]) -> Expr:
         left, expr, right = children
         span = _span(left).cover(_span(right))
-        result: Expr = replace(expr, span=span)
+        result: Expr = replace(expr, span=span, parenthesised=True)
         return result
 
     def compare(self, children: list[Any]) -> Compare:
@@ -200,27 +212,22 @@ class _Builder(Transformer[Token, Any]):
         key = key_from_ident(ident)
         op = Op(" ".join(str(op_token).upper().split()))
         value = _literal(value_token)
-        return Compare(key, op, value, _cover(key, value))
+        return Compare(key, op, value, _cover(key, value), _span(op_token))
 
     def in_(self, children: list[Any]) -> In:
-        ident, (values, end) = children
+        ident, word, (values, end) = children
         key = key_from_ident(ident)
-        return In(key, values, False, key.span and key.span.cover(end))
+        return In(key, values, word.type == "NOT_IN", key.span and key.span.cover(end), _span(word))
 
-    def not_in(self, children: list[Any]) -> In:
-        ident, _, (values, end) = children
-        key = key_from_ident(ident)
-        return In(key, values, True, key.span and key.span.cover(end))
+    not_in = in_
 
     def is_null(self, children: list[Any]) -> IsNull:
-        ident, token = children
+        ident, is_word, null_word = children
         key = key_from_ident(ident)
-        return IsNull(key, False, key.span and key.span.cover(_span(token)))
+        op_span = _span(is_word).cover(_span(null_word))
+        return IsNull(key, null_word.type == "NOT_NULL", key.span and key.span.cover(op_span), op_span)
 
-    def is_not_null(self, children: list[Any]) -> IsNull:
-        ident, token = children
-        key = key_from_ident(ident)
-        return IsNull(key, True, key.span and key.span.cover(_span(token)))
+    is_not_null = is_null
 
     def value_list(self, children: list[Any]) -> tuple[tuple[Literal, ...], Span]:
         left, *items, right = children
@@ -229,7 +236,7 @@ class _Builder(Transformer[Token, Any]):
         )
         span = _span(left).cover(_span(right))
         if not values:
-            raise QueryValueError(
+            raise _refusal(
                 "IN needs at least one value",
                 code="empty-list",
                 span=span,
@@ -244,21 +251,15 @@ class _Builder(Transformer[Token, Any]):
 
 _BUILDER = _Builder()
 
+
 def _run(grammar: str, source: str, where: str, what: str) -> Any:
+    reading = _READING.set((source, where))
     try:
         return _grammar.parser(grammar, _BUILDER).parse(source)
     except UnexpectedInput as error:
         raise syntax_error(error, source, where, what) from None
-    except QueryError as error:
-        raise _placed(error, source, where) from None
-
-
-def _placed(error: QueryError, source: str, where: str) -> QueryError:
-    if error.span is not None and source:
-        span = error.span
-        error.span = Span.at(source, span.start, span.end)
-    error.source, error.where = source, where
-    return error
+    finally:
+        _READING.reset(reading)
 
 
 def parse_filter(filter_string: str | None) -> Expr | None:
@@ -300,10 +301,11 @@ def _parse_sort_key(clause: str, where: str) -> SortKey:
         ident, direction = cast(list[Token], _grammar.parser("order_by").parse(clause).children)
     except UnexpectedInput as error:
         raise syntax_error(error, clause, where, "the order_by clause", order_by=True) from None
+    reading = _READING.set((clause, where))
     try:
         key = key_from_ident(ident)
-    except QueryError as error:
-        raise _placed(error, clause, where) from None
+    finally:
+        _READING.reset(reading)
     descending = direction is not None and str(direction).upper() == "DESC"
     span = _span(ident) if direction is None else _span(ident).cover(_span(direction))
     return SortKey(key, descending, span)

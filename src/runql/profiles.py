@@ -1,7 +1,10 @@
-"""What each backend accepts: one plain record per (profile, entity), and the matrix drawn from them.
+"""What each backend accepts: one plain record per (profile, entity).
 
 A profile is data, not behaviour: ``validate.py`` reads these fields, ``docs/profiles.md`` is generated
-from them (``runql profiles > docs/profiles.md``), and a test keeps the two equal.
+from them by :mod:`runql.profile_matrix` (``runql profiles > docs/profiles.md``), and a test keeps the two
+equal. The ``mlflow`` profile is written out in full; every other profile is its base with the fields
+that differ (``dataclasses.replace``), and the attribute fields come from the one attribute schema,
+:mod:`runql.attributes`.
 
 Three profiles ship, each for ``runs`` and ``experiments``:
 
@@ -25,16 +28,17 @@ Derive your own profile with :func:`dataclasses.replace`::
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from enum import Enum
+from dataclasses import dataclass, replace
 
-from .ast import ATTRIBUTE_ALIASES, ENTITY_ALIASES, Entity, Op
+from .ast import ENTITY_ALIASES, Entity, Op
+from .attributes import ATTRIBUTE_ALIASES, ATTRIBUTES, DATASET_KEYS, KeyKind, ValueKind
+from .profile_matrix import markdown
 
 __all__ = [
     "ENTITIES",
     "MLFLOW_STATUSES",
     "PROFILES",
+    "PROFILE_NAMES",
     "KeyKind",
     "Profile",
     "get_profile",
@@ -45,33 +49,6 @@ ENTITIES = ("runs", "experiments")
 
 # The run statuses MLflow stores (RunStatus), in upper case; values are not validated by MLflow.
 MLFLOW_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
-
-
-class KeyKind(Enum):
-    """The kind of a key, which decides its comparators and the type of its values."""
-
-    METRIC = "metric"
-    PARAM = "param"
-    TAG = "tag"
-    STRING_ATTRIBUTE = "string attribute"
-    NUMERIC_ATTRIBUTE = "numeric attribute"
-    DATASET = "dataset"
-
-    @property
-    def plural(self) -> str:
-        return _PLURALS[self]
-
-
-_PLURALS = {
-    KeyKind.METRIC: "metrics",
-    KeyKind.PARAM: "params",
-    KeyKind.TAG: "tags",
-    KeyKind.STRING_ATTRIBUTE: "string attributes",
-    KeyKind.NUMERIC_ATTRIBUTE: "numeric attributes",
-    KeyKind.DATASET: "datasets",
-}
-
-ALL_KINDS = frozenset(KeyKind)
 
 
 @dataclass(frozen=True)
@@ -241,12 +218,6 @@ _ENTITY_KINDS = {
 
 _NUMERIC = frozenset({Op.EQ, Op.NE, Op.LT, Op.LE, Op.GT, Op.GE})
 _STRING = frozenset({Op.EQ, Op.NE, Op.LIKE, Op.ILIKE})
-_STRING_EXTENDED = _STRING | {Op.NOT_LIKE, Op.NOT_ILIKE}
-
-_RUN_STRING_ATTRIBUTES = frozenset({"run_id", "run_name", "status", "user_id", "artifact_uri"})
-_RUN_TIMES = frozenset({"start_time", "end_time"})
-_EXPERIMENT_STRING_ATTRIBUTES = frozenset({"name", "experiment_id"})
-_EXPERIMENT_TIMES = frozenset({"creation_time", "last_update_time"})
 
 # Azure ML's job status table, plus MLflow's own names (the document writes them in title case).
 _AZURE_STATUS_NAMES = (
@@ -262,205 +233,159 @@ _AZURE_STATUS_NAMES = (
     ("Killed", "KILLED"),
 )
 
-MLFLOW_RUNS = Profile(
-    name="mlflow",
-    entity="runs",
-    title="MLflow",
-    prefixes=frozenset(ENTITY_ALIASES),
-    filter_kinds=frozenset(Entity),
-    string_attributes=_RUN_STRING_ATTRIBUTES,
-    numeric_attributes=_RUN_TIMES,
-    duration_attributes=frozenset(),
-    attribute_renames=(),
-    dataset_keys=frozenset({"name", "digest", "context"}),
-    allow_or=False,
-    allow_not=False,
-    allow_parentheses=False,
-    metric_ops=_NUMERIC,
-    param_ops=_STRING,
-    tag_ops=_STRING,
-    tag_ops_observed_refused=frozenset(),
-    string_attribute_ops=_STRING,
-    numeric_attribute_ops=_NUMERIC,
-    dataset_ops=_STRING,
-    list_attributes=frozenset({"run_id"}),
-    list_kinds=frozenset({KeyKind.DATASET}),
-    null_kinds=frozenset({KeyKind.PARAM, KeyKind.TAG}),
-    quoted_numbers=False,
-    quoted_metric_names=True,
-    status_names=(),
-    order_by_kinds=frozenset({Entity.METRIC, Entity.PARAM, Entity.TAG, Entity.ATTRIBUTE}),
-    order_by_attributes=_RUN_STRING_ATTRIBUTES | _RUN_TIMES,
-    order_by_aliases=frozenset({"created", "Created"}),
-    rename_experiments=True,
+
+# -- the attribute fields, drawn from the attribute schema (runql.attributes) -------------------
+
+
+def _searched(entity: str, kind: ValueKind, extensions: bool) -> frozenset[str]:
+    return frozenset(a.name for a in ATTRIBUTES[entity] if a.kind is kind and a.searched(extensions))
+
+
+def _with_attributes(base: Profile, extensions: bool) -> Profile:
+    """``base`` with the attribute fields of its entity: MLflow's attributes, and with ``extensions``
+    those the profiles beyond MLflow add (``duration``, ``creation_time`` for runs)."""
+    attributes = ATTRIBUTES[base.entity]
+    strings = _searched(base.entity, ValueKind.STRING, extensions)
+    numbers = _searched(base.entity, ValueKind.NUMBER, extensions)
+    return replace(
+        base,
+        string_attributes=strings,
+        numeric_attributes=numbers,
+        duration_attributes=frozenset(a.name for a in attributes if a.duration and a.searched(extensions)),
+        attribute_renames=tuple(
+            (alias, a.name) for a in attributes if extensions for alias in a.extension_aliases
+        ),
+        list_attributes=frozenset(a.name for a in attributes if a.in_lists),
+        order_by_attributes=strings | numbers,
+        order_by_aliases=frozenset(alias for a in attributes for alias in a.aliases),
+    )
+
+
+# -- mlflow: the base every other profile differs from -----------------------------------------
+
+MLFLOW_RUNS = _with_attributes(
+    Profile(
+        name="mlflow",
+        entity="runs",
+        title="MLflow",
+        prefixes=frozenset(ENTITY_ALIASES),
+        filter_kinds=frozenset(Entity),
+        # The attribute fields (these, list_attributes and order_by_*) are filled in by _with_attributes.
+        string_attributes=frozenset(),
+        numeric_attributes=frozenset(),
+        duration_attributes=frozenset(),
+        attribute_renames=(),
+        dataset_keys=DATASET_KEYS,
+        allow_or=False,
+        allow_not=False,
+        allow_parentheses=False,
+        metric_ops=_NUMERIC,
+        param_ops=_STRING,
+        tag_ops=_STRING,
+        tag_ops_observed_refused=frozenset(),
+        string_attribute_ops=_STRING,
+        numeric_attribute_ops=_NUMERIC,
+        dataset_ops=_STRING,
+        list_attributes=frozenset(),
+        list_kinds=frozenset({KeyKind.DATASET}),
+        null_kinds=frozenset({KeyKind.PARAM, KeyKind.TAG}),
+        quoted_numbers=False,
+        quoted_metric_names=True,
+        status_names=(),
+        order_by_kinds=frozenset({Entity.METRIC, Entity.PARAM, Entity.TAG, Entity.ATTRIBUTE}),
+        order_by_attributes=frozenset(),
+        order_by_aliases=frozenset(),
+        rename_experiments=True,
+    ),
+    extensions=False,
 )
 
-MLFLOW_EXPERIMENTS = Profile(
-    name="mlflow",
-    entity="experiments",
-    title="MLflow",
-    prefixes=frozenset({"attribute", "attributes", "tag", "tags"}),
-    filter_kinds=frozenset({Entity.ATTRIBUTE, Entity.TAG}),
-    string_attributes=_EXPERIMENT_STRING_ATTRIBUTES,
-    numeric_attributes=_EXPERIMENT_TIMES,
-    duration_attributes=frozenset(),
-    attribute_renames=(),
-    dataset_keys=frozenset(),
-    allow_or=False,
-    allow_not=False,
-    allow_parentheses=False,
-    metric_ops=frozenset(),
-    param_ops=frozenset(),
-    tag_ops=_STRING,
-    tag_ops_observed_refused=frozenset(),
-    string_attribute_ops=_STRING,
-    numeric_attribute_ops=_NUMERIC,
-    dataset_ops=frozenset(),
-    list_attributes=frozenset({"experiment_id"}),
-    list_kinds=frozenset(),
-    null_kinds=frozenset({KeyKind.TAG}),
-    quoted_numbers=False,
-    quoted_metric_names=True,
-    status_names=(),
-    order_by_kinds=frozenset({Entity.ATTRIBUTE}),
-    order_by_attributes=_EXPERIMENT_STRING_ATTRIBUTES | _EXPERIMENT_TIMES,
-    order_by_aliases=frozenset(),
-    rename_experiments=True,
+# Experiments have attributes and tags only, sort by attributes only ("Invalid order_by entity: tag").
+MLFLOW_EXPERIMENTS = _with_attributes(
+    replace(
+        MLFLOW_RUNS,
+        entity="experiments",
+        prefixes=frozenset({"attribute", "attributes", "tag", "tags"}),
+        filter_kinds=frozenset({Entity.ATTRIBUTE, Entity.TAG}),
+        dataset_keys=frozenset(),
+        metric_ops=frozenset(),
+        param_ops=frozenset(),
+        dataset_ops=frozenset(),
+        list_kinds=frozenset(),
+        null_kinds=frozenset({KeyKind.TAG}),
+        order_by_kinds=frozenset({Entity.ATTRIBUTE}),
+    ),
+    extensions=False,
 )
 
-AZUREML_RUNS = Profile(
-    name="azureml",
-    entity="runs",
-    title="Azure ML",
-    prefixes=MLFLOW_RUNS.prefixes,
+
+# -- azureml: the rules of Azure ML's server, alike for runs and experiments --------------------
+
+
+def _azureml(base: Profile) -> Profile:
+    # The document's experiment examples (experiment_id IN, creation_time >, tags =) are MLflow's; the
+    # rules that come from Azure ML's server (no != on tags, quoted numbers, no IS NULL) apply alike.
+    return replace(
+        _with_attributes(base, extensions=True),
+        name="azureml",
+        title="Azure ML",
+        tag_ops=frozenset({Op.EQ, Op.LIKE, Op.ILIKE}),
+        tag_ops_observed_refused=frozenset({Op.LIKE, Op.ILIKE}),
+        null_kinds=frozenset(),
+        quoted_numbers=True,
+        quoted_metric_names=False,
+        rename_experiments=False,
+    )
+
+
+AZUREML_RUNS = replace(
+    _azureml(MLFLOW_RUNS),
     filter_kinds=frozenset({Entity.METRIC, Entity.PARAM, Entity.TAG, Entity.ATTRIBUTE}),
-    string_attributes=_RUN_STRING_ATTRIBUTES,
-    numeric_attributes=_RUN_TIMES | {"duration"},
-    duration_attributes=frozenset({"duration"}),
-    attribute_renames=(("creation_time", "start_time"),),
     dataset_keys=frozenset(),
-    allow_or=False,
-    allow_not=False,
-    allow_parentheses=False,
-    metric_ops=_NUMERIC,
     param_ops=frozenset({Op.EQ, Op.NE, Op.LIKE}),
-    tag_ops=frozenset({Op.EQ, Op.LIKE, Op.ILIKE}),
-    tag_ops_observed_refused=frozenset({Op.LIKE, Op.ILIKE}),
-    string_attribute_ops=_STRING,
-    numeric_attribute_ops=_NUMERIC,
     dataset_ops=frozenset(),
-    list_attributes=frozenset({"run_id"}),
     list_kinds=frozenset(),
-    null_kinds=frozenset(),
-    quoted_numbers=True,
-    quoted_metric_names=False,
     status_names=_AZURE_STATUS_NAMES,
     order_by_kinds=frozenset({Entity.ATTRIBUTE}),
-    order_by_attributes=_RUN_STRING_ATTRIBUTES | _RUN_TIMES | {"duration"},
-    order_by_aliases=frozenset({"created", "Created"}),
-    rename_experiments=False,
 )
 
-# The document's experiment examples (experiment_id IN, creation_time >, tags =) are MLflow's; the
-# run rules that come from Azure ML's server (no != on tags, quoted numbers, no IS NULL) apply alike.
-AZUREML_EXPERIMENTS = Profile(
-    name="azureml",
-    entity="experiments",
-    title="Azure ML",
-    prefixes=MLFLOW_EXPERIMENTS.prefixes,
-    filter_kinds=MLFLOW_EXPERIMENTS.filter_kinds,
-    string_attributes=_EXPERIMENT_STRING_ATTRIBUTES,
-    numeric_attributes=_EXPERIMENT_TIMES,
-    duration_attributes=frozenset(),
-    attribute_renames=(),
-    dataset_keys=frozenset(),
-    allow_or=False,
-    allow_not=False,
-    allow_parentheses=False,
-    metric_ops=frozenset(),
-    param_ops=frozenset(),
-    tag_ops=AZUREML_RUNS.tag_ops,
-    tag_ops_observed_refused=AZUREML_RUNS.tag_ops_observed_refused,
-    string_attribute_ops=_STRING,
-    numeric_attribute_ops=_NUMERIC,
-    dataset_ops=frozenset(),
-    list_attributes=frozenset({"experiment_id"}),
-    list_kinds=frozenset(),
-    null_kinds=frozenset(),
-    quoted_numbers=True,
-    quoted_metric_names=False,
-    status_names=(),
-    order_by_kinds=frozenset({Entity.ATTRIBUTE}),
-    order_by_attributes=MLFLOW_EXPERIMENTS.order_by_attributes,
-    order_by_aliases=frozenset(),
-    rename_experiments=False,
-)
+AZUREML_EXPERIMENTS = _azureml(MLFLOW_EXPERIMENTS)
 
-EXTENDED_RUNS = Profile(
-    name="extended",
-    entity="runs",
-    title="the extended profile",
-    prefixes=MLFLOW_RUNS.prefixes,
-    filter_kinds=frozenset(Entity),
-    string_attributes=_RUN_STRING_ATTRIBUTES,
-    numeric_attributes=_RUN_TIMES | {"duration"},
-    duration_attributes=frozenset({"duration"}),
-    attribute_renames=(("creation_time", "start_time"),),
-    dataset_keys=MLFLOW_RUNS.dataset_keys,
-    allow_or=True,
-    allow_not=True,
-    allow_parentheses=True,
-    metric_ops=_NUMERIC,
-    param_ops=_STRING_EXTENDED,
-    tag_ops=_STRING_EXTENDED,
-    tag_ops_observed_refused=frozenset(),
-    string_attribute_ops=_STRING_EXTENDED,
-    numeric_attribute_ops=_NUMERIC,
-    dataset_ops=_STRING_EXTENDED,
-    list_attributes=frozenset(),
-    list_kinds=ALL_KINDS,
-    null_kinds=ALL_KINDS,
-    quoted_numbers=True,
-    quoted_metric_names=True,
-    status_names=(),
-    order_by_kinds=MLFLOW_RUNS.order_by_kinds,
-    order_by_attributes=AZUREML_RUNS.order_by_attributes,
-    order_by_aliases=frozenset(ATTRIBUTE_ALIASES),
-    rename_experiments=True,
-)
 
-EXTENDED_EXPERIMENTS = Profile(
-    name="extended",
-    entity="experiments",
-    title="the extended profile",
-    prefixes=MLFLOW_EXPERIMENTS.prefixes,
-    filter_kinds=MLFLOW_EXPERIMENTS.filter_kinds,
-    string_attributes=_EXPERIMENT_STRING_ATTRIBUTES,
-    numeric_attributes=_EXPERIMENT_TIMES,
-    duration_attributes=frozenset(),
-    attribute_renames=(),
-    dataset_keys=frozenset(),
-    allow_or=True,
-    allow_not=True,
-    allow_parentheses=True,
-    metric_ops=frozenset(),
-    param_ops=frozenset(),
-    tag_ops=_STRING_EXTENDED,
-    tag_ops_observed_refused=frozenset(),
-    string_attribute_ops=_STRING_EXTENDED,
-    numeric_attribute_ops=_NUMERIC,
-    dataset_ops=frozenset(),
-    list_attributes=frozenset(),
-    list_kinds=frozenset({KeyKind.TAG, KeyKind.STRING_ATTRIBUTE, KeyKind.NUMERIC_ATTRIBUTE}),
-    null_kinds=frozenset({KeyKind.TAG, KeyKind.STRING_ATTRIBUTE, KeyKind.NUMERIC_ATTRIBUTE}),
-    quoted_numbers=True,
-    quoted_metric_names=True,
-    status_names=(),
-    order_by_kinds=frozenset({Entity.ATTRIBUTE}),
-    order_by_attributes=MLFLOW_EXPERIMENTS.order_by_attributes,
-    order_by_aliases=frozenset(),
-    rename_experiments=True,
-)
+# -- extended: everything runql answers in memory ------------------------------------------------
+
+
+def _negations(ops: frozenset[Op]) -> frozenset[Op]:
+    """``ops`` with NOT LIKE and NOT ILIKE beside LIKE and ILIKE."""
+    negated = {Op.LIKE: Op.NOT_LIKE, Op.ILIKE: Op.NOT_ILIKE}
+    return ops | {negated[op] for op in ops if op in negated}
+
+
+def _extended(base: Profile) -> Profile:
+    # Every kind of key the entity has takes IN and IS NULL.
+    kinds = frozenset(_ENTITY_KINDS[e] for e in base.filter_kinds if e in _ENTITY_KINDS)
+    if Entity.ATTRIBUTE in base.filter_kinds:
+        kinds |= {KeyKind.STRING_ATTRIBUTE, KeyKind.NUMERIC_ATTRIBUTE}
+    return replace(
+        _with_attributes(base, extensions=True),
+        name="extended",
+        title="the extended profile",
+        allow_or=True,
+        allow_not=True,
+        allow_parentheses=True,
+        param_ops=_negations(base.param_ops),
+        tag_ops=_negations(base.tag_ops),
+        string_attribute_ops=_negations(base.string_attribute_ops),
+        dataset_ops=_negations(base.dataset_ops),
+        list_attributes=frozenset(),
+        list_kinds=kinds,
+        null_kinds=kinds,
+        quoted_numbers=True,
+    )
+
+
+EXTENDED_RUNS = replace(_extended(MLFLOW_RUNS), order_by_aliases=frozenset(ATTRIBUTE_ALIASES))
+EXTENDED_EXPERIMENTS = _extended(MLFLOW_EXPERIMENTS)
 
 PROFILES: dict[tuple[str, str], Profile] = {
     (p.name, p.entity): p
@@ -490,216 +415,6 @@ def get_profile(name: str, entity: str = "runs") -> Profile:
     return profile
 
 
-# -- the capability matrix ---------------------------------------------------------------------
-
-Cell = Callable[[Profile, Profile], str]
-_KIND_NAMES = {
-    KeyKind.METRIC: "metrics",
-    KeyKind.PARAM: "params",
-    KeyKind.TAG: "tags",
-    KeyKind.STRING_ATTRIBUTE: "attributes",
-    KeyKind.NUMERIC_ATTRIBUTE: "attributes",
-    KeyKind.DATASET: "datasets",
-}
-
-
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"
-
-
-def _ops_cell(kinds: Iterable[KeyKind], ops: Iterable[Op]) -> Cell:
-    """'yes', 'no', or 'yes, except ...' for the comparators ``ops`` on ``kinds``."""
-
-    def cell(runs: Profile, _: Profile) -> str:
-        missing: list[str] = []
-        warned: list[str] = []
-        total = 0
-        for op in ops:
-            for kind in kinds:
-                total += 1
-                text = f"`{op.value}` on {_KIND_NAMES[kind]}"
-                if op not in runs.ops_for(kind):
-                    missing.append(text)
-                elif kind is KeyKind.TAG and op in runs.tag_ops_observed_refused:
-                    warned.append(text)
-        if len(missing) == total:
-            return "no"
-        parts = ["yes"]
-        if missing:
-            parts.append("except " + ", ".join(dict.fromkeys(missing)))
-        if warned:
-            parts.append("warns on " + ", ".join(warned) + " (observed)")
-        return ", ".join(parts)
-
-    return cell
-
-
-def _kinds_text(kinds: frozenset[KeyKind], order: Iterable[KeyKind]) -> str:
-    names = [_KIND_NAMES[k] for k in order if k in kinds]
-    return ", ".join(dict.fromkeys(names)) or "no"
-
-
-def _lists_cell(profile: Profile, kinds: Iterable[KeyKind]) -> str:
-    kinds = tuple(kinds)
-    if all(k in profile.list_kinds for k in kinds):
-        return "every key"
-    keys = sorted(profile.list_attributes) + [f"{_KIND_NAMES[k]}.*" for k in kinds if k in profile.list_kinds]
-    return ", ".join(keys) or "no"
-
-
-_RUN_KINDS = (KeyKind.METRIC, KeyKind.PARAM, KeyKind.TAG, KeyKind.STRING_ATTRIBUTE, KeyKind.DATASET)
-_EXP_KINDS = (KeyKind.TAG, KeyKind.STRING_ATTRIBUTE, KeyKind.NUMERIC_ATTRIBUTE)
-_STRING_KINDS = (KeyKind.PARAM, KeyKind.TAG, KeyKind.STRING_ATTRIBUTE)
-
-# The seed document's support matrix, row for row.
-DOCUMENT_ROWS: tuple[tuple[str, Cell], ...] = (
-    ("Ordering runs by attributes", lambda r, _: _yes(Entity.ATTRIBUTE in r.order_by_kinds)),
-    ("Ordering runs by metrics", lambda r, _: _yes(Entity.METRIC in r.order_by_kinds)),
-    ("Ordering runs by parameters", lambda r, _: _yes(Entity.PARAM in r.order_by_kinds)),
-    ("Ordering runs by tags", lambda r, _: _yes(Entity.TAG in r.order_by_kinds)),
-    ("Filtering runs by attributes", lambda r, _: _yes(Entity.ATTRIBUTE in r.filter_kinds)),
-    ("Filtering runs by metrics", lambda r, _: _yes(Entity.METRIC in r.filter_kinds)),
-    (
-        "Filtering runs by metrics with special characters (escaped)",
-        lambda r, _: _yes(Entity.METRIC in r.filter_kinds and r.quoted_metric_names),
-    ),
-    ("Filtering runs by parameters", lambda r, _: _yes(Entity.PARAM in r.filter_kinds)),
-    ("Filtering runs by tags", lambda r, _: _yes(Entity.TAG in r.filter_kinds)),
-    (
-        "Filtering runs with numeric comparators (metrics) `=`, `!=`, `>`, `>=`, `<`, `<=`",
-        _ops_cell([KeyKind.METRIC], sorted(_NUMERIC, key=lambda o: o.value)),
-    ),
-    (
-        "Filtering runs with string comparators (params, tags, attributes): `=` and `!=`",
-        _ops_cell(_STRING_KINDS, [Op.EQ, Op.NE]),
-    ),
-    (
-        "Filtering runs with string comparators (params, tags, attributes): `LIKE`/`ILIKE`",
-        _ops_cell(_STRING_KINDS, [Op.LIKE, Op.ILIKE]),
-    ),
-    ("Filtering runs with comparators `AND`", lambda r, _: "yes"),
-    ("Filtering runs with comparators `OR`", lambda r, _: _yes(r.allow_or)),
-    ("Renaming experiments", lambda _, e: _yes(e.rename_experiments)),
-)
-
-# What runql adds: the rules from the document's prose, the observed ones, and the extended features.
-RUNQL_ROWS: tuple[tuple[str, Cell], ...] = (
-    ("Filtering runs with `NOT`", lambda r, _: _yes(r.allow_not)),
-    ("Filtering runs with parentheses", lambda r, _: _yes(r.allow_parentheses)),
-    ("Comparators on params", lambda r, _: " ".join(f"`{o.value}`" for o in _sorted_ops(r.param_ops))),
-    ("Comparators on tags", lambda r, _: " ".join(f"`{o.value}`" for o in _sorted_ops(r.tag_ops))),
-    (
-        "`NOT LIKE` / `NOT ILIKE` (params, tags, attributes)",
-        _ops_cell(_STRING_KINDS, [Op.NOT_LIKE, Op.NOT_ILIKE]),
-    ),
-    ("`IN` / `NOT IN` (runs)", lambda r, _: _lists_cell(r, _RUN_KINDS)),
-    ("`IS NULL` / `IS NOT NULL` (runs)", lambda r, _: _kinds_text(r.null_kinds, _RUN_KINDS)),
-    ("Filtering runs by datasets", lambda r, _: _yes(Entity.DATASET in r.filter_kinds)),
-    ("Ordering runs by datasets", lambda r, _: _yes(Entity.DATASET in r.order_by_kinds)),
-    ("`attributes.duration` (milliseconds)", lambda r, _: _yes("duration" in r.numeric_attributes)),
-    (
-        "`attributes.creation_time` (means `start_time`)",
-        lambda r, _: _yes(("creation_time", "start_time") in r.attribute_renames),
-    ),
-    (
-        "Quoted numbers on time attributes (`start_time > '1655703168000'`)",
-        lambda r, _: _yes(r.quoted_numbers),
-    ),
-    (
-        "Status names case-insensitive, Azure ML job statuses accepted",
-        lambda r, _: _yes(bool(r.status_names)),
-    ),
-    (
-        "`run name` aliases in order_by",
-        lambda r, _: _yes(bool(r.order_by_aliases & {"run name", "Run name", "Run Name"})),
-    ),
-    ("`IN` / `NOT IN` (experiments)", lambda _, e: _lists_cell(e, _EXP_KINDS)),
-    ("`IS NULL` / `IS NOT NULL` (experiments)", lambda _, e: _kinds_text(e.null_kinds, _EXP_KINDS)),
-    ("`!=` on experiment tags", lambda _, e: _yes(Op.NE in e.tag_ops)),
-    ("Ordering experiments by tags", lambda _, e: _yes(Entity.TAG in e.order_by_kinds)),
-    (
-        "`OR` / `NOT` / parentheses (experiments)",
-        lambda _, e: _yes(e.allow_or and e.allow_not and e.allow_parentheses),
-    ),
-)
-
-_OP_ORDER = list(Op)
-
-
-def _sorted_ops(ops: Iterable[Op]) -> list[Op]:
-    return sorted(ops, key=_OP_ORDER.index)
-
-
-_HEADER = """\
-# Profiles
-
-<!-- Generated from src/runql/profiles.py by `runql profiles > docs/profiles.md`: edit the data -->
-
-A profile says what a backend accepts. `runql.check(query, profile)` lists every problem and
-`runql.validate(query, profile)` raises `UnsupportedQueryError` with all of them. Three profiles ship,
-each for `runs` and `experiments`: `mlflow` (MLflow 3.18), `azureml` (Azure Machine Learning's MLflow
-endpoint, from its document "Query & compare experiments and runs with MLflow" and rules observed in the
-field) and `extended` (everything runql answers in memory).
-
-Derive your own with `dataclasses.replace`:
-
-```python
-from dataclasses import replace
-from runql import Op, get_profile, validate
-
-strict = replace(get_profile("mlflow"), name="no-like", param_ops=frozenset({Op.EQ, Op.NE}))
-validate("params.model LIKE 'lr%'", strict)   # raises UnsupportedQueryError
-```
-"""
-
-_NOTES = """\
-Notes:
-
-- Azure ML cannot order by metrics, params or tags: sort the DataFrame instead,
-  `df.sort_values("metrics.auc", ascending=False)`.
-- Azure ML filters params with `=`, `!=` and `LIKE` only (its prose is stricter than its matrix).
-- *Observed*: some Azure ML paths refuse `LIKE` on tags (Azure/azure-sdk-for-python#41453); the `azureml`
-  profile accepts it with a warning. Filtering by `datasets.*` is refused.
-- Azure ML status values are matched case-insensitively and may use its job status names: `Failed`,
-  `Completed`, `Canceled`, `Queue`, `Preparing`, `Not started`, `Running` (mapped to `FAILED`, `FINISHED`,
-  `KILLED`, `SCHEDULED`, `RUNNING`). In `mlflow` and `extended` status is an exact, case-sensitive string.
-- Warnings (never refusals): a time literal between 10^8 and 10^11 (as seconds it spans 1973 to 5138; as
-  milliseconds, January 1970 to March 1973); a duration below 1000 ms; a status value that matches no
-  status; a tag comparator some backend paths refuse; a repeated order_by key.
-"""
-
-
-def _table(title: str, rows: tuple[tuple[str, Cell], ...]) -> list[str]:
-    lines = [f"## {title}", "", "| Feature | mlflow | azureml | extended |", "| --- | --- | --- | --- |"]
-    for label, cell in rows:
-        cells = [cell(get_profile(n, "runs"), get_profile(n, "experiments")) for n in PROFILE_NAMES]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return [*lines, ""]
-
-
-def _keys_section() -> list[str]:
-    lines = [
-        "## Keys",
-        "",
-        "| Profile | Entity | Filter attributes | order_by attributes |",
-        "| --- | --- | --- | --- |",
-    ]
-    for (name, entity), p in PROFILES.items():
-        filters = ", ".join(f"`{a}`" for a in sorted(p.attributes))
-        orders = ", ".join(
-            f"`{a}`" for a in sorted(p.order_by_attributes | {a for a, _ in p.attribute_renames})
-        )
-        lines.append(f"| {name} | {entity} | {filters} | {orders} |")
-    return [*lines, ""]
-
-
 def matrix_markdown() -> str:
-    """The text of ``docs/profiles.md``: the capability matrix generated from the profiles."""
-    lines = [
-        _HEADER,
-        *_table("The support matrix (runs), as the Azure ML document lists it", DOCUMENT_ROWS),
-        *_table("What runql adds", RUNQL_ROWS),
-        *_keys_section(),
-        _NOTES,
-    ]
-    return "\n".join(lines)
+    """The text of ``docs/profiles.md``: the support matrix of the shipped profiles."""
+    return markdown(PROFILES)

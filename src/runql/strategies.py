@@ -45,9 +45,15 @@ from .ast import (
     Query,
     SortKey,
 )
+from .attributes import (
+    EXPERIMENT_NUMERIC_ATTRIBUTES,
+    RUN_NUMERIC_ATTRIBUTES,
+    RUN_STRING_ATTRIBUTES,
+    KeyKind,
+)
 from .errors import QueryError, Severity
 from .parse import parse
-from .profiles import KeyKind, Profile
+from .profiles import Profile
 from .records import (
     DATASET_CONTEXT_TAG,
     Dataset,
@@ -622,22 +628,9 @@ def _query(draw: st.DrawFn, keys: _Keys, with_filter: bool = True, with_order_by
     return parse(filter_string, order_by)
 
 
-_ANY_STRING_ATTRIBUTES = frozenset(
-    {
-        "run_id",
-        "run_name",
-        "status",
-        "user_id",
-        "artifact_uri",
-        "experiment_id",
-        "lifecycle_stage",
-        "name",
-        "acc",
-    }
-)
-_ANY_NUMERIC_ATTRIBUTES = frozenset(
-    {"start_time", "end_time", "duration", "creation_time", "last_update_time"}
-)
+# Every attribute a run has, with an experiment's name and a metric's name as near misses.
+_ANY_STRING_ATTRIBUTES = RUN_STRING_ATTRIBUTES | {"name", "acc"}
+_ANY_NUMERIC_ATTRIBUTES = RUN_NUMERIC_ATTRIBUTES | EXPERIMENT_NUMERIC_ATTRIBUTES
 
 
 def _widened(profile: Profile) -> Profile:

@@ -11,7 +11,6 @@ import math
 import re
 
 from .ast import (
-    ATTRIBUTE_ALIASES,
     And,
     Compare,
     Entity,
@@ -26,14 +25,13 @@ from .ast import (
     SortKey,
     assert_never,
 )
+from .attributes import ATTRIBUTE_ALIASES
 from .errors import QueryValueError
 
 __all__ = ["unparse"]
 
 PLAIN_KEY = re.compile(r"\w*[^\W\d]\w*(?:\.\w*[^\W\d]\w*)*")
 """A key name that needs no quotes: dot-separated words, each holding a letter."""
-# Attribute names that the parser would read as aliases of another attribute.
-
 
 _QUOTES_HINT = "quotes are never unescaped: a text may not hold both ' and \", nor end with \\"
 
