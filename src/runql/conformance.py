@@ -146,6 +146,7 @@ def check_backend(
     entity: str = "runs",
     max_examples: int | None = None,
     seed: int | None = 0,
+    shrink: bool = True,
 ) -> None:
     """Drive ``search_fn`` with generated data and queries; raise :class:`ConformanceError` on a difference.
 
@@ -154,9 +155,10 @@ def check_backend(
     and a list of order_by clauses the profile accepts, and returns the ids of the rows it selects,
     in its order (run ids, or experiment ids). The report shows hypothesis's smallest failing
     example. ``max_examples`` defaults to ``$RUNQL_CONFORMANCE_EXAMPLES`` or 200; ``seed`` fixes the
-    examples (``None`` explores anew on every call).
+    examples (``None`` explores anew on every call). ``shrink=False`` reports the first failing example
+    as found: shrinking a generated workspace can take minutes.
     """
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as fix_seed
 
     from .strategies import search_cases
@@ -167,6 +169,7 @@ def check_backend(
         max_examples=count,
         deadline=None,
         database=None,
+        phases=[phase for phase in Phase if shrink or phase is not Phase.shrink],
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     )
     @given(search_cases(profile, entity))
