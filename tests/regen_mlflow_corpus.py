@@ -4,7 +4,8 @@
 
 Needs MLflow (the test extra). Accept-or-refuse cases are curated ones plus queries generated from
 the whole language; result cases are MLflow's in-memory search (ids, order, next page offset) over
-generated runs and experiments. ``tests/test_corpus_replay.py`` replays the file against runql.
+generated runs and experiments. The file follows the schema of tests/conformance/README.md;
+``tests/test_corpus_replay.py`` replays it against runql.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from runql.conformance import _cases, examples, mlflow_accepts, mlflow_search, o
 from runql.records import experiment_to_record, run_to_record
 
 OUT = Path(__file__).resolve().parent / "conformance" / "mlflow_corpus.json"
+DESCRIPTION = (
+    "Cases decided by MLflow (schema: README.md); regenerate with tests/regen_mlflow_corpus.py. "
+    'An accept case expects "accept" or "refuse" from the profile below; a result case searches the rows '
+    "of workspaces[workspace] and expects the ids in order and the offset of the next page "
+    "(null after the last)."
+)
 SEED = 7
 ACCEPT_RUNS, ACCEPT_EXPERIMENTS = 600, 200
 RUN_WORKSPACES, EXPERIMENT_WORKSPACES, PER_WORKSPACE = 24, 10, 5
@@ -66,8 +73,14 @@ def _accept_cases() -> list[dict[str, Any]]:
             found.append((entity, query.filter_string, list(query.order_by_strings)))
     unique = dict.fromkeys((e, f, tuple(o)) for e, f, o in found)
     return [
-        {"entity": e, "filter": f, "order_by": list(o), "accepted": mlflow_accepts(e, f, list(o))}
-        for e, f, o in unique
+        {
+            "name": f"accept-{number:04d}",
+            "entity": e,
+            "filter": f,
+            "order_by": list(o),
+            "expect": "accept" if mlflow_accepts(e, f, list(o)) else "refuse",
+        }
+        for number, (e, f, o) in enumerate(unique, 1)
     ]
 
 
@@ -84,15 +97,36 @@ def _result_cases() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                 ids, offset = mlflow_search(rows, entity, query.filter_string, order_by, max_results)
                 cases.append(
                     {
+                        "name": f"result-{len(cases) + 1:04d}",
+                        "entity": entity,
                         "workspace": index,
                         "filter": query.filter_string,
                         "order_by": order_by,
                         "max_results": max_results,
-                        "ids": ids,
-                        "next_offset": offset,
+                        "expect": {"ids": ids, "next_offset": offset},
                     }
                 )
     return workspaces, cases
+
+
+def corpus_text(corpus: dict[str, Any]) -> str:
+    """The corpus as JSON, one top-level key a line and one item a line in a list of objects or in an
+    object: small diffs when it is regenerated."""
+
+    def compact(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    lines = ["{"]
+    for position, (key, value) in enumerate(corpus.items()):
+        comma = "," if position < len(corpus) - 1 else ""
+        if isinstance(value, list) and value and all(isinstance(v, (dict, list)) for v in value):
+            lines += [f" {compact(key)}: [", ",\n".join(f"  {compact(v)}" for v in value), f" ]{comma}"]
+        elif isinstance(value, dict) and value:
+            items = ",\n".join(f"  {compact(k)}: {compact(v)}" for k, v in value.items())
+            lines += [f" {compact(key)}: {{", items, f" }}{comma}"]
+        else:
+            lines.append(f" {compact(key)}: {compact(value)}{comma}")
+    return "\n".join([*lines, "}"]) + "\n"
 
 
 def main() -> None:
@@ -103,14 +137,13 @@ def main() -> None:
         accept = _accept_cases()
         workspaces, results = _result_cases()
     corpus = {
+        "description": DESCRIPTION,
         "mlflow": mlflow.__version__,
-        "about": "cases decided by MLflow; regenerate with tests/regen_mlflow_corpus.py",
         "profiles": {e: oracle_profile(e).name for e in ("runs", "experiments")},
-        "accept": accept,
         "workspaces": workspaces,
-        "results": results,
+        "cases": accept + results,
     }
-    OUT.write_text(json.dumps(corpus, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    OUT.write_text(corpus_text(corpus), encoding="utf-8")
     print(f"{OUT}: {len(accept)} accept cases, {len(results)} result cases over {len(workspaces)} workspaces")
 
 

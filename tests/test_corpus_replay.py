@@ -1,6 +1,7 @@
 """Replay what MLflow decided (tests/conformance/mlflow_corpus.json) against runql, without MLflow.
 
-The corpus is written by tests/regen_mlflow_corpus.py; it names the MLflow version that decided it.
+The corpus is written by tests/regen_mlflow_corpus.py; it names the MLflow version that decided it. An
+accept case expects "accept" or "refuse"; a result case the ids and the next page's offset.
 """
 
 from __future__ import annotations
@@ -18,22 +19,25 @@ from runql.records import experiment_from_record, run_from_record
 CORPUS = json.loads(
     (Path(__file__).resolve().parent / "conformance" / "mlflow_corpus.json").read_text(encoding="utf-8")
 )
+ACCEPT = [c for c in CORPUS["cases"] if isinstance(c["expect"], str)]
+RESULTS = [c for c in CORPUS["cases"] if isinstance(c["expect"], dict)]
 
 
 def test_the_corpus_names_its_mlflow() -> None:
     major, minor = (int(part) for part in CORPUS["mlflow"].split(".")[:2])
     assert (major, minor) >= (3, 17)
-    assert len(CORPUS["accept"]) >= 500 and len(CORPUS["results"]) >= 150
+    assert len(ACCEPT) >= 500 and len(RESULTS) >= 150
     # Both answers occur, and result cases select something often enough to mean something.
-    assert {c["accepted"] for c in CORPUS["accept"]} == {True, False}
-    assert sum(bool(c["ids"]) for c in CORPUS["results"]) >= len(CORPUS["results"]) // 2
+    assert {c["expect"] for c in ACCEPT} == {"accept", "refuse"}
+    assert sum(bool(c["expect"]["ids"]) for c in RESULTS) >= len(RESULTS) // 2
 
 
 def test_accept_or_refuse_as_mlflow_decided() -> None:
     wrong = []
-    for case in CORPUS["accept"]:
+    for case in ACCEPT:
         entity, text, order_by = case["entity"], case["filter"], case["order_by"]
-        if runql_accepts(entity, text, order_by) != case["accepted"] and not documented_difference(
+        accepted = case["expect"] == "accept"
+        if runql_accepts(entity, text, order_by) != accepted and not documented_difference(
             entity, text, order_by
         ):
             wrong.append(case)
@@ -48,12 +52,15 @@ def _rows(workspace: dict[str, Any]) -> list[Any]:
 WORKSPACES = [_rows(w) for w in CORPUS["workspaces"]]
 
 
-@pytest.mark.parametrize("case", CORPUS["results"], ids=lambda c: f"{c['workspace']}:{c['filter'][:40]}")
+@pytest.mark.parametrize("case", RESULTS, ids=lambda c: str(c["name"]))
 def test_results_as_mlflow_returned_them(case: dict[str, Any]) -> None:
-    entity = CORPUS["workspaces"][case["workspace"]]["entity"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ids, offset = runql_search(
-            WORKSPACES[case["workspace"]], entity, case["filter"], case["order_by"], case["max_results"]
+            WORKSPACES[case["workspace"]],
+            case["entity"],
+            case["filter"],
+            case["order_by"],
+            case["max_results"],
         )
-    assert (ids, offset) == (case["ids"], case["next_offset"])
+    assert {"ids": ids, "next_offset": offset} == case["expect"]

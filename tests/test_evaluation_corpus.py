@@ -1,7 +1,8 @@
 """Runs the evaluation conformance corpus (tests/conformance/evaluation.json) against a workspace.
 
 Each case gives a filter, an order_by, a profile and optionally max_results, the experiments to
-search and a view type, then the ids expected in order (or the error code expected). When MLflow is
+search and a view type, then what it expects: the ids in order, or an error code
+(tests/conformance/README.md describes the schema). When MLflow is
 installed, the MLflow-profile cases are also re-derived from MLflow's own in-memory search, so the
 corpus cannot drift from the oracle.
 """
@@ -61,17 +62,18 @@ def test_corpus_size_and_coverage() -> None:
     assert set(range(36, 52)) | {55, 56, 57, 58, 62} <= covered
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_case(ws: Workspace, case: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    expect = case["expect"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # profile warnings are checked elsewhere; here only answers count
-        if "error" in case:
+        if "error" in expect:
             with pytest.raises(RunqlError) as raised:
                 _search(ws, case)
-            assert raised.value.code == case["error"]
+            assert raised.value.code == expect["error"]["code"]
             return
         with caplog.at_level(logging.WARNING, logger="runql"):
-            assert _search(ws, case) == case["expect"]
+            assert _search(ws, case) == expect["ids"]
     if any(not ws.get_experiment_by_name(n) for n in case.get("experiment_names", [])):
         assert "Cannot retrieve experiment by name" in caplog.text
 
@@ -103,11 +105,11 @@ def test_mlflow_profile_cases_agree_with_mlflow() -> None:
     runs = [mlflow_run(r) for r in CORPUS["runs"]]
     checked = 0
     for case in CASES:
-        plain = {"filter", "order_by", "max_results", "rows", "id", "expect", "note", "profile"}
+        plain = {"filter", "order_by", "max_results", "rows", "name", "expect", "note", "profile"}
         if (
             case.get("profile", "mlflow") != "mlflow"
             or case.get("entity")
-            or "error" in case
+            or "error" in case["expect"]
             or set(case) - plain
         ):
             continue
@@ -118,6 +120,6 @@ def test_mlflow_profile_cases_agree_with_mlflow() -> None:
         ]
         found = SearchUtils.sort(SearchUtils.filter(pool, case["filter"]), case.get("order_by", []))
         found, _ = SearchUtils.paginate(found, None, case.get("max_results") or 100000)
-        assert [r.info.run_id for r in found] == case["expect"], case["id"]
+        assert [r.info.run_id for r in found] == case["expect"]["ids"], case["name"]
         checked += 1
     assert checked > 80

@@ -1,4 +1,8 @@
-"""The parse corpora in tests/conformance/: each text parses to its tree or fails with its code and column."""
+"""The parse corpora in tests/conformance/: each text parses to its tree or fails with its code and column.
+
+Each case names itself (``name``) and says what it expects (``expect``): ``{"ast": ...}`` or
+``{"sort": ...}``, or ``{"error": ...}``, as tests/conformance/README.md describes.
+"""
 
 from __future__ import annotations
 
@@ -64,8 +68,7 @@ def literal_types(node: Any) -> list[str]:
 
 
 def _case_id(case: dict[str, Any]) -> str:
-    text = case.get("filter", case.get("order_by"))
-    return repr(text)[:60]
+    return str(case["name"])
 
 
 def _check_error(error: QueryError, expected: dict[str, Any], source: str) -> None:
@@ -81,13 +84,13 @@ def _check_error(error: QueryError, expected: dict[str, Any], source: str) -> No
 
 @pytest.mark.parametrize("case", FILTER_CASES, ids=_case_id)
 def test_filter_case(case: dict[str, Any]) -> None:
-    text = case["filter"]
-    if "error" in case:
+    text, expect = case["filter"], case["expect"]
+    if "error" in expect:
         with pytest.raises(QueryError) as caught:
             runql.parse_filter(text)
-        _check_error(caught.value, case["error"], text)
+        _check_error(caught.value, expect["error"], text)
         return
-    expected = to_ast(case["ast"])
+    expected = to_ast(expect["ast"])
     parsed = runql.parse_filter(text)
     assert parsed == expected
     assert literal_types(parsed) == literal_types(expected)
@@ -95,30 +98,33 @@ def test_filter_case(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", ORDER_BY_CASES, ids=_case_id)
 def test_order_by_case(case: dict[str, Any]) -> None:
-    clauses = case["order_by"]
-    if "error" in case:
+    clauses, expect = case["order_by"], case["expect"]
+    if "error" in expect:
         with pytest.raises(QueryError) as caught:
             runql.parse_order_by(clauses)
         error = caught.value
-        expected = case["error"]
+        expected = expect["error"]
         assert error.where == expected.get("where", "order_by")
         _check_error(error, expected, error.source)
         return
-    assert runql.parse_order_by(clauses) == to_sort_keys(case["sort"])
+    assert runql.parse_order_by(clauses) == to_sort_keys(expect["sort"])
 
 
 def test_corpus_size_and_shape() -> None:
     assert len(FILTER_CASES) >= 170
     assert len(ORDER_BY_CASES) >= 45
+    for case in FILTER_CASES:
+        assert set(case["expect"]) in ({"ast"}, {"error"}), case
+    for case in ORDER_BY_CASES:
+        assert set(case["expect"]) in ({"sort"}, {"error"}), case
     for case in FILTER_CASES + ORDER_BY_CASES:
-        assert ("error" in case) != ("ast" in case or "sort" in case), case
         assert case.get("mlflow", "accept") in ("accept", "reject"), case
     texts = [case["filter"] for case in FILTER_CASES]
     assert len(texts) == len(set(texts)), "duplicate filter cases"
 
 
 def test_corpus_covers_every_parser_error_code() -> None:
-    codes = {case["error"]["code"] for case in FILTER_CASES + ORDER_BY_CASES if "error" in case}
+    codes = {c["expect"]["error"]["code"] for c in FILTER_CASES + ORDER_BY_CASES if "error" in c["expect"]}
     assert codes >= {
         "syntax",
         "unexpected-end",
@@ -132,10 +138,10 @@ def test_corpus_covers_every_parser_error_code() -> None:
 
 
 def test_parse_builds_a_query_from_both_corpora() -> None:
-    filters = [c for c in FILTER_CASES if "ast" in c]
-    orders = [c for c in ORDER_BY_CASES if "sort" in c]
+    filters = [c for c in FILTER_CASES if "ast" in c["expect"]]
+    orders = [c for c in ORDER_BY_CASES if "sort" in c["expect"]]
     for f_case, o_case in zip(filters, orders, strict=False):  # pairs until the shorter list ends
         query = runql.parse(f_case["filter"], o_case["order_by"])
-        assert query.filter == to_ast(f_case["ast"])
-        assert query.order_by == to_sort_keys(o_case["sort"])
+        assert query.filter == to_ast(f_case["expect"]["ast"])
+        assert query.order_by == to_sort_keys(o_case["expect"]["sort"])
         assert query.filter_string == f_case["filter"]
