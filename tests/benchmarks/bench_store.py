@@ -48,7 +48,7 @@ def queries(n_runs: int) -> list[tuple[str, str]]:
     ]
 
 
-# The child process: imports first (not timed), then the store and the search (timed).
+# The child process: imports first (not timed, for either side), then the store and the search (timed).
 _CHILD = """
 import json, sys, time, warnings
 warnings.simplefilter("ignore")
@@ -56,17 +56,21 @@ kind, url, experiments, filter_string, order_by, page = json.loads(sys.argv[1])
 if kind == "mlflow":
     import logging
     logging.disable(logging.WARNING)
+    import mlflow.store.tracking.sqlalchemy_store
     from mlflow.tracking import MlflowClient
     started = time.perf_counter()
     client = MlflowClient(tracking_uri=url)
     runs = client.search_runs(experiments, filter_string, order_by=order_by, max_results=page)
 elif kind == "runql":
     import runql
+    import runql.sql_store
     started = time.perf_counter()
     store = runql.connect(url)
     runs, _ = store.search_runs_paged(experiments, filter_string, order_by=order_by, max_results=page)
 else:
     import runql
+    import runql.sources.mlflow_db
+    import sqlalchemy
     started = time.perf_counter()
     runs, _ = runql.from_mlflow_db(url).search_runs_paged(
         experiments, filter_string, order_by=order_by, max_results=page
