@@ -111,8 +111,12 @@ def compile_quietly(
     target = _entity(entity)
     if order_by is not None and not isinstance(order_by, str):
         order_by = tuple(order_by)  # an iterator is read once, and a tuple can key the cache
+    # Only texts key the cache: a parsed tree equals another that was written otherwise (with
+    # parentheses, say), which a profile may judge differently.
+    if not (filter_string is None or isinstance(filter_string, str)):
+        return _compile(filter_string, order_by, profile, target)
     try:
-        hash((filter_string, order_by, profile))
+        hash((order_by, profile))
     except TypeError:  # a list inside order_by, say: compile it without the cache
         return _compile(filter_string, order_by, profile, target)
     return _cached(filter_string, order_by, profile, target)

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from .ast import And, Compare, Entity, Expr, In, IsNull, Key, Literal, Not, Op, Or, SortKey, assert_never
+from .attributes import RUN_NUMERIC_ATTRIBUTES
 from .compiled import CompiledQuery
 from .errors import EvaluationError
 from .records import DATASET_CONTEXT_TAG
@@ -224,7 +225,7 @@ class _Compiler:
             present: Condition = column.is_not(None)
             if isinstance(node, IsNull):
                 return (present, ~present) if node.negated else (~present, present)
-            holds = self.test(node, column, number=key.name in _RUN_NUMBER_ATTRIBUTES)
+            holds = self.test(node, column, number=key.name in RUN_NUMERIC_ATTRIBUTES)
             return sa.and_(present, holds), sa.and_(present, sa.not_(holds))
         table = self.tables[_KEY_TABLES[key.entity]]
         has_key = sa.and_(table.c.key == key.name, table.c.value.is_not(None))
@@ -354,7 +355,7 @@ class _Compiler:
             if key.entity is Entity.ATTRIBUTE:
                 value = self.attribute(key)
                 tier = sa.case((value.is_(None), TIER_MISSING), else_=TIER_VALUE)
-                number = key.name in _RUN_NUMBER_ATTRIBUTES
+                number = key.name in RUN_NUMERIC_ATTRIBUTES
             elif key.entity in _KEY_TABLES:
                 table = self.tables[_KEY_TABLES[key.entity]].alias(f"order_{index}")
                 self.joins.append(
@@ -391,7 +392,6 @@ def _has_nul(node: Compare | In) -> bool:
 
 
 _KEY_TABLES = {Entity.METRIC: "latest_metrics", Entity.PARAM: "params", Entity.TAG: "tags"}
-_RUN_NUMBER_ATTRIBUTES = frozenset({"start_time", "end_time", "duration"})
 _COMPARE: dict[Op, Callable[[Any, Any], Condition]] = {
     Op.EQ: lambda c, v: c == v,
     Op.NE: lambda c, v: c != v,

@@ -19,16 +19,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
+from ..attributes import RUN_NUMERIC_ATTRIBUTES, RUN_STRING_ATTRIBUTES
 from ..errors import EvaluationError
 from ..output import INFO_COLUMNS, frame_from_columns
 from ..semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, like_matcher
-from .reference import (
-    RUN_NUMERIC_ATTRIBUTES,
-    RUN_STRING_ATTRIBUTES,
-    dataset_clause_matches,
-    dataset_values,
-    run_attribute,
-)
+from .reference import dataset_clause_matches, dataset_values, run_attribute
 
 if TYPE_CHECKING:
     from ..compiled import CompiledQuery

@@ -21,6 +21,13 @@ from typing import Any, Literal, TypeVar
 
 from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
 from ..ast import Literal as LiteralNode
+from ..attributes import (
+    DATASET_KEYS,
+    EXPERIMENT_NUMERIC_ATTRIBUTES,
+    EXPERIMENT_STRING_ATTRIBUTES,
+    RUN_NUMERIC_ATTRIBUTES,
+    RUN_STRING_ATTRIBUTES,
+)
 from ..errors import EvaluationError, QueryError
 from ..records import DATASET_CONTEXT_TAG
 from ..semantics import experiment_order, like_matcher, natural_run_key, row_sort_key
@@ -45,14 +52,6 @@ Truth = bool | None
 Target = Literal["runs", "experiments"]
 _Getter = Callable[[Any], Any]
 _Predicate = Callable[[Any], Truth]
-
-RUN_STRING_ATTRIBUTES = frozenset(
-    {"run_id", "run_name", "status", "user_id", "artifact_uri", "experiment_id", "lifecycle_stage"}
-)
-RUN_NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "duration"})
-EXPERIMENT_STRING_ATTRIBUTES = frozenset({"experiment_id", "name", "artifact_location", "lifecycle_stage"})
-EXPERIMENT_NUMERIC_ATTRIBUTES = frozenset({"creation_time", "last_update_time"})
-DATASET_KEYS = frozenset({"name", "digest", "context"})
 
 _COMPARE: dict[Op, Callable[[Any, Any], bool]] = {
     Op.EQ: operator.eq,
