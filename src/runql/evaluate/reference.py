@@ -17,7 +17,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
 from ..ast import Literal as LiteralNode
@@ -28,7 +28,7 @@ from ..attributes import (
     RUN_NUMERIC_ATTRIBUTES,
     RUN_STRING_ATTRIBUTES,
 )
-from ..errors import EvaluationError, QueryError
+from ..errors import EvaluationError
 from ..records import DATASET_CONTEXT_TAG
 from ..semantics import experiment_order, like_matcher, natural_run_key, row_sort_key
 
@@ -52,6 +52,20 @@ Truth = bool | None
 Target = Literal["runs", "experiments"]
 _Getter = Callable[[Any], Any]
 _Predicate = Callable[[Any], Truth]
+
+class Place(NamedTuple):
+    """The text a node was parsed from and what it is (``filter_string``, ``order_by[0]``), for errors;
+    empty for a tree built by hand."""
+
+    source: str = ""
+    where: str = ""
+
+    def error(self, message: str, *, code: str, span: Any, hint: str) -> EvaluationError:
+        where = self.where if self.source else ""
+        return EvaluationError(message, code=code, span=span, hint=hint, source=self.source, where=where)
+
+
+NOWHERE = Place()
 
 _COMPARE: dict[Op, Callable[[Any, Any], bool]] = {
     Op.EQ: operator.eq,
@@ -78,8 +92,8 @@ def run_attribute(run: Any, name: str) -> Any:
     raise _unknown_run_attribute(name)
 
 
-def _unknown_run_attribute(name: str, span: Any = None) -> EvaluationError:
-    return EvaluationError(
+def _unknown_run_attribute(name: str, span: Any = None, place: Place = NOWHERE) -> EvaluationError:
+    return place.error(
         f"runs have no attribute {name!r}",
         code="unknown-attribute",
         span=span,
@@ -117,8 +131,8 @@ def dataset_clause_matches(run: Any, name: str, op: Op | None, value: Any, negat
 # -- compiling a filter into a predicate ----------------------------------------------------
 
 
-def _type_error(key: Key, kind: str, value: Any, span: Any) -> EvaluationError:
-    return EvaluationError(
+def _type_error(key: Key, kind: str, value: Any, span: Any, place: Place) -> EvaluationError:
+    return place.error(
         f"{key.entity.prefix}.{key.name} holds {kind}s, so it cannot be compared with {value!r}",
         code="bad-value-type",
         span=span,
@@ -126,7 +140,7 @@ def _type_error(key: Key, kind: str, value: Any, span: Any) -> EvaluationError:
     )
 
 
-def _getter(key: Key, target: Target) -> tuple[_Getter, str]:
+def _getter(key: Key, target: Target, place: Place = NOWHERE) -> tuple[_Getter, str]:
     """How to read ``key`` from a row, and whether it holds numbers or strings."""
     name = key.name
     if target == "experiments":
@@ -137,13 +151,13 @@ def _getter(key: Key, target: Target) -> tuple[_Getter, str]:
                 return (lambda e: getattr(e, name)), "number"
             if name in EXPERIMENT_STRING_ATTRIBUTES:
                 return (lambda e: getattr(e, name)), "string"
-            raise EvaluationError(
+            raise place.error(
                 f"experiments have no attribute {name!r}",
                 code="unknown-attribute",
                 span=key.span,
                 hint="experiment attributes are name, experiment_id, creation_time, last_update_time",
             )
-        raise EvaluationError(
+        raise place.error(
             f"experiments have no {key.entity.prefix}",
             code="unknown-key-type",
             span=key.span,
@@ -162,30 +176,30 @@ def _getter(key: Key, target: Target) -> tuple[_Getter, str]:
             if name in RUN_NUMERIC_ATTRIBUTES or name in RUN_STRING_ATTRIBUTES:
                 kind = "number" if name in RUN_NUMERIC_ATTRIBUTES else "string"
                 return (lambda r: getattr(r.info, name)), kind
-            raise _unknown_run_attribute(name, key.span)
+            raise _unknown_run_attribute(name, key.span, place)
         case Entity.DATASET:
             raise AssertionError("dataset keys are compiled apart")  # pragma: no cover
         case _:
             assert_never(key.entity)
 
 
-def _operand(key: Key, kind: str, literal: LiteralNode, target: Target) -> Any:
+def _operand(key: Key, kind: str, literal: LiteralNode, target: Target, place: Place) -> Any:
     value = literal.value
     if kind == "number":
         if isinstance(value, (str, bool)):
-            raise _type_error(key, "number", value, literal.span)
+            raise _type_error(key, "number", value, literal.span, place)
         # MLflow compares a metric (and an experiment time) with float(value), run times as given.
         if key.entity is Entity.METRIC or target == "experiments":
             return float(value)
         return value
     if not isinstance(value, str):
-        raise _type_error(key, "string", value, literal.span)
+        raise _type_error(key, "string", value, literal.span, place)
     return value
 
 
-def _dataset_key(key: Key) -> None:
+def _dataset_key(key: Key, place: Place) -> None:
     if key.name not in DATASET_KEYS:
-        raise EvaluationError(
+        raise place.error(
             f"datasets have no key {key.name!r}",
             code="unknown-attribute",
             span=key.span,
@@ -193,36 +207,36 @@ def _dataset_key(key: Key) -> None:
         )
 
 
-def _compile_clause(expr: Compare | In | IsNull, target: Target) -> _Predicate:
+def _compile_clause(expr: Compare | In | IsNull, target: Target, place: Place) -> _Predicate:
     key = expr.key
     if key.entity is Entity.DATASET and target == "runs":
-        _dataset_key(key)
+        _dataset_key(key, place)
         name = key.name
         if isinstance(expr, IsNull):
             negated = expr.negated
             return lambda r: bool(dataset_values(r, name)) == negated
         if isinstance(expr, In):
-            wanted = frozenset(_operand(key, "string", lit, target) for lit in expr.values)
+            wanted = frozenset(_operand(key, "string", lit, target, place) for lit in expr.values)
             negated = expr.negated
             return lambda r: dataset_clause_matches(r, name, None, wanted, negated)
-        op, value = expr.op, _operand(key, "string", expr.value, target)
+        op, value = expr.op, _operand(key, "string", expr.value, target, place)
         return lambda r: dataset_clause_matches(r, name, op, value)
 
-    get, kind = _getter(key, target)
+    get, kind = _getter(key, target, place)
     if isinstance(expr, IsNull):
         if expr.negated:
             return lambda row: get(row) is not None
         return lambda row: get(row) is None
     if isinstance(expr, In):
-        values = frozenset(_operand(key, kind, lit, target) for lit in expr.values)
+        values = frozenset(_operand(key, kind, lit, target, place) for lit in expr.values)
         if expr.negated:
             return lambda row: None if (lhs := get(row)) is None else lhs not in values
         return lambda row: None if (lhs := get(row)) is None else lhs in values
-    value = _operand(key, kind, expr.value, target)
+    value = _operand(key, kind, expr.value, target, place)
     test: Callable[[Any], bool]
     if expr.op.is_pattern:
         if kind != "string":
-            raise EvaluationError(
+            raise place.error(
                 f"{expr.op.value} needs a string key, and {key.entity.prefix}.{key.name} holds numbers",
                 code="bad-value-type",
                 span=expr.span,
@@ -272,24 +286,18 @@ def _negate(predicate: _Predicate) -> _Predicate:
 
 
 @lru_cache(maxsize=512)
-def _compile(expr: Expr, target: Target) -> _Predicate:
+def _compile(expr: Expr, target: Target, place: Place = NOWHERE) -> _Predicate:
     match expr:
         case And(terms):
-            return _all([_compile(t, target) for t in terms])
+            return _all([_compile(t, target, place) for t in terms])
         case Or(terms):
-            return _any([_compile(t, target) for t in terms])
+            return _any([_compile(t, target, place) for t in terms])
         case Not(term):
-            return _negate(_compile(term, target))
+            return _negate(_compile(term, target, place))
         case Compare() | In() | IsNull():
-            return _compile_clause(expr, target)
+            return _compile_clause(expr, target, place)
         case _:
             assert_never(expr)
-
-
-def _placed(error: QueryError, source: str, where: str) -> QueryError:
-    if not error.source and source:
-        error.source, error.where = source, where
-    return error
 
 
 def truth(row: Any, expr: Expr | None, entity: Target = "runs") -> Truth:
@@ -315,10 +323,7 @@ def predicate(expr: Expr | None, target: Target = "runs", source: str = "") -> C
     """
     if expr is None:
         return lambda row: True
-    try:
-        compiled = _compile(expr, target)
-    except QueryError as error:
-        raise _placed(error, source, "filter_string") from None
+    compiled = _compile(expr, target, Place(source, "filter_string"))
     return lambda row: compiled(row) is True
 
 
@@ -339,23 +344,23 @@ def filter_experiments(experiments: Iterable[T], expr: Expr | None, source: str 
 # -- ordering --------------------------------------------------------------------------------
 
 
-def sort_value(key: Key, target: Target, span: Any = None) -> _Getter:
+def sort_value(key: Key, target: Target, span: Any = None, place: Place = NOWHERE) -> _Getter:
     """How to read the value ``key`` sorts ``target`` rows by (None when the row lacks it)."""
     if target == "runs" and key.entity is Entity.DATASET:
-        raise EvaluationError(
+        raise place.error(
             "runs cannot be ordered by datasets",
             code="unsupported-order-by",
             span=span,
             hint="order by an attribute, a metric, a param or a tag",
         )
     if target == "experiments" and key.entity is not Entity.ATTRIBUTE:
-        raise EvaluationError(
+        raise place.error(
             f"experiments cannot be ordered by {key.entity.prefix}",
             code="unsupported-order-by",
             span=span,
             hint="order experiments by name, experiment_id, creation_time or last_update_time",
         )
-    return _getter(key, target)[0]
+    return _getter(key, target, place)[0]
 
 
 def _run_tie_break(run: Any) -> tuple[bool, float, str]:
@@ -365,11 +370,8 @@ def _run_tie_break(run: Any) -> tuple[bool, float, str]:
 def _sort_key(keys: Sequence[SortKey], target: Target, sources: Sequence[str]) -> Callable[[Any], Any]:
     getters = []
     for index, sort_key in enumerate(keys):
-        try:
-            getters.append((sort_value(sort_key.key, target, sort_key.span), sort_key.descending))
-        except QueryError as error:
-            where = f"order_by[{index}]"
-            raise _placed(error, sources[index] if index < len(sources) else "", where) from None
+        place = Place(sources[index] if index < len(sources) else "", f"order_by[{index}]")
+        getters.append((sort_value(sort_key.key, target, sort_key.span, place), sort_key.descending))
     return row_sort_key(getters, _run_tie_break if target == "runs" else None)
 
 
