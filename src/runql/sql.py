@@ -182,6 +182,9 @@ class _Compiler:
     tables: Tables
     dialect: str
     joins: list[Any] = field(default_factory=list)
+    # Once one clause drives the search (its runs looked up by primary key), the others are probed
+    # run by run: a correlated EXISTS costs one index probe where IN would read its whole key.
+    probe: bool = False
 
     @property
     def runs(self) -> sa.Table:
@@ -242,6 +245,8 @@ class _Compiler:
 
     def having(self, table: sa.Table, condition: Condition) -> Condition:
         """The runs with a row of ``table`` meeting ``condition``: a semi-join on its primary key."""
+        if self.probe:
+            return sa.exists().where(table.c.run_uuid == self.runs.c.run_uuid, condition)
         return self.runs.c.run_uuid.in_(sa.select(table.c.run_uuid).where(condition))
 
     def metric_test(self, node: Compare | In, table: sa.Table) -> Condition:
@@ -386,6 +391,35 @@ class _Compiler:
         return clauses
 
 
+def _filter_conditions(compiler: _Compiler, expr: Expr) -> list[Condition]:
+    """The filter as conditions on ``runs``: the most selective-looking clause of a top-level AND
+    drives (its runs are read by key), the others are probed for each of those runs."""
+    conjuncts = list(expr.terms) if isinstance(expr, And) else [expr]
+    ranked = [(rank, i) for i, term in enumerate(conjuncts) if (rank := _driving_rank(term)) is not None]
+    if not ranked:
+        return [compiler.true(expr)]
+    driver = conjuncts[min(ranked)[1]]
+    conditions = [compiler.true(driver)]
+    compiler.probe = True
+    return conditions + [compiler.true(term) for term in conjuncts if term is not driver]
+
+
+def _driving_rank(term: Expr) -> int | None:
+    """How few runs a clause is likely to select, without statistics (lower: fewer); None for a clause
+    that cannot drive: on an attribute or a dataset, negated, or IS NULL."""
+    if not isinstance(term, (Compare, In)) or term.key.entity not in _KEY_TABLES:
+        return None
+    if isinstance(term, In):
+        return None if term.negated else (0 if term.key.entity is not Entity.METRIC else 1)
+    if term.op is Op.EQ:
+        return 0 if term.key.entity is not Entity.METRIC else 1
+    if term.op in (Op.LIKE, Op.ILIKE):
+        return 2
+    if term.op.is_ordering:
+        return 3
+    return None  # != and NOT LIKE select nearly every run that has the key
+
+
 def _has_nul(node: Compare | In) -> bool:
     literals = node.values if isinstance(node, In) else (node.value,)
     return any(isinstance(v.value, str) and "\x00" in v.value for v in literals)
@@ -427,7 +461,7 @@ def runs_select(
         runs.c.lifecycle_stage.in_(lifecycle_stages),
     ]
     if compiled.query.filter is not None:
-        conditions.append(compiler.true(compiled.query.filter))
+        conditions += _filter_conditions(compiler, compiled.query.filter)
     order = compiler.order(compiled.query.order_by)
     source: Any = runs
     for table, on in compiler.joins:
