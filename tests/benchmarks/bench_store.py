@@ -3,6 +3,7 @@
     python tests/benchmarks/bench_store.py                         # SQLite, 10k and 100k runs
     python tests/benchmarks/bench_store.py 100000 --postgres URL   # also a PostgreSQL database (filled once)
     python tests/benchmarks/bench_store.py 10000 --load            # also runql's whole load (from_mlflow_db)
+    python tests/benchmarks/bench_store.py 100000 --query AND      # only the queries whose name has "AND"
 
 Each timing is one fresh process, from creating the store to holding the ids of the first page of
 1,000 runs (``order_by=["metrics.auc DESC", "start_time DESC"]``), as a user asking one question pays
@@ -100,11 +101,13 @@ def timed(kind: str, url: str, filter_string: str, repeat: int) -> tuple[float, 
     return statistics.median(times), ids
 
 
-def bench(label: str, url: str, n_runs: int, repeat: int, load: bool) -> list[float]:
+def bench(label: str, url: str, n_runs: int, repeat: int, load: bool, only: list[str]) -> list[float]:
     print(f"\n{label}, {n_runs:,} runs: first page of {PAGE}, order_by {ORDER}")
     print(f"  {'query':<22} {'runql s':>9} {'MLflow s':>9} {'speed-up':>9}" + ("  load s" if load else ""))
     ratios = []
     for name, filter_string in queries(n_runs):
+        if only and not any(o in name for o in only):
+            continue
         ours, our_ids = timed("runql", url, filter_string, repeat)
         theirs, their_ids = timed("mlflow", url, filter_string, repeat)
         ratio = theirs / ours
@@ -122,14 +125,19 @@ def main() -> None:
     )
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000])
     parser.add_argument("--postgres", metavar="URL", help="an empty PostgreSQL database to fill and query")
+    parser.add_argument(
+        "--filled", action="store_true", help="the PostgreSQL database holds the runs already (one size)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per timing (median)")
     parser.add_argument("--load", action="store_true", help="also time runql's whole load")
+    parser.add_argument("--query", action="append", default=[], help="only the queries whose name has this")
     args = parser.parse_args()
     for size in args.sizes:
-        bench("SQLite", build_sqlite(size), size, args.repeat, args.load)
+        bench("SQLite", build_sqlite(size), size, args.repeat, args.load, args.query)
         if args.postgres:
-            build_postgres(args.postgres, size)
-            bench("PostgreSQL", args.postgres, size, args.repeat, args.load)
+            if not args.filled:
+                build_postgres(args.postgres, size)
+            bench("PostgreSQL", args.postgres, size, args.repeat, args.load, args.query)
 
 
 if __name__ == "__main__":
