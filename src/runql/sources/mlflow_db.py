@@ -107,9 +107,13 @@ def read_mlflow_db(
     """
     sa = require("sqlalchemy", "mlflow-db", "reading an MLflow tracking database")
     target, shown = connect_url(url)
-    with _connected(sa, target, shown) as connection, _collector_paused():
-        reader = _Reader(sa, connection, shown)
-        experiments, runs, whole = reader.read(histories, progress)
+    engine = _engine(sa, target, shown)
+    try:
+        with _connected(sa, engine, shown) as connection, _collector_paused():
+            reader = _Reader(sa, connection, shown)
+            experiments, runs, whole = reader.read(histories, progress)
+    finally:
+        engine.dispose()
     return StoreRecords(
         experiments, runs, where=shown, histories=None if whole else DatabaseHistories(target, shown)
     )
@@ -126,43 +130,73 @@ class DatabaseHistories:
     def __init__(self, target: str, where: str) -> None:
         self._target = target  # the URL to connect with, which may hold a password: never shown
         self.where = where
+        self._sa: Any = None
+        self._made: Any = None  # the engine, made at the first read; with no pool, it holds no connection
 
     def __repr__(self) -> str:
         return f"DatabaseHistories({self.where!r})"
 
+    def _engine(self) -> Any:
+        if self._made is None:
+            self._sa = require("sqlalchemy", "mlflow-db", "reading an MLflow tracking database")
+            self._made = _engine(self._sa, self._target, self.where)
+        return self._made
+
     def history(self, run_id: str, key: str) -> list[Metric]:
-        sa = require("sqlalchemy", "mlflow-db", "reading an MLflow tracking database")
-        metrics = _metrics_table(sa)
+        engine = self._engine()
+        sa, metrics = self._sa, _metrics_table(self._sa)
+        # The key is compared as an expression, which no index holds: SQLite, without statistics, would
+        # otherwise walk the primary key (key, timestamp, ...) through that key's points of every run,
+        # not the run's index through the run's points.
         query = (
             sa.select(metrics.c.value, metrics.c.timestamp, metrics.c.step, metrics.c.is_nan)
-            .where(metrics.c.run_uuid == run_id, metrics.c.key == key)
+            .where(metrics.c.run_uuid == run_id, metrics.c.key.concat("") == key)
             .order_by(*(metrics.c[c] for c in _HISTORY_ORDER))
         )
-        with _connected(sa, self._target, self.where) as connection:
-            rows = connection.execute(query).all()
-        return [
-            Metric(key, math.nan if is_nan else float(value), timestamp, step or 0)
-            for value, timestamp, step, is_nan in rows
-        ]
+        with _connected(sa, engine, self.where) as connection:
+            return [
+                Metric(key, math.nan if is_nan else float(value), timestamp, step or 0)
+                for chunk in _driver_rows(connection, query)
+                for value, timestamp, step, is_nan in chunk
+            ]
 
     def histories(self, run_ids: Sequence[str]) -> dict[str, dict[str, list[Metric]]]:
-        sa = require("sqlalchemy", "mlflow-db", "reading an MLflow tracking database")
-        metrics = _metrics_table(sa)
+        engine = self._engine()
+        sa, metrics = self._sa, _metrics_table(self._sa)
         found: defaultdict[str, dict[str, list[Metric]]] = defaultdict(dict)
-        with _connected(sa, self._target, self.where) as connection:
+        with _connected(sa, engine, self.where) as connection:
             for start in range(0, len(run_ids), _IDS_PER_STATEMENT):
                 query = (
                     sa.select(*(metrics.c[c] for c in _POINT_COLUMNS))
                     .where(metrics.c.run_uuid.in_(list(run_ids[start : start + _IDS_PER_STATEMENT])))
                     .order_by(metrics.c.run_uuid, metrics.c.key, *(metrics.c[c] for c in _HISTORY_ORDER))
                 )
-                _add_points([connection.execute(query).all()], found)
+                _add_points(_driver_rows(connection, query), found)
         return dict(found)
 
 
 def _metrics_table(sa: Any) -> Any:
     # Columns named, not reflected: the load checked the schema, and a read then costs one statement.
     return sa.table("metrics", *(sa.column(c) for c in _POINT_COLUMNS))
+
+
+def _driver_rows(connection: Any, query: Any) -> Iterator[list[Any]]:
+    """The rows of ``query`` as the driver's tuples, a chunk at a time.
+
+    On millions of rows, SQLAlchemy's Row objects cost several times the driver's tuples, so the
+    statement SQLAlchemy compiles runs on the driver's cursor, its values still bound as parameters
+    (strings, which need no conversion on the way).
+    """
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    values = compiled.params
+    parameters = [values[name] for name in compiled.positiontup] if compiled.positional else values
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(str(compiled), parameters)
+        while chunk := cursor.fetchmany(_CHUNK):
+            yield chunk
+    finally:
+        cursor.close()
 
 
 def _add_points(
@@ -196,17 +230,20 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-@contextmanager
-def _connected(sa: Any, target: str, shown: str) -> Iterator[Any]:
-    """A connection to the database, closed afterwards; failing to open or read it is a StoreError."""
+def _engine(sa: Any, target: str, shown: str) -> Any:
     try:
-        # No pool: nothing stays open once the read is done.
-        engine = sa.create_engine(target, poolclass=sa.pool.NullPool)
+        # No pool: a connection is closed as soon as its read is done.
+        return sa.create_engine(target, poolclass=sa.pool.NullPool)
     except ImportError as error:  # the database's driver (psycopg, pymysql, ...) is not installed
         raise MissingDependencyError(f"reading {shown} needs its database driver: {error}") from None
     except sa.exc.ArgumentError as error:
         raise StoreError(f"not a database URL: {error}", where=shown, code="not-a-store") from None
-    # Large tables are read through the driver's own cursor, whose errors SQLAlchemy does not wrap.
+
+
+@contextmanager
+def _connected(sa: Any, engine: Any, shown: str) -> Iterator[Any]:
+    """A connection to the database, closed afterwards; failing to open or read it is a StoreError."""
+    # Rows are read through the driver's own cursor, whose errors SQLAlchemy does not wrap.
     failures = (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error)
     try:
         with engine.connect() as connection:
@@ -214,8 +251,6 @@ def _connected(sa: Any, target: str, shown: str) -> Iterator[Any]:
     except failures as error:
         detail = str(getattr(error, "orig", None) or error) or type(error).__name__
         raise StoreError(f"cannot read the database: {detail.splitlines()[0]}", where=shown) from None
-    finally:
-        engine.dispose()
 
 
 class _Reader:
@@ -249,11 +284,7 @@ class _Reader:
         return self.tables[name]
 
     def rows(self, name: str, columns: Sequence[str], order: Sequence[str] = ()) -> Iterator[list[Any]]:
-        """The rows of ``columns`` of table ``name``, as tuples, a chunk at a time.
-
-        They come from the driver's cursor: on tables of millions of rows, SQLAlchemy's Row objects
-        cost several times the driver's tuples.
-        """
+        """The rows of ``columns`` of table ``name``, as the driver's tuples, a chunk at a time."""
         table = self.table(name)
         missing = [c for c in (*columns, *order) if c not in table.c]
         if missing:
@@ -263,13 +294,7 @@ class _Reader:
                 code="missing-table",
             )
         query = self.sa.select(*(table.c[c] for c in columns)).order_by(*(table.c[c] for c in order))
-        cursor = self.connection.connection.cursor()
-        try:
-            cursor.execute(str(query.compile(dialect=self.connection.dialect)))
-            while chunk := cursor.fetchmany(_CHUNK):
-                yield chunk
-        finally:
-            cursor.close()
+        return _driver_rows(self.connection, query)
 
     def read(self, histories: bool, progress: bool | None) -> tuple[list[dict[str, Any]], list[Run], bool]:
         """The experiment records and the runs, and whether the runs hold their whole histories."""
