@@ -152,6 +152,8 @@ def test_pages_equal_mlflows_sql_store(store_safe_database: Database) -> None:
         strategy = st.tuples(queries("mlflow", "runs", database.vocabulary, rows), st.sampled_from([2, 1000]))
         for query, page in examples(strategy, COUNT // len(database.experiments), SEED + 7 + index):
             text, order_by = query.filter_string, list(query.order_by_strings)
+            if database.store.dialect == "postgresql" and "\\" in text and "LIKE" in text.upper():
+                continue  # postgres-like-backslash: MLflow's LIKE there reads a backslash as an escape
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 theirs = client.search_runs([experiment_id], text, order_by=order_by, max_results=page)
