@@ -358,7 +358,9 @@ class SqlStore:
                 raise NotFoundError(f"Run '{run_id}' not found")
             rows = connection.execute(
                 sa.select(metrics.c.value, metrics.c.timestamp, metrics.c.step, metrics.c.is_nan)
-                .where(metrics.c.run_uuid == run_id, metrics.c.key == key)
+                # `key || ''` keeps SQLite, which has no statistics on MLflow's tables, from walking the
+                # primary key's entries for that key across every run instead of this run's index.
+                .where(metrics.c.run_uuid == run_id, metrics.c.key.concat("") == key)
                 .order_by(metrics.c.timestamp, metrics.c.step, metrics.c.value)
             )
             return [
