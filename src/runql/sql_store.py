@@ -164,7 +164,7 @@ class SqlStore:
         tags: dict[str, dict[str, str]] = defaultdict(dict)
         for key, value, experiment_id in connection.execute(
             sa.select(tags_table.c.key, tags_table.c.value, tags_table.c.experiment_id)
-        ):
+        ).all():
             tags[str(experiment_id)][key] = value
         rows = connection.execute(
             sa.select(
@@ -279,7 +279,7 @@ class SqlStore:
             limit=limit,
             offset=offset,
         )
-        return [row[0] for row in connection.execute(statement)]
+        return [row[0] for row in connection.execute(statement).all()]
 
     def search_runs(
         self,
@@ -388,7 +388,7 @@ class SqlStore:
                     table.c.artifact_uri,
                     table.c.name,
                 ).where(table.c.run_uuid.in_(chunk))
-            ):
+            ).all():
                 info = RunInfo(
                     run_id=row[0],
                     experiment_id=str(row[1]),
@@ -418,13 +418,13 @@ class SqlStore:
                 sa.select(latest.c.key, latest.c.value, latest.c.is_nan, latest.c.run_uuid).where(
                     latest.c.run_uuid.in_(chunk)
                 )
-            ):
+            ).all():
                 runs[run_id].data.metrics[key] = math.nan if is_nan else float(value)
             for part in ("params", "tags"):
                 table = self.tables[part]
                 for key, value, run_id in connection.execute(
                     sa.select(table.c.key, table.c.value, table.c.run_uuid).where(table.c.run_uuid.in_(chunk))
-                ):
+                ).all():
                     getattr(runs[run_id].data, part)[key] = value
             for run_id, input_id, *dataset in connection.execute(
                 sa.select(
@@ -443,7 +443,7 @@ class SqlStore:
                     inputs.c.destination_type == "RUN",
                     inputs.c.destination_id.in_(chunk),
                 )
-            ):
+            ).all():
                 fields = dict(zip(_DATASET_FIELDS, dataset, strict=True))
                 found_inputs[run_id].append((input_id, fields))
         if not found_inputs:
@@ -455,7 +455,7 @@ class SqlStore:
                 sa.select(input_tags.c.input_uuid, input_tags.c.name, input_tags.c.value).where(
                     input_tags.c.input_uuid.in_(chunk)
                 )
-            ):
+            ).all():
                 tags[input_id].append(InputTag(name, value))
         for run_id, found in found_inputs.items():
             records = [
