@@ -128,12 +128,14 @@ def main() -> None:
     parser.add_argument(
         "--filled", action="store_true", help="the PostgreSQL database holds the runs already (one size)"
     )
+    parser.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL database")
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per timing (median)")
     parser.add_argument("--load", action="store_true", help="also time runql's whole load")
     parser.add_argument("--query", action="append", default=[], help="only the queries whose name has this")
     args = parser.parse_args()
     for size in args.sizes:
-        bench("SQLite", build_sqlite(size), size, args.repeat, args.load, args.query)
+        if not args.no_sqlite:
+            bench("SQLite", build_sqlite(size), size, args.repeat, args.load, args.query)
         if args.postgres:
             if not args.filled:
                 build_postgres(args.postgres, size)
