@@ -12,14 +12,17 @@ from test_parse_corpus import FILTER_CASES, ORDER_BY_CASES
 
 import runql
 from runql import And, Compare, Entity, In, IsNull, Key, Literal, Not, Op, Or, SortKey, unparse
-from runql._grammar import SOURCE_GRAMMAR_DIR
+from runql._grammar import SOURCE_GRAMMAR_DIR, grammar_origin
 from runql.ast import Expr
 from runql.errors import QueryError, QueryValueError
 
 
 def grammar(name: str) -> Lark:
-    """The grammar file ``name`` read afresh: hypothesis draws from the rules, which a parser loaded from
-    runql's cache of parse tables does not keep."""
+    """The grammar file ``name`` that runql reads (from the installed package, or the checkout), read
+    afresh: hypothesis draws from the rules, which a parser loaded from runql's cache of parse tables
+    does not keep."""
+    if grammar_origin() == "package":
+        return Lark.open_from_package("runql", f"{name}.lark", ("grammar",), parser="lalr")
     return Lark.open(str(SOURCE_GRAMMAR_DIR / f"{name}.lark"), parser="lalr")
 
 
