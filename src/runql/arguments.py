@@ -1,7 +1,8 @@
 """The arguments of MLflow's search calls, checked and resolved as MLflow does, for every store.
 
 The Workspace and the SQL store take the same arguments with the same defaults; this module holds
-their rules once: page sizes, the experiments a search covers, and where a query's warnings point.
+their rules once: page sizes, the experiments a search covers, where a query's warnings point, and
+the experiment searches themselves (experiments are few: every store searches them in memory).
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ import logging
 import os
 import sys
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from .compiled import CompiledQuery, OrderBy, compile_quietly
 from .errors import ArgumentError, Diagnostic
-from .records import Experiment, LifecycleStage
+from .paging import paginate
+from .profiles import Profile
+from .records import Experiment, LifecycleStage, ViewType
 from .validate import QueryWarning
 
 __all__ = [
@@ -22,6 +27,7 @@ __all__ = [
     "SEARCH_MAX_RESULTS_DEFAULT",
     "SEARCH_MAX_RESULTS_PANDAS",
     "SEARCH_MAX_RESULTS_THRESHOLD",
+    "ExperimentSearches",
     "check_page_size",
     "check_total",
     "id_list",
@@ -129,3 +135,67 @@ def warn_at_caller(diagnostics: Iterable[Diagnostic]) -> None:
     where = (frame.f_code.co_filename, frame.f_lineno)
     for diagnostic in diagnostics:
         warnings.warn_explicit(QueryWarning(diagnostic), QueryWarning, *where)
+
+
+class ExperimentSearches(ABC):
+    """``search_experiments`` and ``search_experiments_paged`` over a store's ``experiments``, and the
+    compiling of a query against the store's default ``profile``."""
+
+    profile: str | Profile
+
+    @property
+    @abstractmethod
+    def experiments(self) -> list[Experiment]:
+        """Every experiment of the store, active and deleted."""
+
+    def _compile(
+        self, filter_string: str | None, profile: str | Profile | None, entity: str, order_by: OrderBy
+    ) -> CompiledQuery:
+        chosen = self.profile if profile is None else profile
+        compiled = compile_quietly(filter_string, order_by, profile=chosen, entity=entity)
+        warn_at_caller(compiled.warnings)
+        return compiled
+
+    def _search_experiments(
+        self,
+        view_type: int | str | ViewType,
+        filter_string: str | None,
+        order_by: OrderBy,
+        profile: str | Profile | None,
+    ) -> list[Experiment]:
+        compiled = self._compile(filter_string, profile, "experiments", order_by)
+        stages = ViewType.coerce(view_type).stages
+        return compiled.search([e for e in self.experiments if e.lifecycle_stage in stages])[0]
+
+    def search_experiments(
+        self,
+        view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        profile: str | Profile | None = None,
+    ) -> list[Experiment]:
+        """Experiments matching ``filter_string``, by default newest first (``mlflow.search_experiments``).
+
+        ``view_type`` chooses active, deleted or all experiments; ``max_results`` caps the list (None:
+        all); ``order_by`` lists ``name``, ``experiment_id``, ``creation_time`` or ``last_update_time``
+        clauses; ``profile`` overrides the store's.
+        """
+        limit = check_total(max_results)
+        found = self._search_experiments(view_type, filter_string, order_by, profile)
+        return found if limit is None else found[:limit]
+
+    def search_experiments_paged(
+        self,
+        view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        page_token: str | bytes | None = None,
+        profile: str | Profile | None = None,
+    ) -> tuple[list[Experiment], str | None]:
+        """One page of experiments and the next page's token, like ``MlflowClient.search_experiments``;
+        the arguments are :meth:`search_experiments`'s, with ``page_token`` (None for the first page)."""
+        check_page_size(max_results, allow_none=False)
+        found = self._search_experiments(view_type, filter_string, order_by, profile)
+        return paginate(found, page_token, max_results)

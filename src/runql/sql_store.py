@@ -23,13 +23,13 @@ from .arguments import (
     DEFAULT_EXPERIMENT_ID,
     SEARCH_MAX_RESULTS_DEFAULT,
     SEARCH_MAX_RESULTS_PANDAS,
+    ExperimentSearches,
     check_page_size,
     check_total,
     id_list,
     resolve_experiments,
-    warn_at_caller,
 )
-from .compiled import CompiledQuery, OrderBy, compile_quietly
+from .compiled import CompiledQuery
 from .errors import MissingDependencyError, NotFoundError, StoreError
 from .output import check_output_format, runs_to_frame
 from .paging import next_page_token, parse_page_token
@@ -73,7 +73,7 @@ def connect(
     return SqlStore(url, profile=profile, schema=schema)
 
 
-class SqlStore:
+class SqlStore(ExperimentSearches):
     """The Workspace's read methods, each answered by a few SQL statements."""
 
     def __init__(
@@ -148,15 +148,6 @@ class SqlStore:
                         code="missing-table",
                     )
 
-    def _compile(
-        self, filter_string: str | None, profile: str | Profile | None, entity: str, order_by: OrderBy
-    ) -> CompiledQuery:
-        compiled = compile_quietly(
-            filter_string, order_by, profile=self.profile if profile is None else profile, entity=entity
-        )
-        warn_at_caller(compiled.warnings)
-        return compiled
-
     # -- experiments
 
     def _experiments(self, connection: sa.Connection) -> list[Experiment]:
@@ -209,53 +200,6 @@ class SqlStore:
                 if experiment.name == name:
                     return experiment
         return None
-
-    def _search_experiments(
-        self,
-        view_type: int | str | ViewType,
-        filter_string: str | None,
-        order_by: OrderBy,
-        profile: str | Profile | None,
-    ) -> list[Experiment]:
-        compiled = self._compile(filter_string, profile, "experiments", order_by)
-        stages = ViewType.coerce(view_type).stages
-        with self._reading() as connection:
-            candidates = [e for e in self._experiments(connection) if e.lifecycle_stage in stages]
-        return compiled.search(candidates)[0]
-
-    def search_experiments(
-        self,
-        view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int | None = None,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | str | None = None,
-        profile: str | Profile | None = None,
-    ) -> list[Experiment]:
-        """Experiments matching ``filter_string``, by default newest first (``mlflow.search_experiments``).
-
-        ``view_type`` chooses active, deleted or all experiments; ``max_results`` caps the list (None:
-        all); ``order_by`` lists ``name``, ``experiment_id``, ``creation_time`` or ``last_update_time``
-        clauses; ``profile`` overrides the store's.
-        """
-        limit = check_total(max_results)
-        found = self._search_experiments(view_type, filter_string, order_by, profile)
-        return found if limit is None else found[:limit]
-
-    def search_experiments_paged(
-        self,
-        view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | str | None = None,
-        page_token: str | bytes | None = None,
-        profile: str | Profile | None = None,
-    ) -> tuple[list[Experiment], str | None]:
-        """One page of experiments and the next page's token, like ``MlflowClient.search_experiments``;
-        the arguments are :meth:`search_experiments`'s, with ``page_token`` (None for the first page)."""
-        check_page_size(max_results, allow_none=False)
-        found = self._search_experiments(view_type, filter_string, order_by, profile)
-        offset = parse_page_token(page_token)
-        return found[offset : offset + max_results], next_page_token(offset, max_results, len(found))
 
     # -- runs
 

@@ -28,14 +28,13 @@ from .arguments import (
     DEFAULT_EXPERIMENT_ID,
     SEARCH_MAX_RESULTS_DEFAULT,
     SEARCH_MAX_RESULTS_PANDAS,
+    ExperimentSearches,
     check_page_size,
     check_total,
     id_list,
     resolve_experiments,
-    warn_at_caller,
 )
 from .compare import compare_runs, plot_metric_history
-from .compiled import CompiledQuery, compile_quietly
 from .errors import Diagnostic, NotFoundError, StoreError, UnsupportedQueryError
 from .output import check_output_format
 from .paging import paginate
@@ -84,7 +83,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Workspace:
+class Workspace(ExperimentSearches):
     """Experiments and runs in memory, with MLflow's tracking API over them."""
 
     def __init__(
@@ -376,20 +375,6 @@ class Workspace:
 
     # -- search --------------------------------------------------------------------------------
 
-    def _profile(self, profile: str | Profile | None) -> str | Profile:
-        return self.profile if profile is None else profile
-
-    def _compile(
-        self,
-        filter_string: str | None,
-        profile: str | Profile | None,
-        entity: str,
-        order_by: str | Sequence[str] | None,
-    ) -> CompiledQuery:
-        compiled = compile_quietly(filter_string, order_by, profile=self._profile(profile), entity=entity)
-        warn_at_caller(compiled.warnings)
-        return compiled
-
     def _columns(self) -> ColumnarRuns:
         """The column store the searches run on, built on first use after runs were added."""
         if self._store is None:
@@ -475,51 +460,6 @@ class Workspace:
         runs = self._search(id_list(experiment_ids), filter_string, run_view_type, order_by, profile)
         return paginate(runs, page_token, max_results)
 
-    def _search_experiments(
-        self,
-        view_type: int | str | ViewType,
-        filter_string: str | None,
-        order_by: Sequence[str] | str | None,
-        profile: str | Profile | None,
-    ) -> list[Experiment]:
-        compiled = self._compile(filter_string, profile, "experiments", order_by)
-        stages = ViewType.coerce(view_type).stages
-        candidates = [e for e in self._experiments.values() if e.lifecycle_stage in stages]
-        return compiled.search(candidates)[0]
-
-    def search_experiments(
-        self,
-        view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int | None = None,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | str | None = None,
-        profile: str | Profile | None = None,
-    ) -> list[Experiment]:
-        """Experiments matching ``filter_string``, by default newest first (``mlflow.search_experiments``).
-
-        ``view_type`` chooses active, deleted or all experiments; ``max_results`` caps the list (None:
-        all); ``order_by`` lists ``name``, ``experiment_id``, ``creation_time`` or ``last_update_time``
-        clauses; ``profile`` overrides the workspace's.
-        """
-        limit = check_total(max_results)
-        found = self._search_experiments(view_type, filter_string, order_by, profile)
-        return found if limit is None else found[:limit]
-
-    def search_experiments_paged(
-        self,
-        view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | str | None = None,
-        page_token: str | bytes | None = None,
-        profile: str | Profile | None = None,
-    ) -> tuple[list[Experiment], str | None]:
-        """One page of experiments and the next page's token, like ``MlflowClient.search_experiments``;
-        the arguments are :meth:`search_experiments`'s, with ``page_token`` (None for the first page)."""
-        check_page_size(max_results, allow_none=False)
-        found = self._search_experiments(view_type, filter_string, order_by, profile)
-        return paginate(found, page_token, max_results)
-
     # -- editing experiments ---------------------------------------------------------------------
 
     def create_experiment(
@@ -553,7 +493,7 @@ class Workspace:
         """Rename an experiment; refused by profiles that cannot (Azure ML)."""
         from .profiles import get_profile
 
-        chosen = self._profile(profile)
+        chosen = self.profile if profile is None else profile
         record = get_profile(chosen, "experiments") if isinstance(chosen, str) else chosen
         if not record.rename_experiments:
             raise UnsupportedQueryError(
