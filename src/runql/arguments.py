@@ -128,6 +128,9 @@ def resolve_experiments(
 
 def warn_at_caller(diagnostics: Iterable[Diagnostic]) -> None:
     """Issue the warnings as :class:`QueryWarning` from the first frame outside runql: the user's line."""
+    diagnostics = list(diagnostics)
+    if not diagnostics:
+        return
     frame = sys._getframe(1)
     package = os.path.dirname(os.path.abspath(__file__))
     while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
