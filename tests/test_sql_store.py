@@ -373,3 +373,36 @@ def test_each_call_reads_in_one_read_only_transaction(database: Database) -> Non
             assert connection.connection.dbapi_connection.in_transaction
         with pytest.raises(sa.exc.DBAPIError):
             connection.exec_driver_sql("DELETE FROM runs")
+
+
+def test_a_schema_maps_tables_and_columns_named_otherwise(new_sqlite_database: Callable[..., str]) -> None:
+    from runql.sql import Schema
+
+    url = new_sqlite_database(mlflow_schema=True)
+    records = [
+        {
+            "run_id": f"r{i}",
+            "run_name": f"r{i}",
+            "user_id": "ann",
+            "start_time": i,
+            "experiment_id": "e",
+            "params": {"model": "xgb" if i % 2 else "lr"},
+            "tags": {"team": "a"},
+        }
+        for i in range(4)
+    ]
+    written = log_with_mlflow(url, records, [{"experiment_id": "e", "name": "e"}])
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE tags RENAME TO run_tags")
+        connection.exec_driver_sql("ALTER TABLE params RENAME COLUMN value TO param_value")
+    engine.dispose()
+    with pytest.raises(runql.StoreError, match="'params' lacks column value"):
+        runql.connect(url)
+    schema = Schema(tables={"tags": "run_tags"}, columns={("params", "value"): "param_value"})
+    with runql.connect(url, schema=schema) as store:
+        found = store.search_runs_paged(
+            [written.experiments["e"]], "params.model = 'xgb' AND tags.team = 'a'"
+        )[0]
+        assert _ids(found) == [written.runs["r3"], written.runs["r1"]]
+        assert found[0].data.params == {"model": "xgb"} and found[0].data.tags["team"] == "a"

@@ -7,7 +7,9 @@ The statement answers exactly what the reference evaluator answers, in every pro
   key = :k AND value = :v)``). A run in neither set lacks the key: the clause is unknown. NOT swaps
   the two sets, AND and OR combine them, and the statement keeps the runs in the root's true set:
   SQL's three-valued logic without relying on how a database treats NULL. The semi-joins read the
-  primary keys MLflow's schema has (``(key, run_uuid)`` on ``latest_metrics``, ``params``, ``tags``).
+  primary keys MLflow's schema has (``(key, run_uuid)`` on ``latest_metrics``, ``params``, ``tags``):
+  in a top-level AND one clause drives (``IN``, its key read once) and the others are probed per run
+  (correlated ``EXISTS``, one primary-key lookup each).
 * A NaN metric is stored as 0 with ``is_nan`` set: it satisfies only ``!=``. A metric compares its
   latest value (``latest_metrics``), as MLflow's SQL store does.
 * Strings compare by code point (``COLLATE "C"`` on PostgreSQL; SQLite's default is already binary).

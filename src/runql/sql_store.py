@@ -35,10 +35,7 @@ from .output import check_output_format, runs_to_frame
 from .paging import next_page_token, parse_page_token
 from .profiles import Profile
 from .records import (
-    Dataset,
-    DatasetInput,
     Experiment,
-    InputTag,
     LifecycleStage,
     Metric,
     Run,
@@ -47,7 +44,7 @@ from .records import (
     RunInputs,
     ViewType,
 )
-from .sources.base import sort_inputs
+from .sources.base import dataset_inputs
 from .sources.mlflow_db import connect_url
 from .sql import MLFLOW_SCHEMA, Schema, Tables, register_sqlite_functions, runs_select
 
@@ -392,7 +389,7 @@ class SqlStore(ExperimentSearches):
                 found_inputs[run_id].append((input_id, fields))
         if not found_inputs:
             return
-        tags: dict[str, list[InputTag]] = defaultdict(list)
+        tags: dict[str, dict[str, str]] = defaultdict(dict)
         input_ids = [input_id for found in found_inputs.values() for input_id, _ in found]
         for chunk in _chunks(input_ids):
             for input_id, name, value in connection.execute(
@@ -400,16 +397,11 @@ class SqlStore(ExperimentSearches):
                     input_tags.c.input_uuid.in_(chunk)
                 )
             ).all():
-                tags[input_id].append(InputTag(name, value))
+                tags[input_id][name] = value
         for run_id, found in found_inputs.items():
-            records = [
-                {"dataset": fields, "tags": {t.key: t.value for t in tags.get(input_id, [])}}
-                for input_id, fields in found
-            ]
-            runs[run_id].inputs.dataset_inputs = [
-                DatasetInput(Dataset(**r["dataset"]), [InputTag(k, v) for k, v in r["tags"].items()])
-                for r in sort_inputs(records)
-            ]
+            runs[run_id].inputs.dataset_inputs = dataset_inputs(
+                [{"dataset": fields, "tags": tags.get(input_id, {})} for input_id, fields in found]
+            )
 
 
 def _chunks(items: Sequence[str]) -> Iterator[list[str]]:

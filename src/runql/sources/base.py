@@ -9,9 +9,9 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
-from ..records import DATASET_CONTEXT_TAG, HistorySource
+from ..records import DATASET_CONTEXT_TAG, Dataset, DatasetInput, HistorySource, InputTag
 
-__all__ = ["DATABASE_SCHEMES", "StoreRecords", "local_path", "sort_inputs", "url_scheme"]
+__all__ = ["DATABASE_SCHEMES", "StoreRecords", "dataset_inputs", "local_path", "sort_inputs", "url_scheme"]
 
 # The database URL schemes SQLAlchemy reads MLflow's schema from (a driver may follow a '+').
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql")
@@ -40,6 +40,15 @@ def sort_inputs(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         inputs,
         key=lambda i: (i["dataset"]["name"], i["dataset"]["digest"], i["tags"].get(DATASET_CONTEXT_TAG, "")),
     )
+
+
+def dataset_inputs(inputs: list[dict[str, Any]]) -> list[DatasetInput]:
+    """Input records (``{"dataset": {name, digest, ...}, "tags": {...}}``) as DatasetInputs, in
+    :func:`sort_inputs` order."""
+    return [
+        DatasetInput(Dataset(**item["dataset"]), [InputTag(k, v) for k, v in item["tags"].items()])
+        for item in sort_inputs(inputs)
+    ]
 
 
 def local_path(path_or_uri: str | os.PathLike[str]) -> Path:

@@ -29,9 +29,6 @@ from urllib.parse import quote
 from ..errors import MissingDependencyError, StoreError
 from ..optional import progress_bar, require
 from ..records import (
-    Dataset,
-    DatasetInput,
-    InputTag,
     LifecycleStage,
     Metric,
     Run,
@@ -41,7 +38,7 @@ from ..records import (
     RunStatus,
     latest_metric,
 )
-from .base import DATABASE_SCHEMES, StoreRecords, local_path, sort_inputs, url_scheme
+from .base import DATABASE_SCHEMES, StoreRecords, dataset_inputs, local_path, url_scheme
 
 __all__ = ["DatabaseHistories", "read_mlflow_db"]
 
@@ -446,7 +443,4 @@ class _Reader:
                     raise self._orphan("inputs", run_id)
                 found[run_id].append({"dataset": dataset, "tags": input_tags.get(input_id, {})})
         for run_id, inputs in found.items():
-            self.runs[run_id].inputs.dataset_inputs = [
-                DatasetInput(Dataset(**item["dataset"]), [InputTag(k, v) for k, v in item["tags"].items()])
-                for item in sort_inputs(inputs)
-            ]
+            self.runs[run_id].inputs.dataset_inputs = dataset_inputs(inputs)
