@@ -93,7 +93,7 @@ class SqlStore(ExperimentSearches):
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         self.tables: Tables = schema.build()
-        self._check_schema(schema)
+        self._check_schema()
 
     def __repr__(self) -> str:
         return f"SqlStore({self.where!r})"
@@ -123,7 +123,24 @@ class SqlStore(ExperimentSearches):
         except sa.exc.ProgrammingError as error:
             raise StoreError(_one_line(error), where=self.where, code="missing-table") from None
 
-    def _check_schema(self, schema: Schema) -> None:
+    def _check_schema(self) -> None:
+        """Every table and column of the schema is there: one statement that reads none of their rows
+        (each table's columns selected with LIMIT 0); only when it fails, the catalog is read to name
+        what is missing. Reading the catalog first would cost a statement per table on every connect."""
+        probe = sa.union_all(
+            *(
+                sa.select(sa.literal(1)).select_from(sa.select(*table.c).limit(0).subquery())
+                for table in self.tables.tables.values()
+            )
+        )
+        try:
+            with self._reading() as connection:
+                connection.execute(probe).all()
+        except StoreError:
+            self._name_what_is_missing()
+            raise
+
+    def _name_what_is_missing(self) -> None:
         with self._reading() as connection:
             inspector = sa.inspect(connection)
             present = set(inspector.get_table_names())
