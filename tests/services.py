@@ -17,10 +17,12 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ __all__ = [
     "PostgresServer",
     "PostgresUnavailable",
     "free_port",
+    "mlflow_server",
     "postgres_bin_dir",
     "postgres_unavailable",
     "start_postgres",
@@ -354,3 +357,50 @@ def postgres_server() -> Iterator[PostgresServer]:
             server.drop_created_databases()
         finally:
             server.stop()
+
+
+# -- MLflow's tracking server ----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def mlflow_server(backend_store_uri: str, artifacts: Path, timeout: float = 120) -> Iterator[str]:
+    """An ``mlflow server`` on a free loopback port over ``backend_store_uri``; yields its URL and
+    stops it (and its workers) at exit. Its output goes to a file in ``artifacts``, shown if it fails
+    to start."""
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = artifacts / "mlflow-server.log"
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", backend_store_uri,
+        "--default-artifact-root", artifacts.as_uri(),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    with open(log_path, "w") as log:
+        # A session of its own, so that stopping it stops the workers it forks as well.
+        server = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2).close()
+                break
+            except (urllib.error.URLError, OSError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"mlflow server did not start:\n{log_path.read_text()}") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait()

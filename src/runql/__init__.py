@@ -41,6 +41,7 @@ from .errors import (
     UnsupportedQueryError,
 )
 from .parse import parse, parse_filter, parse_order_by
+from .plan import Plan, plan
 from .profiles import PROFILES, KeyKind, Profile, get_profile
 from .records import Dataset, DatasetInput, Experiment, FileInfo, Metric, Run, RunData, RunInfo, ViewType
 from .search import compile_predicate, search, search_experiments, sort_key
@@ -49,24 +50,43 @@ from .validate import QueryWarning, check, validate
 from .workspace import Workspace, from_mlflow, from_mlflow_db, from_mlflow_dir
 
 if TYPE_CHECKING:
+    from .server_store import ServerStore
     from .sql import Schema
     from .sql_store import SqlStore
 
 
 def connect(
-    url: str | os.PathLike[str], *, profile: str | Profile | None = None, schema: Schema | None = None
-) -> SqlStore:
-    """A read-only store over the MLflow tracking database at ``url`` that answers searches in SQL.
+    url: str | os.PathLike[str],
+    *,
+    profile: str | Profile | None = None,
+    schema: Schema | None = None,
+    target: str | Profile | None = None,
+) -> SqlStore | ServerStore:
+    """A read-only store that answers searches where the runs live.
 
-    See :func:`runql.sql_store.connect`; needs SQLAlchemy (``pip install 'runql[mlflow-db]'``).
+    A database URL or a SQLite file's path gives a :class:`~runql.sql_store.SqlStore`, which answers in
+    SQL (see :func:`runql.sql_store.connect`; ``schema`` maps tables named otherwise; needs
+    SQLAlchemy). A tracking server's URI (``http(s)://``, ``databricks``, ``azureml://``) gives a
+    :class:`~runql.server_store.ServerStore`, which sends the server what its language (``target``:
+    ``mlflow``, or ``azureml`` for Azure ML URIs) accepts and evaluates the rest (needs MLflow).
+    ``profile`` is the language of the store's searches.
     """
     from .optional import require
 
+    text = os.fspath(url)
+    from .server_store import ServerStore, is_server_uri
+
+    if is_server_uri(text):
+        if schema is not None:
+            raise TypeError("schema maps a database's tables: a tracking server has none")
+        return ServerStore(text, target=target, profile=profile)
+    if target is not None:
+        raise TypeError("target is the language of a tracking server: a database is answered in SQL")
     require("sqlalchemy", "mlflow-db", "searching an MLflow tracking database in SQL")
     from .sql import MLFLOW_SCHEMA
     from .sql_store import SqlStore
 
-    return SqlStore(url, profile=profile, schema=schema or MLFLOW_SCHEMA)
+    return SqlStore(text, profile=profile, schema=schema or MLFLOW_SCHEMA)
 
 
 __all__ = [
@@ -93,6 +113,7 @@ __all__ = [
     "NotFoundError",
     "Op",
     "Or",
+    "Plan",
     "Profile",
     "Query",
     "QueryError",
@@ -122,6 +143,7 @@ __all__ = [
     "parse",
     "parse_filter",
     "parse_order_by",
+    "plan",
     "plot_metric_history",
     "search",
     "search_experiments",

@@ -163,7 +163,7 @@ def _workspace(args: argparse.Namespace) -> Workspace | SqlStore:
     from .sources import source_kind
 
     if args.source is not None and not args.load and source_kind(args.source) == "mlflow-db":
-        from . import connect
+        from .sql_store import connect
 
         return connect(args.source)
     return _loaded(args)

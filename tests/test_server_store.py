@@ -1,0 +1,264 @@
+"""runql.connect on a tracking server: a real ``mlflow server``, and an Azure ML-like one.
+
+Runs are generated (fixed seed), logged by MLflow into a SQLite database, which a real ``mlflow server``
+then serves; the reference is runql's reference evaluator over the same runs read back whole. The
+Azure ML-like server is MLflow's client in front of that server, refusing what Azure ML's documented
+matrix refuses (with Azure's kind of message) and reading status names as Azure ML does.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import strategies as st
+from mlflow_stores import log_with_mlflow
+from services import free_port, mlflow_server
+
+import runql
+from runql.compiled import compile_quietly
+from runql.conformance import examples
+from runql.records import LifecycleStage, Run
+from runql.server_store import ServerStore
+from runql.strategies import DEFAULT_VOCABULARY, queries, runs
+
+COUNT = int(os.environ.get("RUNQL_SERVER_EXAMPLES", "60"))
+SEED = 20261130
+
+
+@dataclass
+class Served:
+    url: str
+    reference: runql.Workspace
+    experiments: list[str]
+
+    def runs_of(self, experiment_id: str) -> list[Run]:
+        return [
+            r
+            for r in self.reference.runs
+            if r.info.experiment_id == experiment_id and r.info.lifecycle_stage == LifecycleStage.ACTIVE
+        ]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("server")
+    url = f"sqlite:///{folder / 'mlflow.db'}"
+    # What MLflow's SQL store answers otherwise than its in-memory search (docs/compatibility.md) is
+    # left out: pushed clauses are answered by the server's SQL store.
+    vocabulary = DEFAULT_VOCABULARY.store_safe()
+    experiments = []
+    for index, generated in enumerate(examples(runs(vocabulary, min_size=8, max_size=14), 2, SEED)):
+        for run in generated:
+            run.info.experiment_id = f"w{index}"
+        described = [{"experiment_id": f"w{index}", "name": f"workspace {index}"}]
+        experiments.append(log_with_mlflow(url, generated, described).experiments[f"w{index}"])
+    # A third experiment, written for the traffic and history tests.
+    explicit = [
+        {
+            "run_id": f"{i:032x}",
+            "experiment_id": "e",
+            "start_time": 1000 + i,
+            "user_id": "someone",
+            "status": "FINISHED",
+            "end_time": 2000 + i,
+            "params": {"model": "xgb" if i % 4 == 0 else "rf"},
+            "tags": {"stage": "prod" if i % 3 == 0 else "dev"},
+            "metrics": {
+                "auc": [{"value": i / 40 + s / 1000, "step": s, "timestamp": 1000 + s} for s in range(5)]
+            },
+        }
+        for i in range(40)
+    ]
+    experiments.append(
+        log_with_mlflow(url, explicit, [{"experiment_id": "e", "name": "explicit"}]).experiments["e"]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = runql.from_mlflow_db(url, histories=True)
+    with mlflow_server(url, folder) as server_url:
+        yield Served(server_url, reference, experiments)
+
+
+def _ids(runs: list[Run]) -> list[str]:
+    return [r.info.run_id for r in runs]
+
+
+def _all_pages(store: ServerStore, experiment_id: str, query: runql.Query, page: int) -> list[str]:
+    found: list[str] = []
+    token = None
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            runs, token = store.search_runs_paged(
+                [experiment_id], query.filter_string, order_by=list(query.order_by_strings),
+                max_results=page, page_token=token, profile="extended",
+            )  # fmt: skip
+        found.extend(_ids(runs))
+        if token is None:
+            return found
+
+
+def test_extended_queries_equal_the_reference(served: Served) -> None:
+    store = runql.connect(served.url, profile="extended")
+    assert isinstance(store, ServerStore)
+    for index, experiment_id in enumerate(served.experiments[:2]):
+        rows = served.runs_of(experiment_id)
+        strategy = st.tuples(
+            queries("extended", "runs", DEFAULT_VOCABULARY.store_safe(), rows), st.sampled_from([3, 1000])
+        )
+        for query, page in examples(strategy, COUNT // 2, SEED + index):
+            expected = compile_quietly(query.filter_string, list(query.order_by_strings), profile="extended")
+            assert _all_pages(store, experiment_id, query, page) == _ids(expected.search(rows)[0]), query
+
+
+def test_a_pushed_and_fetches_only_what_it_selects(served: Served) -> None:
+    experiment_id = served.experiments[2]
+    store = runql.connect(served.url, profile="extended")
+    assert isinstance(store, ServerStore)
+    text = "params.model = 'xgb' AND (metrics.auc > 0.5 OR tags.stage = 'prod')"
+    found = store.search_runs([experiment_id], text, order_by=["metrics.auc DESC"], output_format="list")
+    expected = compile_quietly(text, ["metrics.auc DESC"], profile="extended").search(
+        served.runs_of(experiment_id)
+    )[0]
+    assert _ids(found) == _ids(expected) and found
+    assert store.fetched == 10  # the xgb runs, of 40 in the experiment
+
+
+def test_the_server_pages_when_it_can_answer_alone(served: Served) -> None:
+    experiment_id = served.experiments[2]
+    store = runql.connect(served.url)
+    assert isinstance(store, ServerStore)
+    first, token = store.search_runs_paged([experiment_id], "params.model = 'rf'", max_results=5)
+    assert len(first) == 5 and token is not None and store.fetched == 5
+    second, _ = store.search_runs_paged(
+        [experiment_id], "params.model = 'rf'", max_results=5, page_token=token
+    )
+    expected = compile_quietly("params.model = 'rf'").search(served.runs_of(experiment_id), 10)[0]
+    assert _ids(first + second) == _ids(expected)
+
+
+def test_sorting_stops_reading_once_the_page_is_full(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    experiment_id = served.experiments[2]
+    store = runql.connect(served.url, profile="extended")
+    assert isinstance(store, ServerStore)
+    store.search_runs_paged([experiment_id], "NOT tags.stage = 'x'", max_results=3)
+    assert store.fetched == 40  # a page of the server holds 1000 runs: all 40 came in one request
+    # Sorted by the server, runql stops at the first page of the server that completes the answer.
+    paged = ServerStore(served.url, profile="extended")
+    monkeypatch.setattr("runql.server_store.SERVER_PAGE", 4)
+    runs, token = paged.search_runs_paged([experiment_id], "NOT tags.stage = 'x'", max_results=3)
+    assert len(runs) == 3 and token is not None and paged.fetched == 4
+
+
+def test_histories_come_from_the_server(served: Served) -> None:
+    experiment_id = served.experiments[2]
+    store = runql.connect(served.url)
+    run = store.search_runs([experiment_id], "", max_results=1, output_format="list")[0]
+    assert len(run.data.history("auc")) == 5
+    assert [p.step for p in store.get_metric_history(run.info.run_id, "auc")] == list(range(5))
+    assert store.get_run(run.info.run_id).info.run_id == run.info.run_id
+
+
+def test_experiments_through_the_server(served: Served) -> None:
+    store = runql.connect(served.url, profile="extended")
+    names = [e.name for e in store.search_experiments(filter_string="name LIKE 'work%' OR name = 'explicit'")]
+    assert sorted(names) == ["explicit", "workspace 0", "workspace 1"]
+    assert store.get_experiment_by_name("explicit") is not None
+    assert store.get_experiment_by_name("nope") is None
+
+
+def test_a_missing_run_and_a_refusal_quote_the_server(served: Served) -> None:
+    store = runql.connect(served.url)
+    with pytest.raises(runql.NotFoundError, match="not found"):
+        store.get_run("0" * 31 + "f")
+    with pytest.raises(runql.StoreError, match="Invalid experiment ID 'abc'") as caught:
+        store.search_runs_paged(["abc"], "")
+    assert caught.value.code == "server-refused" and "\n" not in str(caught.value)
+
+
+def test_a_server_that_is_down_is_one_line_without_credentials() -> None:
+    with pytest.raises(runql.StoreError) as caught:
+        runql.connect(f"http://alice:s3cret-token@127.0.0.1:{free_port()}")
+    message = str(caught.value)
+    assert "s3cret" not in message and "alice" not in message and "\n" not in message
+    assert "127.0.0.1" in message and caught.value.code == "unreachable-store"
+
+
+# -- an Azure ML-like server ---------------------------------------------------------------------
+
+
+class AzureLikeClient:
+    """MLflow's client for the served runs, answering run searches as Azure ML's matrix says: it refuses
+    what the azureml profile refuses (and what some Azure ML paths are reported to refuse), and
+    answers the rest with Azure ML's meaning (status names, quoted numbers, ``attributes.duration``),
+    over the runs the real server holds. Keeps what it was sent."""
+
+    def __init__(self, url: str) -> None:
+        from mlflow import MlflowClient
+
+        self.client = MlflowClient(tracking_uri=url)
+        self.sent: list[tuple[str, list[str]]] = []
+
+    def search_runs(
+        self,
+        experiment_ids: list[str],
+        filter_string: str = "",
+        run_view_type: int = 1,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> Any:
+        from mlflow.exceptions import MlflowException
+        from mlflow.store.entities.paged_list import PagedList
+
+        order = list(order_by or [])
+        self.sent.append((filter_string, order))
+        problems = runql.check(filter_string, "azureml", order_by=order)
+        refused = [
+            d for d in problems if d.severity is runql.Severity.ERROR or d.code == "observed-unsupported"
+        ]
+        if refused:
+            raise MlflowException(f"Invalid query: {refused[0].message}", error_code="BAD_REQUEST")
+        held = self.client.search_runs(experiment_ids, "", run_view_type=run_view_type, max_results=50000)
+        compiled = compile_quietly(filter_string, order, profile="azureml")
+        page, token = compiled.search(held, max_results, page_token)
+        return PagedList(page, token)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_azureml_is_never_sent_what_it_refuses(served: Served) -> None:
+    client = AzureLikeClient(served.url)
+    store = ServerStore("azureml://example", client=client, profile="extended")
+    assert store.target == "azureml"
+    for index, experiment_id in enumerate(served.experiments[:2]):
+        rows = served.runs_of(experiment_id)
+        strategy = st.tuples(
+            queries("extended", "runs", DEFAULT_VOCABULARY.store_safe(), rows), st.sampled_from([3, 1000])
+        )
+        for query, page in examples(strategy, COUNT // 2, SEED + 10 + index):
+            expected = compile_quietly(query.filter_string, list(query.order_by_strings), profile="extended")
+            assert _all_pages(store, experiment_id, query, page) == _ids(expected.search(rows)[0]), query
+    assert client.sent  # and none was refused: a refusal raises
+
+
+def test_the_done_example_on_azureml(served: Served) -> None:
+    client = AzureLikeClient(served.url)
+    store = ServerStore("azureml://example", client=client, profile="extended")
+    experiment_id = served.experiments[2]
+    text = (
+        "params.model = 'xgb' AND (metrics.auc > 0.5 OR tags.stage = 'prod') "
+        "AND attributes.status = 'FINISHED'"
+    )
+    found = store.search_runs([experiment_id], text, order_by=["metrics.auc DESC"], output_format="list")
+    expected = compile_quietly(text, ["metrics.auc DESC"], profile="extended").search(
+        served.runs_of(experiment_id)
+    )[0]
+    assert _ids(found) == _ids(expected)
+    assert client.sent == [("params.model = 'xgb' AND attributes.status = 'Finished'", [])]
