@@ -385,11 +385,10 @@ class _Compiler:
             value = self.ordered(value, number)
             clauses += [tier, value.desc() if sort_key.descending else value.asc()]
         start = self.runs.c.start_time
-        clauses += [
-            sa.case((start.is_(None), 1), else_=0),
-            start.desc(),
-            self.ordered(self.runs.c.run_uuid, number=False).asc(),
-        ]
+        # Rows the order_by leaves tied share their start_time when it sorts by start_time already.
+        if not any(s.key.entity is Entity.ATTRIBUTE and s.key.name == "start_time" for s in sort_keys):
+            clauses += [sa.case((start.is_(None), 1), else_=0), start.desc()]
+        clauses.append(self.ordered(self.runs.c.run_uuid, number=False).asc())
         return clauses
 
 
