@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import unquote, urlparse
@@ -37,7 +38,7 @@ from .arguments import (
     resolve_experiments,
 )
 from .compare import compare_runs, plot_metric_history
-from .errors import Diagnostic, NotFoundError, StoreError, UnsupportedQueryError
+from .errors import Diagnostic, MissingDependencyError, NotFoundError, StoreError, UnsupportedQueryError
 from .output import check_output_format
 from .paging import paginate
 from .records import (
@@ -61,6 +62,7 @@ from .records import (
     run_from_record,
     run_to_record,
 )
+from .redact import redact
 from .sources import (
     StoreRecords,
     read_jsonl,
@@ -274,14 +276,15 @@ class Workspace(ExperimentSearches):
         while an MLflow store is read (None: when stderr is a terminal). ``options`` go to the
         :class:`Workspace` (``profile=...``).
         """
-        kind = source_kind(path)
-        if kind == "mlflow-db":
-            return cls.from_mlflow_db(path, progress=progress, **options)
-        if kind == "mlflow":
-            return cls.from_mlflow(os.fspath(path), progress=progress, **options)
-        if kind == "mlflow-dir":
-            return cls.from_mlflow_dir(path, progress=progress, **options)
-        return cls._from_store(read_jsonl(path), options)
+        with _without_credentials(path):
+            kind = source_kind(path)
+            if kind == "mlflow-db":
+                return cls.from_mlflow_db(path, progress=progress, **options)
+            if kind == "mlflow":
+                return cls.from_mlflow(os.fspath(path), progress=progress, **options)
+            if kind == "mlflow-dir":
+                return cls.from_mlflow_dir(path, progress=progress, **options)
+            return cls._from_store(read_jsonl(path), options)
 
     @classmethod
     def from_mlflow_dir(
@@ -317,7 +320,8 @@ class Workspace(ExperimentSearches):
         several times the memory), for a workspace that outlives the database. A server needs its
         driver too.
         """
-        return cls._from_store(read_mlflow_db(url, progress=progress, histories=histories), options)
+        with _without_credentials(url):
+            return cls._from_store(read_mlflow_db(url, progress=progress, histories=histories), options)
 
     @classmethod
     def from_mlflow(
@@ -335,9 +339,10 @@ class Workspace(ExperimentSearches):
         store). ``experiment_ids`` limits the load to those experiments. With ``with_history``, every
         metric history is fetched too; otherwise each metric keeps its latest point only.
         """
-        return cls._from_store(
-            read_mlflow(tracking_uri, experiment_ids, with_history, progress=progress), options
-        )
+        with _without_credentials(tracking_uri):
+            return cls._from_store(
+                read_mlflow(tracking_uri, experiment_ids, with_history, progress=progress), options
+            )
 
     @classmethod
     def _from_store(cls, records: StoreRecords, options: dict[str, Any]) -> Workspace:
@@ -796,6 +801,25 @@ from_mlflow_db = Workspace.from_mlflow_db
 from_mlflow = Workspace.from_mlflow
 
 
+@contextmanager
+def _without_credentials(source: str | os.PathLike[str] | None) -> Iterator[None]:
+    """Errors of a reader of ``source``, with the password of any URL in them hidden (see
+    :mod:`runql.redact`); the original is not chained, since a traceback would print it."""
+    url = os.fspath(source) if source is not None else None
+    try:
+        yield
+    except StoreError as error:
+        if redact(str(error), url) == str(error):
+            raise
+        raise StoreError(
+            redact(error.message, url), where=redact(error.where, url), code=error.code
+        ) from None
+    except MissingDependencyError as error:
+        if redact(str(error), url) == str(error):
+            raise
+        raise MissingDependencyError(redact(str(error), url)) from None
+
+
 def parse_runs_uri(uri: str) -> tuple[str, str]:
     """``runs:/<run_id>/<path>`` → (run_id, path)."""
     if not uri.startswith("runs:"):
@@ -814,7 +838,7 @@ def local_path(uri: str) -> Path:
     if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
         return Path(uri)
     raise ValueError(
-        f"artifacts at {parsed.scheme}:// locations are remote ({uri}); runql reads local artifact "
+        f"artifacts at {parsed.scheme}:// locations are remote ({redact(uri)}); runql reads local artifact "
         "locations only (a folder path or a file:// URI). Download them with that store's client first."
     )
 
