@@ -136,7 +136,9 @@ def test_a_folder_link_that_loops_is_refused(store: Path) -> None:
     (tags / "nested" / "back").symlink_to(tags, target_is_directory=True)
     with pytest.raises(StoreError, match="loops") as raised:
         from_mlflow_dir(store)
-    assert raised.value.where == str(tags / "nested" / "back")
+    assert (
+        raised.value.where.startswith(str(tags / "nested" / "back")) and raised.value.code == "unsafe-store"
+    )
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")

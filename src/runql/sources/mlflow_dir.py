@@ -201,15 +201,27 @@ class _FileStore:
             return "folder"
         raise StoreError(f"{_kind(mode)}, not a file MLflow writes: refused", where=str(path), code=_UNSAFE)
 
+    def _entry_kind(self, entry: os.DirEntry[str]) -> str:
+        """:meth:`_kind_of` for an entry of a folder: the folder listing says what a plain file or
+        folder is without a system call; links and anything else are looked at closely."""
+        if entry.is_file(follow_symlinks=False):
+            return "file"
+        if entry.is_dir(follow_symlinks=False):
+            return "folder"
+        return self._kind_of(Path(entry.path))
+
     def _text(self, path: Path) -> str:
         """A file's text (MLflow writes and reads these files as UTF-8 without newline translation).
-        The file is opened without following a link (the link's target, checked, is opened instead)
-        and without blocking, then checked to be a regular file before it is read."""
-        opened = self._inside(path) if path.is_symlink() else path
+        The file is opened without following a link (a link's target, checked, is opened instead)
+        and without blocking, then checked to be a regular file before a byte is read."""
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
         try:
-            descriptor = os.open(
-                opened, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
-            )
+            try:
+                descriptor = os.open(path, flags)
+            except OSError:
+                if not path.is_symlink():
+                    raise
+                descriptor = os.open(self._inside(path), flags)
             with open(descriptor, "rb") as handle:
                 mode = os.fstat(handle.fileno()).st_mode
                 if not stat.S_ISREG(mode):
@@ -228,11 +240,8 @@ class _FileStore:
 
     def _folders(self, parent: Path) -> list[Path]:
         """The folders in ``parent``, sorted (files in it are not MLflow's concern here)."""
-        found = []
-        for child in sorted(parent.iterdir()):
-            if self._kind_of(child) == "folder":
-                found.append(child)
-        return found
+        with os.scandir(parent) as entries:
+            return sorted(Path(e.path) for e in entries if self._entry_kind(e) == "folder")
 
     def _files(self, folder: Path) -> dict[str, Path]:
         """Every file under ``folder`` by its key: the relative path with '/' (keys may hold '/')."""
@@ -240,21 +249,26 @@ class _FileStore:
             return {}
         found: dict[str, Path] = {}
         pending = [folder]
-        seen = {os.path.realpath(folder)}
+        # Only a link can make the walk loop, so only the folders reached through one are remembered:
+        # a loop comes back to one of them.
+        linked: set[str] = set()
         while pending:
             directory = pending.pop()
-            for child in directory.iterdir():
-                kind = self._kind_of(child)
-                if kind == "file":
-                    found[child.relative_to(folder).as_posix()] = child
-                elif kind == "folder":
-                    real = os.path.realpath(child)
-                    if real in seen:  # a link back to a folder already read would never end
-                        raise StoreError(
-                            "a symbolic link that loops: refused", where=str(child), code=_UNSAFE
-                        )
-                    seen.add(real)
-                    pending.append(child)
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    kind = self._entry_kind(entry)
+                    child = Path(entry.path)
+                    if kind == "file":
+                        found[child.relative_to(folder).as_posix()] = child
+                    elif kind == "folder":
+                        if entry.is_symlink():
+                            real = os.path.realpath(child)
+                            if real in linked:
+                                raise StoreError(
+                                    "a symbolic link that loops: refused", where=str(child), code=_UNSAFE
+                                )
+                            linked.add(real)
+                        pending.append(child)
         return dict(sorted(found.items()))
 
     # -- meta.yaml -----------------------------------------------------------------------------
