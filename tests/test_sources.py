@@ -534,7 +534,7 @@ def test_an_unreadable_file_names_itself(stores: dict[str, Store], tmp_path: Pat
     copy = tmp_path / "mlruns"
     shutil.copytree(stores["dir"].location, copy, symlinks=True)
     params = next(copy.glob("*/*/params"))
-    (params / "dangling").symlink_to(tmp_path / "nowhere")
+    (params / "dangling").symlink_to(copy / "nowhere")
     with pytest.raises(StoreError, match=r"dangling: cannot read it"):
         from_mlflow_dir(copy)
 

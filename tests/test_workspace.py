@@ -218,7 +218,7 @@ def test_load_reports_the_line(tmp_path: Path) -> None:
         Workspace.load(target)
     assert raised.value.code == "not-a-store"
     target.write_text('{"kind": "run", "run_id": "a"}\n{"kind": "run", "run_id": "a"}\n', encoding="utf-8")
-    with pytest.raises(StoreError, match=f"{target}: run id 'a' appears twice"):
+    with pytest.raises(StoreError, match=f"{target}, line 2: run id 'a' appears twice"):
         Workspace.load(target)
 
 
@@ -541,7 +541,7 @@ def test_malformed_records_are_value_errors(record: dict[str, Any], message: str
         Workspace.from_records(runs=[record])
     saved = tmp_path / "w.jsonl"
     saved.write_text(json.dumps({"kind": "run", **record}).replace("Infinity", "1e400") + "\n")
-    with pytest.raises(ValueError, match=f"{saved}: {message}"):
+    with pytest.raises(ValueError, match=f"{saved}, line 1: {message}"):
         Workspace.load(saved)
 
 

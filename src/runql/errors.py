@@ -309,4 +309,9 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
         "an optional package is not installed; the message names the extra",
         (MissingDependencyError,),
     ),
+    ErrorCode(
+        "unsafe-store",
+        "the store holds what runql refuses to read: a link out of it, a pipe or device, a YAML alias",
+        (StoreError,),
+    ),
 )

@@ -79,6 +79,8 @@ class LifecycleStage:
     DELETED = "deleted"
 
 
+_LIFECYCLE = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
+
 _STAGES = {
     ViewType.ACTIVE_ONLY: frozenset({LifecycleStage.ACTIVE}),
     ViewType.DELETED_ONLY: frozenset({LifecycleStage.DELETED}),
@@ -297,16 +299,68 @@ def metric_value(value: Any) -> float:
     if isinstance(value, str) and value in _NON_FINITE:
         return _NON_FINITE[value]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"a metric value must be a number, not {value!r}")
+        raise ValueError(f"a metric value must be a number, not {_shown(value)}")
     return float(value)
 
 
-def _optional_int(value: Any, what: str) -> int | None:
+# Run and experiment times are kept as float64 columns and shown as pandas timestamps: past 2**53
+# milliseconds (285,000 years) neither holds them exactly, so a record beyond is refused at load
+# rather than breaking every search later.
+TIME_LIMIT = 2**53
+# Metric steps and timestamps are MLflow's BIGINT columns.
+_INT64 = 2**63
+
+
+def _optional_int(value: Any, what: str, limit: int = TIME_LIMIT) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{what} must be milliseconds since the epoch (an int), not {value!r}")
+        raise ValueError(f"{what} must be milliseconds since the epoch (an int), not {_shown(value)}")
+    if not -limit <= value < limit:
+        raise ValueError(f"{what} must be between -{limit} and {limit}, not {_shown(value)}")
     return int(value)
+
+
+def check_int(value: Any, what: str, *, metric: bool = False) -> int:
+    """``value`` as an int, checked as a record's field is: a run's time within 2**53 milliseconds, a
+    metric's step or timestamp (``metric``) within MLflow's BIGINT."""
+    checked = _optional_int(value, what, _INT64 if metric else TIME_LIMIT)
+    if checked is None:
+        raise ValueError(f"{what} must be an integer, not None")
+    return checked
+
+
+def check_text(value: Any, what: str) -> str | None:
+    """``value`` if it is a string or None."""
+    return _optional_text(value, what)
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: its repr, cut short (a hostile record may hold megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _optional_text(value: Any, what: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"{what} must be a string, not {_shown(value)}")
+
+
+def _one_of(value: Any, allowed: Sequence[str], default: str, what: str) -> str:
+    """``value`` if it is one of ``allowed`` (``default`` when None or empty)."""
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {_shown(value)}")
+    return value
+
+
+def _identifier(value: Any, what: str) -> str:
+    """An id given as a string or an integer, as a string."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"{what} must be a string, not {_shown(value)}")
+    return str(value)
 
 
 def _history(key: str, raw: Any, default_timestamp: int) -> list[Metric]:
@@ -316,13 +370,15 @@ def _history(key: str, raw: Any, default_timestamp: int) -> list[Metric]:
         points = []
         for step, item in enumerate(raw):
             if isinstance(item, Mapping):
-                timestamp = _optional_int(item.get("timestamp"), "a metric timestamp")
+                if "value" not in item:
+                    raise ValueError(f"a point of metric {key!r} has no 'value': {_shown(item)}")
+                timestamp = _optional_int(item.get("timestamp"), "a metric timestamp", _INT64)
                 points.append(
                     Metric(
                         key,
                         metric_value(item["value"]),
                         default_timestamp if timestamp is None else timestamp,
-                        _optional_int(item.get("step"), "a metric step") or 0,
+                        _optional_int(item.get("step"), "a metric step", _INT64) or 0,
                     )
                 )
             elif hasattr(item, "value") and hasattr(item, "step"):
@@ -340,14 +396,24 @@ def _strings(raw: Any, what: str) -> dict[str, str]:
         return {}
     # A mapping, or a list of Param/RunTag-shaped objects as mlflow.entities.RunData holds internally.
     try:
-        items = list(raw.items()) if isinstance(raw, Mapping) else [(item.key, item.value) for item in raw]
-    except (AttributeError, TypeError):
-        raise ValueError(f"{what}s must be a mapping of names to values, not {raw!r}") from None
+        items = (
+            list(raw.items())
+            if type(raw) is dict or isinstance(raw, Mapping)
+            else [(item.key, item.value) for item in raw]
+        )
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"{what}s must be a mapping of names to values, not {_shown(raw)}") from None
     out = {}
     for key, value in items:
         if not isinstance(key, str):
-            raise ValueError(f"{what} keys must be strings, not {key!r}")
-        out[key] = value if isinstance(value, str) else str(value)
+            raise ValueError(f"{what} keys must be strings, not {_shown(key)}")
+        if isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, (Mapping, list, tuple, set, frozenset)):
+            # A number becomes its text, as MLflow logs it; a container is a mistake, not a value.
+            raise ValueError(f"{what} {key!r} must be a string, not {_shown(value)}")
+        else:
+            out[key] = str(value)
     return out
 
 
@@ -356,18 +422,26 @@ def _dataset_input(raw: Any) -> DatasetInput:
         return raw
     if isinstance(raw, Mapping):
         source = raw.get("dataset", raw)
+        if not isinstance(source, Mapping):
+            raise ValueError(f"an input's dataset must be a mapping, not {_shown(source)}")
+        name = source.get("name")
+        if isinstance(name, bool) or not isinstance(name, (str, int, float)):
+            raise ValueError(f"a dataset needs a 'name' string, not {_shown(name)}")
+        digest = source.get("digest")
         dataset = Dataset(
-            name=str(source["name"]),
-            digest=str(source.get("digest", "")),
-            source_type=source.get("source_type"),
-            source=source.get("source"),
-            schema=source.get("schema"),
-            profile=source.get("profile"),
+            name=str(name),
+            digest="" if digest is None else _identifier(digest, "a dataset digest"),
+            source_type=_optional_text(source.get("source_type"), "a dataset source_type"),
+            source=_optional_text(source.get("source"), "a dataset source"),
+            schema=_optional_text(source.get("schema"), "a dataset schema"),
+            profile=_optional_text(source.get("profile"), "a dataset profile"),
         )
         tags = _strings(raw.get("tags"), "input tag")
         if "context" in raw:
-            tags.setdefault(DATASET_CONTEXT_TAG, str(raw["context"]))
+            tags.setdefault(DATASET_CONTEXT_TAG, _identifier(raw["context"], "an input context"))
         return DatasetInput(dataset, [InputTag(k, v) for k, v in tags.items()])
+    if not hasattr(raw, "dataset"):
+        raise ValueError(f"an input must be a mapping with a 'dataset', not {_shown(raw)}")
     ds = raw.dataset
     return DatasetInput(
         Dataset(
@@ -401,32 +475,46 @@ def run_from_record(record: Mapping[str, Any] | Any, artifact_root: str | None =
             f"unknown run record keys {sorted(unknown)}; expected some of "
             f"{[*_INFO_FIELDS, 'metrics', 'params', 'tags', 'inputs']}"
         )
+    # Every field is type-checked here, at load: a record that loaded with a wrong type would break
+    # every search that reads it later.
     run_id = record.get("run_id")
     if not isinstance(run_id, str) or not run_id:
-        raise ValueError(f"a run record needs a non-empty string 'run_id', got {run_id!r}")
+        raise ValueError(f"a run record needs a non-empty string 'run_id', got {_shown(run_id)}")
     start_time = _optional_int(record.get("start_time"), "start_time")
     end_time = _optional_int(record.get("end_time"), "end_time")
     tags = _strings(record.get("tags"), "tag")
-    run_name = record.get("run_name", tags.get(RUN_NAME_TAG))
-    experiment_id = str(record.get("experiment_id", "0"))
-    artifact_uri = record.get("artifact_uri")
+    run_name = _optional_text(record.get("run_name", tags.get(RUN_NAME_TAG)), "run_name")
+    experiment_id = _identifier(record.get("experiment_id", "0"), "experiment_id")
+    artifact_uri = _optional_text(record.get("artifact_uri"), "artifact_uri")
     if artifact_uri is None and artifact_root:
         artifact_uri = f"{artifact_root.rstrip('/')}/{run_id}/artifacts"
     info = RunInfo(
         run_id=run_id,
         experiment_id=experiment_id,
         run_name=run_name,
-        user_id=record.get("user_id"),
-        status=record.get("status") or (RunStatus.FINISHED if end_time is not None else RunStatus.RUNNING),
+        user_id=_optional_text(record.get("user_id"), "user_id"),
+        status=_one_of(
+            record.get("status"),
+            RunStatus.ALL,
+            RunStatus.FINISHED if end_time is not None else RunStatus.RUNNING,
+            "status",
+        ),
         start_time=start_time,
         end_time=end_time,
         artifact_uri=artifact_uri,
-        lifecycle_stage=record.get("lifecycle_stage") or LifecycleStage.ACTIVE,
+        lifecycle_stage=_one_of(
+            record.get("lifecycle_stage"), _LIFECYCLE, LifecycleStage.ACTIVE, "lifecycle_stage"
+        ),
     )
     data = RunData(params=_strings(record.get("params"), "param"), tags=tags)
     raw_metrics = record.get("metrics") or {}
+    # type() first: isinstance against an ABC costs more than the rest of a small record.
+    if type(raw_metrics) is not dict and not isinstance(raw_metrics, Mapping):
+        raise ValueError(f"metrics must be a mapping of names to values, not {_shown(raw_metrics)}")
     default_ts = start_time or 0
     for key, raw in raw_metrics.items():
+        if not isinstance(key, str):
+            raise ValueError(f"metric keys must be strings, not {_shown(key)}")
         if type(raw) is float or (type(raw) is int) or (type(raw) is str and raw in _NON_FINITE):
             data.metrics[key] = metric_value(raw)  # a plain value: no history to keep
             continue
@@ -434,6 +522,10 @@ def run_from_record(record: Mapping[str, Any] | Any, artifact_root: str | None =
         data.histories[key] = history
         data.metrics[key] = latest_metric(history).value
     raw_inputs = record.get("inputs", record.get("datasets")) or []
+    if type(raw_inputs) is not list and (
+        isinstance(raw_inputs, (str, bytes, Mapping)) or not isinstance(raw_inputs, Sequence)
+    ):
+        raise ValueError(f"inputs must be a list of dataset inputs, not {_shown(raw_inputs)}")
     inputs = RunInputs([_dataset_input(item) for item in raw_inputs])
     return Run(info, data, inputs)
 
@@ -474,14 +566,15 @@ def experiment_from_record(record: Mapping[str, Any] | Any) -> Experiment:
         get = lambda name, default=None: getattr(record, name, default)  # noqa: E731
     experiment_id = get("experiment_id")
     if experiment_id is None or str(experiment_id) == "":
-        raise ValueError(f"an experiment record needs an 'experiment_id', got {experiment_id!r}")
-    experiment_id = str(experiment_id)
+        raise ValueError(f"an experiment record needs an 'experiment_id', got {_shown(experiment_id)}")
+    experiment_id = _identifier(experiment_id, "experiment_id")
     creation_time = _optional_int(get("creation_time"), "creation_time")
+    name = get("name")
     return Experiment(
         experiment_id=experiment_id,
-        name=str(get("name") or experiment_id),
-        artifact_location=get("artifact_location"),
-        lifecycle_stage=get("lifecycle_stage") or LifecycleStage.ACTIVE,
+        name=_identifier(name, "an experiment name") if name not in (None, "") else experiment_id,
+        artifact_location=_optional_text(get("artifact_location"), "artifact_location"),
+        lifecycle_stage=_one_of(get("lifecycle_stage"), _LIFECYCLE, LifecycleStage.ACTIVE, "lifecycle_stage"),
         tags=_strings(get("tags"), "experiment tag"),
         creation_time=creation_time,
         last_update_time=_optional_int(get("last_update_time"), "last_update_time") or creation_time,
@@ -504,8 +597,9 @@ def run_to_record(run: Run, histories: Mapping[str, Sequence[Metric]] | None = N
         else _json_number(value)
         for key, value in run.data.metrics.items()
     }
-    record["params"] = dict(run.data.params)
-    record["tags"] = dict(run.data.tags)
+    record["params"] = _keyed_by_strings(run.data.params, "param", info.run_id)
+    record["tags"] = _keyed_by_strings(run.data.tags, "tag", info.run_id)
+    _keyed_by_strings(run.data.metrics, "metric", info.run_id)
     if run.inputs.dataset_inputs:
         record["inputs"] = [
             {
@@ -532,8 +626,17 @@ def experiment_to_record(experiment: Experiment) -> dict[str, Any]:
         "lifecycle_stage": experiment.lifecycle_stage,
         "creation_time": experiment.creation_time,
         "last_update_time": experiment.last_update_time,
-        "tags": dict(experiment.tags),
+        "tags": _keyed_by_strings(experiment.tags, "experiment tag", experiment.experiment_id),
     }
+
+
+def _keyed_by_strings(mapping: Mapping[Any, Any], what: str, owner: str) -> dict[str, Any]:
+    """A copy of ``mapping``, whose keys must be strings: JSON would write a key 5 as "5" and None as
+    "null", and the file would read back as another run."""
+    for key in mapping:
+        if not isinstance(key, str):
+            raise ValueError(f"{owner}: {what} keys must be strings, not {_shown(key)}; not saved")
+    return dict(mapping)
 
 
 def _json_number(value: float) -> float | str:

@@ -11,16 +11,19 @@ workspace's methods (``log_metric``, ``set_tag``, ``delete_run``, ...), which ke
 
 from __future__ import annotations
 
+import functools
 import gc
 import getpass
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
@@ -35,7 +38,7 @@ from .arguments import (
     resolve_experiments,
 )
 from .compare import compare_runs, plot_metric_history
-from .errors import Diagnostic, NotFoundError, StoreError, UnsupportedQueryError
+from .errors import Diagnostic, MissingDependencyError, NotFoundError, StoreError, UnsupportedQueryError
 from .output import check_output_format
 from .paging import paginate
 from .records import (
@@ -51,12 +54,15 @@ from .records import (
     RunStatus,
     StoredHistories,
     ViewType,
+    check_int,
+    check_text,
     experiment_from_record,
     experiment_to_record,
     metric_value,
     run_from_record,
     run_to_record,
 )
+from .redact import redact
 from .sources import (
     StoreRecords,
     read_jsonl,
@@ -83,8 +89,35 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(method: Callable[Concatenate[Workspace, _P], _R]) -> Callable[Concatenate[Workspace, _P], _R]:
+    """Run ``method`` holding the workspace's lock: one call at a time sees or changes its state."""
+
+    def locked(self: Workspace, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(locked, method)
+    return locked
+
+
+def _key(key: Any, what: str) -> str:
+    """A metric, param or tag key: a string, as MLflow requires (JSON would save 5 as "5")."""
+    if not isinstance(key, str):
+        raise ValueError(f"a {what} key must be a string, not {key!r:.80}")
+    return key
+
+
 class Workspace(ExperimentSearches):
-    """Experiments and runs in memory, with MLflow's tracking API over them."""
+    """Experiments and runs in memory, with MLflow's tracking API over them.
+
+    A workspace may be shared by threads: each call holds the workspace's lock while it reads or
+    changes the runs, so a search answers from the state between two writes, and a write either
+    happens whole or, raising, changes nothing.
+    """
 
     def __init__(
         self,
@@ -97,6 +130,8 @@ class Workspace(ExperimentSearches):
         history_source: HistorySource | None = None,
     ) -> None:
         self.profile = profile
+        # Reentrant: a locked call may make another (set_experiment creates an experiment).
+        self._lock = threading.RLock()
         self._experiments: dict[str, Experiment] = {}
         self._runs: dict[str, Run] = {}
         self._by_experiment: dict[str, dict[str, Run]] = {}
@@ -181,21 +216,26 @@ class Workspace(ExperimentSearches):
     @property
     def experiments(self) -> list[Experiment]:
         """Every experiment, deleted ones included, in the order they were added."""
-        return list(self._experiments.values())
+        with self._lock:
+            return list(self._experiments.values())
 
     @property
     def runs(self) -> list[Run]:
         """Every run, deleted ones included, in the order they were added."""
-        return list(self._runs.values())
+        with self._lock:
+            return list(self._runs.values())
 
     def __repr__(self) -> str:
-        return f"<Workspace: {len(self._experiments)} experiments, {len(self._runs)} runs>"
+        with self._lock:
+            return f"<Workspace: {len(self._experiments)} experiments, {len(self._runs)} runs>"
 
     # -- saving and loading --------------------------------------------------------------------
 
+    @_locked
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the workspace as JSON Lines, every history whole; a temporary file is renamed over
-        ``path`` at the end."""
+        ``path`` at the end (a file there keeps its permissions; a symbolic link there keeps pointing
+        to it). Writes wait until the save is done, so the file holds one state of the workspace."""
         write_jsonl(
             path,
             (experiment_to_record(experiment) for experiment in self._experiments.values()),
@@ -236,14 +276,15 @@ class Workspace(ExperimentSearches):
         while an MLflow store is read (None: when stderr is a terminal). ``options`` go to the
         :class:`Workspace` (``profile=...``).
         """
-        kind = source_kind(path)
-        if kind == "mlflow-db":
-            return cls.from_mlflow_db(path, progress=progress, **options)
-        if kind == "mlflow":
-            return cls.from_mlflow(os.fspath(path), progress=progress, **options)
-        if kind == "mlflow-dir":
-            return cls.from_mlflow_dir(path, progress=progress, **options)
-        return cls._from_store(read_jsonl(path), options)
+        with _without_credentials(path):
+            kind = source_kind(path)
+            if kind == "mlflow-db":
+                return cls.from_mlflow_db(path, progress=progress, **options)
+            if kind == "mlflow":
+                return cls.from_mlflow(os.fspath(path), progress=progress, **options)
+            if kind == "mlflow-dir":
+                return cls.from_mlflow_dir(path, progress=progress, **options)
+            return cls._from_store(read_jsonl(path), options)
 
     @classmethod
     def from_mlflow_dir(
@@ -279,7 +320,8 @@ class Workspace(ExperimentSearches):
         several times the memory), for a workspace that outlives the database. A server needs its
         driver too.
         """
-        return cls._from_store(read_mlflow_db(url, progress=progress, histories=histories), options)
+        with _without_credentials(url):
+            return cls._from_store(read_mlflow_db(url, progress=progress, histories=histories), options)
 
     @classmethod
     def from_mlflow(
@@ -297,9 +339,10 @@ class Workspace(ExperimentSearches):
         store). ``experiment_ids`` limits the load to those experiments. With ``with_history``, every
         metric history is fetched too; otherwise each metric keeps its latest point only.
         """
-        return cls._from_store(
-            read_mlflow(tracking_uri, experiment_ids, with_history, progress=progress), options
-        )
+        with _without_credentials(tracking_uri):
+            return cls._from_store(
+                read_mlflow(tracking_uri, experiment_ids, with_history, progress=progress), options
+            )
 
     @classmethod
     def _from_store(cls, records: StoreRecords, options: dict[str, Any]) -> Workspace:
@@ -307,19 +350,34 @@ class Workspace(ExperimentSearches):
         naming the store."""
         options.setdefault("active_experiment_id", records.active_experiment_id)
         options.setdefault("last_active_run_id", records.last_active_run_id)
+        # The record being built, so that an error names its line (records.place).
+        building: list[tuple[str, int]] = [("experiment", -1)]
+
+        def noted(kind: str, items: list[Any]) -> Iterator[Any]:
+            for index, item in enumerate(items):
+                building[0] = kind, index
+                yield item
+
         try:
-            return cls(records.experiments, records.runs, history_source=records.histories, **options)
+            return cls(
+                noted("experiment", records.experiments),
+                noted("run", records.runs),
+                history_source=records.histories,
+                **options,
+            )
         except (KeyError, TypeError, ValueError) as error:
-            raise StoreError(str(error), where=records.where) from None
+            raise StoreError(str(error), where=records.place(*building[0])) from None
 
     # -- lookups -------------------------------------------------------------------------------
 
+    @_locked
     def get_experiment(self, experiment_id: str | int) -> Experiment:
         experiment = self._experiments.get(str(experiment_id))
         if experiment is None:
             raise NotFoundError(f"No Experiment with id={experiment_id} exists")
         return experiment
 
+    @_locked
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment called ``name`` (active or deleted), or None."""
         for experiment in self._experiments.values():
@@ -327,12 +385,14 @@ class Workspace(ExperimentSearches):
                 return experiment
         return None
 
+    @_locked
     def get_run(self, run_id: str) -> Run:
         run = self._runs.get(run_id)
         if run is None:
             raise NotFoundError(f"Run '{run_id}' not found")
         return run
 
+    @_locked
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every logged point of ``key``, in logged order (empty if the run never logged it); read from
         the run's store when it keeps the run's histories (a tracking database: ordered by timestamp,
@@ -340,6 +400,7 @@ class Workspace(ExperimentSearches):
         run = self.get_run(run_id)
         return run.data.history(key, run.info.start_time or 0)
 
+    @_locked
     def set_experiment(
         self, experiment_name: str | None = None, experiment_id: str | None = None
     ) -> Experiment:
@@ -367,6 +428,7 @@ class Workspace(ExperimentSearches):
         """The experiment searches use when none is named ("0", MLflow's Default, until one is set)."""
         return self._active_experiment_id or DEFAULT_EXPERIMENT_ID
 
+    @_locked
     def last_active_run(self) -> Run | None:
         """The run most recently created here (or recorded as last active in the saved workspace)."""
         if self._last_active_run_id is None:
@@ -374,6 +436,16 @@ class Workspace(ExperimentSearches):
         return self._runs.get(self._last_active_run_id)
 
     # -- search --------------------------------------------------------------------------------
+
+    @_locked
+    def _search_experiments(
+        self,
+        view_type: int | str | ViewType,
+        filter_string: str | None,
+        order_by: Sequence[str] | str | None,
+        profile: str | Profile | None,
+    ) -> list[Experiment]:
+        return super()._search_experiments(view_type, filter_string, order_by, profile)
 
     def _columns(self) -> ColumnarRuns:
         """The column store the searches run on, built on first use after runs were added."""
@@ -389,7 +461,12 @@ class Workspace(ExperimentSearches):
         """Re-read ``run`` into the column store after it was edited in place (``data=False``: only
         its attributes changed)."""
         if self._store is not None:
-            self._store.refresh(self._store_rows[run.info.run_id], data)
+            try:
+                self._store.refresh(self._store_rows[run.info.run_id], data)
+            except BaseException:
+                # Never a store that disagrees with the runs: the next search builds it anew.
+                self._store = None
+                raise
 
     def _search(
         self,
@@ -405,6 +482,7 @@ class Workspace(ExperimentSearches):
         within &= store.among("lifecycle_stage", ViewType.coerce(view_type).stages)
         return store.select(compiled, within)
 
+    @_locked
     def search_runs(
         self,
         experiment_ids: Sequence[str] | str | None = None,
@@ -442,6 +520,7 @@ class Workspace(ExperimentSearches):
         runs = self._search(ids, filter_string, run_view_type, order_by, profile)
         return runs.frame(limit) if output_format == "pandas" else runs[:limit]
 
+    @_locked
     def search_runs_paged(
         self,
         experiment_ids: Sequence[str] | str,
@@ -462,6 +541,7 @@ class Workspace(ExperimentSearches):
 
     # -- editing experiments ---------------------------------------------------------------------
 
+    @_locked
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
     ) -> str:
@@ -487,6 +567,7 @@ class Workspace(ExperimentSearches):
         )
         return experiment_id
 
+    @_locked
     def rename_experiment(
         self, experiment_id: str, new_name: str, profile: str | Profile | None = None
     ) -> None:
@@ -506,6 +587,8 @@ class Workspace(ExperimentSearches):
                 ],
                 profile=record.name,
             )
+        if not isinstance(new_name, str) or not new_name:
+            raise ValueError("Invalid experiment name: the name must be a non-empty string")
         experiment = self.get_experiment(experiment_id)
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
             raise ValueError(f"Cannot rename a non-active experiment {experiment_id!r}")
@@ -515,6 +598,7 @@ class Workspace(ExperimentSearches):
         experiment.name = new_name
         experiment.last_update_time = _now_ms()
 
+    @_locked
     def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
         experiment = self.get_experiment(experiment_id)
         if experiment.lifecycle_stage == stage:
@@ -534,6 +618,7 @@ class Workspace(ExperimentSearches):
 
     # -- editing runs ----------------------------------------------------------------------------
 
+    @_locked
     def create_run(
         self,
         experiment_id: str | None = None,
@@ -547,8 +632,8 @@ class Workspace(ExperimentSearches):
         )
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
             raise ValueError(f"The experiment {experiment.experiment_id!r} must be in the 'active' state")
-        run_tags = {k: str(v) for k, v in (tags or {}).items()}
-        name = run_name or run_tags.get(RUN_NAME_TAG) or f"run-{uuid.uuid4().hex[:8]}"
+        run_tags = {_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+        name = check_text(run_name, "run_name") or run_tags.get(RUN_NAME_TAG) or f"run-{uuid.uuid4().hex[:8]}"
         run_tags[RUN_NAME_TAG] = name
         run_id = uuid.uuid4().hex
         info = RunInfo(
@@ -557,7 +642,7 @@ class Workspace(ExperimentSearches):
             run_name=name,
             user_id=run_tags.get("mlflow.user") or _current_user(),
             status=RunStatus.RUNNING,
-            start_time=_now_ms() if start_time is None else int(start_time),
+            start_time=_now_ms() if start_time is None else check_int(start_time, "start_time"),
             artifact_uri=(
                 f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts"
                 if experiment.artifact_location
@@ -577,24 +662,26 @@ class Workspace(ExperimentSearches):
             raise ValueError(f"The run {run_id} must be in the 'active' state. Current state is deleted.")
         return run
 
+    @_locked
     def log_metric(
         self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int | None = None
     ) -> None:
         run = self._active_run(run_id)
         point = Metric(
-            key,
+            _key(key, "metric"),
             metric_value(value),
-            _now_ms() if timestamp is None else int(timestamp),
-            0 if step is None else int(step),
+            _now_ms() if timestamp is None else check_int(timestamp, "timestamp", metric=True),
+            0 if step is None else check_int(step, "step", metric=True),
         )
         run.data.log(point, run.info.start_time or 0)
         self._changed(run)
 
+    @_locked
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         """Log a param; as in MLflow, a param cannot change once logged."""
         run = self._active_run(run_id)
         text = str(value)
-        old = run.data.params.get(key)
+        old = run.data.params.get(_key(key, "param"))
         if old is not None and old != text:
             raise ValueError(
                 f"Changing param values is not allowed. Param with key='{key}' was already logged "
@@ -603,13 +690,16 @@ class Workspace(ExperimentSearches):
         run.data.params[key] = text
         self._changed(run)
 
+    @_locked
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         run = self._active_run(run_id)
-        run.data.tags[key] = str(value)
+        text = str(value)
+        run.data.tags[_key(key, "tag")] = text
         if key == RUN_NAME_TAG:
-            run.info.run_name = str(value)
+            run.info.run_name = text
         self._changed(run)
 
+    @_locked
     def set_terminated(
         self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
     ) -> None:
@@ -617,8 +707,10 @@ class Workspace(ExperimentSearches):
         if status not in RunStatus.ALL:
             raise ValueError(f"unknown run status {status!r}: expected one of {', '.join(RunStatus.ALL)}")
         run = self.get_run(run_id)
+        # Everything that can fail comes before the first change.
+        end = _now_ms() if end_time is None else check_int(end_time, "end_time")
         run.info.status = status
-        run.info.end_time = _now_ms() if end_time is None else int(end_time)
+        run.info.end_time = end
         self._changed(run, data=False)
 
     def delete_run(self, run_id: str) -> None:
@@ -627,6 +719,7 @@ class Workspace(ExperimentSearches):
     def restore_run(self, run_id: str) -> None:
         self._set_run_stage(run_id, LifecycleStage.ACTIVE)
 
+    @_locked
     def _set_run_stage(self, run_id: str, stage: str) -> None:
         run = self.get_run(run_id)
         run.info.lifecycle_stage = stage
@@ -634,6 +727,7 @@ class Workspace(ExperimentSearches):
 
     # -- comparing -------------------------------------------------------------------------------
 
+    @_locked
     def compare_runs(self, run_ids: Sequence[str], only_differences: bool = False) -> Any:
         """One row per param, metric and tag key, one column per run (see :func:`runql.compare_runs`)."""
         return compare_runs(self, run_ids, only_differences)
@@ -707,6 +801,25 @@ from_mlflow_db = Workspace.from_mlflow_db
 from_mlflow = Workspace.from_mlflow
 
 
+@contextmanager
+def _without_credentials(source: str | os.PathLike[str] | None) -> Iterator[None]:
+    """Errors of a reader of ``source``, with the password of any URL in them hidden (see
+    :mod:`runql.redact`); the original is not chained, since a traceback would print it."""
+    url = os.fspath(source) if source is not None else None
+    try:
+        yield
+    except StoreError as error:
+        if redact(str(error), url) == str(error):
+            raise
+        raise StoreError(
+            redact(error.message, url), where=redact(error.where, url), code=error.code
+        ) from None
+    except MissingDependencyError as error:
+        if redact(str(error), url) == str(error):
+            raise
+        raise MissingDependencyError(redact(str(error), url)) from None
+
+
 def parse_runs_uri(uri: str) -> tuple[str, str]:
     """``runs:/<run_id>/<path>`` → (run_id, path)."""
     if not uri.startswith("runs:"):
@@ -725,7 +838,7 @@ def local_path(uri: str) -> Path:
     if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
         return Path(uri)
     raise ValueError(
-        f"artifacts at {parsed.scheme}:// locations are remote ({uri}); runql reads local artifact "
+        f"artifacts at {parsed.scheme}:// locations are remote ({redact(uri)}); runql reads local artifact "
         "locations only (a folder path or a file:// URI). Download them with that store's client first."
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -32,6 +32,16 @@ class StoreRecords:
     histories: HistorySource | None = None
     active_experiment_id: str | None = None
     last_active_run_id: str | None = None
+    # A reader of a file of lines (JSON Lines) notes the line of each experiment and run record, so that
+    # a record the workspace cannot build is named by its line.
+    experiment_lines: list[int] = field(default_factory=list)
+    run_lines: list[int] = field(default_factory=list)
+
+    def place(self, kind: str, index: int) -> str:
+        """Where the ``index``-th record of ``kind`` (``"experiment"`` or ``"run"``) is: its line when
+        the reader noted it, else the store."""
+        lines = self.experiment_lines if kind == "experiment" else self.run_lines
+        return f"{self.where}, line {lines[index]}" if 0 <= index < len(lines) else self.where
 
 
 def sort_inputs(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:

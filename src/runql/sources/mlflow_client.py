@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..optional import progress_bar, require
+from ..redact import redact
 from .base import StoreRecords, sort_inputs
 
 __all__ = ["read_mlflow"]
@@ -106,11 +107,11 @@ def read_mlflow(
     """
     mlflow = require("mlflow", "mlflow", "reading runs through an MLflow tracking URI")
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-    where = tracking_uri or "the default tracking URI"
+    where = redact(tracking_uri) if tracking_uri else "the default tracking URI"
     try:
         records, experiments = _read(client, experiment_ids, with_history, progress)
     except mlflow.exceptions.MlflowException as error:
-        raise StoreError(str(error).splitlines()[0], where=where) from None
+        raise StoreError(redact(str(error).splitlines()[0]), where=where) from None
     return StoreRecords([_experiment_record(e) for e in experiments], records, where=where)
 
 

@@ -14,17 +14,22 @@ The layout MLflow writes::
 
 Deleted runs stay in their experiment's folder with ``lifecycle_stage: deleted``. Metric files
 keep every point in logged order, so histories are whole.
+
+A folder may come from anyone, so the reader refuses, with a :class:`StoreError` naming the path: a
+symbolic link that leads out of the store, anything that is not a regular file or folder (a pipe
+would hang the read, a device never end it), YAML aliases, and a field of the wrong type.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
 from ..optional import progress_bar, require
-from ..records import LifecycleStage, RunStatus
+from ..records import TIME_LIMIT, LifecycleStage, RunStatus
 from .base import StoreRecords, local_path, sort_inputs
 
 __all__ = ["read_mlflow_dir"]
@@ -101,14 +106,18 @@ def _store_root(path: Path) -> Path:
     )
 
 
-def _text(path: Path) -> str:
-    # MLflow writes and reads these files as UTF-8 without newline translation.
-    try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise StoreError(f"not UTF-8 text ({error.reason} at byte {error.start})", where=str(path)) from None
-    except OSError as error:
-        raise StoreError(f"cannot read it: {error.strerror or error}", where=str(path)) from None
+_UNSAFE = "unsafe-store"
+# What a path that is neither a regular file nor a folder is, for the message refusing it.
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
 def _optional_int(meta: dict[str, Any], key: str, where: Path) -> int | None:
@@ -116,26 +125,172 @@ def _optional_int(meta: dict[str, Any], key: str, where: Path) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise StoreError(f"{key} must be an integer (milliseconds), not {value!r}", where=str(where))
+        raise StoreError(f"{key} must be an integer (milliseconds), not {_shown(value)}", where=str(where))
+    if not -TIME_LIMIT <= value < TIME_LIMIT:
+        raise StoreError(
+            f"{key} must be between -{TIME_LIMIT} and {TIME_LIMIT}, not {value}", where=str(where)
+        )
     return value
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _optional_text(meta: dict[str, Any], key: str, where: Path) -> str | None:
+    value = meta.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise StoreError(f"{key} must be a string, not {_shown(value)}", where=str(where))
+
+
+def _scalar_mapping(value: Any, what: str, where: Path) -> dict[str, str]:
+    """A YAML mapping of tags: plain values only (a nested one is no tag, and may be an alias bomb)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise StoreError(f"{what} must be a mapping, not {_shown(value)}", where=str(where))
+    out = {}
+    for key, item in value.items():
+        if isinstance(key, (dict, list)) or isinstance(item, (dict, list)):
+            raise StoreError(
+                f"{what} must map names to plain values, not {_shown({key: item})}", where=str(where)
+            )
+        out[str(key)] = str(item)
+    return out
 
 
 class _FileStore:
     def __init__(self, root: Path) -> None:
         yaml = require("yaml", "mlflow-files", "reading an MLflow file store")
         self.root = root
+        # Links are judged by where they lead: inside the store's real folder, or out of it.
+        self._real_root = os.path.realpath(root)
         self._yaml = yaml
         self._loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+    # -- reading paths safely ------------------------------------------------------------------
+
+    def _inside(self, path: Path) -> str:
+        """The real path of ``path``, a symbolic link, refused unless it stays in the store."""
+        real = os.path.realpath(path)
+        if real != self._real_root and not real.startswith(self._real_root.rstrip(os.sep) + os.sep):
+            raise StoreError(
+                f"a symbolic link to {real}, outside the store: refused", where=str(path), code=_UNSAFE
+            )
+        return real
+
+    def _kind_of(self, path: Path) -> str:
+        """``"file"``, ``"folder"`` or ``""`` (nothing there) for ``path``, following a link only when
+        it stays in the store; anything else is refused."""
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return ""
+        except OSError as error:
+            raise StoreError(f"cannot read it: {error.strerror or error}", where=str(path)) from None
+        try:
+            if stat.S_ISLNK(mode):
+                mode = os.stat(self._inside(path)).st_mode
+        except OSError as error:
+            raise StoreError(f"cannot read it: {error.strerror or error}", where=str(path)) from None
+        if stat.S_ISREG(mode):
+            return "file"
+        if stat.S_ISDIR(mode):
+            return "folder"
+        raise StoreError(f"{_kind(mode)}, not a file MLflow writes: refused", where=str(path), code=_UNSAFE)
+
+    def _entry_kind(self, entry: os.DirEntry[str]) -> str:
+        """:meth:`_kind_of` for an entry of a folder: the folder listing says what a plain file or
+        folder is without a system call; links and anything else are looked at closely."""
+        if entry.is_file(follow_symlinks=False):
+            return "file"
+        if entry.is_dir(follow_symlinks=False):
+            return "folder"
+        return self._kind_of(Path(entry.path))
+
+    def _text(self, path: Path) -> str:
+        """A file's text (MLflow writes and reads these files as UTF-8 without newline translation).
+        The file is opened without following a link (a link's target, checked, is opened instead)
+        and without blocking, then checked to be a regular file before a byte is read."""
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            try:
+                descriptor = os.open(path, flags)
+            except OSError:
+                if not path.is_symlink():
+                    raise
+                descriptor = os.open(self._inside(path), flags)
+            with open(descriptor, "rb") as handle:
+                mode = os.fstat(handle.fileno()).st_mode
+                if not stat.S_ISREG(mode):
+                    raise StoreError(
+                        f"{_kind(mode)}, not a file MLflow writes: refused", where=str(path), code=_UNSAFE
+                    )
+                data = handle.read()
+        except OSError as error:
+            raise StoreError(f"cannot read it: {error.strerror or error}", where=str(path)) from None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise StoreError(
+                f"not UTF-8 text ({error.reason} at byte {error.start})", where=str(path)
+            ) from None
+
+    def _folders(self, parent: Path) -> list[Path]:
+        """The folders in ``parent``, sorted (files in it are not MLflow's concern here)."""
+        with os.scandir(parent) as entries:
+            return sorted(Path(e.path) for e in entries if self._entry_kind(e) == "folder")
+
+    def _files(self, folder: Path) -> dict[str, Path]:
+        """Every file under ``folder`` by its key: the relative path with '/' (keys may hold '/')."""
+        if self._kind_of(folder) != "folder":
+            return {}
+        found: dict[str, Path] = {}
+        pending = [folder]
+        # Only a link can make the walk loop, so only the folders reached through one are remembered:
+        # a loop comes back to one of them.
+        linked: set[str] = set()
+        while pending:
+            directory = pending.pop()
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    kind = self._entry_kind(entry)
+                    child = Path(entry.path)
+                    if kind == "file":
+                        found[child.relative_to(folder).as_posix()] = child
+                    elif kind == "folder":
+                        if entry.is_symlink():
+                            real = os.path.realpath(child)
+                            if real in linked:
+                                raise StoreError(
+                                    "a symbolic link that loops: refused", where=str(child), code=_UNSAFE
+                                )
+                            linked.add(real)
+                        pending.append(child)
+        return dict(sorted(found.items()))
+
+    # -- meta.yaml -----------------------------------------------------------------------------
+
     def _meta(self, folder: Path, what: str) -> dict[str, Any]:
         path = folder / META
-        if not path.is_file():
+        if self._kind_of(path) != "file":
             raise StoreError(f"{what} folder without {META}", where=str(path))
-        text = _text(path)
+        text = self._text(path)
         # MLflow writes each meta.yaml whole, ending with a newline: anything else was cut short.
         if text and not text.endswith("\n"):
             raise StoreError("the file ends mid-line; it was truncated", where=str(path))
         try:
+            # An alias needs a '*': only then is the text scanned for one (MLflow writes none, and a
+            # nest of them expands to more than any memory).
+            if "*" in text and any(
+                isinstance(event, self._yaml.AliasEvent)
+                for event in self._yaml.parse(text, Loader=self._loader)
+            ):
+                raise StoreError(
+                    "YAML aliases (*name), which MLflow never writes: refused", where=str(path), code=_UNSAFE
+                )
             meta = self._yaml.load(text, Loader=self._loader)
         except self._yaml.YAMLError as error:
             problem = getattr(error, "problem", None) or str(error).splitlines()[0]
@@ -162,36 +317,38 @@ class _FileStore:
     def experiment_folders(self) -> list[Path]:
         folders = []
         for parent in (self.root, self.root / TRASH):
-            if not parent.is_dir():
+            if self._kind_of(parent) != "folder":
                 continue
-            for child in sorted(parent.iterdir()):
-                if not child.is_dir() or child.name.startswith(".") or child.name in ROOT_RESERVED:
+            for child in self._folders(parent):
+                if child.name.startswith(".") or child.name in ROOT_RESERVED:
                     continue
-                if not _is_experiment(child):
+                if self._kind_of(child / META) != "file":
                     raise StoreError(f"experiment folder without {META}", where=str(child / META))
                 folders.append(child)
         return folders
 
     def experiment(self, folder: Path) -> dict[str, Any]:
         meta = self._meta(folder, "experiment")
-        experiment_id = str(self._required(meta, ("experiment_id",), folder, "experiment"))
+        experiment_id = _identifier(
+            self._required(meta, ("experiment_id",), folder, "experiment"), folder / META
+        )
         if experiment_id != folder.name:
             raise StoreError(
                 f"the metadata says experiment_id {experiment_id!r}, but the folder is {folder.name!r}",
                 where=str(folder / META),
             )
-        name = self._required(meta, ("name",), folder, "experiment")
-        # Older stores kept experiment tags in meta.yaml; the tags folder wins.
+        name = _identifier(self._required(meta, ("name",), folder, "experiment"), folder / META, "name")
+        # Older stores kept experiment tags in meta.yaml (a list when empty); the tags folder wins.
         legacy = meta.get("tags")
-        tags = {str(k): str(v) for k, v in legacy.items()} if isinstance(legacy, dict) else {}
+        tags = _scalar_mapping(legacy, "tags", folder / META) if legacy != [] else {}
         tags.update(self._values(folder / "tags"))
-        stage = meta.get("lifecycle_stage") or LifecycleStage.ACTIVE
+        stage = _stage(meta, folder / META)
         if folder.parent.name == TRASH:
             stage = LifecycleStage.DELETED
         return {
             "experiment_id": experiment_id,
-            "name": str(name),
-            "artifact_location": meta.get("artifact_location"),
+            "name": name,
+            "artifact_location": _optional_text(meta, "artifact_location", folder / META),
             "lifecycle_stage": stage,
             "creation_time": _optional_int(meta, "creation_time", folder / META),
             "last_update_time": _optional_int(meta, "last_update_time", folder / META),
@@ -201,8 +358,8 @@ class _FileStore:
     def run_folders(self, experiment: Path) -> list[Path]:
         return [
             child
-            for child in sorted(experiment.iterdir())
-            if child.is_dir() and child.name not in RESERVED and not child.name.startswith(".")
+            for child in self._folders(experiment)
+            if child.name not in RESERVED and not child.name.startswith(".")
         ]
 
     # -- runs ----------------------------------------------------------------------------------
@@ -210,7 +367,7 @@ class _FileStore:
     def run(self, folder: Path, experiment_id: str) -> dict[str, Any]:
         meta = self._meta(folder, "run")
         where = folder / META
-        run_id = str(self._required(meta, ("run_id", "run_uuid"), folder, "run"))
+        run_id = _identifier(self._required(meta, ("run_id", "run_uuid"), folder, "run"), where, "run_id")
         absent = [key for key in RUN_KEYS if key not in meta]
         if absent:
             raise StoreError(
@@ -220,7 +377,7 @@ class _FileStore:
             raise StoreError(
                 f"the metadata says run_id {run_id!r}, but the folder is {folder.name!r}", where=str(where)
             )
-        recorded = str(self._required(meta, ("experiment_id",), folder, "run"))
+        recorded = _identifier(self._required(meta, ("experiment_id",), folder, "run"), where)
         if recorded != experiment_id:
             raise StoreError(
                 f"the run says experiment_id {recorded!r}, but sits in experiment {experiment_id!r}",
@@ -229,81 +386,90 @@ class _FileStore:
         status = meta["status"]
         if isinstance(status, int) and status in STATUS_NUMBERS:
             status = STATUS_NUMBERS[status]
-        elif status not in RunStatus.ALL:
-            raise StoreError(f"unknown run status {status!r}", where=str(where))
-        stage = meta.get("lifecycle_stage") or LifecycleStage.ACTIVE
-        if stage not in (LifecycleStage.ACTIVE, LifecycleStage.DELETED):
-            raise StoreError(f"unknown lifecycle_stage {stage!r}", where=str(where))
+        elif not isinstance(status, str) or status not in RunStatus.ALL:
+            raise StoreError(f"unknown run status {_shown(status)}", where=str(where))
+        stage = _stage(meta, where)
         tags = self._values(folder / "tags")
         return {
             "run_id": run_id,
             "experiment_id": experiment_id,
-            "run_name": meta.get("run_name") or tags.get("mlflow.runName"),
-            "user_id": meta.get("user_id"),
+            "run_name": _optional_text(meta, "run_name", where) or tags.get("mlflow.runName"),
+            "user_id": _optional_text(meta, "user_id", where),
             "status": status,
             "start_time": _optional_int(meta, "start_time", where),
             "end_time": _optional_int(meta, "end_time", where),
-            "artifact_uri": meta.get("artifact_uri"),
+            "artifact_uri": _optional_text(meta, "artifact_uri", where),
             "lifecycle_stage": stage,
-            "metrics": {key: _history(path) for key, path in _files(folder / "metrics").items()},
+            "metrics": {
+                key: _history(self._text(path), path) for key, path in self._files(folder / "metrics").items()
+            },
             "params": self._values(folder / "params"),
             "tags": tags,
             "inputs": self._inputs(folder / "inputs", folder.parent / "datasets"),
         }
 
     def _values(self, folder: Path) -> dict[str, str]:
-        return {key: _text(path) for key, path in _files(folder).items()}
+        return {key: self._text(path) for key, path in self._files(folder).items()}
 
     def _inputs(self, folder: Path, datasets: Path) -> list[dict[str, Any]]:
-        if not folder.is_dir():
+        if self._kind_of(folder) != "folder":
             return []
         inputs: list[dict[str, Any]] = []
-        for child in sorted(folder.iterdir()):
+        for child in self._folders(folder):
             meta = self._meta(child, "input")
             if meta.get("source_type") != "DATASET":
                 continue  # a model input: not part of run search
-            source_id = str(self._required(meta, ("source_id",), child, "input"))
+            source_id = _identifier(
+                self._required(meta, ("source_id",), child, "input"), child / META, "source_id"
+            )
+            if source_id in (".", "..") or "/" in source_id or os.sep in source_id:
+                raise StoreError(
+                    f"source_id {source_id!r} is not a dataset's folder name", where=str(child / META)
+                )
             dataset_folder = datasets / source_id
-            if not dataset_folder.is_dir():
+            if self._kind_of(dataset_folder) != "folder":
                 raise StoreError(
                     f"the input names dataset {source_id!r}, which is not in {datasets}",
                     where=str(child / META),
                 )
             dataset = self._meta(dataset_folder, "dataset")
-            tags = meta.get("tags") or {}
-            if not isinstance(tags, dict):
-                raise StoreError(f"input tags must be a mapping, not {tags!r}", where=str(child / META))
+            where = dataset_folder / META
+            tags = _scalar_mapping(meta.get("tags") or {}, "input tags", child / META)
             inputs.append(
                 {
                     "dataset": {
-                        "name": str(self._required(dataset, ("name",), dataset_folder, "dataset")),
-                        "digest": str(dataset.get("digest") or ""),
-                        "source_type": dataset.get("source_type"),
-                        "source": dataset.get("source"),
-                        "schema": dataset.get("schema"),
-                        "profile": dataset.get("profile"),
+                        "name": _identifier(
+                            self._required(dataset, ("name",), dataset_folder, "dataset"), where, "name"
+                        ),
+                        "digest": _identifier(dataset.get("digest") or "", where, "digest"),
+                        "source_type": _optional_text(dataset, "source_type", where),
+                        "source": _optional_text(dataset, "source", where),
+                        "schema": _optional_text(dataset, "schema", where),
+                        "profile": _optional_text(dataset, "profile", where),
                     },
-                    "tags": {str(k): str(v) for k, v in tags.items()},
+                    "tags": tags,
                 }
             )
         return sort_inputs(inputs)
 
 
-def _files(folder: Path) -> dict[str, Path]:
-    """Every file under ``folder`` by its key: the relative path with '/' (keys may hold '/')."""
-    if not folder.is_dir():
-        return {}
-    found = {}
-    for directory, _, names in os.walk(folder):
-        for name in names:
-            path = Path(directory, name)
-            found[path.relative_to(folder).as_posix()] = path
-    return dict(sorted(found.items()))
+def _identifier(value: Any, where: Path, what: str = "experiment_id") -> str:
+    """An id or name: YAML reads an unquoted 12 as an int, so ints are taken as their text."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise StoreError(f"{what} must be a string, not {_shown(value)}", where=str(where))
+    return str(value)
 
 
-def _history(path: Path) -> list[dict[str, Any]]:
+def _stage(meta: dict[str, Any], where: Path) -> str:
+    stage = meta.get("lifecycle_stage") or LifecycleStage.ACTIVE
+    if stage not in (LifecycleStage.ACTIVE, LifecycleStage.DELETED):
+        raise StoreError(f"unknown lifecycle_stage {_shown(stage)}", where=str(where))
+    return str(stage)
+
+
+def _history(text: str, path: Path) -> list[dict[str, Any]]:
     points = []
-    for number, line in enumerate(_text(path).splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         fields = line.strip().split(" ")
         # "timestamp value", "timestamp value step", or with a dataset name and digest after the step.
         if len(fields) not in (2, 3, 5):
