@@ -44,8 +44,9 @@ from .records import (
     experiment_from_record,
     run_from_record,
 )
+from .redact import redact
 
-__all__ = ["ServerStore", "is_server_uri", "shown_uri"]
+__all__ = ["ServerStore", "is_server_uri"]
 
 # Runs per request while runql reads a server's answer itself: what every server accepts (Databricks
 # caps pages at 1000, Azure ML metric histories below 1000).
@@ -60,15 +61,6 @@ def is_server_uri(uri: str) -> bool:
     """Whether ``uri`` names a tracking server (answered through MLflow's client), not a database."""
     scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
     return scheme in _SERVER_SCHEMES or scheme.startswith("databricks")
-
-
-def shown_uri(uri: str) -> str:
-    """``uri`` without the ``user:password@`` it may carry, for messages."""
-    scheme, separator, rest = uri.partition("://")
-    if not separator:
-        return uri
-    authority, slash, path = rest.partition("/")
-    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
 
 
 class ServerStore(ExperimentSearches):
@@ -88,7 +80,8 @@ class ServerStore(ExperimentSearches):
         profile: str | Profile | None = None,
         client: Any = None,
     ) -> None:
-        self.where = shown_uri(tracking_uri)
+        self.where = redact(tracking_uri)
+        self._uri = tracking_uri  # may hold a token: only ever shown through redact()
         self.target: str | Profile = target or ("azureml" if tracking_uri.startswith("azureml") else "mlflow")
         self.profile = profile or (self.target if isinstance(self.target, str) else self.target.name)
         self.fetched = 0
@@ -125,7 +118,8 @@ class ServerStore(ExperimentSearches):
         except self._refusals as error:
             if getattr(error, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
                 raise NotFoundError(_first_line(error)) from None
-            raise StoreError(_first_line(error), where=self.where, code="server-refused") from None
+            message = redact(_first_line(error), self._uri)
+            raise StoreError(message, where=self.where, code="server-refused") from None
 
     # -- experiments
 

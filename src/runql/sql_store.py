@@ -44,6 +44,7 @@ from .records import (
     RunInputs,
     ViewType,
 )
+from .redact import redact
 from .sources.base import dataset_inputs
 from .sources.mlflow_db import connect_url
 from .sql import MLFLOW_SCHEMA, Schema, Tables, register_sqlite_functions, runs_select
@@ -81,13 +82,16 @@ class SqlStore(ExperimentSearches):
         schema: Schema = MLFLOW_SCHEMA,
     ) -> None:
         target, self.where = connect_url(url)
+        self._url = target  # may hold a password: only ever shown through redact()
         self.profile: str | Profile = "mlflow" if profile is None else profile
         try:
             self.engine = sa.create_engine(target)
         except ImportError as error:  # the database's driver (psycopg2, pymysql, ...) is not installed
             raise MissingDependencyError(f"reading {self.where} needs its database driver: {error}") from None
         except sa.exc.ArgumentError as error:
-            raise StoreError(f"not a database URL: {error}", where=self.where, code="not-a-store") from None
+            raise StoreError(
+                redact(f"not a database URL: {error}", target), where=self.where, code="not-a-store"
+            ) from None
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_connect)
@@ -119,9 +123,13 @@ class SqlStore(ExperimentSearches):
             with self.engine.connect().execution_options(**options) as connection, connection.begin():
                 yield connection
         except sa.exc.OperationalError as error:
-            raise StoreError(_one_line(error), where=self.where, code="unreachable-store") from None
+            raise StoreError(
+                redact(_one_line(error), self._url), where=self.where, code="unreachable-store"
+            ) from None
         except sa.exc.ProgrammingError as error:
-            raise StoreError(_one_line(error), where=self.where, code="missing-table") from None
+            raise StoreError(
+                redact(_one_line(error), self._url), where=self.where, code="missing-table"
+            ) from None
 
     def _check_schema(self) -> None:
         """Every table and column of the schema is there: one statement that reads none of their rows

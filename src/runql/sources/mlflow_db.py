@@ -38,6 +38,7 @@ from ..records import (
     RunStatus,
     latest_metric,
 )
+from ..redact import redact
 from .base import DATABASE_SCHEMES, StoreRecords, dataset_inputs, local_path, url_scheme
 
 __all__ = ["DatabaseHistories", "read_mlflow_db"]
@@ -69,8 +70,7 @@ def connect_url(url_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     text = os.fspath(url_or_path)
     scheme = url_scheme(text).split("+")[0]
     if scheme in DATABASE_SCHEMES and scheme != "sqlite":
-        shown = text.split("@", 1)[-1] if "@" in text else text
-        return text, f"{scheme}://{shown.split('://', 1)[-1]}"
+        return text, redact(text)
     if scheme == "sqlite":
         rest = text.split(":", 1)[1]
         if not rest.startswith("///") or rest in ("///", "///:memory:"):
