@@ -281,6 +281,11 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
     ),
     ErrorCode("unknown-status", "no run has that status, so the clause matches nothing", warning=True),
     ErrorCode("duplicate-order-by", "a key ordered by twice; the first clause wins", warning=True),
+    ErrorCode(
+        "unknown-key",
+        "no searched run has this metric, param or tag key, so the clause or column finds nothing",
+        warning=True,
+    ),
     # The arguments of a search.
     ErrorCode("bad-max-results", "max_results is not an integer, or is out of range", (ArgumentError,)),
     ErrorCode("bad-page-token", "page_token is not a token a previous page returned", (ArgumentError,)),
