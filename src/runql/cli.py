@@ -241,7 +241,7 @@ def _run_by_id(ws: Workspace | SqlStore, text: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise CommandError(f"no run has the id {text!r}, nor an id starting with it")
+        raise CommandError(f"Run {text!r} not found, nor a run whose id starts with it")
     shown = ", ".join(sorted(matches)[:5]) + (", ..." if len(matches) > 5 else "")
     raise CommandError(f"{text!r} starts the ids of several runs ({shown}): give more of the id")
 
