@@ -344,8 +344,10 @@ def test_help_shows_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
     ("args", "message"),
     [
         (["compare", "1234-5678-90AB-CDEFG", "1234-5678-90AB-CDEFG"], "more than once"),
-        (["compare", "1234-5678-90AB-CDEFG", "5678-1234-90AB-CDEFG", "--plot", "nosuch", "--out", "x.png"],
-         "nosuch"),
+        (
+            ["compare", "1234-5678-90AB-CDEFG", "5678-1234-90AB-CDEFG", "--plot", "nosuch", "--out", "x.png"],
+            "nosuch",
+        ),
         (["runs", "--source", "mysql+pymysql://u:pw@127.0.0.1:9/db"], "driver"),
         (["runs", "--source", "postgresql://u:pw@127.0.0.1:9/db"], "127.0.0.1"),
         (["runs", "--source", "postgresql://u:pw@127.0.0.1:9/db", "--load"], "127.0.0.1"),
