@@ -427,3 +427,12 @@ def test_a_deleted_experiment_says_so() -> None:
     done = runql("runs", "-e", "archived-prototype")
     assert done.returncode == 0
     assert "experiment 'archived-prototype' is deleted" in done.stderr and "--view all" in done.stderr
+
+
+def test_install_hints_name_both_forms() -> None:
+    from runql.errors import MissingDependencyError
+    from runql.optional import require
+
+    with pytest.raises(MissingDependencyError) as missing:
+        require("no_such_module_for_runql", "plot", "--plot")
+    assert "pip install 'runql[plot]'" in str(missing.value) and "pip install '.[plot]'" in str(missing.value)
