@@ -439,3 +439,37 @@ def test_install_hints_name_both_forms() -> None:
     with pytest.raises(MissingDependencyError) as missing:
         require("no_such_module_for_runql", "plot", "--plot")
     assert "pip install 'runql[plot]'" in str(missing.value) and "pip install '.[plot]'" in str(missing.value)
+
+
+def test_describe_prints_everything_about_one_run() -> None:
+    ws = Workspace.sample()
+    parent = "7e3a9c1d5b2f4e6a8c0d1f3b5a7c9e2d"
+    child = next(r for r in ws.runs if r.data.tags.get("mlflow.parentRunId") == parent)
+    done = runql("describe", child.info.run_id[:10], "--format", "json")
+    assert done.returncode == 0, done.stderr
+    described = json.loads(done.stdout)
+    assert described["run_id"] == child.info.run_id and described["parent"] == parent
+    assert described["params"] == child.data.params
+    assert {k: m["value"] for k, m in described["metrics"].items()} == child.data.metrics
+    assert all("step" in m for m in described["metrics"].values())
+    of_parent = json.loads(runql("describe", parent, "--format", "json").stdout)
+    expected = {r.info.run_id for r in ws.runs if r.data.tags.get("mlflow.parentRunId") == parent}
+    assert set(of_parent["children"]) == expected and expected
+    table = runql("describe", IDS[1]).stdout
+    assert "xgboost-deeper" in table and "\nmetrics:\n" in table and "\nparams:\n" in table
+
+
+def test_tree_puts_children_under_their_parent() -> None:
+    done = runql("runs", "--tree", "--columns", "run_id", "run_name", "-e", "my_experiment")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()[2:]
+    ws = Workspace.sample()
+    parents = {r.info.run_id: r.data.tags.get("mlflow.parentRunId") for r in ws.runs}
+    current_root = None
+    for line in lines:
+        run_id = line.split()[0]
+        if "└" in line:
+            assert parents[run_id] == current_root
+        else:
+            current_root = run_id
+    assert any("└" in line for line in lines)

@@ -562,6 +562,11 @@ def _configure_runs(parser: argparse.ArgumentParser) -> None:
     )
     _add_search(parser, "runs")
     parser.add_argument(
+        "--tree",
+        action="store_true",
+        help="put each run right after its parent, its name indented (nested runs, mlflow.parentRunId)",
+    )
+    parser.add_argument(
         "--page-token",
         metavar="TOKEN",
         help="continue from the page this token ends (printed on stderr after a page of --max-results)",
@@ -628,6 +633,34 @@ def _run_columns(runs: list[Run], experiment_names: dict[str, str]) -> dict[str,
     return columns
 
 
+def _as_tree(runs: list[Run]) -> tuple[list[Run], list[int]]:
+    """``runs`` with each child right after its parent (in the order found), and each run's depth.
+    A run whose parent is not among ``runs`` is a root."""
+    found = {run.info.run_id for run in runs}
+    children: dict[str | None, list[Run]] = {}
+    for run in runs:
+        parent = run.data.tags.get(_PARENT_TAG)
+        children.setdefault(parent if parent in found else None, []).append(run)
+    ordered: list[Run] = []
+    depths: list[int] = []
+    placed: set[str] = set()
+
+    def place(run: Run, depth: int) -> None:
+        if run.info.run_id in placed:  # a cycle of parent tags: each run is printed once
+            return
+        placed.add(run.info.run_id)
+        ordered.append(run)
+        depths.append(depth)
+        for child in children.get(run.info.run_id, []):
+            place(child, depth + 1)
+
+    for root in children.get(None, []):
+        place(root, 0)
+    for run in runs:  # runs on a cycle have no root: printed where they are
+        place(run, 0)
+    return ordered, depths
+
+
 def _run_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ws = _workspace(args, err)
     view = VIEWS[args.view]
@@ -646,7 +679,15 @@ def _run_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         runs = ws.search_runs(output_format="list", **search)
     experiment_names = {e.experiment_id: e.name for e in ws.experiments}
+    depths: list[int] = []
+    if args.tree:
+        runs, depths = _as_tree(runs)
     columns = _run_columns(runs, experiment_names)
+    if args.tree and args.format in ("table", "markdown"):
+        columns["run_name"] = [
+            "  " * depth + ("└ " if depth else "") + (name or "")
+            for depth, name in zip(depths, columns["run_name"], strict=True)
+        ]
     wanted = _columns(args.columns)
     if wanted is not None:
         wanted = _expand(wanted, list(columns), len(runs), err)
@@ -681,6 +722,7 @@ examples:
   runql runs --columns run_id 'params.*' --max-results 3
   runql runs --filter "tags.mlflow.parentRunId = '7e3a9c1d5b2f4e6a8c0d1f3b5a7c9e2d'" --format csv
   runql runs --view deleted --format json --max-results 2
+  runql runs --tree --columns run_id run_name status                # nested runs under their parent
   runql runs --filter "attributes.status = 'Failed'" --profile azureml
   runql runs --source ./mlruns --filter "metrics.auc > 0.8"          # an mlruns folder MLflow wrote
 
@@ -791,6 +833,122 @@ examples:
   runql history 5678-1234 log_loss                 # the start of a run id names the run
 
 exit status: 0 on success, 1 for an unknown run or a metric the run never logged.
+"""
+
+
+# -- runql describe --------------------------------------------------------------------------------
+
+
+def _configure_describe(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_id", metavar="RUN_ID", help="the run (or the start of its id)")
+    _add_source(parser)
+    parser.add_argument(
+        "--format", "-f", choices=("table", "json"), default="table", help="table or json (default: table)"
+    )
+
+
+_PARENT_TAG = "mlflow.parentRunId"
+
+
+def _describe(ws: Workspace | SqlStore, run: Run) -> dict[str, Any]:
+    """Everything about ``run``: attributes, params, latest metrics with their step, tags, datasets,
+    parent and children."""
+    from .records import latest_metric
+
+    info = run.info
+    experiment = ws.get_experiment(info.experiment_id)
+    children = ws.search_runs(
+        experiment_ids=[info.experiment_id],
+        filter_string=f"tags.`{_PARENT_TAG}` = '{info.run_id}'",
+        run_view_type=ViewType.ALL,
+        max_results=None,
+        output_format="list",
+    )
+    start, end = _times([info.start_time, info.end_time])
+    metrics = {}
+    for key in sorted(run.data.metrics):
+        latest = latest_metric(run.data.history(key, info.start_time or 0))
+        metrics[key] = {
+            "value": run.data.metrics[key],
+            "step": latest.step,
+            "timestamp": _times([latest.timestamp])[0],
+        }
+    return {
+        "run_id": info.run_id,
+        "run_name": run.data.tags.get("mlflow.runName", info.run_name),
+        "experiment": f"{experiment.name} ({experiment.experiment_id})",
+        "status": info.status,
+        "lifecycle_stage": info.lifecycle_stage,
+        "user": info.user_id,
+        "start_time": start,
+        "end_time": end,
+        "duration": None if start is None or end is None else str(end - start),
+        "artifact_uri": info.artifact_uri,
+        "parent": run.data.tags.get(_PARENT_TAG),
+        "children": [c.info.run_id for c in children],
+        "params": dict(sorted(run.data.params.items())),
+        "metrics": metrics,
+        "tags": dict(sorted(run.data.tags.items())),
+        "datasets": [
+            {"name": d.dataset.name, "digest": d.dataset.digest, "context": d.context}
+            for d in run.inputs.dataset_inputs
+        ],
+    }
+
+
+def _run_describe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    ws = _workspace(args, err)
+    run = ws.get_run(_run_by_id(ws, args.run_id))
+    described = _describe(ws, run)
+    if args.format == "json":
+
+        def encode(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: encode(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [encode(v) for v in value]
+            return _json_value(value)
+
+        out.write(json.dumps(encode(described), ensure_ascii=False, indent=2) + "\n")
+        return 0
+    sections = ("params", "metrics", "tags", "datasets")
+    attributes = [[k, v] for k, v in described.items() if k not in sections]
+    for row in attributes:
+        if row[0] in ("start_time", "end_time"):
+            row[0] += _UTC
+        if row[0] == "children":
+            row[1] = ", ".join(row[1]) or None
+    width = _terminal_width(out)
+    out.write(_table(["attribute", "value"], [[k, _text(v)] for k, v in attributes], width, drop=False)[0])
+    listed: list[tuple[str, list[str], list[list[Any]]]] = [
+        ("params", ["param", "value"], [[k, v] for k, v in described["params"].items()]),
+        (
+            "metrics",
+            ["metric", "value", "step", "timestamp" + _UTC],
+            [[k, m["value"], m["step"], m["timestamp"]] for k, m in described["metrics"].items()],
+        ),
+        ("tags", ["tag", "value"], [[k, v] for k, v in described["tags"].items()]),
+        (
+            "datasets",
+            ["dataset", "digest", "context"],
+            [[d["name"], d["digest"], d["context"]] for d in described["datasets"]],
+        ),
+    ]
+    for name, headers, values in listed:
+        if values:
+            out.write(f"\n{name}:\n")
+            out.write(_table(headers, [[_text(v) for v in row] for row in values], width, drop=False)[0])
+    return 0
+
+
+_DESCRIBE_EXAMPLES = """\
+examples:
+  runql describe 1234-5678-90AB-CDEFG
+  runql describe 5678-1234 --format json
+
+Prints the run's attributes, parent and children, then its params, latest metrics (with their step
+and time), tags and dataset inputs, as 'mlflow runs describe' does.
+exit status: 0 on success, 1 for an unknown run id or one that starts several.
 """
 
 
@@ -911,6 +1069,15 @@ COMMANDS: list[Command] = [
         configure=_configure_history,
         run=_run_history,
         examples=_HISTORY_EXAMPLES,
+    ),
+    Command(
+        name="describe",
+        help="print everything about one run",
+        description="Print one run: its attributes, parent and children, params, latest metrics with their "
+        "step, tags and dataset inputs.",
+        configure=_configure_describe,
+        run=_run_describe,
+        examples=_DESCRIBE_EXAMPLES,
     ),
     Command(
         name="compare",
