@@ -8,7 +8,7 @@ query. An error about a query or an argument names a stable code, the text and t
     filter_string, line 1, column 11: '==' is not an operator [syntax]
       metrics.a == 1
                 ^^
-    hint: equality is a single '=': metrics.acc = 1
+    hint: equality is a single '=': metrics.a = 1
 
 :data:`ERROR_CODES` lists every code with its meaning and the classes that carry it;
 ``docs/errors.md`` is generated from it (:mod:`runql.errors_doc`).
