@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,16 +23,35 @@ import pytest
 
 from runql import Workspace
 from runql.cli import COMMANDS, main
+from runql.discover import SAMPLE_NOTICE
 
 PNG = b"\x89PNG\r\n\x1a\n"
 README_COMMAND = 'runql runs --filter "metrics.auc > 0.8" --order-by "metrics.auc DESC" --max-results 5'
 
 
-def runql(*args: str, columns: int = 120, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": str(columns), "MLFLOW_ALLOW_FILE_STORE": "true"}
-    return subprocess.run(
-        [sys.executable, "-m", "runql", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
-    )
+def runql(
+    *args: str, columns: int = 120, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it: in an empty folder unless ``cwd``, MLFLOW_TRACKING_URI unset
+    unless ``env`` sets it."""
+    environ = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    environ.update({"COLUMNS": str(columns), "MLFLOW_ALLOW_FILE_STORE": "true", **(env or {})})
+    with tempfile.TemporaryDirectory() as empty:
+        return subprocess.run(
+            [sys.executable, "-m", "runql", *args],
+            capture_output=True,
+            text=True,
+            env=environ,
+            cwd=cwd or empty,
+            timeout=120,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _no_store_around(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process commands run in an empty folder with no MLFLOW_TRACKING_URI: they read the sample."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
 
 
 def rows(table: str) -> list[list[str]]:
@@ -84,7 +104,9 @@ def test_readme_command_prints_five_sample_runs(sample: Workspace) -> None:
     header = done.stdout.splitlines()[0].split()
     aucs = [float(r[header.index("metrics.auc")]) for r in table]
     assert aucs == sorted(aucs, reverse=True) and min(aucs) > 0.8
-    assert done.stderr.startswith("5 runs")
+    # Said on stderr: the runs are the sample's, and the next page's token.
+    assert done.stderr.splitlines()[0] == SAMPLE_NOTICE
+    assert done.stderr.splitlines()[1].startswith("more runs: --page-token ")
 
 
 @pytest.mark.parametrize("kind", ["dir", "db"])
@@ -126,7 +148,13 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Print as to a terminal as wide as COLUMNS says."""
+    monkeypatch.setattr("runql.cli._terminal_width", lambda out: shutil.get_terminal_size().columns)
+
+
 def test_table_fits_the_terminal(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    on_a_terminal(monkeypatch)
     monkeypatch.setenv("COLUMNS", "70")
     code, out, err = run(capsys, "runs", "--filter", "params.model = 'xgboost'", "--max-results", "20")
     assert code == 0
@@ -140,6 +168,7 @@ def test_table_fits_the_terminal(capsys: pytest.CaptureFixture[str], monkeypatch
 
 
 def test_long_cells_are_elided(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    on_a_terminal(monkeypatch)
     monkeypatch.setenv("COLUMNS", "60")
     code, out, _ = run(capsys, "runs", "--columns", "run_id,artifact_uri", "--max-results", "3")
     assert code == 0
@@ -289,9 +318,10 @@ def test_help_example_runs(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    shutil.copytree(stores["dir"], tmp_path / "mlruns")
-    monkeypatch.chdir(tmp_path)
     arguments = shlex.split(example, comments=True)[1:]
+    if "--source" in arguments:  # the examples of --source name ./mlruns; the others read the sample
+        shutil.copytree(stores["dir"], tmp_path / "mlruns")
+    monkeypatch.chdir(tmp_path)
     if arguments[0] == "profiles":
         arguments = arguments[:1]  # the example redirects the output to a file
     code = main(arguments)
@@ -314,8 +344,10 @@ def test_help_shows_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
     ("args", "message"),
     [
         (["compare", "1234-5678-90AB-CDEFG", "1234-5678-90AB-CDEFG"], "more than once"),
-        (["compare", "1234-5678-90AB-CDEFG", "5678-1234-90AB-CDEFG", "--plot", "nosuch", "--out", "x.png"],
-         "nosuch"),
+        (
+            ["compare", "1234-5678-90AB-CDEFG", "5678-1234-90AB-CDEFG", "--plot", "nosuch", "--out", "x.png"],
+            "nosuch",
+        ),
         (["runs", "--source", "mysql+pymysql://u:pw@127.0.0.1:9/db"], "driver"),
         (["runs", "--source", "postgresql://u:pw@127.0.0.1:9/db"], "127.0.0.1"),
         (["runs", "--source", "postgresql://u:pw@127.0.0.1:9/db", "--load"], "127.0.0.1"),

@@ -113,7 +113,9 @@ def test_queries_cover_the_language(found: Any, generated_queries: list[Any]) ->
 def test_filters_select_something_most_of_the_time() -> None:
     cases = []
 
-    @settings(max_examples=150, database=None, suppress_health_check=list(HealthCheck))
+    # A fixed sequence of examples: drawn at random, about 1 run in 10 fell below the bar by chance.
+    # The strategies themselves are what this tests, so the sample is fixed rather than the bar lowered.
+    @settings(max_examples=150, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(rst.search_cases())
     def collect(case: tuple[list[Run], Any]) -> None:
         cases.append(case)

@@ -137,7 +137,21 @@ def _operator_problem(source: str, pos: int) -> _Problem | None:
         return None
     text = run.group()
     hint = _OPERATOR_FIXES.get(text, "the operators are =, !=, <, <=, >, >=, LIKE, ILIKE, IN and IS")
+    if text in _OPERATOR_REWRITES:
+        # Show the fix on the user's own condition, not on a made-up one.
+        before, after = source[:start].split(), source[run.end() :].split()
+        if before and after:
+            fixed = f"{before[-1]} {_OPERATOR_REWRITES[text]} {after[0]}"
+            hint = f"{hint.split(':')[0]}: {fixed}" if text == "==" else f"write {fixed}"
     return _Problem(f"{text!r} is not an operator", start, run.end(), hint)
+
+
+_OPERATOR_REWRITES = {"==": "=", "<>": "!=", "=>": ">=", "=<": "<="}
+
+
+def _open_parentheses(source: str, pos: int) -> bool:
+    """Whether a '(' before ``pos`` is still open (a ')' can be expected there)."""
+    return source.count("(", 0, pos) > source.count(")", 0, pos)
 
 
 def _after_key_problem(source: str, pos: int, prev: Token, found: str) -> _Problem | None:
@@ -285,6 +299,18 @@ def _token_problem(error: UnexpectedToken, source: str, prev: Token | None, what
             pos + len(text),
             f"put AND (or OR) between two conditions: ... AND {text} ...",
         )
+    if prev is not None and prev.type == "BARE_WORD" and prev.end_pos == pos:
+        # trial-1: an unquoted value the lexer cut in two.
+        start = prev.start_pos or 0
+        word = source[start:].split()[0]
+        return _Problem(
+            f"the value {word} is not quoted",
+            start,
+            start + len(word),
+            f"quote string values: '{word}'",
+        )
+    if not _open_parentheses(source, pos):
+        expected.discard("RPAR")
     default = _Problem(f"unexpected {text!r}: expected {_expected(expected)}", pos, pos + len(text))
     if prev is not None and prev.type == "IDENT":
         found = _after_key_problem(source, pos, prev, token.type)
@@ -349,6 +375,16 @@ def _char_problem(error: UnexpectedCharacters, source: str, prev: Token | None) 
         return found
     if char == "-" and source[pos + 1 : pos + 2].isspace():
         return _Problem("'-' is not a value", pos, pos + 1, "write the sign next to the digits: -5")
+    if char == "%" and prev is not None and prev.type == "NUMBER" and prev.end_pos == pos:
+        number = float(str(prev))
+        return _Problem(
+            "'%' is not part of a number",
+            prev.start_pos or 0,
+            pos + 1,
+            f"write the fraction {number / 100:g}, or the number {number:g} as logged",
+        )
+    if not _open_parentheses(source, pos):
+        allowed.discard("RPAR")
     expected = f": expected {_expected(allowed)}" if allowed else ""
     hint = ""
     if prev is not None and prev.type in _CLAUSE_END:

@@ -8,7 +8,7 @@ query. An error about a query or an argument names a stable code, the text and t
     filter_string, line 1, column 11: '==' is not an operator [syntax]
       metrics.a == 1
                 ^^
-    hint: equality is a single '=': metrics.acc = 1
+    hint: equality is a single '=': metrics.a = 1
 
 :data:`ERROR_CODES` lists every code with its meaning and the classes that carry it;
 ``docs/errors.md`` is generated from it (:mod:`runql.errors_doc`).
@@ -281,6 +281,11 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
     ),
     ErrorCode("unknown-status", "no run has that status, so the clause matches nothing", warning=True),
     ErrorCode("duplicate-order-by", "a key ordered by twice; the first clause wins", warning=True),
+    ErrorCode(
+        "unknown-key",
+        "no searched run has this metric, param or tag key, so the clause or column finds nothing",
+        warning=True,
+    ),
     # The arguments of a search.
     ErrorCode("bad-max-results", "max_results is not an integer, or is out of range", (ArgumentError,)),
     ErrorCode("bad-page-token", "page_token is not a token a previous page returned", (ArgumentError,)),

@@ -159,7 +159,11 @@ def dataset_key(profile: Profile, name: str) -> str:
 
 
 def quoted_metric(key: Key) -> str:
-    return f"filter the DataFrame instead: df[df['metrics.{key.name}'] > ...], or use the extended profile"
+    # The rule sees the key alone, not the comparison: name the column, not a made-up comparison.
+    return (
+        f"search without this condition, then filter the DataFrame's column 'metrics.{key.name}' "
+        "with the same comparison in pandas, or use the extended profile"
+    )
 
 
 def filter_only_alias(alias: str, name: str) -> str:

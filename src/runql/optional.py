@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from .errors import MissingDependencyError
 
-__all__ = ["progress_bar", "require"]
+__all__ = ["install_hint", "progress_bar", "require"]
 
 T = TypeVar("T")
 
@@ -29,8 +29,13 @@ def require(module: str, extra: str, what: str) -> ModuleType:
     except ImportError as error:
         package = _PACKAGES.get(module, module.split(".")[0])
         raise MissingDependencyError(
-            f"{what} needs the {package!r} package: pip install 'runql[{extra}]'"
+            f"{what} needs the {package!r} package: {install_hint(extra)}"
         ) from error
+
+
+def install_hint(extra: str) -> str:
+    """How to install ``extra``: from the package index, and from a checkout of runql."""
+    return f"pip install 'runql[{extra}]' (from a checkout of runql: pip install '.[{extra}]')"
 
 
 def progress_bar(
@@ -49,7 +54,7 @@ def progress_bar(
     except ImportError:
         if enabled:
             raise MissingDependencyError(
-                f"a progress bar needs the 'tqdm' package: pip install 'runql[{extra}]'"
+                f"a progress bar needs the 'tqdm' package: {install_hint(extra)}"
             ) from None
         yield from items
         return

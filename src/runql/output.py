@@ -34,7 +34,7 @@ def check_output_format(output_format: str) -> None:
         )
 
 
-def _first_seen(mappings: Sequence[dict[str, Any]]) -> list[str]:
+def first_seen(mappings: Sequence[dict[str, Any]]) -> list[str]:
     """Keys in the order they first appear; the new keys of one mapping are taken sorted."""
     seen: dict[str, None] = {}
     for mapping in mappings:
@@ -72,7 +72,7 @@ def runs_to_frame(runs: Sequence[Any]) -> pd.DataFrame:
         ("tags", "tags.", None),
     ):
         mappings = [getattr(run.data, part) for run in runs]
-        for key in _first_seen(mappings):
+        for key in first_seen(mappings):
             columns[prefix + key] = [m.get(key, missing) for m in mappings]
     return frame_from_columns(columns, len(runs))
 

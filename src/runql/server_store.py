@@ -11,9 +11,10 @@ latest value.
 
 from __future__ import annotations
 
+import itertools
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,6 +29,7 @@ from .arguments import (
     resolve_experiments,
     warn_at_caller,
 )
+from .ast import Compare, Entity, Key, Literal, Op
 from .compiled import OrderBy, compile_quietly
 from .errors import NotFoundError, StoreError
 from .optional import require
@@ -159,6 +161,21 @@ class ServerStore(ExperimentSearches):
     def get_run(self, run_id: str) -> Run:
         with self._asking():
             return self._run(self.client.get_run(run_id))
+
+    def key_sets(self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str]) -> None:
+        """None: a server cannot tell which keys its runs have without sending every run."""
+        del experiment_ids, lifecycle_stages
+
+    def run_ids_starting(self, prefix: str, limit: int = 6) -> list[str]:
+        """Up to ``limit`` ids of runs (active or deleted) that start with ``prefix``: a short id's runs.
+        Run ids are letters and digits: another prefix starts none (and needs no escape in LIKE)."""
+        experiment_ids = [e.experiment_id for e in self.experiments] if prefix.isalnum() else []
+        if not experiment_ids:
+            return []
+        starting = Compare(Key(Entity.ATTRIBUTE, "run_id"), Op.LIKE, Literal(f"{prefix}%"))
+        found = plan(starting, target=self.target, profile="extended")
+        runs = self._answer(experiment_ids, found, int(ViewType.ALL), limit)
+        return [run.info.run_id for run in itertools.islice(runs, limit)]
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         with self._asking():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +31,7 @@ from .arguments import (
 )
 from .compiled import CompiledQuery
 from .errors import MissingDependencyError, NotFoundError, StoreError
+from .keys import KeySets
 from .output import check_output_format, runs_to_frame
 from .paging import next_page_token, parse_page_token
 from .profiles import Profile
@@ -314,6 +315,39 @@ class SqlStore(ExperimentSearches):
         if not found:
             raise NotFoundError(f"Run '{run_id}' not found")
         return found[0]
+
+    def key_sets(self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str]) -> KeySets:
+        """The metric, param and tag keys of the runs of ``experiment_ids`` in ``lifecycle_stages``:
+        three ``SELECT DISTINCT`` statements."""
+        runs = self.tables["runs"]
+        numeric = [int(i) for i in experiment_ids if i.lstrip("-").isdigit()]
+        found: dict[str, frozenset[str]] = {}
+        with self._reading() as connection:
+            for name, table in (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags")):
+                keyed = self.tables[table]
+                statement = (
+                    sa.select(keyed.c.key)
+                    .distinct()
+                    .select_from(keyed.join(runs, keyed.c.run_uuid == runs.c.run_uuid))
+                    .where(
+                        runs.c.experiment_id.in_(numeric), runs.c.lifecycle_stage.in_(list(lifecycle_stages))
+                    )
+                )
+                found[name] = frozenset(connection.execute(statement).scalars())
+        return KeySets(**found)
+
+    def run_ids_starting(self, prefix: str, limit: int = 6) -> list[str]:
+        """Up to ``limit`` ids of runs (active or deleted) that start with ``prefix``: a short id's runs."""
+        if not prefix:
+            return []
+        runs = self.tables["runs"]
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = (
+            sa.select(runs.c.run_uuid).where(runs.c.run_uuid.like(escaped + "%", escape="\\")).limit(limit)
+        )
+        with self._reading() as connection:
+            # LIKE ignores case on SQLite: the exact prefix is checked here.
+            return [i for i in connection.execute(statement).scalars() if i.startswith(prefix)]
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every logged point of ``key``, ordered by timestamp, step and value as MLflow's SQL store

@@ -39,6 +39,7 @@ from .arguments import (
 )
 from .compare import compare_runs, plot_metric_history
 from .errors import Diagnostic, MissingDependencyError, NotFoundError, StoreError, UnsupportedQueryError
+from .keys import KeySets
 from .output import check_output_format
 from .paging import paginate
 from .records import (
@@ -391,6 +392,21 @@ class Workspace(ExperimentSearches):
         if run is None:
             raise NotFoundError(f"Run '{run_id}' not found")
         return run
+
+    @_locked
+    def key_sets(self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str]) -> KeySets:
+        """The metric, param and tag keys of the runs of ``experiment_ids`` in ``lifecycle_stages``."""
+        wanted, stages = set(experiment_ids), set(lifecycle_stages)
+        return KeySets.of_runs(
+            r
+            for r in self._runs.values()
+            if r.info.experiment_id in wanted and r.info.lifecycle_stage in stages
+        )
+
+    @_locked
+    def run_ids_starting(self, prefix: str, limit: int = 6) -> list[str]:
+        """Up to ``limit`` ids of runs (active or deleted) that start with ``prefix``: a short id's runs."""
+        return [run_id for run_id in self._runs if prefix and run_id.startswith(prefix)][:limit]
 
     @_locked
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
