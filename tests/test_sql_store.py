@@ -406,3 +406,10 @@ def test_a_schema_maps_tables_and_columns_named_otherwise(new_sqlite_database: C
         )[0]
         assert _ids(found) == [written.runs["r3"], written.runs["r1"]]
         assert found[0].data.params == {"model": "xgb"} and found[0].data.tags["team"] == "a"
+
+
+def test_a_key_no_run_has_is_warned_of_in_sql_too(database: Database) -> None:
+    experiment_id = database.experiments[0]
+    with pytest.warns(runql.QueryWarning, match="no run in the searched experiments has a param 'no such'"):
+        found, _ = database.store.search_runs_paged([experiment_id], "params.`no such` = 'x'")
+    assert found == []

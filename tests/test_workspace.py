@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import math
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import runql
 import runql.workspace as workspace_module
 from runql import (
     ArgumentError,
@@ -559,3 +561,17 @@ def test_logging_keeps_the_latest_point_as_mlflow_chooses_it(
         data.log(Metric("m", value, timestamp, step), default_timestamp=1)
     expected = latest_metric(data.history("m")).value
     assert data.metrics["m"] == expected or (math.isnan(data.metrics["m"]) and math.isnan(expected))
+
+
+def test_a_key_no_run_has_is_warned_of_and_the_answer_kept() -> None:
+    ws = runql.Workspace.sample()
+    with pytest.warns(runql.QueryWarning, match="has a metric 'acc'; did you mean 'accuracy'") as caught:
+        found = ws.search_runs(
+            search_all_experiments=True, filter_string="metrics.acc > 0.8", output_format="list"
+        )
+    assert found == [] and all(w.filename == __file__ for w in caught)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", runql.QueryWarning)  # keys some run has: no warning
+        ws.search_runs(
+            search_all_experiments=True, filter_string="metrics.accuracy > 0.8", order_by=["params.model"]
+        )

@@ -15,11 +15,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from .ast import Entity, Key, clauses
 from .compiled import CompiledQuery, OrderBy, compile_quietly
 from .errors import ArgumentError, Diagnostic
+from .keys import KeySets, absent_keys
 from .paging import paginate
 from .profiles import Profile
-from .records import Experiment, LifecycleStage, ViewType
+from .records import Experiment, LifecycleStage, Run, ViewType
 from .validate import QueryWarning
 
 __all__ = [
@@ -140,6 +142,14 @@ def warn_at_caller(diagnostics: Iterable[Diagnostic]) -> None:
         warnings.warn_explicit(QueryWarning(diagnostic), QueryWarning, *where)
 
 
+# Where a run keeps each kind of key the absent-key warnings look at.
+_DATA = {Entity.METRIC: "metrics", Entity.PARAM: "params", Entity.TAG: "tags"}
+
+
+def _holds(run: Run, key: Key) -> bool:
+    return key.name in getattr(run.data, _DATA[key.entity])
+
+
 class ExperimentSearches(ABC):
     """``search_experiments`` and ``search_experiments_paged`` over a store's ``experiments``, and the
     compiling of a query against the store's default ``profile``."""
@@ -158,6 +168,28 @@ class ExperimentSearches(ABC):
         compiled = compile_quietly(filter_string, order_by, profile=chosen, entity=entity)
         warn_at_caller(compiled.warnings)
         return compiled
+
+    @abstractmethod
+    def key_sets(self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str]) -> KeySets | None:
+        """The metric, param and tag keys of the runs searched, or None when only reading every run
+        would tell."""
+
+    def _warn_absent_keys(
+        self,
+        compiled: CompiledQuery,
+        experiment_ids: Iterable[str],
+        view_type: int | str | ViewType,
+        page: Sequence[Run],
+    ) -> None:
+        """Warn of the query's keys that no searched run has (``metrics.acc`` for ``accuracy``); the
+        store's keys are read only when a key is absent from every run of the answer."""
+        q = compiled.query
+        keys = [c.key for c in clauses(q.filter)] + [s.key for s in q.order_by]
+        if all(any(_holds(run, key) for run in page) for key in keys if key.entity in _DATA):
+            return
+        present = self.key_sets(experiment_ids, ViewType.coerce(view_type).stages)
+        if present is not None:
+            warn_at_caller(absent_keys(compiled.query, present))
 
     def _search_experiments(
         self,

@@ -735,12 +735,13 @@ def _run_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if wanted is not None:
         wanted = _expand(wanted, list(columns), len(runs), err)
     named = [c for c in wanted or [] if c.startswith(("metrics.", "params.", "tags."))]
-    if named or _query_keys(args.filter, args.order_by):
+    if named:  # the search warned of the query's own absent keys already
+        from .ast import Query
         from .keys import absent_keys
 
         present = ws.key_sets(experiment_ids, view.stages)
         if present is not None:  # a tracking server cannot tell without sending every run
-            for diagnostic in absent_keys(parse(args.filter, args.order_by), present, named):
+            for diagnostic in absent_keys(Query(), present, named):
                 print(diagnostic, file=err)
     if wanted is None and args.format in ("csv", "json"):
         wanted = list(columns)

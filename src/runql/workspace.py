@@ -496,7 +496,9 @@ class Workspace(ExperimentSearches):
         store = self._columns()
         within = store.among("experiment_id", experiment_ids)
         within &= store.among("lifecycle_stage", ViewType.coerce(view_type).stages)
-        return store.select(compiled, within)
+        found = store.select(compiled, within)
+        self._warn_absent_keys(compiled, experiment_ids, view_type, found)
+        return found
 
     @_locked
     def search_runs(
