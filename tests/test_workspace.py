@@ -575,3 +575,17 @@ def test_a_key_no_run_has_is_warned_of_and_the_answer_kept() -> None:
         ws.search_runs(
             search_all_experiments=True, filter_string="metrics.accuracy > 0.8", order_by=["params.model"]
         )
+
+
+def test_last_active_run_of_a_store_is_the_latest_started_of_the_active_experiment() -> None:
+    ws = Workspace.from_records(
+        experiments=[{"experiment_id": "0", "name": "Default"}, {"experiment_id": "1", "name": "other"}],
+        runs=[
+            {"run_id": "a", "experiment_id": "0", "start_time": T0},
+            {"run_id": "b", "experiment_id": "0", "start_time": T0 + 5},
+            {"run_id": "c", "experiment_id": "0", "start_time": T0 + 9, "lifecycle_stage": "deleted"},
+            {"run_id": "d", "experiment_id": "1", "start_time": T0 + 20},
+        ],
+    )
+    found = ws.last_active_run()
+    assert found is not None and found.info.run_id == "b"

@@ -446,10 +446,20 @@ class Workspace(ExperimentSearches):
 
     @_locked
     def last_active_run(self) -> Run | None:
-        """The run most recently created here (or recorded as last active in the saved workspace)."""
-        if self._last_active_run_id is None:
-            return None
-        return self._runs.get(self._last_active_run_id)
+        """The run most recently created here, or recorded as last active in the saved workspace; in
+        a workspace read from a store that records none (an mlruns folder, a tracking database), the
+        most recently started run of the active experiment, as ``mlflow.last_active_run()`` finds the
+        run a script just logged."""
+        if self._last_active_run_id is not None:
+            return self._runs.get(self._last_active_run_id)
+        runs = [
+            r
+            for r in self._runs.values()
+            if r.info.experiment_id == self.active_experiment_id
+            and r.info.lifecycle_stage == LifecycleStage.ACTIVE
+        ]
+        started = [r for r in runs if r.info.start_time is not None]
+        return max(started, key=lambda r: r.info.start_time or 0, default=None)
 
     # -- search --------------------------------------------------------------------------------
 
