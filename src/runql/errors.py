@@ -242,6 +242,11 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
     ErrorCode("empty-list", "IN () or NOT IN (): a list needs at least one item", (QueryValueError,)),
     ErrorCode("unwritable", "unparse: MLflow's syntax cannot express the key or value", (QueryValueError,)),
     ErrorCode(
+        "too-deep",
+        "conditions nest deeper than 100 levels (NOT, or groups inside groups)",
+        (QuerySyntaxError, QueryValueError),
+    ),
+    ErrorCode(
         "bad-value-type",
         "a value has the wrong type for its key (a quoted number for a metric, a bool for unparse)",
         (QueryValueError, UnsupportedQueryError, EvaluationError),
@@ -269,6 +274,12 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
     ErrorCode("unknown-attribute", "the entity has no attribute by that name", _EVALUATED),
     ErrorCode("unknown-dataset-key", "datasets have no key by that name (name, digest or context)", _PROFILE),
     ErrorCode("unsupported-rename", "the profile cannot rename experiments", _PROFILE),
+    ErrorCode(
+        "query-too-large",
+        "the filter is longer, or has more conditions, list items or order_by clauses, than the "
+        "profile's limits allow",
+        _PROFILE,
+    ),
     # What a profile accepts but warns about.
     ErrorCode("observed-unsupported", "some paths of the backend are reported to refuse this", warning=True),
     ErrorCode(

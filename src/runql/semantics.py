@@ -17,6 +17,7 @@ expressions; all three read the constants and functions here.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "TIER_MISSING",
     "TIER_NAN",
     "TIER_VALUE",
+    "as_float",
     "experiment_order",
     "like_matcher",
     "natural_run_key",
@@ -43,6 +45,25 @@ DEFAULT_EXPERIMENT_ORDER = (
     SortKey(Key(Entity.ATTRIBUTE, "creation_time"), descending=True),
     SortKey(EXPERIMENT_ID),
 )
+
+
+def as_float(value: float | int) -> float:
+    """``value`` as MLflow reads a number it compares as a float: an integer literal too large for a
+    float is infinity (``float("1" + "0" * 400)``), never an OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def exact_float(value: float | int) -> bool:
+    """Whether ``value`` is a float, or an integer a float holds exactly (every one up to 2**53)."""
+    if isinstance(value, float):
+        return True
+    try:
+        return float(value) == value
+    except OverflowError:
+        return False
 
 
 def tier(value: Any) -> int:
