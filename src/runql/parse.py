@@ -24,7 +24,6 @@ from lark.exceptions import UnexpectedInput
 from . import _grammar
 from .ast import (
     ENTITY_ALIASES,
-    MAX_NESTING,
     And,
     Compare,
     Entity,
@@ -45,7 +44,7 @@ from .ast import (
 from .attributes import ATTRIBUTE_ALIASES
 from .bounded import sized_cache
 from .diagnose import QUOTES, syntax_error
-from .errors import QueryError, QuerySyntaxError, QueryValueError
+from .errors import QueryError, QuerySyntaxError, QueryValueError, nesting_error
 
 __all__ = ["parse", "parse_filter", "parse_order_by"]
 
@@ -349,17 +348,6 @@ def _parse_filter(filter_string: str) -> Expr | None:
     return result
 
 
-def nesting_error(node: Expr, source: str, where: str, error: type[QueryError]) -> QueryError:
-    """The error for a tree nested deeper than MAX_NESTING, at ``node``, the first node too deep."""
-    span = getattr(node, "op_span", None) or node.span
-    return error(
-        f"conditions nest deeper than {MAX_NESTING} levels",
-        code="too-deep",
-        source=source,
-        span=span,
-        where=where,
-        hint="write the condition without the repeated NOT or the groups inside groups",
-    )
 
 
 def _sort_key(clause: str, where: str) -> SortKey:
