@@ -304,6 +304,18 @@ def test_times_beyond_2_to_the_53_compare_exactly_in_both_engines(query: str, ex
         assert {r.info.run_id for r in SearchUtils.filter(runs, query)} == expected
 
 
+def test_a_workspace_keeps_times_exact_after_an_edit() -> None:
+    ws = runql.Workspace()
+    experiment = ws.create_experiment("e")
+    early = ws.create_run(experiment, start_time=1).info.run_id
+    late = ws.create_run(experiment, start_time=2).info.run_id
+    assert len(ws.search_runs([experiment], output_format="list")) == 2  # the columns are built
+    ws.set_terminated(early, end_time=2**53)
+    ws.set_terminated(late, end_time=2**53 + 1)
+    found = ws.search_runs([experiment], "attributes.end_time > 9007199254740992", output_format="list")
+    assert [r.info.run_id for r in found] == [late]
+
+
 # -- 5. Unicode look-alikes ----------------------------------------------------------------------------
 
 
