@@ -413,3 +413,21 @@ def test_a_key_no_run_has_is_warned_of_in_sql_too(database: Database) -> None:
     with pytest.warns(runql.QueryWarning, match="no run in the searched experiments has a param 'no such'"):
         found, _ = database.store.search_runs_paged([experiment_id], "params.`no such` = 'x'")
     assert found == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "metrics.m1 < 1" + "0" * 400,
+        "attributes.start_time < 1" + "0" * 400,
+        "attributes.start_time > -1" + "0" * 30,
+        "attributes.end_time != 1" + "0" * 30,
+    ],
+)
+def test_integers_longer_than_the_databases_hold(database: Database, text: str) -> None:
+    experiment_id = database.experiments[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found, _ = database.store.search_runs_paged([experiment_id], text, max_results=1000)
+    expected = runql.compile(text).search(database.runs_of(experiment_id))[0]
+    assert _ids(found) == _ids(expected)

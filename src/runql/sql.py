@@ -38,7 +38,7 @@ from .attributes import RUN_NUMERIC_ATTRIBUTES
 from .compiled import CompiledQuery
 from .errors import EvaluationError
 from .records import DATASET_CONTEXT_TAG
-from .semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, like_matcher
+from .semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, as_float, like_matcher
 
 __all__ = ["MLFLOW_SCHEMA", "Schema", "Tables", "register_sqlite_functions", "runs_select"]
 
@@ -314,7 +314,9 @@ class _Compiler:
     def value(self, literal: Literal, number: bool) -> Any:
         value = literal.value
         if number and isinstance(value, int) and not -(2**63) <= value < 2**63:
-            return float(value)  # beyond the databases' integers; MLflow reads it as a float
+            # Beyond the databases' integers: a float as MLflow reads it (infinity past a float's range),
+            # which orders every stored time and value as the exact integer would.
+            return as_float(value)
         return value
 
     def attribute(self, key: Key) -> Any:
