@@ -27,6 +27,7 @@ from runql.ast import MAX_NESTING, And, Compare, Entity, Key, Literal, Not, Op
 from runql.errors import ArgumentError, QuerySyntaxError, QueryValueError, UnsupportedQueryError
 from runql.paging import parse_page_token
 from runql.profiles import get_profile
+from runql.records import Run, RunData, RunInfo, RunInputs
 from runql.unparse import unparse
 
 parse_module = importlib.import_module("runql.parse")  # the module: runql.parse is the function
@@ -305,15 +306,20 @@ def test_times_beyond_2_to_the_53_compare_exactly_in_both_engines(query: str, ex
 
 
 def test_a_workspace_keeps_times_exact_after_an_edit() -> None:
-    ws = runql.Workspace()
-    experiment = ws.create_experiment("e")
-    early = ws.create_run(experiment, start_time=1).info.run_id
-    late = ws.create_run(experiment, start_time=2).info.run_id
-    assert len(ws.search_runs([experiment], output_format="list")) == 2  # the columns are built
-    ws.set_terminated(early, end_time=2**53)
-    ws.set_terminated(late, end_time=2**53 + 1)
-    found = ws.search_runs([experiment], "attributes.end_time > 9007199254740992", output_format="list")
-    assert [r.info.run_id for r in found] == [late]
+    # Records and edits refuse times past 2**53 ms (runql.records.TIME_LIMIT); runs read from a tracking
+    # database, whose times are BIGINTs, may hold them, and are compared exactly.
+    def run(run_id: str, end_time: int) -> Run:
+        info = RunInfo(run_id=run_id, experiment_id="0", start_time=1, end_time=end_time, status="FINISHED")
+        return Run(info, RunData(), RunInputs())
+
+    ws = runql.Workspace(runs=[run("early", 2**53 - 1), run("late", 2**53 + 1)])
+    assert len(ws.search_runs(["0"], output_format="list")) == 2  # the columns are built
+    ws.set_terminated("early", end_time=2**53 - 2)  # an edit after the columns were built
+    # As floats, 2**53 + 1 would be 2**53 and not greater.
+    found = ws.search_runs(["0"], "attributes.end_time > 9007199254740992", output_format="list")
+    assert [r.info.run_id for r in found] == ["late"]
+    with pytest.raises(ValueError, match="end_time must be between"):
+        ws.set_terminated("early", end_time=2**53 + 1)
 
 
 # -- 5. Unicode look-alikes ----------------------------------------------------------------------------
