@@ -6,12 +6,15 @@ a source checkout or an editable install reads the top-level ``grammar/`` folder
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from lark import Lark, Transformer
+from lark import Lark, Token, Transformer
 
 SOURCE_GRAMMAR_DIR = Path(__file__).resolve().parents[2] / "grammar"
 
@@ -29,20 +32,45 @@ def grammar_origin() -> str:
 
 
 @cache
-def parser(name: str, transformer: Transformer | None = None) -> Lark:  # type: ignore[type-arg]
+def parser(
+    name: str,
+    transformer: Transformer | None = None,  # type: ignore[type-arg]
+    token_checks: tuple[tuple[str, Callable[[Token], Token]], ...] = (),
+) -> Lark:
     """The parser for ``grammar/<name>.lark`` (``filter`` or ``order_by``).
 
-    With a ``transformer`` the LALR parser calls it as it reduces, building no tree. The parse tables
-    are cached in the user's cache folder (building them is most of a one-shot command's start-up);
-    lark rebuilds them when the grammar or lark changes.
+    With a ``transformer`` the LALR parser calls it as it reduces, building no tree; each
+    ``(terminal, check)`` of ``token_checks`` sees every token of that terminal as it is lexed. The
+    parse tables are cached in the user's cache folder (building them is most of a one-shot command's
+    start-up); lark rebuilds them when the grammar or lark changes.
     """
-    cache = _cache_file(name)
+    cache = _cache_file(f"{name}-{_grammar_digest()}")
+    options: dict[str, Any] = {
+        "parser": "lalr",
+        "transformer": transformer,
+        "cache": cache,
+        "lexer_callbacks": dict(token_checks),
+    }
     if grammar_origin() == "package":
-        return Lark.open_from_package(
-            "runql", f"{name}.lark", ("grammar",), parser="lalr", transformer=transformer, cache=cache
-        )
-    path = str(SOURCE_GRAMMAR_DIR / f"{name}.lark")
-    return Lark.open(path, parser="lalr", transformer=transformer, cache=cache)
+        return Lark.open_from_package("runql", f"{name}.lark", ("grammar",), **options)
+    return Lark.open(str(SOURCE_GRAMMAR_DIR / f"{name}.lark"), **options)
+
+
+def _grammar_digest() -> str:
+    """A digest of every grammar file: lark checks the cached tables against the main file only, so
+    a change to common.lark, or another checkout's grammar, must not reuse tables built before it."""
+    digest = hashlib.sha256()
+    if grammar_origin() == "package":
+        folder = resources.files("runql") / "grammar"
+        texts = [(folder / f).read_bytes() for f in _GRAMMAR_FILES]
+    else:
+        texts = [(SOURCE_GRAMMAR_DIR / f).read_bytes() for f in _GRAMMAR_FILES]
+    for text in texts:
+        digest.update(hashlib.sha256(text).digest())
+    return digest.hexdigest()[:16]
+
+
+_GRAMMAR_FILES = ("common.lark", "filter.lark", "order_by.lark")
 
 
 def _cache_file(name: str) -> str | bool:

@@ -221,12 +221,45 @@ class Query:
     order_by_strings: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
+# How deeply conditions may nest (a condition alone is 1; each NOT, or each AND/OR inside another
+# group, adds a level). Every step that walks a tree recursively (validation, unparse, the
+# evaluators, equality) stays far inside Python's recursion limit below it; the parser, validation
+# and unparse refuse a deeper tree with the code ``too-deep``. sqlparse, which MLflow parses with,
+# stops at the same depth.
+MAX_NESTING = 100
+
+
+def subterms(expr: Expr) -> tuple[Expr, ...]:
+    """The conditions directly inside ``expr``."""
+    if isinstance(expr, (And, Or)):
+        return expr.terms
+    if isinstance(expr, Not):
+        return (expr.term,)
+    return ()
+
+
+def walk(expr: Expr | None) -> list[tuple[Expr, int]]:
+    """Every node of ``expr`` with its depth (the root is 1), in reading order, without recursion."""
+    found: list[tuple[Expr, int]] = []
+    stack = [] if expr is None else [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        found.append((node, depth))
+        stack.extend((term, depth + 1) for term in reversed(subterms(node)))
+    return found
+
+
+def too_deep(expr: Expr | None, limit: int = MAX_NESTING) -> Expr | None:
+    """The first node, in reading order, nested deeper than ``limit``; None when there is none."""
+    stack = [] if expr is None else [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return node
+        stack.extend((term, depth + 1) for term in reversed(subterms(node)))
+    return None
+
+
 def clauses(expr: Expr | None) -> tuple[Clause, ...]:
     """Every comparison in ``expr``, left to right."""
-    if expr is None:
-        return ()
-    if isinstance(expr, (And, Or)):
-        return tuple(c for term in expr.terms for c in clauses(term))
-    if isinstance(expr, Not):
-        return clauses(expr.term)
-    return (expr,)
+    return tuple(node for node, _ in walk(expr) if isinstance(node, (Compare, In, IsNull)))

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from .ast import Span
+from .ast import MAX_NESTING, Expr, Span
 
 __all__ = [
     "ERROR_CODES",
@@ -37,12 +37,16 @@ __all__ = [
     "Severity",
     "StoreError",
     "UnsupportedQueryError",
+    "nesting_error",
 ]
 
 
 class Severity(Enum):
     ERROR = "error"
     WARNING = "warning"
+
+
+_WIDEST_LINE = 160
 
 
 def render(message: str, source: str, span: Span | None, hint: str = "") -> str:
@@ -53,9 +57,16 @@ def render(message: str, source: str, span: Span | None, hint: str = "") -> str:
         line_end = source.find("\n", span.start)
         if line_end == -1:
             line_end = len(source)
-        width = max(1, min(span.end, line_end) - span.start)
-        lines.append("  " + source[line_start:line_end])
-        lines.append("  " + " " * (span.start - line_start) + "^" * width)
+        # A long line (a filter of thousands of clauses) is shown as a window around the caret.
+        shown_start, shown_end = line_start, line_end
+        if line_end - line_start > _WIDEST_LINE:
+            shown_start = max(line_start, span.start - _WIDEST_LINE // 3)
+            shown_end = min(line_end, shown_start + _WIDEST_LINE)
+        before = "..." if shown_start > line_start else ""
+        after = "..." if shown_end < line_end else ""
+        width = max(1, min(span.end, shown_end) - span.start)
+        lines.append("  " + before + source[shown_start:shown_end] + after)
+        lines.append("  " + " " * (len(before) + span.start - shown_start) + "^" * width)
     if hint:
         lines.append(f"hint: {hint}")
     return "\n".join(lines)
@@ -164,6 +175,19 @@ class UnsupportedQueryError(QueryError):
         return "\n".join(str(d) for d in self.diagnostics)
 
 
+def nesting_error(node: Expr, source: str, where: str, error: type[QueryError]) -> QueryError:
+    """The error for a tree nested deeper than MAX_NESTING, at ``node``, the first node too deep."""
+    span = getattr(node, "op_span", None) or node.span
+    return error(
+        f"conditions nest deeper than {MAX_NESTING} levels",
+        code="too-deep",
+        source=source,
+        span=span if source else None,
+        where=where,
+        hint="write the condition without the repeated NOT or the groups inside groups",
+    )
+
+
 class EvaluationError(QueryError):
     """A problem only the data can reveal."""
 
@@ -242,6 +266,11 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
     ErrorCode("empty-list", "IN () or NOT IN (): a list needs at least one item", (QueryValueError,)),
     ErrorCode("unwritable", "unparse: MLflow's syntax cannot express the key or value", (QueryValueError,)),
     ErrorCode(
+        "too-deep",
+        "conditions nest deeper than 100 levels (NOT, or groups inside groups)",
+        (QuerySyntaxError, QueryValueError),
+    ),
+    ErrorCode(
         "bad-value-type",
         "a value has the wrong type for its key (a quoted number for a metric, a bool for unparse)",
         (QueryValueError, UnsupportedQueryError, EvaluationError),
@@ -269,6 +298,12 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
     ErrorCode("unknown-attribute", "the entity has no attribute by that name", _EVALUATED),
     ErrorCode("unknown-dataset-key", "datasets have no key by that name (name, digest or context)", _PROFILE),
     ErrorCode("unsupported-rename", "the profile cannot rename experiments", _PROFILE),
+    ErrorCode(
+        "query-too-large",
+        "the filter is longer, or has more conditions, list items or order_by clauses, than the "
+        "profile's limits allow",
+        _PROFILE,
+    ),
     # What a profile accepts but warns about.
     ErrorCode("observed-unsupported", "some paths of the backend are reported to refuse this", warning=True),
     ErrorCode(

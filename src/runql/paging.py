@@ -44,14 +44,15 @@ def parse_page_token(page_token: str | bytes | None) -> int:
         raise _token_error("Invalid page token, could not base64-decode", page_token) from None
     try:
         parsed = json.loads(decoded)
-    except ValueError:
-        raise _token_error(f"Invalid page token, decoded value={decoded!r}", page_token) from None
+    except (ValueError, RecursionError):  # RecursionError: a token of deeply nested arrays
+        shown = repr(decoded[:200]) + ("..." if len(decoded) > 200 else "")  # a hostile token can be huge
+        raise _token_error(f"Invalid page token, decoded value={shown}", page_token) from None
     offset = parsed.get("offset") if isinstance(parsed, dict) else None
     if not offset:
         raise _token_error(f"Invalid page token, parsed value={parsed}", page_token)
     try:
         number = int(offset)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: {"offset": Infinity}
         raise _token_error(f"Invalid page token, not stringable {offset}", page_token) from None
     if number < 0:
         raise _token_error(f"Invalid page token, negative offset {number}", page_token)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import ast as pyast
 import difflib
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import replace
-from functools import lru_cache
 from typing import Any, cast
 
 from lark import Token, Transformer
@@ -39,10 +39,12 @@ from .ast import (
     Quoting,
     SortKey,
     Span,
+    too_deep,
 )
 from .attributes import ATTRIBUTE_ALIASES
+from .bounded import sized_cache
 from .diagnose import QUOTES, syntax_error
-from .errors import QueryError, QuerySyntaxError, QueryValueError
+from .errors import QueryError, QuerySyntaxError, QueryValueError, nesting_error
 
 __all__ = ["parse", "parse_filter", "parse_order_by"]
 
@@ -251,11 +253,65 @@ class _Builder(Transformer[Token, Any]):
 
 _BUILDER = _Builder()
 
+# The keywords of the filter by terminal, as MLflow reads them: the text upper-cased, spaces collapsed.
+_KEYWORDS = {
+    "COMPARATOR": frozenset(op.value for op in Op),
+    "NOT_PATTERN": frozenset({"NOT LIKE", "NOT ILIKE"}),
+    "NOT_IN": frozenset({"NOT IN"}),
+    "NOT_NULL": frozenset({"NOT NULL"}),
+    "NOT": frozenset({"NOT"}),
+    "_AND": frozenset({"AND"}),
+    "OR": frozenset({"OR"}),
+    "IN": frozenset({"IN"}),
+    "IS": frozenset({"IS"}),
+    "NULL": frozenset({"NULL"}),
+}
+
+
+def _ascii_letters(text: str) -> str:
+    # Compatibility decomposition maps KELVIN SIGN to K and a dotted capital I to I plus a dot.
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isascii())
+
+
+def _look_alike(token: Token, meant: str) -> QueryError:
+    odd = next(c for c in str(token) if not c.isascii())
+    name = unicodedata.name(odd, f"U+{ord(odd):04X}")
+    return _refusal(
+        f"{str(token)!r} is not {meant}: it holds {odd!r} ({name}), a look-alike of a Latin letter",
+        code="syntax",
+        span=_span(token),
+        hint=f"type the keyword in plain ASCII letters: {meant}",
+        error=QuerySyntaxError,
+    )
+
+
+def _keyword(token: Token) -> Token:
+    """A keyword the lexer matched case-insensitively, which Unicode folding lets look-alikes match
+    (KELVIN SIGN for K, a dotted capital I for I). MLflow upper-cases a keyword and compares: those
+    it refuses are refused here with the character named; those it accepts pass."""
+    spelled = " ".join(str(token).upper().split())
+    if spelled not in _KEYWORDS[token.type]:
+        meant = " ".join(_ascii_letters(str(token)).upper().split())
+        known = sorted(_KEYWORDS[token.type], key=lambda k: difflib.SequenceMatcher(None, k, meant).ratio())
+        raise _look_alike(token, known[-1])
+    return token
+
+
+def _direction(token: Token) -> Token:
+    # MLflow's order_by takes ASC and DESC in ASCII letters only (it refuses 'DE\u017fC').
+    if not str(token).isascii():
+        raise _look_alike(token, _ascii_letters(str(token)).upper())
+    return token
+
+
+_FILTER_CHECKS = tuple((name, _keyword) for name in _KEYWORDS)
+_ORDER_BY_CHECKS = (("DIRECTION", _direction),)
+
 
 def _run(grammar: str, source: str, where: str, what: str) -> Any:
     reading = _READING.set((source, where))
     try:
-        return _grammar.parser(grammar, _BUILDER).parse(source)
+        return _grammar.parser(grammar, _BUILDER, _FILTER_CHECKS).parse(source)
     except UnexpectedInput as error:
         raise syntax_error(error, source, where, what) from None
     finally:
@@ -271,22 +327,42 @@ def parse_filter(filter_string: str | None) -> Expr | None:
     return _parse_filter(filter_string)
 
 
-@lru_cache(maxsize=4096)
+# Parsed filters and sort keys are kept while the texts they came from total at most this many
+# characters: a parsed tree takes about twice its text's size, so the cache holds a few megabytes
+# whatever the callers send.
+PARSE_CACHE_BUDGET = 1_000_000
+
+
+def _filter_size(filter_string: str) -> int:
+    return len(filter_string) + 64
+
+
+@sized_cache(_filter_size, PARSE_CACHE_BUDGET)
 def _parse_filter(filter_string: str) -> Expr | None:
     if not filter_string.strip():
         return None
     result: Expr | None = _run("filter", filter_string, "filter_string", "the filter")
+    deep = too_deep(result)
+    if deep is not None:
+        raise nesting_error(deep, filter_string, "filter_string", QuerySyntaxError)
     return result
+
+
 
 
 def _sort_key(clause: str, where: str) -> SortKey:
     if not isinstance(clause, str):
         raise TypeError(f"an order_by clause must be a str, not {type(clause).__name__}")
-    return _parse_sort_key(clause, where)
+    return _parse_sort_key((clause, where))
 
 
-@lru_cache(maxsize=4096)
-def _parse_sort_key(clause: str, where: str) -> SortKey:
+def _sort_key_size(key: tuple[str, str]) -> int:
+    return len(key[0]) + 64
+
+
+@sized_cache(_sort_key_size, PARSE_CACHE_BUDGET)
+def _parse_sort_key(clause_where: tuple[str, str]) -> SortKey:
+    clause, where = clause_where
     if "," in clause and not any(q in clause for q in QUOTES):
         pos = clause.index(",")
         raise QuerySyntaxError(
@@ -297,13 +373,13 @@ def _parse_sort_key(clause: str, where: str) -> SortKey:
             hint=f"give a list: {[part.strip() for part in clause.split(',') if part.strip()]}",
             where=where,
         )
-    try:
-        ident, direction = cast(list[Token], _grammar.parser("order_by").parse(clause).children)
-    except UnexpectedInput as error:
-        raise syntax_error(error, clause, where, "the order_by clause", order_by=True) from None
     reading = _READING.set((clause, where))
     try:
+        parser = _grammar.parser("order_by", None, _ORDER_BY_CHECKS)
+        ident, direction = cast(list[Token], parser.parse(clause).children)
         key = key_from_ident(ident)
+    except UnexpectedInput as error:
+        raise syntax_error(error, clause, where, "the order_by clause", order_by=True) from None
     finally:
         _READING.reset(reading)
     descending = direction is not None and str(direction).upper() == "DESC"

@@ -232,6 +232,23 @@ def _keys_section(profiles: Profiles) -> list[str]:
     return [*lines, ""]
 
 
+def _limits_section(profiles: Profiles) -> list[str]:
+    lines = [
+        "## Limits",
+        "",
+        "A query past a limit is refused with `query-too-large` before any row is read; the caret points",
+        "where the limit is passed. Change a limit with `dataclasses.replace(profile, max_clauses=...)`",
+        "(docs/security.md).",
+        "",
+        "| Profile | Entity | filter_string characters | Conditions | Items in one list | order_by clauses |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for (name, entity), p in profiles.items():
+        numbers = (p.max_filter_length, p.max_clauses, p.max_in_items, p.max_order_by)
+        lines.append(f"| {name} | {entity} | " + " | ".join(f"{n:,}" for n in numbers) + " |")
+    return [*lines, ""]
+
+
 def markdown(profiles: Profiles) -> str:
     """The matrix of ``profiles`` (by name and entity, each name for runs and experiments), with the
     page's introduction and notes."""
@@ -240,6 +257,7 @@ def markdown(profiles: Profiles) -> str:
         *_table("The support matrix (runs), as the Azure ML document lists it", DOCUMENT_ROWS, profiles),
         *_table("What runql adds", RUNQL_ROWS, profiles),
         *_keys_section(profiles),
+        *_limits_section(profiles),
         _NOTES,
     ]
     return "\n".join(lines)

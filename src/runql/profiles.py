@@ -168,6 +168,23 @@ class Profile:
     rename_experiments: bool
     """Matrix: "Renaming experiments": MLflow yes, Azure ML no. Meaningful for the experiments record."""
 
+    # The size limits: what a query may cost is bounded before any row is read (docs/security.md).
+    # MLflow refuses a filter past 10,000 sqlparse tokens (whitespace included), about 1,250 clauses
+    # or 5,000 list items at the most; the defaults are above that, so every profile accepts what
+    # MLflow accepts.
+
+    max_filter_length: int = 100_000
+    """The longest filter_string, in characters."""
+
+    max_clauses: int = 2_000
+    """The most conditions (comparisons, IN lists, IS NULL tests) in one filter."""
+
+    max_in_items: int = 10_000
+    """The most items in one IN or NOT IN list."""
+
+    max_order_by: int = 100
+    """The most order_by clauses."""
+
     def kind_of(self, entity: Entity, name: str) -> KeyKind | None:
         """The kind of ``entity.name`` in this profile; ``None`` for an attribute it does not know."""
         if entity is Entity.ATTRIBUTE:

@@ -17,18 +17,20 @@ expressions; all three read the constants and functions here.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from typing import Any
 
 from .ast import Entity, Key, Op, SortKey
+from .bounded import sized_cache
 
 __all__ = [
     "DEFAULT_EXPERIMENT_ORDER",
     "TIER_MISSING",
     "TIER_NAN",
     "TIER_VALUE",
+    "as_float",
     "experiment_order",
     "like_matcher",
     "natural_run_key",
@@ -43,6 +45,25 @@ DEFAULT_EXPERIMENT_ORDER = (
     SortKey(Key(Entity.ATTRIBUTE, "creation_time"), descending=True),
     SortKey(EXPERIMENT_ID),
 )
+
+
+def as_float(value: float | int) -> float:
+    """``value`` as MLflow reads a number it compares as a float: an integer literal too large for a
+    float is infinity (``float("1" + "0" * 400)``), never an OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def exact_float(value: float | int) -> bool:
+    """Whether ``value`` is a float, or an integer a float holds exactly (every one up to 2**53)."""
+    if isinstance(value, float):
+        return True
+    try:
+        return float(value) == value
+    except OverflowError:
+        return False
 
 
 def tier(value: Any) -> int:
@@ -108,20 +129,118 @@ def row_sort_key(
     return key
 
 
-@lru_cache(maxsize=1024)
-def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    # re.escape leaves % and _ alone, so they can become the wildcards afterwards.
-    body = re.escape(pattern).replace("%", ".*").replace("_", ".")
-    if not pattern.startswith("%"):
-        body = "^" + body
-    if not pattern.endswith("%"):
-        body += "$"
-    return re.compile(body, re.IGNORECASE if ignore_case else 0)
+# The compiled patterns kept: their memory grows with the pattern's length, so the cache is bounded by
+# the summed length of the patterns (about 13 bytes of compiled pattern per character), not by count.
+LIKE_CACHE_BUDGET = 1_000_000
+
+
+class _LikePattern:
+    """A LIKE pattern matched in time linear in the value, with MLflow's regular-expression meaning.
+
+    The pattern is cut at each ``%`` into segments of fixed length (a literal character or ``_``, one
+    character each). MLflow's regex ``^S0.*S1.*...Sn$`` matches exactly when S0 matches at the start,
+    each middle segment can be placed after the previous one, Sn ends where ``$`` allows, and no gap
+    that a ``.*`` spans holds a newline. Placing each middle segment at its leftmost position is never
+    worse than a later one (a later placement leaves less text, and its gap holds every character of
+    the leftmost one's that is not matched by the segment itself), so one left-to-right pass decides:
+    no backtracking, whatever the number of wildcards. Each segment is a small fixed-length regex with
+    the same flags as MLflow's, so character matching (case folding included) is exactly Python's.
+    """
+
+    __slots__ = ("first", "last", "last_length", "middle", "open_end", "single")
+
+    def __init__(self, pattern: str, ignore_case: bool) -> None:
+        flags = re.IGNORECASE if ignore_case else 0
+        # re.escape leaves % and _ alone: _ becomes the one-character wildcard, % the cut.
+        parts = [re.compile(re.escape(part).replace("_", "."), flags) for part in pattern.split("%")]
+        self.single = len(parts) == 1
+        self.first = parts[0]
+        self.middle = [_Segment(part, flags) for part in pattern.split("%")[1:-1] if part]
+        self.last = parts[-1]
+        self.last_length = len(pattern) - len(pattern.rsplit("%", 1)[0]) - 1 if not self.single else 0
+        self.open_end = pattern.endswith("%")
+
+    def __call__(self, value: str) -> bool:
+        if self.single:  # ^S$: S is the whole value, or the value less a final newline
+            return self._ends_at(value, 0, len(value)) or (
+                value.endswith("\n") and self._ends_at(value, 0, len(value) - 1)
+            )
+        first = self.first.match(value)
+        if first is None:
+            return False
+        pos = first.end()
+        for segment in self.middle:
+            end = segment.place(value, pos)
+            if end < 0:
+                return False
+            pos = end
+        if self.open_end:
+            return True
+        # S_n ends at the end of the value, or before a final newline; the gap before it is a .*
+        for end in (len(value), len(value) - 1 if value.endswith("\n") else -1):
+            start = end - self.last_length
+            if start >= pos and value.find("\n", pos, start) == -1 and self._last_at(value, start, end):
+                return True
+        return False
+
+    def _ends_at(self, value: str, start: int, end: int) -> bool:
+        found = self.first.match(value, start, end)
+        return found is not None and found.end() == end
+
+    def _last_at(self, value: str, start: int, end: int) -> bool:
+        found = self.last.match(value, start, end)
+        return found is not None and found.end() == end
+
+
+class _Segment:
+    """A middle segment ``_``*lead + core + ``_``*trail, placed at its leftmost position after a ``.*``.
+
+    The wildcards at either end are counted rather than searched for, so a segment such as ``____#``
+    costs one scan for ``#``, not one attempt per position.
+    """
+
+    __slots__ = ("core", "lead", "trail")
+
+    def __init__(self, text: str, flags: int) -> None:
+        stripped = text.lstrip("_")
+        self.lead = len(text) - len(stripped)
+        core = stripped.rstrip("_")
+        self.trail = len(stripped) - len(core)
+        self.core = re.compile(re.escape(core).replace("_", "."), flags) if core else None
+
+    def place(self, value: str, pos: int) -> int:
+        """Where the segment ends when placed leftmost at or after ``pos`` with a newline-free gap
+        before it; -1 when it cannot be placed."""
+        if self.core is None:  # only wildcards: they take the next characters, none a newline
+            end = pos + self.lead
+            return end if end <= len(value) and value.find("\n", pos, end) == -1 else -1
+        start = pos + self.lead
+        while (found := self.core.search(value, start)) is not None:
+            # The gap and the leading wildcards are one newline-free stretch; a newline in it rules
+            # out every later placement too.
+            if value.find("\n", pos, found.start()) != -1:
+                return -1
+            end = found.end() + self.trail
+            if end > len(value):  # a later placement would end later still
+                return -1
+            if value.find("\n", found.end(), end) == -1:
+                return end
+            start = found.start() + 1
+        return -1
+
+
+def _like_size(key: tuple[str, bool]) -> int:
+    return len(key[0]) + 64  # a small pattern still costs its compiled objects
+
+
+@sized_cache(_like_size, LIKE_CACHE_BUDGET)
+def _like_pattern(key: tuple[str, bool]) -> _LikePattern:
+    return _LikePattern(*key)
 
 
 def like_matcher(op: Op, pattern: str) -> Callable[[str], bool]:
-    """A test for one of LIKE, ILIKE, NOT LIKE, NOT ILIKE against ``pattern``."""
-    regex = _like_regex(pattern, op in (Op.ILIKE, Op.NOT_ILIKE))
+    """A test for one of LIKE, ILIKE, NOT LIKE, NOT ILIKE against ``pattern``, linear in the value."""
+    matches = _like_pattern((pattern, op in (Op.ILIKE, Op.NOT_ILIKE)))
     if op in (Op.NOT_LIKE, Op.NOT_ILIKE):
-        return lambda value: regex.match(value) is None
-    return lambda value: regex.match(value) is not None
+        return lambda value: not matches(value)
+    return matches

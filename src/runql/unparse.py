@@ -24,9 +24,10 @@ from .ast import (
     Query,
     SortKey,
     assert_never,
+    too_deep,
 )
 from .attributes import ATTRIBUTE_ALIASES
-from .errors import QueryValueError
+from .errors import QueryValueError, nesting_error
 
 __all__ = ["unparse"]
 
@@ -96,19 +97,27 @@ def _clause(node: Compare | In | IsNull) -> str:
 
 
 def unparse_expr(expr: Expr) -> str:
+    """The canonical text of a filter expression; a tree nested past MAX_NESTING is refused."""
+    deep = too_deep(expr)
+    if deep is not None:
+        raise nesting_error(deep, "", "", QueryValueError)
+    return _expr_text(expr)
+
+
+def _expr_text(expr: Expr) -> str:
     match expr:
         case Compare() | In() | IsNull():
             return _clause(expr)
         case And(terms):
             return " AND ".join(
-                f"({unparse_expr(t)})" if isinstance(t, (And, Or)) else unparse_expr(t) for t in terms
+                f"({_expr_text(t)})" if isinstance(t, (And, Or)) else _expr_text(t) for t in terms
             )
         case Or(terms):
             return " OR ".join(
-                f"({unparse_expr(t)})" if isinstance(t, Or) else unparse_expr(t) for t in terms
+                f"({_expr_text(t)})" if isinstance(t, Or) else _expr_text(t) for t in terms
             )
         case Not(term):
-            inner = unparse_expr(term)
+            inner = _expr_text(term)
             return f"NOT ({inner})" if isinstance(term, (And, Or)) else f"NOT {inner}"
         case _:
             assert_never(expr)

@@ -31,9 +31,11 @@ from .ast import (
     SortKey,
     Span,
     assert_never,
+    too_deep,
+    walk,
 )
 from .attributes import KeyKind
-from .errors import Diagnostic, Severity, UnsupportedQueryError
+from .errors import Diagnostic, QueryValueError, Severity, UnsupportedQueryError, nesting_error
 from .parse import order_by_texts, parse, parse_order_by
 from .profiles import MLFLOW_STATUSES, PROFILES, Profile, get_profile
 from .unparse import PLAIN_KEY
@@ -104,6 +106,7 @@ def check(
     ``QueryValueError`` for an unknown key type or an unquoted value).
     """
     resolved = resolve_profile(profile, entity)
+    _refuse_long_texts(resolved, query, order_by)
     q, wheres = _as_query(query, order_by)
     return _diagnose(resolved, q, wheres)
 
@@ -119,6 +122,7 @@ def analyse(
     Raises ``UnsupportedQueryError`` with every error; warnings are returned, not emitted.
     """
     resolved = resolve_profile(profile, entity)
+    _refuse_long_texts(resolved, query, order_by)
     q, wheres = _as_query(query, order_by)
     diagnostics = _diagnose(resolved, q, wheres)
     if any(d.severity is Severity.ERROR for d in diagnostics):
@@ -577,9 +581,87 @@ def _sort_key(site: _Site, sort_key: SortKey, index: int, seen: dict[Key, int]) 
     return None
 
 
+# -- the limits: checked first, without recursion, so nothing else walks a tree too large
+
+
+def _too_large(site: _Site, message: str, span: Span | None, field: str) -> Diagnostic:
+    return site.problem(
+        "query-too-large",
+        message,
+        span,
+        f"split the search in parts, or raise the profile's {field} (docs/security.md)",
+    )
+
+
+def _refuse_long_texts(
+    profile: Profile, query: str | Query | Expr | None, order_by: str | Sequence[str] | None
+) -> None:
+    """Refuse a filter_string or an order_by list past the profile's limits before parsing it."""
+    found: list[Diagnostic] = []
+    if isinstance(query, str) and len(query) > profile.max_filter_length:
+        found.append(_filter_too_long(profile, query))
+    # Only a list is counted here: any other iterable can be read once, and is counted once parsed.
+    if (
+        isinstance(order_by, Sequence)
+        and not isinstance(order_by, str)
+        and len(order_by) > profile.max_order_by
+    ):
+        found.append(_order_by_too_long(profile, order_by, f"order_by[{profile.max_order_by}]"))
+    if found:
+        raise UnsupportedQueryError(found, profile.name)
+
+
+def _filter_too_long(profile: Profile, source: str) -> Diagnostic:
+    limit = profile.max_filter_length
+    message = f"the filter is longer than {limit:,} characters"
+    span = Span.at(source, limit, limit + 1)  # the first character past the limit
+    return _too_large(_Site(profile, source, "filter_string"), message, span, "max_filter_length")
+
+
+def _order_by_too_long(profile: Profile, clauses: Sequence[object], where: str) -> Diagnostic:
+    extra = clauses[profile.max_order_by]
+    text = extra if isinstance(extra, str) else ""
+    site = _Site(profile, text, where)
+    return _too_large(
+        site,
+        f"order_by has more than {profile.max_order_by:,} clauses",
+        Span.at(text, 0, len(text)) if text else None,
+        "max_order_by",
+    )
+
+
+def _limits(profile: Profile, query: Query, wheres: tuple[str, ...]) -> list[Diagnostic]:
+    """What passes the profile's limits in a parsed query (or a tree built by hand)."""
+    source = query.filter_string
+    deep = too_deep(query.filter)
+    if deep is not None:
+        raise nesting_error(deep, source, "filter_string" if source else "", QueryValueError)
+    site = _Site(profile, source, "filter_string")
+    found: list[Diagnostic] = []
+    if len(source) > profile.max_filter_length:
+        found.append(_filter_too_long(profile, source))
+    count = 0
+    for node, _ in walk(query.filter):
+        if isinstance(node, In) and len(node.values) > profile.max_in_items:
+            extra = node.values[profile.max_in_items]
+            message = f"an IN list has more than {profile.max_in_items:,} items"
+            found.append(_too_large(site, message, extra.span, "max_in_items"))
+        if isinstance(node, (Compare, In, IsNull)):
+            count += 1
+            if count == profile.max_clauses + 1:
+                message = f"the filter has more than {profile.max_clauses:,} conditions"
+                found.append(_too_large(site, message, node.span, "max_clauses"))
+    if len(query.order_by) > profile.max_order_by:
+        where = wheres[profile.max_order_by] if len(wheres) > profile.max_order_by else ""
+        found.append(_order_by_too_long(profile, query.order_by_strings or query.order_by, where))
+    return found
+
+
 def _diagnose(profile: Profile, query: Query, wheres: tuple[str, ...]) -> list[Diagnostic]:
     """Every diagnostic of ``query``: the filter's, clause by clause, then the order_by's."""
-    found: list[Diagnostic] = []
+    found = _limits(profile, query, wheres)
+    if found:  # a query past a limit is refused for that alone, before any other work
+        return found
     if query.filter is not None:
         found += _expr(_Site(profile, query.filter_string, "filter_string"), query.filter)
     seen: dict[Key, int] = {}

@@ -22,7 +22,7 @@ from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, Sort
 from ..attributes import RUN_NUMERIC_ATTRIBUTES, RUN_STRING_ATTRIBUTES
 from ..errors import EvaluationError
 from ..output import INFO_COLUMNS, frame_from_columns
-from ..semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, like_matcher
+from ..semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, as_float, exact_float, like_matcher
 from .reference import dataset_clause_matches, dataset_values, run_attribute
 
 if TYPE_CHECKING:
@@ -113,18 +113,33 @@ class StringColumn:
 class NumberColumn:
     values: npt.NDArray[np.float64]
     present_mask: Mask
+    exact: npt.NDArray[np.object_] | None = None
+    """The values as given, kept only when one of them is an integer no float holds (a time beyond
+    2**53 milliseconds), so run times compare exactly, as MLflow compares them."""
 
     @classmethod
-    def build(cls, size: int, rows: Sequence[int], items: Sequence[float]) -> NumberColumn:
+    def build(cls, size: int, rows: Sequence[int], items: Sequence[float | int]) -> NumberColumn:
         values = np.zeros(size, dtype=np.float64)
         present = np.zeros(size, dtype=bool)
-        values[list(rows)] = items
+        values[list(rows)] = [as_float(item) for item in items]
         present[list(rows)] = True
-        return cls(values, present)
+        exact = None
+        if not all(exact_float(item) for item in items):
+            exact = np.zeros(size, dtype=object)
+            exact[list(rows)] = list(items)
+        return cls(values, present, exact)
 
     def set(self, row: int, value: Any) -> None:
         self.present_mask[row] = value is not None
-        self.values[row] = 0.0 if value is None else value
+        self.values[row] = 0.0 if value is None else as_float(value)
+        if self.exact is None and value is not None and not exact_float(value):
+            self.exact = self.values.astype(object)
+        if self.exact is not None:
+            self.exact[row] = 0 if value is None else value
+
+    def held(self) -> npt.NDArray[np.object_]:
+        """The values as Python numbers, exact: compared with an integer, they compare as MLflow's do."""
+        return self.exact if self.exact is not None else self.values.astype(object)
 
     def present(self) -> Mask:
         return self.present_mask
@@ -138,6 +153,14 @@ class NumberColumn:
 
 
 Column = StringColumn | NumberColumn
+
+
+def _exactly(key: Key, column: NumberColumn, values: Sequence[Any]) -> bool:
+    """Whether a run attribute must be compared as Python numbers: MLflow compares run times as given,
+    and float64 would round a time or a literal beyond 2**53 (metrics compare as floats, as MLflow's)."""
+    return key.entity is Entity.ATTRIBUTE and (
+        column.exact is not None or not all(exact_float(v) for v in values)
+    )
 
 
 @dataclass
@@ -164,7 +187,7 @@ class ColumnarRuns:
                 value = run_attribute(run, name)
                 if value is not None:
                     rows.append(row)
-                    items.append(float(value))
+                    items.append(value)
             self.attributes[name] = NumberColumn.build(size, rows, items)
         self.metrics = self._columns(size, "metrics", number=True)
         self.params = self._columns(size, "params", number=False)
@@ -197,7 +220,7 @@ class ColumnarRuns:
             number = self.attributes[name]
             assert isinstance(number, NumberColumn)
             value = run_attribute(run, name)
-            number.set(row, None if value is None else float(value))
+            number.set(row, value)
         if data:
             self._refresh_data(row)
         self.has_datasets = self.has_datasets or bool(_dataset_inputs(run))
@@ -299,8 +322,13 @@ class ColumnarRuns:
         if isinstance(column, NumberColumn):
             if isinstance(value, str):
                 raise EvaluationError(f"{key.name} holds numbers, not {value!r}", code="bad-value-type")
-            with np.errstate(invalid="ignore"):
-                result = _COMPARE[op](column.values, float(value))
+            if _exactly(key, column, (value,)):
+                compare = _COMPARE[op]
+                held = column.held()
+                result = np.fromiter((bool(compare(x, value)) for x in held), dtype=bool, count=len(held))
+            else:
+                with np.errstate(invalid="ignore"):
+                    result = _COMPARE[op](column.values, as_float(value))
         elif op.is_pattern:
             match = like_matcher(op, str(value))
             result = column.where(match)
@@ -322,7 +350,12 @@ class ColumnarRuns:
             return self._nothing()
         present = column.present()
         if isinstance(column, NumberColumn):
-            result = np.isin(column.values, np.array([float(v) for v in values]))
+            if _exactly(key, column, values):
+                wanted = frozenset(values)
+                held = column.held()
+                result = np.fromiter((x in wanted for x in held), dtype=bool, count=len(held))
+            else:
+                result = np.isin(column.values, np.array([as_float(v) for v in values]))
         else:
             result = column.among(values)
         if negated:

@@ -30,7 +30,7 @@ from ..attributes import (
 )
 from ..errors import EvaluationError
 from ..records import DATASET_CONTEXT_TAG
-from ..semantics import experiment_order, like_matcher, natural_run_key, row_sort_key
+from ..semantics import as_float, experiment_order, like_matcher, natural_run_key, row_sort_key
 
 __all__ = [
     "dataset_clause_matches",
@@ -190,7 +190,7 @@ def _operand(key: Key, kind: str, literal: LiteralNode, target: Target, place: P
             raise _type_error(key, "number", value, literal.span, place)
         # MLflow compares a metric (and an experiment time) with float(value), run times as given.
         if key.entity is Entity.METRIC or target == "experiments":
-            return float(value)
+            return as_float(value)
         return value
     if not isinstance(value, str):
         raise _type_error(key, "string", value, literal.span, place)

@@ -1,0 +1,74 @@
+"""A least-recently-used cache bounded by the size of what it holds, not by how many entries.
+
+The parse cache and the LIKE cache hold results whose memory grows with the text they were made from
+(a parsed filter, a compiled pattern). A count bound lets a caller who sends large distinct texts fill
+memory; a bound on the total length of the keys' texts does not. An entry larger than the whole
+budget is computed and returned but never kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from functools import update_wrapper
+from typing import Generic, TypeVar
+
+__all__ = ["SizedCache", "sized_cache"]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class SizedCache(Generic[K, V]):
+    """``function(key)`` memoised while the summed ``size(key)`` of the kept keys stays within ``budget``."""
+
+    def __init__(self, function: Callable[[K], V], size: Callable[[K], int], budget: int) -> None:
+        self._function = function
+        self._size = size
+        self.budget = budget
+        self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._total = 0
+        self._lock = threading.Lock()
+        update_wrapper(self, function)
+
+    def __call__(self, key: K) -> V:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found[0]
+        value = self._function(key)  # outside the lock: a slow parse does not hold up other threads
+        weight = max(1, self._size(key))
+        if weight > self.budget:
+            return value
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = (value, weight)
+                self._total += weight
+                while self._total > self.budget:
+                    _, (_, dropped) = self._entries.popitem(last=False)
+                    self._total -= dropped
+        return value
+
+    @property
+    def total(self) -> int:
+        """The summed size of the kept entries."""
+        return self._total
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._total = 0
+
+
+def sized_cache(size: Callable[[K], int], budget: int) -> Callable[[Callable[[K], V]], SizedCache[K, V]]:
+    """Decorator form of :class:`SizedCache` for a function of one hashable argument."""
+
+    def wrap(function: Callable[[K], V]) -> SizedCache[K, V]:
+        return SizedCache(function, size, budget)
+
+    return wrap
