@@ -168,6 +168,11 @@ class Profile:
     rename_experiments: bool
     """Matrix: "Renaming experiments": MLflow yes, Azure ML no. Meaningful for the experiments record."""
 
+    metric_histories: bool = False
+    """Functions of a metric's whole history in filters and order_by (``min(metrics.loss) < 0.1``,
+    ``max``, ``avg``, ``count``, ``first``, ``last``, ``at_step(metrics.loss, 10)``): runql's extension
+    for runs (docs/syntax.md). MLflow and Azure ML search only a metric's latest value."""
+
     # The size limits: what a query may cost is bounded before any row is read (docs/security.md).
     # MLflow refuses a filter past 10,000 sqlparse tokens (whitespace included), about 1,250 clauses
     # or 5,000 list items at the most; the defaults are above that, so every profile accepts what
@@ -401,7 +406,9 @@ def _extended(base: Profile) -> Profile:
     )
 
 
-EXTENDED_RUNS = replace(_extended(MLFLOW_RUNS), order_by_aliases=frozenset(ATTRIBUTE_ALIASES))
+EXTENDED_RUNS = replace(
+    _extended(MLFLOW_RUNS), order_by_aliases=frozenset(ATTRIBUTE_ALIASES), metric_histories=True
+)
 EXTENDED_EXPERIMENTS = _extended(MLFLOW_EXPERIMENTS)
 
 PROFILES: dict[tuple[str, str], Profile] = {

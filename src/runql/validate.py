@@ -234,6 +234,28 @@ _STRUCTURE_RULES: tuple[Callable[[_Site, Expr], Diagnostic | None], ...] = (_par
 # -- keys
 
 
+def _history_searched(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
+    p = site.profile
+    if key.aggregate is None or p.metric_histories or key.entity not in p.filter_kinds:
+        return None  # a profile without metrics refuses the key for that (_entity_searched)
+    what = "order" if use.in_order_by else "filter"
+    metric = hints.key_text(key.metric)
+    if use.in_order_by:
+        hint = f"order by {metric} (its latest value), or use the extended profile"
+    else:
+        hint = (
+            f"filter by {metric} (its latest value), or use the extended profile, "
+            f"which computes {key.aggregate.value}() from every logged point"
+        )
+    return site.problem(
+        "unsupported-aggregate",
+        f"{p.title} cannot {what} {p.entity} by {key.aggregate.value}() of a metric's history, "
+        "only by its latest value",
+        key.span,
+        hint,
+    )
+
+
 def _entity_searched(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
     p = site.profile
     if key.entity in p.filter_kinds:
@@ -322,6 +344,7 @@ def _metric_name_plain(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
 
 
 _KEY_RULES: tuple[Callable[[_Site, Key, _Use], Diagnostic | None], ...] = (
+    _history_searched,
     _entity_searched,
     _prefix_accepted,
     _entity_sortable,
