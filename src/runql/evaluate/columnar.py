@@ -117,25 +117,31 @@ class NumberColumn:
     values: npt.NDArray[np.float64]
     present_mask: Mask
     exact: npt.NDArray[np.object_] | None = None
-    """The values as given, kept only when one of them is an integer no float holds (a time beyond
-    2**53 milliseconds), so run times compare exactly, as MLflow compares them."""
+    """The values as given, kept only in a column of run times (``exact_times``) when one of them is an
+    integer no float holds (beyond 2**53 milliseconds), so run times compare exactly, as MLflow's do."""
+    exact_times: bool = False
 
     @classmethod
-    def build(cls, size: int, rows: Sequence[int], items: Sequence[float | int]) -> NumberColumn:
+    def build(
+        cls, size: int, rows: Sequence[int], items: Sequence[float | int], exact_times: bool = False
+    ) -> NumberColumn:
         values = np.zeros(size, dtype=np.float64)
         present = np.zeros(size, dtype=bool)
-        values[list(rows)] = [as_float(item) for item in items]
+        try:
+            values[list(rows)] = items
+        except OverflowError:  # an integer past a float's range: infinity, as MLflow reads it
+            values[list(rows)] = [as_float(item) for item in items]
         present[list(rows)] = True
-        exact = None
-        if not all(exact_float(item) for item in items):
-            exact = np.zeros(size, dtype=object)
-            exact[list(rows)] = list(items)
-        return cls(values, present, exact)
+        column = cls(values, present, None, exact_times)
+        if exact_times and not all(exact_float(item) for item in items):
+            column.exact = np.zeros(size, dtype=object)
+            column.exact[list(rows)] = list(items)
+        return column
 
     def set(self, row: int, value: Any) -> None:
         self.present_mask[row] = value is not None
         self.values[row] = 0.0 if value is None else as_float(value)
-        if self.exact is None and value is not None and not exact_float(value):
+        if self.exact_times and self.exact is None and value is not None and not exact_float(value):
             self.exact = self.values.astype(object)
         if self.exact is not None:
             self.exact[row] = 0 if value is None else value
@@ -191,7 +197,7 @@ class ColumnarRuns:
                 if value is not None:
                     rows.append(row)
                     items.append(value)
-            self.attributes[name] = NumberColumn.build(size, rows, items)
+            self.attributes[name] = NumberColumn.build(size, rows, items, exact_times=True)
         self.metrics = self._columns(size, "metrics", number=True)
         self.params = self._columns(size, "params", number=False)
         self.tags = self._columns(size, "tags", number=False)
