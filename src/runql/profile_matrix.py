@@ -147,6 +147,10 @@ RUNQL_ROWS: tuple[tuple[str, Cell], ...] = (
         lambda r, _: _yes(bool(r.order_by_aliases & {"run name", "Run name", "Run Name"})),
     ),
     (
+        "Dates on time attributes (`start_time >= '2026-11-01'`, `'now-7d'`)",
+        lambda r, _: _yes(r.dates),
+    ),
+    (
         "Functions of a metric's history: `min(metrics.loss)`, `max`, `avg`, `count`, `first`, `last`, "
         "`at_step(metrics.loss, 10)`",
         lambda r, _: _yes(r.metric_histories),

@@ -168,6 +168,11 @@ class Profile:
     rename_experiments: bool
     """Matrix: "Renaming experiments": MLflow yes, Azure ML no. Meaningful for the experiments record."""
 
+    dates: bool = False
+    """Dates for time attributes (``attributes.start_time >= '2026-11-01'``, an ISO 8601 datetime with an
+    optional zone, UTC without one, or ``'now-7d'``), lowered to milliseconds since the epoch:
+    runql's extension (docs/syntax.md). MLflow and Azure ML compare times with milliseconds only."""
+
     metric_histories: bool = False
     """Functions of a metric's whole history in filters and order_by (``min(metrics.loss) < 0.1``,
     ``max``, ``avg``, ``count``, ``first``, ``last``, ``at_step(metrics.loss, 10)``): runql's extension
@@ -403,6 +408,7 @@ def _extended(base: Profile) -> Profile:
         list_kinds=kinds,
         null_kinds=kinds,
         quoted_numbers=True,
+        dates=True,
     )
 
 
