@@ -31,6 +31,7 @@ __all__ = [
     "TIER_NAN",
     "TIER_VALUE",
     "as_float",
+    "exact_float",
     "experiment_order",
     "like_matcher",
     "natural_run_key",
@@ -134,8 +135,14 @@ def row_sort_key(
 LIKE_CACHE_BUDGET = 1_000_000
 
 
+def _fixed(text: str, flags: int) -> re.Pattern[str]:
+    """A piece of a LIKE pattern without ``%``: each character itself, ``_`` any but a newline.
+    re.escape leaves ``_`` alone, so it can become the wildcard afterwards."""
+    return re.compile(re.escape(text).replace("_", "."), flags)
+
+
 class _LikePattern:
-    """A LIKE pattern matched in time linear in the value, with MLflow's regular-expression meaning.
+    """A LIKE pattern matched in one left-to-right pass, with MLflow's regular-expression meaning.
 
     The pattern is cut at each ``%`` into segments of fixed length (a literal character or ``_``, one
     character each). MLflow's regex ``^S0.*S1.*...Sn$`` matches exactly when S0 matches at the start,
@@ -151,13 +158,12 @@ class _LikePattern:
 
     def __init__(self, pattern: str, ignore_case: bool) -> None:
         flags = re.IGNORECASE if ignore_case else 0
-        # re.escape leaves % and _ alone: _ becomes the one-character wildcard, % the cut.
-        parts = [re.compile(re.escape(part).replace("_", "."), flags) for part in pattern.split("%")]
-        self.single = len(parts) == 1
-        self.first = parts[0]
-        self.middle = [_Segment(part, flags) for part in pattern.split("%")[1:-1] if part]
-        self.last = parts[-1]
-        self.last_length = len(pattern) - len(pattern.rsplit("%", 1)[0]) - 1 if not self.single else 0
+        pieces = pattern.split("%")
+        self.single = len(pieces) == 1
+        self.first = _fixed(pieces[0], flags)
+        self.middle = [_Segment(piece, flags) for piece in pieces[1:-1] if piece]
+        self.last = _fixed(pieces[-1], flags)
+        self.last_length = len(pieces[-1])
         self.open_end = pattern.endswith("%")
 
     def __call__(self, value: str) -> bool:
@@ -206,7 +212,7 @@ class _Segment:
         self.lead = len(text) - len(stripped)
         core = stripped.rstrip("_")
         self.trail = len(stripped) - len(core)
-        self.core = re.compile(re.escape(core).replace("_", "."), flags) if core else None
+        self.core = _fixed(core, flags) if core else None
 
     def place(self, value: str, pos: int) -> int:
         """Where the segment ends when placed leftmost at or after ``pos`` with a newline-free gap
@@ -239,7 +245,8 @@ def _like_pattern(key: tuple[str, bool]) -> _LikePattern:
 
 
 def like_matcher(op: Op, pattern: str) -> Callable[[str], bool]:
-    """A test for one of LIKE, ILIKE, NOT LIKE, NOT ILIKE against ``pattern``, linear in the value."""
+    """A test for one of LIKE, ILIKE, NOT LIKE, NOT ILIKE against ``pattern``. It costs at most (value
+    length x longest run of pattern characters between two ``%``) comparisons: no backtracking."""
     matches = _like_pattern((pattern, op in (Op.ILIKE, Op.NOT_ILIKE)))
     if op in (Op.NOT_LIKE, Op.NOT_ILIKE):
         return lambda value: not matches(value)
