@@ -13,6 +13,8 @@ import operator
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
@@ -324,7 +326,7 @@ class ColumnarRuns:
                     histories.append((row, history))
                 elif name in self.runs[row].data.metrics:  # a plain value: its one point
                     histories.append((row, self.runs[row].data.history(name)))
-        found = self._points[name] = HistoryPoints.build(len(self.runs), histories)
+        found = self._points[name] = HistoryPoints(len(self.runs), histories)
         return found
 
     def mask(self, expr: Expr | None) -> Mask:
@@ -546,40 +548,43 @@ def _dataset_inputs(run: Any) -> Sequence[Any]:
 
 
 class HistoryPoints:
-    """Every point of one metric over all runs, as flat arrays: the row (run) of each point, its step,
-    timestamp and value."""
+    """Every point of one metric over all runs, as flat arrays: the row (run) of each point and its
+    value, and, read when a function first needs them (first, at_step), its step and timestamp.
 
-    def __init__(
-        self,
-        size: int,
-        rows: npt.NDArray[np.intp],
-        steps: npt.NDArray[np.int64],
-        timestamps: npt.NDArray[np.int64],
-        values: npt.NDArray[np.float64],
-    ) -> None:
+    The fields are read from the points in C loops (``map`` over an attribute getter into
+    ``np.fromiter``), which create no objects for the collector to walk."""
+
+    def __init__(self, size: int, histories: Sequence[tuple[int, Sequence[Metric]]]) -> None:
         self.size = size
-        self.rows = rows
-        self.steps = steps
-        self.timestamps = timestamps
-        self.values = values
+        lengths = np.fromiter((len(points) for _, points in histories), dtype=np.intp, count=len(histories))
+        row_of_run = np.fromiter((row for row, _ in histories), dtype=np.intp, count=len(histories))
+        self.rows: npt.NDArray[np.intp] = np.repeat(row_of_run, lengths)
+        self._points: list[Metric] | None = list(chain.from_iterable(points for _, points in histories))
+        self.values: npt.NDArray[np.float64] = self._field("value", np.float64)
+        self._steps: npt.NDArray[np.int64] | None = None
+        self._timestamps: npt.NDArray[np.int64] | None = None
 
-    @classmethod
-    def build(cls, size: int, histories: Sequence[tuple[int, Sequence[Metric]]]) -> HistoryPoints:
-        """From ``(row, points)`` pairs."""
-        count = sum(len(points) for _, points in histories)
-        rows = np.empty(count, dtype=np.intp)
-        steps = np.empty(count, dtype=np.int64)
-        timestamps = np.empty(count, dtype=np.int64)
-        values = np.empty(count, dtype=np.float64)
-        at = 0
-        for row, points in histories:
-            end = at + len(points)
-            rows[at:end] = row
-            steps[at:end] = [p.step for p in points]
-            timestamps[at:end] = [p.timestamp for p in points]
-            values[at:end] = [p.value for p in points]
-            at = end
-        return cls(size, rows, steps, timestamps, values)
+    def _field(self, name: str, dtype: Any) -> Any:
+        assert self._points is not None
+        return np.fromiter(map(attrgetter(name), self._points), dtype=dtype, count=len(self._points))
+
+    def _read_times(self) -> None:
+        if self._steps is None or self._timestamps is None:
+            self._steps = self._field("step", np.int64)
+            self._timestamps = self._field("timestamp", np.int64)
+            self._points = None  # every field is read: the points are no longer needed
+
+    @property
+    def steps(self) -> npt.NDArray[np.int64]:
+        self._read_times()
+        assert self._steps is not None
+        return self._steps
+
+    @property
+    def timestamps(self) -> npt.NDArray[np.int64]:
+        self._read_times()
+        assert self._timestamps is not None
+        return self._timestamps
 
 
 def history_column(
@@ -591,10 +596,10 @@ def history_column(
     assert aggregate is not None
     if aggregate is Aggregate.LAST:
         return latest[0].copy(), latest[1].copy()
-    rows, steps, timestamps, values = points.rows, points.steps, points.timestamps, points.values
+    rows, values = points.rows, points.values
     if aggregate is Aggregate.AT_STEP:
-        kept = steps == key.step
-        rows, steps, timestamps, values = rows[kept], steps[kept], timestamps[kept], values[kept]
+        kept = points.steps == key.step
+        rows, values = rows[kept], values[kept]
     out = np.zeros(points.size, dtype=np.float64)
     present = np.zeros(points.size, dtype=bool)
     if len(rows) == 0:
@@ -603,10 +608,10 @@ def history_column(
     if aggregate in (Aggregate.FIRST, Aggregate.AT_STEP):
         number_key = np.where(nan, 0.0, values)
         if aggregate is Aggregate.FIRST:  # smallest step, timestamp, a number before NaN, value
-            order = np.lexsort((number_key, nan, timestamps, steps, rows))
+            order = np.lexsort((number_key, nan, points.timestamps, points.steps, rows))
             chosen = order[_group_starts(rows[order])]
         else:  # greatest timestamp, a number after NaN, the greatest value: the last of each group
-            order = np.lexsort((number_key, ~nan, timestamps, rows))
+            order = np.lexsort((number_key, ~nan, points.timestamps[kept], rows))
             chosen = order[_group_ends(rows[order])]
         out[rows[chosen]] = values[chosen]
         present[rows[chosen]] = True
