@@ -395,3 +395,81 @@ def test_columnar_computes_a_function_once_and_again_after_a_logged_point() -> N
     workspace.log_metric("a" * 32, "loss", 1.0, step=1)
     found = workspace.search_runs(None, "min(metrics.loss) < 2", output_format="list", profile="extended")
     assert [r.info.run_id for r in found] == ["a" * 32]
+
+
+# -- the command line, on stores MLflow wrote ------------------------------------------------------
+
+DONE_FILTER = "min(metrics.val_loss) < 0.3 AND attributes.start_time >= '2026-11-01'"
+DONE_ORDER = "max(metrics.accuracy) DESC"
+
+
+def _write_done_store(uri: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("e")
+    for i in range(6):
+        run = client.create_run(
+            experiment, start_time=1_793_491_200_000 + (i - 2) * 86_400_000, run_name=f"run{i}"
+        )
+        for step in range(5):
+            loss = 1.0 / (step + 1 + i) + (0.1 if step == 4 else 0.0)
+            client.log_metric(run.info.run_id, "val_loss", loss, step=step, timestamp=1000 + step)
+            client.log_metric(run.info.run_id, "accuracy", step * i / 30.0, step=step, timestamp=1000 + step)
+        if i == 3:  # a NaN latest value: metrics.val_loss is NaN, min() is not
+            client.log_metric(run.info.run_id, "val_loss", math.nan, step=9, timestamp=2000)
+        client.set_terminated(run.info.run_id)
+
+
+def test_the_command_line_answers_on_an_mlruns_folder_and_in_sql(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    folder, database = tmp_path / "mlruns", tmp_path / "mlflow.db"
+    _write_done_store(folder.as_uri())
+    _write_done_store(f"sqlite:///{database}")
+    env = {**os.environ, "COLUMNS": "200"}
+    for source in ([str(folder)], [str(database)], [str(database), "--load"]):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "runql",
+                "runs",
+                "--source",
+                *source,
+                "-e",
+                "e",
+                "--profile",
+                "extended",
+                "--filter",
+                DONE_FILTER,
+                "--order-by",
+                DONE_ORDER,
+                "--columns",
+                "run_name",
+                "--format",
+                "csv",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["run_name", "run5", "run4", "run3", "run2"], (source, done.stdout)
+    checked = subprocess.run(
+        [sys.executable, "-m", "runql", "check", DONE_FILTER, "--order-by", DONE_ORDER],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert checked.returncode == 1
+    assert (
+        checked.stdout.count("[unsupported-aggregate]") + checked.stderr.count("[unsupported-aggregate]") == 2
+    )
