@@ -331,10 +331,10 @@ def _ascii_letters(text: str) -> str:
 
 
 def _look_alike(token: Token, meant: str) -> QueryError:
-    odd = next(c for c in str(token) if not c.isascii())
-    name = unicodedata.name(odd, f"U+{ord(odd):04X}")
+    odd = next((c for c in str(token) if not c.isascii()), "")
+    held = f": it holds {odd!r} ({unicodedata.name(odd, f'U+{ord(odd):04X}')}), a look-alike" if odd else ""
     return _refusal(
-        f"{str(token)!r} is not {meant}: it holds {odd!r} ({name}), a look-alike of a Latin letter",
+        f"{str(token)!r} is not {meant}{held}",
         code="syntax",
         span=_span(token),
         hint=f"type the keyword in plain ASCII letters: {meant}",
