@@ -10,12 +10,14 @@ histories): the first aggregate query computes the columns of ``min`` and ``max`
 and key), the ones after it read them. The SQL store searches a SQLite database MLflow's schema holds,
 its ``metrics`` table filled directly (built once, cached beside the other benchmark databases), and
 prints SQLite's plan of the aggregate query. Times are medians of several searches on this shared
-machine, so read the ratios rather than the absolute times.
+machine, so read the ratios rather than the absolute times. The collector's first full pass over a
+workspace of ten million points takes seconds; it is run (and timed) apart before the aggregate query.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import random
 import statistics
@@ -42,10 +44,11 @@ THRESHOLD = 0.05
 PLAIN = ("metrics.loss < 0.05", ["metrics.loss DESC"])
 AGGREGATE = ("min(metrics.loss) < 0.05", ["max(metrics.loss) DESC"])
 PAGE = 1000
+_INSERT = "INSERT INTO {table} (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 def histories(n_runs: int, points: int, seed: int = 11) -> list[list[tuple[float, int, int]]]:
-    """(value, timestamp, step) of ``points`` points per run: a falling loss with noise, a NaN now and then."""
+    """(value, timestamp, step) of ``points`` points per run: a falling loss with noise, now and then NaN."""
     rng = random.Random(seed)
     out = []
     for _ in range(n_runs):
@@ -91,6 +94,13 @@ def bench_columnar(n_runs: int, points: int) -> None:
         return found
 
     search(PLAIN)  # the columns of the plain metrics, built on the first search
+    # The collector's first full pass over the millions of objects just built is paid by whatever
+    # allocates next: paid here, apart, so it is not counted against the first aggregate query.
+    start = time.perf_counter()
+    gc.collect()
+    print(
+        f"collector's first full pass over the new workspace {(time.perf_counter() - start) * 1000:8.1f} ms"
+    )
     plain = median_time(lambda: search(PLAIN))
     start = time.perf_counter()
     first = search(AGGREGATE)
@@ -134,11 +144,11 @@ def sqlite_database(n_runs: int, points: int) -> str:
                 metric_rows.extend(rows)
                 latest_rows.append(max(rows, key=lambda r: (r[3], r[2], r[1])))
             connection.exec_driver_sql(
-                "INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, ?, ?)",
+                _INSERT.format(table="metrics"),
                 metric_rows,
             )
             connection.exec_driver_sql(
-                "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, ?, ?)",
+                _INSERT.format(table="latest_metrics"),
                 latest_rows,
             )
         connection.exec_driver_sql("ANALYZE")
@@ -163,7 +173,8 @@ def bench_sql(n_runs: int, points: int) -> None:
     plain = median_time(lambda: search(PLAIN), repeat=3)
     aggregate = median_time(lambda: search(AGGREGATE), repeat=3)
     print(
-        f"SQLite    plain {plain * 1000:8.1f} ms   aggregate {aggregate * 1000:8.1f} ms   aggregate/plain {aggregate / plain:5.2f}x"
+        f"SQLite    plain {plain * 1000:8.1f} ms   aggregate {aggregate * 1000:8.1f} ms   "
+        f"aggregate/plain {aggregate / plain:5.2f}x"
     )
     compiled = compile_quietly(AGGREGATE[0], AGGREGATE[1], profile="extended")
     statement = runs_select(
