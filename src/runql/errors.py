@@ -356,7 +356,9 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
         (EvaluationError,),
     ),
     ErrorCode("missing-table", "the database lacks a table or column of MLflow's schema", (StoreError,)),
-    ErrorCode("server-refused", "the tracking server refused a request; its message is quoted", (StoreError,)),
+    ErrorCode(
+        "server-refused", "the tracking server refused a request; its message is quoted", (StoreError,)
+    ),
     ErrorCode(
         "missing-dependency",
         "an optional package is not installed; the message names the extra",
