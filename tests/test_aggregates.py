@@ -473,3 +473,17 @@ def test_the_command_line_answers_on_an_mlruns_folder_and_in_sql(
     assert (
         checked.stdout.count("[unsupported-aggregate]") + checked.stderr.count("[unsupported-aggregate]") == 2
     )
+
+
+def test_runs_without_histories_are_refused_clearly() -> None:
+    # mlflow.entities.Run holds the latest values only: a function of a history cannot be computed.
+    from runql.conformance import to_mlflow_run
+
+    run = to_mlflow_run(run_from_record({"run_id": "b" * 32, "start_time": 1, "metrics": {"loss": 0.5}}))
+    compiled = runql.compiled.compile_quietly("min(metrics.loss) < 1", profile="extended")
+    with pytest.raises(runql.errors.EvaluationError) as caught:
+        compiled.search([run])
+    assert caught.value.code == "unsupported-aggregate"
+    assert "^" in str(caught.value)
+    plain = runql.compiled.compile_quietly("last(metrics.loss) < 1", profile="extended")
+    assert [r.info.run_id for r in plain.search([run])[0]] == ["b" * 32]
