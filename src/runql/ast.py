@@ -121,9 +121,28 @@ class Quoting(Enum):
     """In single or double quotes (with or without backticks inside them)."""
 
 
+class Aggregate(Enum):
+    """A function over the whole history of a metric (the extended profile), by its name in the text."""
+
+    MIN = "min"
+    MAX = "max"
+    AVG = "avg"
+    COUNT = "count"
+    FIRST = "first"
+    LAST = "last"
+    AT_STEP = "at_step"
+    """The value logged at one step: ``at_step(metrics.loss, 10)``; the step is ``Key.step``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Key:
-    """``entity.name``: aliases are already resolved (``created`` is ``start_time``)."""
+    """``entity.name``: aliases are already resolved (``created`` is ``start_time``).
+
+    ``aggregate`` (with ``step`` for ``at_step``) makes the key a value computed from the metric's
+    whole history, ``min(metrics.loss)``. It takes part in equality, so ``min(metrics.loss)`` is never
+    the plain ``metrics.loss``; an engine reads a key through :func:`is_plain` or handles
+    ``aggregate`` first.
+    """
 
     entity: Entity
     name: str
@@ -133,6 +152,28 @@ class Key:
     alias: str | None = field(default=None, compare=False, repr=False)
     """The alias the name was written as (``created`` for ``start_time``), None when it was not."""
     quoting: Quoting = field(default=Quoting.BARE, compare=False, repr=False)
+    aggregate: Aggregate | None = None
+    step: int | None = None
+    function_span: Span | None = field(default=None, compare=False, repr=False)
+    """Where the function name was written (``min`` of ``min(metrics.loss)``)."""
+
+    def __post_init__(self) -> None:
+        if self.aggregate is not None and self.entity is not Entity.METRIC:
+            raise ValueError(f"{self.aggregate.value}() takes a metric, not a {self.entity.value}")
+        if (self.step is not None) != (self.aggregate is Aggregate.AT_STEP):
+            raise ValueError("a step is given with at_step, and only with it")
+
+    @property
+    def metric(self) -> Key:
+        """The metric an aggregate is computed from (the key itself when it is plain)."""
+        if self.aggregate is None:
+            return self
+        return Key(self.entity, self.name, self.span, self.prefix, self.alias, self.quoting)
+
+
+def is_plain(key: Key) -> bool:
+    """Whether ``key`` names a stored value (not an aggregate over a metric's history)."""
+    return key.aggregate is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ threads and to reuse for many searches.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -115,6 +116,9 @@ def compile_quietly(
     # parentheses, say), which a profile may judge differently.
     if not (filter_string is None or isinstance(filter_string, str)):
         return _compile(filter_string, order_by, profile, target)
+    if filter_string is not None and _NOW.search(filter_string):
+        # A relative date ('now-7d') is read when compiled: a cached query would keep an old "now".
+        return _compile(filter_string, order_by, profile, target)
     try:
         hash((order_by, profile))
     except TypeError:  # a list inside order_by, say: compile it without the cache
@@ -128,6 +132,9 @@ def _compile(
     query, diagnostics, resolved = analyse(filter_string, profile, entity, order_by)
     return CompiledQuery(query, resolved, entity, tuple(diagnostics))
 
+
+# A quoted text starting with "now": possibly a relative date (runql.dates). Over-matching costs a cache miss.
+_NOW = re.compile(r"""['"]\s*now""", re.IGNORECASE)
 
 # Parsing is cached by text already; this also saves checking and lowering a query a store repeats.
 _cached = lru_cache(maxsize=256)(_compile)

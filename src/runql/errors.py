@@ -264,6 +264,18 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
         "unquoted-value", "a value is a bare word or backticked text, not a quoted string", (QueryValueError,)
     ),
     ErrorCode("empty-list", "IN () or NOT IN (): a list needs at least one item", (QueryValueError,)),
+    ErrorCode(
+        "unknown-function",
+        "a name before parentheses is not one of the history functions (min, max, avg, count, first, "
+        "last, at_step)",
+        (QueryValueError,),
+    ),
+    ErrorCode(
+        "bad-function-argument",
+        "a history function is given something other than a metric, or at_step a step that is not an "
+        "integer",
+        (QueryValueError,),
+    ),
     ErrorCode("unwritable", "unparse: MLflow's syntax cannot express the key or value", (QueryValueError,)),
     ErrorCode(
         "too-deep",
@@ -284,6 +296,12 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
     ),
     ErrorCode(
         "unsupported-order-by", "the profile, or the entity, cannot be ordered by this key", _EVALUATED
+    ),
+    ErrorCode(
+        "unsupported-aggregate",
+        "the profile, or the runs searched, cannot give a metric's history (min(metrics.loss), "
+        "at_step(...)): only its latest value",
+        _EVALUATED,
     ),
     ErrorCode(
         "unsupported-quoted-name", "the profile cannot filter by a metric whose name needs quoting", _PROFILE

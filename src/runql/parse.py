@@ -24,6 +24,7 @@ from lark.exceptions import UnexpectedInput
 from . import _grammar
 from .ast import (
     ENTITY_ALIASES,
+    Aggregate,
     And,
     Compare,
     Entity,
@@ -143,6 +144,59 @@ def key_from_ident(token: Token) -> Key:
     return Key(entity, name, span, prefix, alias, quoting)
 
 
+_FUNCTIONS = {aggregate.value: aggregate for aggregate in Aggregate}
+_FUNCTIONS_TEXT = "min, max, avg, count, first, last (of metrics.<name>) and at_step(metrics.<name>, <step>)"
+
+
+def history_key(children: list[Any]) -> Key:
+    """The Key of ``name(IDENT)`` or ``name(IDENT, NUMBER)``: an aggregate over a metric's history."""
+    function, _, ident, step, right = children
+    span = _span(function).cover(_span(right))
+    name = str(function)
+    aggregate = _FUNCTIONS.get(name)
+    if aggregate is None:
+        close = difflib.get_close_matches(name.lower(), list(_FUNCTIONS), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise _refusal(
+            f"unknown function {name!r}",
+            code="unknown-function",
+            span=_span(function),
+            hint=f"{hint}the functions are {_FUNCTIONS_TEXT}; functions are written in lower case",
+        )
+    key = key_from_ident(ident)
+    if key.entity is not Entity.METRIC:
+        raise _refusal(
+            f"{name}() takes a metric, not {key.entity.prefix}.{key.name}",
+            code="bad-function-argument",
+            span=key.span,
+            hint=f"write {name}(metrics.<name>): functions read the history of a metric",
+        )
+    if (aggregate is Aggregate.AT_STEP) != (step is not None):
+        hint = (
+            f"write at_step(metrics.{key.name}, 10) for the value logged at step 10"
+            if aggregate is Aggregate.AT_STEP
+            else f"write {name}(metrics.{key.name}); only at_step takes a step"
+        )
+        what = "at_step() needs a step" if step is None else f"{name}() takes one argument"
+        raise _refusal(what, code="bad-function-argument", span=span, hint=hint)
+    value = None
+    if step is not None:
+        number = _number(str(step))
+        if not isinstance(number, int) or not -(2**63) <= number < 2**63:
+            raise _refusal(
+                f"the step {step} is not an integer",
+                code="bad-function-argument",
+                span=_span(step),
+                hint="steps are whole numbers: at_step(metrics.loss, 10)",
+            )
+        value = number
+    return replace(key, span=span, aggregate=aggregate, step=value, function_span=_span(function))
+
+
+def _key(operand: Token | Key) -> Key:
+    return operand if isinstance(operand, Key) else key_from_ident(operand)
+
+
 def _number(text: str) -> int | float:
     if any(c in text for c in ".eE"):
         return float(text)
@@ -209,23 +263,26 @@ class _Builder(Transformer[Token, Any]):
         result: Expr = replace(expr, span=span, parenthesised=True)
         return result
 
+    def history(self, children: list[Any]) -> Key:
+        return history_key(children)
+
     def compare(self, children: list[Any]) -> Compare:
         ident, op_token, value_token = children
-        key = key_from_ident(ident)
+        key = _key(ident)
         op = Op(" ".join(str(op_token).upper().split()))
         value = _literal(value_token)
         return Compare(key, op, value, _cover(key, value), _span(op_token))
 
     def in_(self, children: list[Any]) -> In:
         ident, word, (values, end) = children
-        key = key_from_ident(ident)
+        key = _key(ident)
         return In(key, values, word.type == "NOT_IN", key.span and key.span.cover(end), _span(word))
 
     not_in = in_
 
     def is_null(self, children: list[Any]) -> IsNull:
         ident, is_word, null_word = children
-        key = key_from_ident(ident)
+        key = _key(ident)
         op_span = _span(is_word).cover(_span(null_word))
         return IsNull(key, null_word.type == "NOT_NULL", key.span and key.span.cover(op_span), op_span)
 
@@ -356,6 +413,19 @@ def _sort_key(clause: str, where: str) -> SortKey:
     return _parse_sort_key((clause, where))
 
 
+def _top_level_comma(clause: str) -> int | None:
+    """Where the first comma outside parentheses is (``at_step(metrics.loss, 10)`` holds one inside)."""
+    depth = 0
+    for pos, char in enumerate(clause):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(depth - 1, 0)
+        elif char == "," and depth == 0:
+            return pos
+    return None
+
+
 def _sort_key_size(key: tuple[str, str]) -> int:
     return len(key[0]) + 64
 
@@ -363,8 +433,8 @@ def _sort_key_size(key: tuple[str, str]) -> int:
 @sized_cache(_sort_key_size, PARSE_CACHE_BUDGET)
 def _parse_sort_key(clause_where: tuple[str, str]) -> SortKey:
     clause, where = clause_where
-    if "," in clause and not any(q in clause for q in QUOTES):
-        pos = clause.index(",")
+    pos = _top_level_comma(clause)
+    if pos is not None and not any(q in clause for q in QUOTES):
         raise QuerySyntaxError(
             "one order_by clause per list element",
             code="syntax",
@@ -376,14 +446,16 @@ def _parse_sort_key(clause_where: tuple[str, str]) -> SortKey:
     reading = _READING.set((clause, where))
     try:
         parser = _grammar.parser("order_by", None, _ORDER_BY_CHECKS)
-        ident, direction = cast(list[Token], parser.parse(clause).children)
-        key = key_from_ident(ident)
+        operand, direction = cast(list[Any], parser.parse(clause).children)
+        # A function of a metric's history comes as a lark Tree: this parser builds no AST.
+        key = key_from_ident(operand) if isinstance(operand, Token) else history_key(list(operand.children))
     except UnexpectedInput as error:
         raise syntax_error(error, clause, where, "the order_by clause", order_by=True) from None
     finally:
         _READING.reset(reading)
     descending = direction is not None and str(direction).upper() == "DESC"
-    span = _span(ident) if direction is None else _span(ident).cover(_span(direction))
+    assert key.span is not None
+    span = key.span if direction is None else key.span.cover(_span(direction))
     return SortKey(key, descending, span)
 
 

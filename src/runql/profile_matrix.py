@@ -146,6 +146,15 @@ RUNQL_ROWS: tuple[tuple[str, Cell], ...] = (
         "`run name` aliases in order_by",
         lambda r, _: _yes(bool(r.order_by_aliases & {"run name", "Run name", "Run Name"})),
     ),
+    (
+        "Dates on time attributes (`start_time >= '2026-11-01'`, `'now-7d'`)",
+        lambda r, _: _yes(r.dates),
+    ),
+    (
+        "Functions of a metric's history: `min(metrics.loss)`, `max`, `avg`, `count`, `first`, `last`, "
+        "`at_step(metrics.loss, 10)`",
+        lambda r, _: _yes(r.metric_histories),
+    ),
     ("`IN` / `NOT IN` (experiments)", lambda _, e: _lists_cell(e, _EXP_KINDS)),
     ("`IS NULL` / `IS NOT NULL` (experiments)", lambda _, e: _kinds_text(e.null_kinds, _EXP_KINDS)),
     ("`!=` on experiment tags", lambda _, e: _yes(Op.NE in e.tag_ops)),

@@ -168,6 +168,16 @@ class Profile:
     rename_experiments: bool
     """Matrix: "Renaming experiments": MLflow yes, Azure ML no. Meaningful for the experiments record."""
 
+    dates: bool = False
+    """Dates for time attributes (``attributes.start_time >= '2026-11-01'``, an ISO 8601 datetime with an
+    optional zone, UTC without one, or ``'now-7d'``), lowered to milliseconds since the epoch:
+    runql's extension (docs/syntax.md). MLflow and Azure ML compare times with milliseconds only."""
+
+    metric_histories: bool = False
+    """Functions of a metric's whole history in filters and order_by (``min(metrics.loss) < 0.1``,
+    ``max``, ``avg``, ``count``, ``first``, ``last``, ``at_step(metrics.loss, 10)``): runql's extension
+    for runs (docs/syntax.md). MLflow and Azure ML search only a metric's latest value."""
+
     # The size limits: what a query may cost is bounded before any row is read (docs/security.md).
     # MLflow refuses a filter past 10,000 sqlparse tokens (whitespace included), about 1,250 clauses
     # or 5,000 list items at the most; the defaults are above that, so every profile accepts what
@@ -398,10 +408,13 @@ def _extended(base: Profile) -> Profile:
         list_kinds=kinds,
         null_kinds=kinds,
         quoted_numbers=True,
+        dates=True,
     )
 
 
-EXTENDED_RUNS = replace(_extended(MLFLOW_RUNS), order_by_aliases=frozenset(ATTRIBUTE_ALIASES))
+EXTENDED_RUNS = replace(
+    _extended(MLFLOW_RUNS), order_by_aliases=frozenset(ATTRIBUTE_ALIASES), metric_histories=True
+)
 EXTENDED_EXPERIMENTS = _extended(MLFLOW_EXPERIMENTS)
 
 PROFILES: dict[tuple[str, str], Profile] = {

@@ -12,6 +12,9 @@ The statement answers exactly what the reference evaluator answers, in every pro
   (correlated ``EXISTS``, one primary-key lookup each).
 * A NaN metric is stored as 0 with ``is_nan`` set: it satisfies only ``!=``. A metric compares its
   latest value (``latest_metrics``), as MLflow's SQL store does.
+* A function of a metric's history (``min(metrics.loss)``, :mod:`runql.aggregates`) reads every point
+  from ``metrics``: a subquery grouped by run with the columns of ``latest_metrics`` (key, value,
+  is_nan, run_uuid) takes that table's place in the same clauses. ``last()`` is ``latest_metrics``.
 * Strings compare by code point (``COLLATE "C"`` on PostgreSQL; SQLite's default is already binary).
   LIKE and ILIKE keep MLflow's in-memory meaning (:mod:`runql.semantics`): on SQLite through the
   ``runql_like`` function a store registers on each connection (:func:`register_sqlite_functions`),
@@ -33,7 +36,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from .ast import And, Compare, Entity, Expr, In, IsNull, Key, Literal, Not, Op, Or, SortKey, assert_never
+from .ast import (
+    Aggregate,
+    And,
+    Compare,
+    Entity,
+    Expr,
+    In,
+    IsNull,
+    Key,
+    Literal,
+    Not,
+    Op,
+    Or,
+    SortKey,
+    assert_never,
+)
 from .attributes import RUN_NUMERIC_ATTRIBUTES
 from .compiled import CompiledQuery
 from .errors import EvaluationError
@@ -232,7 +250,7 @@ class _Compiler:
                 return (present, ~present) if node.negated else (~present, present)
             holds = self.test(node, column, number=key.name in RUN_NUMERIC_ATTRIBUTES)
             return sa.and_(present, holds), sa.and_(present, sa.not_(holds))
-        table = self.tables[_KEY_TABLES[key.entity]]
+        table = self.key_table(key)
         has_key = sa.and_(table.c.key == key.name, table.c.value.is_not(None))
         if isinstance(node, IsNull):
             exists = self.having(table, has_key)
@@ -245,13 +263,20 @@ class _Compiler:
             table, sa.and_(has_key, sa.not_(holds))
         )
 
-    def having(self, table: sa.Table, condition: Condition) -> Condition:
+    def key_table(self, key: Key) -> Any:
+        """The table holding ``key``'s value per run: ``params``, ``tags``, ``latest_metrics``, or for a
+        function of a metric's history a subquery over ``metrics`` with the same columns."""
+        if key.aggregate is None or key.aggregate is Aggregate.LAST:
+            return self.tables[_KEY_TABLES[key.entity]]
+        return history_subquery(self.tables["metrics"], key)
+
+    def having(self, table: Any, condition: Condition) -> Condition:
         """The runs with a row of ``table`` meeting ``condition``: a semi-join on its primary key."""
-        if self.probe:
+        if self.probe and isinstance(table, sa.Table):  # a grouped subquery is read once, never probed
             return sa.exists().where(table.c.run_uuid == self.runs.c.run_uuid, condition)
         return self.runs.c.run_uuid.in_(sa.select(table.c.run_uuid).where(condition))
 
-    def metric_test(self, node: Compare | In, table: sa.Table) -> Condition:
+    def metric_test(self, node: Compare | In, table: Any) -> Condition:
         # NaN is stored as 0 with is_nan set; it is unequal to every number and in no list.
         is_nan = table.c.is_nan == sa.true()
         holds = self.test(node, table.c.value, number=True)
@@ -366,7 +391,7 @@ class _Compiler:
                 tier = sa.case((value.is_(None), TIER_MISSING), else_=TIER_VALUE)
                 number = key.name in RUN_NUMERIC_ATTRIBUTES
             elif key.entity in _KEY_TABLES:
-                table = self.tables[_KEY_TABLES[key.entity]].alias(f"order_{index}")
+                table = self.key_table(key).alias(f"order_{index}")
                 self.joins.append(
                     (table, sa.and_(table.c.run_uuid == self.runs.c.run_uuid, table.c.key == key.name))
                 )
@@ -394,6 +419,55 @@ class _Compiler:
         return clauses
 
 
+def history_subquery(metrics: sa.Table, key: Key) -> sa.Subquery:
+    """One row per run that logged metric ``key.name``, with the value of the function ``key`` of its
+    history, in the columns of ``latest_metrics``: (key, value, is_nan, run_uuid). The rules are
+    :mod:`runql.aggregates`'s; a NaN point is stored as 0 with ``is_nan`` set."""
+    aggregate = key.aggregate
+    assert aggregate is not None and aggregate is not Aggregate.LAST
+    name = sa.literal(key.name, sa.String()).label("key")
+    is_nan = metrics.c.is_nan == sa.true()
+    points = metrics.c.key == key.name
+    if aggregate in (Aggregate.FIRST, Aggregate.AT_STEP):
+        order: list[Any]
+        if aggregate is Aggregate.FIRST:  # smallest step, timestamp; a number before NaN; smallest value
+            order = [metrics.c.step, metrics.c.timestamp, metrics.c.is_nan, metrics.c.value]
+        else:  # greatest timestamp; a number before NaN; greatest value
+            points = sa.and_(points, metrics.c.step == key.step)
+            order = [metrics.c.timestamp.desc(), metrics.c.is_nan, metrics.c.value.desc()]
+        ranked = (
+            sa.select(
+                metrics.c.run_uuid,
+                metrics.c.value,
+                metrics.c.is_nan,
+                sa.func.row_number().over(partition_by=metrics.c.run_uuid, order_by=order).label("rank"),
+            )
+            .where(points)
+            .subquery(f"ranked_{aggregate.value}")
+        )
+        chosen = sa.select(name, ranked.c.value, ranked.c.is_nan, ranked.c.run_uuid).where(ranked.c.rank == 1)
+        return chosen.subquery(f"history_{aggregate.value}")
+    if aggregate is Aggregate.COUNT:  # every point, NaN ones included
+        value: Any = sa.cast(sa.func.count(), sa.Float(precision=53))
+        nan: Any = sa.false()
+    else:  # NaN points are skipped; a history of NaN only is NaN
+        number = sa.case((is_nan, None), else_=metrics.c.value)
+        functions: dict[Aggregate, Callable[[Any], Any]] = {
+            Aggregate.MIN: sa.func.min,
+            Aggregate.MAX: sa.func.max,
+            Aggregate.AVG: sa.func.avg,
+        }
+        value = sa.func.coalesce(functions[aggregate](number), 0.0)
+        nan = sa.func.count(number) == 0
+    grouped = sa.select(
+        name,
+        sa.type_coerce(value, sa.Float(precision=53)).label("value"),
+        sa.type_coerce(nan, sa.Boolean()).label("is_nan"),
+        metrics.c.run_uuid,
+    ).where(points)
+    return grouped.group_by(metrics.c.run_uuid).subquery(f"history_{aggregate.value}")
+
+
 def _filter_conditions(compiler: _Compiler, expr: Expr) -> list[Condition]:
     """The filter as conditions on ``runs``: the most selective-looking clause of a top-level AND
     drives (its runs are read by key), the others are probed for each of those runs."""
@@ -412,6 +486,8 @@ def _driving_rank(term: Expr) -> int | None:
     that cannot drive: on an attribute or a dataset, negated, or IS NULL."""
     if not isinstance(term, (Compare, In)) or term.key.entity not in _KEY_TABLES:
         return None
+    if term.key.aggregate not in (None, Aggregate.LAST):
+        return None  # its subquery is read whole, once: it selects, it does not drive
     if isinstance(term, In):
         return None if term.negated else (0 if term.key.entity is not Entity.METRIC else 1)
     if term.op is Op.EQ:

@@ -44,6 +44,15 @@ def _unwritable(what: str, value: str, hint: str = _QUOTES_HINT) -> QueryValueEr
 
 
 def unparse_key(key: Key) -> str:
+    if key.aggregate is not None:
+        metric = _plain_key(key.metric)
+        if key.step is not None:
+            return f"{key.aggregate.value}({metric}, {key.step})"
+        return f"{key.aggregate.value}({metric})"
+    return _plain_key(key)
+
+
+def _plain_key(key: Key) -> str:
     name = key.name
     if key.entity is Entity.ATTRIBUTE and name in ATTRIBUTE_ALIASES:
         canonical = ATTRIBUTE_ALIASES[name]

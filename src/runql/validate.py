@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from . import hints
+from . import dates, hints
 from .ast import (
     And,
     Compare,
@@ -234,6 +234,28 @@ _STRUCTURE_RULES: tuple[Callable[[_Site, Expr], Diagnostic | None], ...] = (_par
 # -- keys
 
 
+def _history_searched(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
+    p = site.profile
+    if key.aggregate is None or p.metric_histories or key.entity not in p.filter_kinds:
+        return None  # a profile without metrics refuses the key for that (_entity_searched)
+    what = "order" if use.in_order_by else "filter"
+    metric = hints.key_text(key.metric)
+    if use.in_order_by:
+        hint = f"order by {metric} (its latest value), or use the extended profile"
+    else:
+        hint = (
+            f"filter by {metric} (its latest value), or use the extended profile, "
+            f"which computes {key.aggregate.value}() from every logged point"
+        )
+    return site.problem(
+        "unsupported-aggregate",
+        f"{p.title} cannot {what} {p.entity} by {key.aggregate.value}() of a metric's history, "
+        "only by its latest value",
+        key.span,
+        hint,
+    )
+
+
 def _entity_searched(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
     p = site.profile
     if key.entity in p.filter_kinds:
@@ -322,6 +344,7 @@ def _metric_name_plain(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
 
 
 _KEY_RULES: tuple[Callable[[_Site, Key, _Use], Diagnostic | None], ...] = (
+    _history_searched,
     _entity_searched,
     _prefix_accepted,
     _entity_sortable,
@@ -380,6 +403,11 @@ def _time_value(
 ) -> list[Diagnostic]:
     p = site.profile
     value = literal.value
+    name = dict(p.attribute_renames).get(key.name, key.name)
+    if isinstance(value, str) and _number_text(value) is None and name not in p.duration_attributes:
+        date = _date_value(site, key, literal, value)
+        if date is not None:
+            return date
     number = _number_text(value) if isinstance(value, str) else value
     if isinstance(value, str) and (number is None or not p.quoted_numbers):
         what = "list items for" if in_list else "values for"
@@ -392,7 +420,6 @@ def _time_value(
             )
         ]
     assert number is not None
-    name = dict(p.attribute_renames).get(key.name, key.name)
     shown = hints.number_text(number)
     if name in p.duration_attributes:
         if 0 < number < 1000:
@@ -416,6 +443,36 @@ def _time_value(
             )
         ]
     return []
+
+
+def _date_value(site: _Site, key: Key, literal: Literal, text: str) -> list[Diagnostic] | None:
+    """The verdict on a date written for a time attribute; None when ``text`` is not meant as one."""
+    p = site.profile
+    if not dates.looks_like_date(text):
+        return None
+    milliseconds = dates.to_milliseconds(text)
+    if milliseconds is None:
+        if not p.dates:
+            return None  # the profile's own refusal of text says enough
+        return [
+            site.problem(
+                "bad-value-type",
+                f"{text!r} is not a date runql reads",
+                literal.span,
+                f"dates are {dates.DATE_FORMS}; without a zone the time is UTC",
+            )
+        ]
+    if p.dates:
+        return []
+    exact = "" if dates.is_relative(text) else f": write {milliseconds} ({hints.date_text(milliseconds)})"
+    return [
+        site.problem(
+            "bad-value-type",
+            f"{p.title} compares {key.name} with milliseconds since the epoch, not the date {text!r}",
+            literal.span,
+            f"times are milliseconds since the epoch{exact}; the extended profile reads dates",
+        )
+    ]
 
 
 def _string_value(
@@ -686,7 +743,7 @@ class _Lowering:
 
     def query(self, q: Query) -> Query:
         p = self.profile
-        if not (p.attribute_renames or p.quoted_numbers or p.status_names):
+        if not (p.attribute_renames or p.quoted_numbers or p.status_names or p.dates):
             return q
         lowered_filter = None if q.filter is None else self.expr(q.filter)
         order_by = tuple(replace(s, key=self.key(s.key)) for s in q.order_by)
@@ -738,5 +795,9 @@ class _Lowering:
             return literal if status is None else replace(literal, value=status)
         if p.quoted_numbers and key.name in p.numeric_attributes:
             number = _number_text(value)
-            return literal if number is None else replace(literal, value=number)
+            if number is not None:
+                return replace(literal, value=number)
+        if p.dates and key.name in p.numeric_attributes and key.name not in p.duration_attributes:
+            milliseconds = dates.to_milliseconds(value)  # 'now' is read here, at each compile
+            return literal if milliseconds is None else replace(literal, value=milliseconds)
         return literal

@@ -8,20 +8,25 @@ specification; this module must return the same runs in the same order.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
+from ..aggregates import mean
+from ..ast import Aggregate, And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
 from ..attributes import RUN_NUMERIC_ATTRIBUTES, RUN_STRING_ATTRIBUTES
 from ..errors import EvaluationError
 from ..output import INFO_COLUMNS, frame_from_columns
+from ..records import HistorySource, Metric
 from ..semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, as_float, exact_float, like_matcher
 from .reference import dataset_clause_matches, dataset_values, run_attribute
 
@@ -200,6 +205,10 @@ class ColumnarRuns:
         self.tags = self._columns(size, "tags", number=False)
         self.has_datasets = any(_dataset_inputs(r) for r in self.runs)
         self._natural_order: Indices | None = None
+        # Functions of a metric's history, one column per (function, key, step), computed when a query
+        # first asks for it from the points of that key, which are read once (from a store in bulk).
+        self._points: dict[str, HistoryPoints] = {}
+        self._aggregates: dict[Key, NumberColumn] = {}
 
     def _columns(self, size: int, part: str, number: bool) -> dict[str, Column]:
         rows: dict[str, list[int]] = defaultdict(list)
@@ -229,6 +238,8 @@ class ColumnarRuns:
             number.set(row, value)
         if data:
             self._refresh_data(row)
+            self._points.clear()  # a logged point changes the history columns: computed again when asked
+            self._aggregates.clear()
         self.has_datasets = self.has_datasets or bool(_dataset_inputs(run))
 
     def _refresh_data(self, row: int) -> None:
@@ -257,6 +268,8 @@ class ColumnarRuns:
     # -- filtering -------------------------------------------------------------------------
 
     def column(self, key: Key) -> Column | None:
+        if key.aggregate is not None:
+            return self.history_column(key)
         if key.entity is Entity.METRIC:
             return self.metrics.get(key.name)
         if key.entity is Entity.PARAM:
@@ -269,6 +282,52 @@ class ColumnarRuns:
                 raise EvaluationError(f"runs have no attribute {key.name!r}", code="unknown-attribute")
             return found
         return None
+
+    def history_column(self, key: Key) -> NumberColumn:
+        """The column of an aggregate over a metric's history (``min(metrics.loss)``), built once."""
+        found = self._aggregates.get(key)
+        if found is None:
+            size = len(self.runs)
+            latest = self.metrics.get(key.name)
+            if not isinstance(latest, NumberColumn):
+                latest = NumberColumn.build(size, [], [])
+            points = self._history_points(key.name)
+            values, present = history_column(points, key, (latest.values, latest.present_mask))
+            found = self._aggregates[key] = NumberColumn(values, present)
+        return found
+
+    def _history_points(self, name: str) -> HistoryPoints:
+        """Every point of metric ``name`` over all runs; a store's histories are read in one pass."""
+        found = self._points.get(name)
+        if found is not None:
+            return found
+        histories: list[tuple[int, list[Metric]]] = []
+        stored: dict[int, tuple[HistorySource, list[tuple[int, str]]]] = {}
+        for row, run in enumerate(self.runs):
+            data = run.data
+            kept = getattr(data, "histories", {}).get(name)
+            if kept is not None:
+                histories.append((row, kept))
+            elif getattr(data, "stored", None) is not None:
+                source = data.stored.source
+                stored.setdefault(id(source), (source, []))[1].append((row, data.stored.run_id))
+            elif name in data.metrics:
+                if not hasattr(data, "history"):
+                    raise EvaluationError(
+                        "these runs carry no metric histories, so a function of one cannot be computed",
+                        code="unsupported-aggregate",
+                    )
+                histories.append((row, data.history(name)))
+        for source, rows in stored.values():
+            points = source.histories([run_id for _, run_id in rows])
+            for row, run_id in rows:
+                history = points.get(run_id, {}).get(name)
+                if history:
+                    histories.append((row, history))
+                elif name in self.runs[row].data.metrics:  # a plain value: its one point
+                    histories.append((row, self.runs[row].data.history(name)))
+        found = self._points[name] = HistoryPoints(len(self.runs), histories)
+        return found
 
     def mask(self, expr: Expr | None) -> Mask:
         """The rows ``expr`` selects (unknown counts as not selected)."""
@@ -483,3 +542,106 @@ def _sort_arrays(column: Column, descending: bool, rows: Indices) -> list[npt.ND
 def _dataset_inputs(run: Any) -> Sequence[Any]:
     inputs = getattr(run, "inputs", None)
     return getattr(inputs, "dataset_inputs", None) or ()
+
+
+# -- functions of a metric's history (the rules are runql.aggregates')
+
+
+class HistoryPoints:
+    """Every point of one metric over all runs, as flat arrays: the row (run) of each point and its
+    value, and, read when a function first needs them (first, at_step), its step and timestamp.
+
+    The fields are read from the points in C loops (``map`` over an attribute getter into
+    ``np.fromiter``), which create no objects for the collector to walk."""
+
+    def __init__(self, size: int, histories: Sequence[tuple[int, Sequence[Metric]]]) -> None:
+        self.size = size
+        lengths = np.fromiter((len(points) for _, points in histories), dtype=np.intp, count=len(histories))
+        row_of_run = np.fromiter((row for row, _ in histories), dtype=np.intp, count=len(histories))
+        self.rows: npt.NDArray[np.intp] = np.repeat(row_of_run, lengths)
+        self._points: list[Metric] | None = list(chain.from_iterable(points for _, points in histories))
+        self.values: npt.NDArray[np.float64] = self._field("value", np.float64)
+        self._steps: npt.NDArray[np.int64] | None = None
+        self._timestamps: npt.NDArray[np.int64] | None = None
+
+    def _field(self, name: str, dtype: Any) -> Any:
+        assert self._points is not None
+        return np.fromiter(map(attrgetter(name), self._points), dtype=dtype, count=len(self._points))
+
+    def _read_times(self) -> None:
+        if self._steps is None or self._timestamps is None:
+            self._steps = self._field("step", np.int64)
+            self._timestamps = self._field("timestamp", np.int64)
+            self._points = None  # every field is read: the points are no longer needed
+
+    @property
+    def steps(self) -> npt.NDArray[np.int64]:
+        self._read_times()
+        assert self._steps is not None
+        return self._steps
+
+    @property
+    def timestamps(self) -> npt.NDArray[np.int64]:
+        self._read_times()
+        assert self._timestamps is not None
+        return self._timestamps
+
+
+def history_column(
+    points: HistoryPoints, key: Key, latest: tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """The aggregate ``key`` for every row: (values, present). ``latest`` is the column of the plain
+    metric (its latest values), which ``last`` is."""
+    aggregate = key.aggregate
+    assert aggregate is not None
+    if aggregate is Aggregate.LAST:
+        return latest[0].copy(), latest[1].copy()
+    rows, values = points.rows, points.values
+    if aggregate is Aggregate.AT_STEP:
+        kept = points.steps == key.step
+        rows, values = rows[kept], values[kept]
+    out = np.zeros(points.size, dtype=np.float64)
+    present = np.zeros(points.size, dtype=bool)
+    if len(rows) == 0:
+        return out, present
+    nan = np.isnan(values)
+    if aggregate in (Aggregate.FIRST, Aggregate.AT_STEP):
+        number_key = np.where(nan, 0.0, values)
+        if aggregate is Aggregate.FIRST:  # smallest step, timestamp, a number before NaN, value
+            order = np.lexsort((number_key, nan, points.timestamps, points.steps, rows))
+            chosen = order[_group_starts(rows[order])]
+        else:  # greatest timestamp, a number after NaN, the greatest value: the last of each group
+            order = np.lexsort((number_key, ~nan, points.timestamps[kept], rows))
+            chosen = order[_group_ends(rows[order])]
+        out[rows[chosen]] = values[chosen]
+        present[rows[chosen]] = True
+        return out, present
+    present[rows] = True
+    if aggregate is Aggregate.COUNT:
+        out[:] = np.bincount(rows, minlength=points.size)
+        return out, present
+    grouped = pd.Series(values).groupby(rows)
+    found: pd.Series[Any]
+    if aggregate is Aggregate.MIN:
+        found = grouped.min()  # NaN skipped; a group of NaN only gives NaN
+    elif aggregate is Aggregate.MAX:
+        found = grouped.max()
+    else:
+        found = grouped.agg(_group_mean)
+    out[found.index.to_numpy(dtype=np.intp)] = found.to_numpy(dtype=np.float64)
+    return out, present
+
+
+def _group_mean(values: pd.Series[Any]) -> float:
+    kept = [v for v in values.tolist() if not math.isnan(v)]
+    return mean(kept) if kept else math.nan
+
+
+def _group_starts(sorted_rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """The index of the first element of each run of equal values in ``sorted_rows``."""
+    return np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+
+
+def _group_ends(sorted_rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """The index of the last element of each run of equal values in ``sorted_rows``."""
+    return np.flatnonzero(np.r_[sorted_rows[1:] != sorted_rows[:-1], True])

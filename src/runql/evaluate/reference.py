@@ -8,6 +8,8 @@ in-memory ones (its FileStore), extended with SQL's three-valued logic for OR an
   ``tags.t != 'x'`` and ``NOT tags.t = 'x'`` both leave out runs without ``t`` (IS NULL never is
   unknown);
 * a metric compares its latest value; NaN follows Python (only ``!=`` holds), infinities are kept;
+  a function of a metric's history (``min(metrics.loss)``) is computed from ``run.data.history(key)``
+  by :mod:`runql.aggregates`;
 * LIKE, ordering, NaN and missing values follow :mod:`runql.semantics`;
 * strings compare by code point; a dataset clause holds when any one input matches it.
 """
@@ -19,7 +21,8 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple, TypeVar
 
-from ..ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
+from ..aggregates import history_value
+from ..ast import Aggregate, And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never
 from ..ast import Literal as LiteralNode
 from ..attributes import (
     DATASET_KEYS,
@@ -164,6 +167,9 @@ def _getter(key: Key, target: Target, place: Place = NOWHERE) -> tuple[_Getter, 
             hint="experiments are searched by attributes and tags",
         )
     match key.entity:
+        case Entity.METRIC if key.aggregate is not None and key.aggregate is not Aggregate.LAST:
+            # A function of the whole history; last() is the latest value, read as a plain metric is.
+            return (lambda r: history_value(_history(r, name, key, place), key)), "number"
         case Entity.METRIC:
             return (lambda r: r.data.metrics.get(name)), "number"
         case Entity.PARAM:
@@ -181,6 +187,20 @@ def _getter(key: Key, target: Target, place: Place = NOWHERE) -> tuple[_Getter, 
             raise AssertionError("dataset keys are compiled apart")  # pragma: no cover
         case _:
             assert_never(key.entity)
+
+
+def _history(run: Any, name: str, key: Key, place: Place) -> Any:
+    read = getattr(run.data, "history", None)
+    if read is None:
+        raise place.error(
+            f"these runs carry no metric histories, so {key.aggregate and key.aggregate.value}() "
+            "cannot be computed",
+            code="unsupported-aggregate",
+            span=key.span,
+            hint="search runs read by runql (a workspace, runql.records.run_from_record), whose "
+            "data.history(key) gives every point, or filter by the latest value",
+        )
+    return read(name)
 
 
 def _operand(key: Key, kind: str, literal: LiteralNode, target: Target, place: Place) -> Any:
