@@ -15,6 +15,7 @@ from functools import reduce
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import strategies as st
@@ -23,7 +24,7 @@ from pyspark.sql import functions as F
 
 import runql
 import runql.spark as rs
-from runql.ast import Entity, Key, Literal
+from runql.ast import Entity, Key, Literal, clauses
 from runql.conformance import examples
 from runql.export import run_table, write_run_table
 from runql.records import (
@@ -372,8 +373,8 @@ def test_hostile_values_give_the_reference_answers_and_never_reach_spark_as_sql(
 def test_keys_no_run_has_are_missing_keys(tables: list[Table]) -> None:
     """A metric no run logged (no column, no map entry) is missing, not an analysis error; a key that
     differs from a column only in case is another key (Spark resolves names ignoring case)."""
-    table = tables[0]
-    assert "metrics.acc" in table.frames["flat"].columns
+    table = next(t for t in tables if "metrics.acc" in t.frames["flat"].columns)
+    assert "metrics.ACC" not in table.frames["flat"].columns
     cases = []
     for layout in LAYOUTS:
         frame = table.frames[layout]
@@ -463,7 +464,7 @@ def test_an_mlflow_search_runs_frame_saved_as_parquet(spark: SparkSession, tmp_p
     cases = [
         (generated, Case(table, q.filter_string, list(q.order_by_strings), page, "mlflow"))
         for q, page in examples(strategy, 16, SEED + 6)
-        if "datasets." not in q.filter_string
+        if not any(c.key.entity is Entity.DATASET for c in clauses(q.filter))
     ]
     cases.append((generated, Case(table, "attributes.run_name LIKE '%a%'", ["attributes.user_id"], None)))
     _check(cases)
@@ -474,10 +475,18 @@ def test_the_notebook_example_answers_as_runql(spark: SparkSession, tmp_path: Pa
     path = tmp_path / "runs.parquet"
     write_run_table(workspace.runs, path)
     text, order_by = "metrics.auc > 0.8 AND params.model = 'xgboost'", ["metrics.auc DESC"]
-    found = rs.search_runs(spark.read.parquet(str(path)), text, order_by, max_results=100)
-    expected = workspace.search_runs(search_all_experiments=True, filter_string=text, order_by=order_by)
+    assert any(r.info.lifecycle_stage == "deleted" for r in workspace.runs)
+    table = spark.read.parquet(str(path))
+    found = rs.search_runs(table, text, order_by, max_results=100)
+    ids = [e.experiment_id for e in workspace.experiments]
+    expected = workspace.search_runs(ids, filter_string=text, order_by=order_by)
     assert len(expected) > 3
+    # Active runs by default, as MLflow searches; the deleted ones with run_view_type.
     assert [r.run_id for r in found.select("run_id").collect()] == list(expected["run_id"])
+    for view in ("deleted_only", "all"):
+        found = rs.search_runs(table, text, order_by, run_view_type=view)
+        expected = workspace.search_runs(ids, filter_string=text, order_by=order_by, run_view_type=view)
+        assert [r.run_id for r in found.select("run_id").collect()] == list(expected["run_id"])
 
 
 # -- export ---------------------------------------------------------------------------------------
@@ -508,7 +517,8 @@ def test_export_keeps_nan_apart_from_missing_and_types_the_columns(tmp_path: Pat
             assert table.column("metrics.m").to_pylist()[1] is None
             assert table.column("params.p").to_pylist() == ["1", None]
         else:
-            assert str(table.schema.field("metrics").type) == "map<string, double>"
+            kind = table.schema.field("metrics").type
+            assert (kind.key_type, kind.item_type) == (pa.string(), pa.float64())
             metrics = table.column("metrics").to_pylist()
             assert math.isnan(metrics[0][0][1]) and metrics[1] == []
     with pytest.raises(ValueError, match="layout must be"):

@@ -47,7 +47,7 @@ from .ast import Literal as LiteralNode  # noqa: E402
 from .attributes import RUN_NUMERIC_ATTRIBUTES  # noqa: E402
 from .compiled import CompiledQuery, OrderBy, compile_quietly  # noqa: E402
 from .errors import EvaluationError, StoreError  # noqa: E402
-from .records import RUN_NAME_TAG  # noqa: E402
+from .records import RUN_NAME_TAG, ViewType  # noqa: E402
 from .semantics import TIER_MISSING, TIER_NAN, TIER_VALUE  # noqa: E402
 
 __all__ = [
@@ -424,16 +424,22 @@ def search_runs(
     *,
     profile: Any = "mlflow",
     layout: str | None = None,
+    run_view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
 ) -> DataFrame:
     """The runs of ``df`` that ``filter_string`` selects, in MLflow's order for ``order_by``, at most
     ``max_results`` of them (None: all), as a Spark DataFrame with ``df``'s columns.
 
     The query is checked against ``profile`` (``mlflow``, ``azureml``, ``extended`` or a Profile);
-    ``layout`` is ``flat`` or ``map`` (None: detected from the schema). Every row of ``df`` is
-    searched: filter it first for one experiment or for active runs (``lifecycle_stage``).
+    ``layout`` is ``flat`` or ``map`` (None: detected from the schema). ``run_view_type`` chooses the
+    runs by their ``lifecycle_stage`` column, active ones by default as MLflow does; a table without
+    that column (``mlflow.search_runs``' frame) is searched whole. Filter ``df`` first to search one
+    experiment.
     """
     limit = check_total(max_results)
+    stages = ViewType.coerce(run_view_type).stages
     found = compile_query(_compiled(filter_string, order_by, profile), df, layout)
+    if "lifecycle_stage" in df.columns:
+        df = df.where(F.col("lifecycle_stage").isin(sorted(stages)))
     selected = df if found.filter is None else df.where(found.filter)
     ordered = selected.orderBy(*found.order)
     return ordered if limit is None else ordered.limit(limit)
