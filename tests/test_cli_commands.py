@@ -368,3 +368,25 @@ def test_a_file_that_is_not_a_workspace_is_a_message(
     other.write_text("hello\n")
     code, _, err = run(capsys, "runs", "--source", str(other))
     assert code == 1 and err.startswith("error: ") and "not JSON" in err
+
+
+def test_export_writes_a_run_table_and_keeps_an_existing_file(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "runs.parquet"
+    for layout in ("flat", "map"):
+        done = subprocess.run(
+            [sys.executable, "-m", "runql", "export", "--out", str(out), "--layout", layout, "--force"],
+            capture_output=True, text=True, cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        table = pq.read_table(out)
+        assert table.num_rows == len(Workspace.sample().runs)
+        assert ("metrics" in table.schema.names) == (layout == "map")
+    again = subprocess.run(
+        [sys.executable, "-m", "runql", "export", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert again.returncode == 1 and "exists" in again.stderr

@@ -528,3 +528,16 @@ def test_export_keeps_nan_apart_from_missing_and_types_the_columns(tmp_path: Pat
 def test_like_regex_quotes_every_operator() -> None:
     assert rs.like_regex("a.b%", ignore_case=False) == "\\Aa\\x{2e}b[^\\n]*"
     assert rs.like_regex("_x", ignore_case=True) == "(?iu)\\A[^\\n]x\\n?\\z"
+
+
+def test_history_functions_are_refused_and_last_is_the_latest_value(tables: list[Table]) -> None:
+    table = tables[0]
+    for layout in LAYOUTS:
+        frame = table.frames[layout]
+        with pytest.raises(runql.EvaluationError, match="min\\(\\) cannot be computed") as caught:
+            rs.compile_filter(frame, "min(metrics.acc) < 0.5", profile="extended")
+        assert caught.value.code == "unsupported-aggregate"
+        with pytest.raises(runql.EvaluationError, match="at_step"):
+            rs.compile_order(frame, ["at_step(metrics.acc, 2) DESC"], profile="extended")
+        latest = _answers([Case(frame, "last(metrics.acc) > 0.5", ["last(metrics.acc)"], None, "extended")])
+        assert latest[0] == _expected(table.runs, Case(frame, "metrics.acc > 0.5", ["metrics.acc"], None))

@@ -147,6 +147,42 @@ exit status: 0, or 1 when the profile refuses the query or the text does not par
 """
 
 
+def _configure_export(parser: argparse.ArgumentParser) -> None:
+    _add_source(parser, searched_in_place=False)
+    parser.add_argument("--out", required=True, metavar="FILE.parquet", help="the Parquet file to write")
+    parser.add_argument(
+        "--layout",
+        choices=("flat", "map"),
+        default="flat",
+        help="flat: a column per key, as mlflow.search_runs; map: metrics, params and tags as map columns, "
+        "as Databricks' MLflow experiment data source (default: flat)",
+    )
+    parser.add_argument("--force", action="store_true", help="let --out replace a file that exists")
+
+
+def _run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .optional import require
+
+    require("pyarrow", "parquet", "runql export")
+    from .export import write_run_table
+
+    if os.path.exists(args.out) and not args.force:
+        raise CommandError(f"{args.out} exists: pass --force to replace it, or name another --out file")
+    count = write_run_table(_loaded(args, err).runs, args.out, args.layout)
+    print(f"wrote {count} runs to {args.out} ({args.layout} layout)", file=err)
+    return 0
+
+
+_EXPORT_EXAMPLES = """\
+examples:
+  runql export --source ./mlruns --out runs.parquet
+  runql export --source ./mlruns --out runs-map.parquet --layout map
+
+Every run of the source is written, deleted ones too (with their lifecycle_stage); runql.spark searches
+the table (docs/spark.md).
+"""
+
+
 def _configure_profiles(parser: argparse.ArgumentParser) -> None:
     del parser  # no options: the matrix covers every profile
 
@@ -1151,6 +1187,15 @@ COMMANDS: list[Command] = [
         configure=_configure_plan,
         run=_run_plan,
         examples=_PLAN_EXAMPLES,
+    ),
+    Command(
+        name="export",
+        help="write a source's runs as a Parquet run table",
+        description="Write every run of a source as a Parquet run table, for Spark and other lakehouse "
+        "engines (runql.spark; see docs/spark.md).",
+        configure=_configure_export,
+        run=_run_export,
+        examples=_EXPORT_EXAMPLES,
     ),
     Command(
         name="profiles",

@@ -42,7 +42,22 @@ from pyspark.sql import functions as F  # noqa: E402
 from pyspark.sql import types as T  # noqa: E402
 
 from .arguments import check_total, warn_at_caller  # noqa: E402
-from .ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Op, Or, SortKey, assert_never  # noqa: E402
+from .ast import (  # noqa: E402
+    Aggregate,
+    And,
+    Compare,
+    Entity,
+    Expr,
+    In,
+    IsNull,
+    Key,
+    Not,
+    Op,
+    Or,
+    SortKey,
+    assert_never,
+    clauses,
+)
 from .ast import Literal as LiteralNode  # noqa: E402
 from .attributes import RUN_NUMERIC_ATTRIBUTES  # noqa: E402
 from .compiled import CompiledQuery, OrderBy, compile_quietly  # noqa: E402
@@ -379,10 +394,26 @@ def compile_query(
     table, or its schema) in ``layout`` (None: detected from the schema)."""
     if compiled.entity != "runs":
         raise ValueError("runql.spark answers run queries; experiments are few and searched in memory")
-    compiler = _Compiler(_Table(_schema(table), layout))
     query = compiled.query
+    _refuse_histories(query)
+    compiler = _Compiler(_Table(_schema(table), layout))
     condition = None if query.filter is None else compiler.truth(query.filter)
     return SparkQuery(condition, tuple(compiler.order(query.order_by)))
+
+
+def _refuse_histories(query: Any) -> None:
+    """A run table holds each metric's latest value, not its history: only last() is answered."""
+    keys = [c.key for c in clauses(query.filter)] + [s.key for s in query.order_by]
+    for key in keys:
+        if key.aggregate is not None and key.aggregate is not Aggregate.LAST:
+            raise EvaluationError(
+                f"a run table holds the latest value of each metric, not its history: "
+                f"{key.aggregate.value}() cannot be computed from it",
+                code="unsupported-aggregate",
+                span=key.function_span or key.span,
+                hint="filter by the latest value (metrics.<key>, or last(metrics.<key>)), or search the "
+                "runs in a workspace or an MLflow database, which keep the histories",
+            )
 
 
 def _compiled(filter_string: str | None, order_by: OrderBy, profile: Any) -> CompiledQuery:
