@@ -381,8 +381,15 @@ def mlflow_server(backend_store_uri: str, artifacts: Path, timeout: float = 120)
     ]  # fmt: skip
     with open(log_path, "w") as log:
         # A session of its own, so that stopping it stops the workers it forks as well.
+        # Without its job runner (a dozen worker processes the tests never use) it starts faster.
+        environment = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
         server = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=environment,
         )
     try:
         deadline = time.monotonic() + timeout
