@@ -288,15 +288,19 @@ class _Compiler:
         """Whether a present value of ``column`` satisfies the comparison of ``node``."""
         if not number and self.dialect == "postgresql" and _has_nul(node):
             return self.nul_test(node, column)
+        # Equality needs no collation (PostgreSQL's are deterministic: equal means the same bytes), and
+        # without one a primary key serves `run_id IN (...)`; only an ordering compares by code point.
         if isinstance(node, In):
             values = [self.value(v, number) for v in node.values]
-            found: Condition = self.ordered(column, number).in_(values)
+            found: Condition = column.in_(values)
             return sa.not_(found) if node.negated else found
         op, value = node.op, self.value(node.value, number)
         if op.is_pattern:
             matched = self.like(column, str(value), op in (Op.ILIKE, Op.NOT_ILIKE))
             return sa.not_(matched) if op in (Op.NOT_LIKE, Op.NOT_ILIKE) else matched
-        compared: Condition = _COMPARE[op](self.ordered(column, number), value)
+        compared: Condition = _COMPARE[op](
+            column if op in (Op.EQ, Op.NE) else self.ordered(column, number), value
+        )
         return compared
 
     def nul_test(self, node: Compare | In, column: Any) -> Condition:
@@ -305,7 +309,7 @@ class _Compiler:
         exactly as against ``A`` (``v < A + NUL + B`` exactly when ``v <= A``)."""
         if isinstance(node, In):
             kept = [v for v in node.values if "\x00" not in str(v.value)]
-            found = self.ordered(column, False).in_([v.value for v in kept]) if kept else sa.false()
+            found = column.in_([v.value for v in kept]) if kept else sa.false()
             return sa.not_(found) if node.negated else found
         op, prefix = node.op, str(node.value.value).split("\x00", 1)[0]
         column = self.ordered(column, False)
