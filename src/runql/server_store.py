@@ -108,9 +108,8 @@ class ServerStore(ExperimentSearches):
             pass  # it answered: a server without a health endpoint is still there
         except (OSError, ValueError) as error:
             reason = getattr(error, "reason", error)
-            raise StoreError(
-                f"the tracking server does not answer: {reason}", where=self.where, code="unreachable-store"
-            ) from None
+            message = redact(f"the tracking server does not answer: {reason}", tracking_uri)
+            raise StoreError(message, where=self.where, code="unreachable-store") from None
 
     @contextmanager
     def _asking(self) -> Iterator[None]:
