@@ -165,6 +165,8 @@ def test_histories_come_from_the_server(served: Served) -> None:
     assert len(run.data.history("auc")) == 5
     assert [p.step for p in store.get_metric_history(run.info.run_id, "auc")] == list(range(5))
     assert store.get_run(run.info.run_id).info.run_id == run.info.run_id
+    points = store.get_metric_history(run.info.run_id, "auc")
+    assert store.histories([run.info.run_id]) == {run.info.run_id: {"auc": points}}
 
 
 def test_experiments_through_the_server(served: Served) -> None:

@@ -146,8 +146,9 @@ def warn_at_caller(diagnostics: Iterable[Diagnostic]) -> None:
 _DATA = {Entity.METRIC: "metrics", Entity.PARAM: "params", Entity.TAG: "tags"}
 
 
-def _holds(run: Run, key: Key) -> bool:
-    return key.name in getattr(run.data, _DATA[key.entity])
+def held_by_any(runs: Sequence[Run]) -> Callable[[Key], bool]:
+    """Whether some run of ``runs`` (a page of an answer) has a metric, param or tag ``key``."""
+    return lambda key: any(key.name in getattr(run.data, _DATA[key.entity]) for run in runs)
 
 
 class ExperimentSearches(ABC):
@@ -179,13 +180,14 @@ class ExperimentSearches(ABC):
         compiled: CompiledQuery,
         experiment_ids: Iterable[str],
         view_type: int | str | ViewType,
-        page: Sequence[Run],
+        answered: Callable[[Key], bool],
     ) -> None:
-        """Warn of the query's keys that no searched run has (``metrics.acc`` for ``accuracy``); the
-        store's keys are read only when a key is absent from every run of the answer."""
+        """Warn of the query's keys that no searched run has (``metrics.acc`` for ``accuracy``).
+        ``answered(key)`` says whether some run of the answer has the key; the store's keys are read
+        only when one is absent from the whole answer."""
         q = compiled.query
         keys = [c.key for c in clauses(q.filter)] + [s.key for s in q.order_by]
-        if all(any(_holds(run, key) for run in page) for key in keys if key.entity in _DATA):
+        if all(answered(key) for key in keys if key.entity in _DATA):
             return
         present = self.key_sets(experiment_ids, ViewType.coerce(view_type).stages)
         if present is not None:

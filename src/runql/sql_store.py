@@ -26,6 +26,7 @@ from .arguments import (
     ExperimentSearches,
     check_page_size,
     check_total,
+    held_by_any,
     id_list,
     resolve_experiments,
 )
@@ -280,7 +281,7 @@ class SqlStore(ExperimentSearches):
             )
             run_ids = self._search_ids(connection, compiled, ids, run_view_type, limit, 0)
             runs = self._read_runs(connection, run_ids)
-        self._warn_absent_keys(compiled, ids, run_view_type, runs)
+        self._warn_absent_keys(compiled, ids, run_view_type, held_by_any(runs))
         return runs_to_frame(runs) if output_format == "pandas" else runs
 
     def search_runs_paged(
@@ -308,7 +309,7 @@ class SqlStore(ExperimentSearches):
             )
             token = next_page_token(offset, max_results, offset + len(run_ids))
             runs = self._read_runs(connection, run_ids[:max_results])
-        self._warn_absent_keys(compiled, id_list(experiment_ids), run_view_type, runs)
+        self._warn_absent_keys(compiled, id_list(experiment_ids), run_view_type, held_by_any(runs))
         return runs, token
 
     def get_run(self, run_id: str) -> Run:

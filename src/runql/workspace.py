@@ -396,12 +396,10 @@ class Workspace(ExperimentSearches):
     @_locked
     def key_sets(self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str]) -> KeySets:
         """The metric, param and tag keys of the runs of ``experiment_ids`` in ``lifecycle_stages``."""
-        wanted, stages = set(experiment_ids), set(lifecycle_stages)
-        return KeySets.of_runs(
-            r
-            for r in self._runs.values()
-            if r.info.experiment_id in wanted and r.info.lifecycle_stage in stages
-        )
+        store = self._columns()
+        within = store.among("experiment_id", set(experiment_ids))
+        within &= store.among("lifecycle_stage", set(lifecycle_stages))
+        return KeySets(**store.key_names(within))
 
     @_locked
     def run_ids_starting(self, prefix: str, limit: int = 6) -> list[str]:
@@ -507,7 +505,7 @@ class Workspace(ExperimentSearches):
         within = store.among("experiment_id", experiment_ids)
         within &= store.among("lifecycle_stage", ViewType.coerce(view_type).stages)
         found = store.select(compiled, within)
-        self._warn_absent_keys(compiled, experiment_ids, view_type, found)
+        self._warn_absent_keys(compiled, experiment_ids, view_type, found.holds)
         return found
 
     @_locked

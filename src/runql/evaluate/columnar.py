@@ -490,6 +490,21 @@ class ColumnarRuns:
                 columns[prefix + key] = column.decoded(rows)
         return frame_from_columns(columns, len(rows))
 
+    def holds(self, key: Key, rows: Indices) -> bool:
+        """Whether some run of ``rows`` has the metric, param or tag ``key``."""
+        column = {Entity.METRIC: self.metrics, Entity.PARAM: self.params, Entity.TAG: self.tags}[
+            key.entity
+        ].get(key.name)
+        return column is not None and bool(column.present_at(rows).any())
+
+    def key_names(self, within: Mask) -> dict[str, frozenset[str]]:
+        """The metric, param and tag keys some run ``within`` has, by kind."""
+        rows = np.flatnonzero(within)
+        return {
+            kind: frozenset(k for k, column in columns.items() if column.present_at(rows).any())
+            for kind, columns in (("metrics", self.metrics), ("params", self.params), ("tags", self.tags))
+        }
+
     def among(self, attribute: str, allowed: Collection[str]) -> Mask:
         """Rows whose string ``attribute`` (``experiment_id``, ``lifecycle_stage``, ...) is in ``allowed``."""
         column = self.attributes[attribute]
@@ -507,6 +522,10 @@ class Selection(Sequence[Any]):
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    def holds(self, key: Key) -> bool:
+        """Whether some selected run has the metric, param or tag ``key``."""
+        return self._store.holds(key, self._rows)
 
     def frame(self, limit: int | None = None) -> pd.DataFrame:
         """The first ``limit`` runs (all when None) as ``mlflow.search_runs``'s DataFrame."""
