@@ -14,12 +14,12 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from commands import run_command
 
 from runql import Workspace
 from runql.cli import COMMANDS, main
@@ -29,22 +29,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 README_COMMAND = 'runql runs --filter "metrics.auc > 0.8" --order-by "metrics.auc DESC" --max-results 5'
 
 
-def runql(
-    *args: str, columns: int = 120, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The command as a user runs it: in an empty folder unless ``cwd``, MLFLOW_TRACKING_URI unset
-    unless ``env`` sets it."""
-    environ = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    environ.update({"COLUMNS": str(columns), "MLFLOW_ALLOW_FILE_STORE": "true", **(env or {})})
-    with tempfile.TemporaryDirectory() as empty:
-        return subprocess.run(
-            [sys.executable, "-m", "runql", *args],
-            capture_output=True,
-            text=True,
-            env=environ,
-            cwd=cwd or empty,
-            timeout=120,
-        )
+def runql(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    return run_command(*args, **{"columns": 120, **options})
 
 
 @pytest.fixture(autouse=True)

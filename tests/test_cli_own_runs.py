@@ -14,36 +14,20 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from commands import run_command as runql
 
 from runql import Workspace, parse
-from runql.discover import SAMPLE_NOTICE, find_source, redact
+from runql.discover import SAMPLE_NOTICE, find_source
 from runql.keys import KeySets, absent_keys, warn_absent_keys
+from runql.redact import redact
 from runql.validate import QueryWarning
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-
-
-def runql(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, columns: int = 80
-) -> subprocess.CompletedProcess[str]:
-    """The command in an empty folder (unless ``cwd``) with MLFLOW_TRACKING_URI unset (unless ``env``)."""
-    environ = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    environ.update({"COLUMNS": str(columns), "MLFLOW_ALLOW_FILE_STORE": "true", **(env or {})})
-    with tempfile.TemporaryDirectory() as empty:
-        return subprocess.run(
-            [sys.executable, "-m", "runql", *args],
-            capture_output=True,
-            text=True,
-            env=environ,
-            cwd=cwd or empty,
-            timeout=120,
-        )
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from commands import run_command
 from hypothesis import strategies as st
 from mlflow_stores import log_with_mlflow
 from services import free_port, mlflow_server
@@ -272,17 +271,10 @@ def test_the_done_example_on_azureml(served: Served) -> None:
 # -- the command -----------------------------------------------------------------------------------
 
 
-def _command(*args: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    return subprocess.run(
-        [sys.executable, "-m", "runql", *args], capture_output=True, text=True, env=environ, timeout=300
-    )
-
-
 def test_the_done_example_through_the_command(served: Served) -> None:
     experiment_id = served.experiments[2]
     text = "params.model = 'xgb' AND (metrics.auc > 0.5 OR tags.stage = 'prod')"
-    done = _command(
+    done = run_command(
         "runs", "--source", served.url, "-e", "explicit", "--profile", "extended",
         "--filter", text, "--order-by", "metrics.auc DESC", "--format", "json", "-c", "run_id",
     )  # fmt: skip
@@ -291,20 +283,20 @@ def test_the_done_example_through_the_command(served: Served) -> None:
         served.runs_of(experiment_id)
     )[0]
     assert [row["run_id"] for row in json.loads(done.stdout)] == _ids(expected)
-    plan_text = _command("plan", text, "-o", "metrics.auc DESC").stdout
+    plan_text = run_command("plan", text, "-o", "metrics.auc DESC").stdout
     assert "pushed filter: params.model = 'xgb'" in plan_text
     assert "residual filter: metrics.auc > 0.5 OR tags.stage = 'prod'" in plan_text
 
 
 def test_history_through_the_command_shows_every_point(served: Served) -> None:
     run = served.runs_of(served.experiments[2])[0]
-    done = _command("history", run.info.run_id[:10], "auc", "--source", served.url, "--format", "csv")
+    done = run_command("history", run.info.run_id[:10], "auc", "--source", served.url, "--format", "csv")
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.strip().splitlines()) == 1 + 5  # the header and the five points
 
 
 def test_a_server_that_is_down_through_the_command_is_one_line() -> None:
-    done = _command("runs", "--source", f"http://alice:s3cret@127.0.0.1:{free_port()}")
+    done = run_command("runs", "--source", f"http://alice:s3cret@127.0.0.1:{free_port()}")
     assert done.returncode == 1
     assert "s3cret" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "127.0.0.1" in done.stderr
