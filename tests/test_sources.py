@@ -494,13 +494,21 @@ def test_a_database_that_is_not_mlflows(tmp_path: Path) -> None:
     assert caught.value.code == "not-a-store"
 
 
-def test_progress_bar_when_asked(stores: dict[str, Store], capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_bar_when_asked(
+    stores: dict[str, Store], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("tqdm")
     assert list(progress_bar(range(3), total=3, desc="x", unit="y", enabled=False, extra="x")) == [0, 1, 2]
+    # A load that finishes before the bar's delay draws nothing (the delay is set, not raced against).
+    monkeypatch.setattr("runql.optional.PROGRESS_DELAY", 3600)
     from_mlflow_dir(stores["dir"].location, progress=True)
     from_mlflow_db(stores["db"].location, progress=True)
-    # A quick load finishes before the bar's delay: nothing is drawn, nothing is left behind.
     assert capsys.readouterr().err == ""
+    # Past the delay the bar is drawn, and cleared at the end.
+    monkeypatch.setattr("runql.optional.PROGRESS_DELAY", 0)
+    from_mlflow_dir(stores["dir"].location, progress=True)
+    drawn = capsys.readouterr().err
+    assert "reading runs" in drawn and drawn.endswith("\r")
 
 
 def test_a_missing_extra_is_named(stores: dict[str, Store], monkeypatch: pytest.MonkeyPatch) -> None:

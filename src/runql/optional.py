@@ -38,6 +38,10 @@ def install_hint(extra: str) -> str:
     return f"pip install 'runql[{extra}]' (from a checkout of runql: pip install '.[{extra}]')"
 
 
+# Seconds a load runs before its bar is drawn: a quick load prints nothing.
+PROGRESS_DELAY = 0.5
+
+
 def progress_bar(
     items: Iterable[T], *, total: int | None, desc: str, unit: str, enabled: bool | None, extra: str
 ) -> Iterator[T]:
@@ -58,7 +62,7 @@ def progress_bar(
             ) from None
         yield from items
         return
-    bar = tqdm(items, total=total, desc=desc, unit=unit, delay=0.5, leave=False, file=sys.stderr)
+    bar = tqdm(items, total=total, desc=desc, unit=unit, delay=PROGRESS_DELAY, leave=False, file=sys.stderr)
     try:
         yield from bar
     finally:
