@@ -4,12 +4,10 @@ quickly and in bounded memory (issue 12, the query side). Each test replays one 
 from __future__ import annotations
 
 import base64
-import gc
 import importlib
 import json
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
@@ -17,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from costs import cpu_cost, grows_linearly
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlflow.utils.search_utils import SearchUtils
@@ -51,30 +50,6 @@ def _run(run_id: str, start_time: int = 1, tags: dict[str, str] | None = None, *
     return SimpleNamespace(info=info, data=data, inputs=SimpleNamespace(dataset_inputs=[]))
 
 
-def _cpu_cost(action: Callable[[], object], repeat: int = 5) -> float:
-    """The least CPU time of ``repeat`` runs of ``action``: other processes on the machine do not
-    count, and the least of several is the run least disturbed."""
-    best = float("inf")
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            start = time.process_time()
-            action()
-            best = min(best, time.process_time() - start)
-    finally:
-        gc.enable()
-    return best
-
-
-def _grows_linearly(cost: Callable[[int], float], small: int, factor: int = 8) -> None:
-    """The cost at ``factor`` times the size is at most 4 * ``factor`` times the cost at ``small``:
-    linear growth passes with room to spare (sorting adds a little), quadratic growth (64 times for
-    a factor of 8) and backtracking fail."""
-    cost(small)  # warm the caches the first call fills
-    low, high = cost(small), cost(small * factor)
-    assert high <= 4 * factor * max(low, 1e-4), (low, high)
-
-
 def _mlflow_like(value: str, pattern: str, ignore_case: bool) -> bool:
     compare = SearchUtils.get_comparison_func("ILIKE" if ignore_case else "LIKE")
     return bool(compare(value, pattern))
@@ -90,9 +65,9 @@ _VALUE_CHARS = st.sampled_from(["a", "b", "A", "\n", "#", ".", "\u212a", "k", "K
 @given(st.text(_PATTERN_CHARS, max_size=8), st.text(_VALUE_CHARS, max_size=10), st.booleans())
 def test_like_means_what_mlflow_means(pattern: str, value: str, ignore_case: bool) -> None:
     op = Op.ILIKE if ignore_case else Op.LIKE
-    assert semantics.like_matcher(op, pattern)(value) == _mlflow_like(value, pattern, ignore_case)
+    assert semantics.pattern_matcher(op, pattern)(value) == _mlflow_like(value, pattern, ignore_case)
     negated = Op.NOT_ILIKE if ignore_case else Op.NOT_LIKE
-    assert semantics.like_matcher(negated, pattern)(value) != _mlflow_like(value, pattern, ignore_case)
+    assert semantics.pattern_matcher(negated, pattern)(value) != _mlflow_like(value, pattern, ignore_case)
 
 
 @pytest.mark.parametrize(
@@ -107,16 +82,16 @@ def test_like_means_what_mlflow_means(pattern: str, value: str, ignore_case: boo
 )
 def test_pathological_like_patterns_answer_at_once(pattern: str, value: str) -> None:
     for op in (Op.LIKE, Op.ILIKE):
-        match = semantics.like_matcher(op, pattern)
-        assert _cpu_cost(lambda match=match: match(value), repeat=1) < 1.0
+        match = semantics.pattern_matcher(op, pattern)
+        assert cpu_cost(lambda match=match: match(value), repeat=1) < 1.0
         assert match(value) is False
 
 
 @pytest.mark.parametrize("pattern", ["%_%_%_%_%_%_%_%#", "%a%a%a%a%b", "%a_a_a%b_"])
 def test_like_cost_grows_linearly_with_the_value(pattern: str) -> None:
     values = {n: ["a" * n + str(i) for i in range(50)] for n in (400, 3_200)}
-    match = semantics.like_matcher(Op.LIKE, pattern)
-    _grows_linearly(lambda n: _cpu_cost(lambda: [match(v) for v in values[n]]), 400)
+    match = semantics.pattern_matcher(Op.LIKE, pattern)
+    grows_linearly(lambda n: cpu_cost(lambda: [match(v) for v in values[n]]), 400)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +100,7 @@ def long_tag_runs() -> dict[int, list[Any]]:
 
 
 @pytest.mark.parametrize("engine", ["reference", "columnar"])
-def test_search_with_pathological_like_grows_linearly(
+def test_search_with_pathological_likegrows_linearly(
     engine: str, long_tag_runs: dict[int, list[Any]]
 ) -> None:
     query = "tags.x LIKE '%a%a%a%a%a%b'"
@@ -133,19 +108,19 @@ def test_search_with_pathological_like_grows_linearly(
     def cost(n: int) -> float:
         runs = long_tag_runs[n]
         if engine == "reference":
-            return _cpu_cost(lambda: runql.search(runs, query))
+            return cpu_cost(lambda: runql.search(runs, query))
         from runql.evaluate.columnar import ColumnarRuns
 
         compiled = runql.compile(query)
-        return _cpu_cost(lambda: ColumnarRuns(runs).select(compiled))
+        return cpu_cost(lambda: ColumnarRuns(runs).select(compiled))
 
-    _grows_linearly(cost, 300)
+    grows_linearly(cost, 300)
 
 
 def test_the_like_cache_is_bounded_by_size() -> None:
     big = "%" + "a_" * 100_000 + "%"  # a 200 KB pattern
     for i in range(12):
-        semantics.like_matcher(Op.LIKE, big + str(i))("abc")
+        semantics.pattern_matcher(Op.LIKE, big + str(i))("abc")
     cache = semantics._like_pattern
     assert cache.total <= semantics.LIKE_CACHE_BUDGET
     assert len(cache) <= semantics.LIKE_CACHE_BUDGET // 200_000
@@ -495,7 +470,7 @@ def test_search_cost_grows_at_most_linearly(pattern: str, depth: int, ignore_cas
 
     query = _wrapped(depth, clause)
     # The data: values 8 times longer, then 8 times as many runs.
-    _grows_linearly(lambda n: _cpu_cost(search(query, small_runs if n == 1 else long_runs)), 1)
-    _grows_linearly(lambda n: _cpu_cost(search(query, small_runs if n == 1 else many_runs)), 1)
+    grows_linearly(lambda n: cpu_cost(search(query, small_runs if n == 1 else long_runs)), 1)
+    grows_linearly(lambda n: cpu_cost(search(query, small_runs if n == 1 else many_runs)), 1)
     # The query: 8 times as deeply nested (at most 80 levels, inside the limit of 100).
-    _grows_linearly(lambda n: _cpu_cost(search(_wrapped(depth * n, clause), small_runs)), 1)
+    grows_linearly(lambda n: cpu_cost(search(_wrapped(depth * n, clause), small_runs)), 1)

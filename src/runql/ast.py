@@ -98,17 +98,26 @@ class Op(Enum):
     ILIKE = "ILIKE"
     NOT_LIKE = "NOT LIKE"
     NOT_ILIKE = "NOT ILIKE"
+    RLIKE = "RLIKE"
+    NOT_RLIKE = "NOT RLIKE"
 
     @property
     def is_pattern(self) -> bool:
+        """LIKE, ILIKE, RLIKE and their negations."""
         return self in _PATTERN_OPS
+
+    @property
+    def is_negated(self) -> bool:
+        """NOT LIKE, NOT ILIKE, NOT RLIKE: true where the operator without NOT is false."""
+        return self in _NEGATED_OPS
 
     @property
     def is_ordering(self) -> bool:
         return self in _ORDERING_OPS
 
 
-_PATTERN_OPS = frozenset({Op.LIKE, Op.ILIKE, Op.NOT_LIKE, Op.NOT_ILIKE})
+_PATTERN_OPS = frozenset({Op.LIKE, Op.ILIKE, Op.RLIKE, Op.NOT_LIKE, Op.NOT_ILIKE, Op.NOT_RLIKE})
+_NEGATED_OPS = frozenset({Op.NOT_LIKE, Op.NOT_ILIKE, Op.NOT_RLIKE})
 _ORDERING_OPS = frozenset({Op.LT, Op.LE, Op.GT, Op.GE})
 
 

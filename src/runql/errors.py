@@ -287,6 +287,11 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
         "a value has the wrong type for its key (a quoted number for a metric, a bool for unparse)",
         (QueryValueError, UnsupportedQueryError, EvaluationError),
     ),
+    ErrorCode(
+        "bad-regex",
+        "an RLIKE pattern is not one RE2 reads (a back-reference, a look-around) or needs too much memory",
+        _EVALUATED,
+    ),
     # What a profile refuses.
     ErrorCode("unsupported-parentheses", "the profile does not accept parentheses", _PROFILE),
     ErrorCode("unsupported-or", "the profile does not accept OR", _PROFILE),

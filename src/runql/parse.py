@@ -312,8 +312,8 @@ _BUILDER = _Builder()
 
 # The keywords of the filter by terminal, as MLflow reads them: the text upper-cased, spaces collapsed.
 _KEYWORDS = {
-    "COMPARATOR": frozenset(op.value for op in Op),
-    "NOT_PATTERN": frozenset({"NOT LIKE", "NOT ILIKE"}),
+    "COMPARATOR": frozenset(op.value for op in Op if not op.is_negated),
+    "NOT_PATTERN": frozenset(op.value for op in Op if op.is_negated),
     "NOT_IN": frozenset({"NOT IN"}),
     "NOT_NULL": frozenset({"NOT NULL"}),
     "NOT": frozenset({"NOT"}),

@@ -125,6 +125,10 @@ RUNQL_ROWS: tuple[tuple[str, Cell], ...] = (
         "`NOT LIKE` / `NOT ILIKE` (params, tags, attributes)",
         _ops_cell(_STRING_KINDS, [Op.NOT_LIKE, Op.NOT_ILIKE]),
     ),
+    (
+        "`RLIKE` / `NOT RLIKE`: regular expressions (params, tags, attributes)",
+        _ops_cell(_STRING_KINDS, [Op.RLIKE, Op.NOT_RLIKE]),
+    ),
     ("`IN` / `NOT IN` (runs)", lambda r, _: _lists_cell(r, _RUN_KINDS)),
     ("`IS NULL` / `IS NOT NULL` (runs)", lambda r, _: _kinds_text(r.null_kinds, _RUN_KINDS)),
     ("Filtering runs by datasets", lambda r, _: _yes(Entity.DATASET in r.filter_kinds)),

@@ -382,10 +382,11 @@ AZUREML_EXPERIMENTS = _azureml(MLFLOW_EXPERIMENTS)
 # -- extended: everything runql answers in memory ------------------------------------------------
 
 
-def _negations(ops: frozenset[Op]) -> frozenset[Op]:
-    """``ops`` with NOT LIKE and NOT ILIKE beside LIKE and ILIKE."""
-    negated = {Op.LIKE: Op.NOT_LIKE, Op.ILIKE: Op.NOT_ILIKE}
-    return ops | {negated[op] for op in ops if op in negated}
+def _patterns(ops: frozenset[Op]) -> frozenset[Op]:
+    """``ops`` with NOT LIKE and NOT ILIKE beside LIKE and ILIKE, and RLIKE and NOT RLIKE wherever
+    LIKE is: a regular expression may be searched wherever a LIKE pattern may."""
+    added = {Op.LIKE: (Op.NOT_LIKE, Op.RLIKE, Op.NOT_RLIKE), Op.ILIKE: (Op.NOT_ILIKE,)}
+    return ops | {more for op in ops for more in added.get(op, ())}
 
 
 def _extended(base: Profile) -> Profile:
@@ -400,10 +401,10 @@ def _extended(base: Profile) -> Profile:
         allow_or=True,
         allow_not=True,
         allow_parentheses=True,
-        param_ops=_negations(base.param_ops),
-        tag_ops=_negations(base.tag_ops),
-        string_attribute_ops=_negations(base.string_attribute_ops),
-        dataset_ops=_negations(base.dataset_ops),
+        param_ops=_patterns(base.param_ops),
+        tag_ops=_patterns(base.tag_ops),
+        string_attribute_ops=_patterns(base.string_attribute_ops),
+        dataset_ops=_patterns(base.dataset_ops),
         list_attributes=frozenset(),
         list_kinds=kinds,
         null_kinds=kinds,

@@ -1,5 +1,5 @@
 """MLflow's value semantics, written once for every engine: how values order, where NaN and missing
-values go, the natural order that breaks ties, and what LIKE means.
+values go, the natural order that breaks ties, and what LIKE and RLIKE mean.
 
 * Ordering puts values first (ascending or descending), then NaN, then missing, in both directions:
   each sort key is a pair (tier, value) whose tier is never reversed.
@@ -10,6 +10,7 @@ values go, the natural order that breaks ties, and what LIKE means.
   ``^`` and ``$`` unless the pattern starts or ends with ``%``; there is no escape character, the
   wildcards do not match a newline, and ``$`` also matches before a final newline (so ``'a'`` matches
   ``'a\\n'``); ILIKE folds case the Unicode way.
+* RLIKE searches a regular expression anywhere in the value with RE2's meaning (:mod:`runql.regex`).
 
 The reference evaluator applies these rules row by row, the column store as arrays, the SQL compiler as
 expressions; all three read the constants and functions here.
@@ -24,6 +25,8 @@ from typing import Any
 
 from .ast import Entity, Key, Op, SortKey
 from .bounded import sized_cache
+from .errors import EvaluationError
+from .regex import RegexError, regex_search
 
 __all__ = [
     "DEFAULT_EXPERIMENT_ORDER",
@@ -33,8 +36,8 @@ __all__ = [
     "as_float",
     "exact_float",
     "experiment_order",
-    "like_matcher",
     "natural_run_key",
+    "pattern_matcher",
     "row_sort_key",
     "tier",
 ]
@@ -244,10 +247,19 @@ def _like_pattern(key: tuple[str, bool]) -> _LikePattern:
     return _LikePattern(*key)
 
 
-def like_matcher(op: Op, pattern: str) -> Callable[[str], bool]:
-    """A test for one of LIKE, ILIKE, NOT LIKE, NOT ILIKE against ``pattern``. It costs at most (value
-    length x longest run of pattern characters between two ``%``) comparisons: no backtracking."""
-    matches = _like_pattern((pattern, op in (Op.ILIKE, Op.NOT_ILIKE)))
-    if op in (Op.NOT_LIKE, Op.NOT_ILIKE):
+def pattern_matcher(op: Op, pattern: str) -> Callable[[str], bool]:
+    """A test for one of LIKE, ILIKE, RLIKE or their negations against ``pattern``. A LIKE costs at most
+    (value length x longest run of pattern characters between two ``%``) comparisons: no backtracking;
+    an RLIKE is RE2's search (:mod:`runql.regex`), linear in the value's length."""
+    if op in (Op.RLIKE, Op.NOT_RLIKE):
+        try:
+            matches = regex_search(pattern)
+        except RegexError as error:
+            raise EvaluationError(
+                f"RLIKE cannot use the pattern {pattern!r}: {error}", code="bad-regex"
+            ) from None
+    else:
+        matches = _like_pattern((pattern, op in (Op.ILIKE, Op.NOT_ILIKE)))
+    if op.is_negated:
         return lambda value: not matches(value)
     return matches

@@ -20,6 +20,9 @@ difference is mapped here explicitly (docs/spark.md lists them):
 * a NaN metric satisfies only ``!=`` (Spark's NaN equals NaN and is greater than every number);
 * LIKE is MLflow's pattern as a Java regular expression (no SQL LIKE, whose ``_``, ``%``, escapes and
   newlines mean otherwise), passed as a value, never spliced into SQL text;
+* RLIKE is RE2's (:mod:`runql.regex`), not Java's backtracking regular expressions: the key's distinct
+  values are read from the table (one Spark job per RLIKE clause), matched on the driver, and the
+  matching ones are the list the clause tests membership in;
 * ordering sorts each key by its tier (value, NaN, missing) and then by its value, and ends with the
   natural order (start_time DESC with missing times last, run_id ASC), so neither Spark's NaN order
   nor its null placement reaches the answer;
@@ -63,6 +66,7 @@ from .attributes import RUN_NUMERIC_ATTRIBUTES  # noqa: E402
 from .compiled import CompiledQuery, OrderBy, compile_quietly  # noqa: E402
 from .errors import EvaluationError, StoreError  # noqa: E402
 from .records import RUN_NAME_TAG, ViewType  # noqa: E402
+from .regex import regex_search  # noqa: E402
 from .semantics import TIER_MISSING, TIER_NAN, TIER_VALUE  # noqa: E402
 
 __all__ = [
@@ -268,8 +272,21 @@ def like_regex(pattern: str, ignore_case: bool) -> str:
 
 
 class _Compiler:
-    def __init__(self, table: _Table) -> None:
+    def __init__(self, table: _Table, frame: DataFrame | None) -> None:
         self.table = table
+        self.frame = frame
+
+    def matching(self, values: Callable[[DataFrame], DataFrame], pattern: str) -> list[str]:
+        """The distinct values that RLIKE ``pattern`` matches (RE2's answer) in the one column ``value``
+        that ``values`` selects from the table."""
+        if self.frame is None:
+            raise ValueError(
+                "RLIKE reads the distinct values of its key from the table: compile it with the "
+                "DataFrame, not its schema"
+            )
+        search = regex_search(pattern)
+        rows = values(self.frame).where(F.col("value").isNotNull()).distinct().collect()
+        return [row[0] for row in rows if search(row[0])]
 
     def truth(self, expr: Expr) -> Column:
         """True, false, or null (unknown) for each run, as the reference evaluator's ``truth``."""
@@ -300,9 +317,14 @@ class _Compiler:
             if metric:  # Spark's NaN is in a list holding NaN; MLflow's NaN is in no list
                 found = F.when(F.isnan(value), F.lit(False)).otherwise(found)
             return ~found if node.negated else found
+        if node.op in (Op.RLIKE, Op.NOT_RLIKE):
+            # null where the run lacks the key: Spark's `null IN (...)` may be false
+            wanted = self.matching(lambda df: df.select(value.alias("value")), str(node.value.value))
+            matched = F.when(value.isNotNull(), value.isin(wanted))
+            return ~matched if node.op.is_negated else matched
         if node.op.is_pattern:
             matched = value.rlike(like_regex(str(node.value.value), node.op in (Op.ILIKE, Op.NOT_ILIKE)))
-            return ~matched if node.op in (Op.NOT_LIKE, Op.NOT_ILIKE) else matched
+            return ~matched if node.op.is_negated else matched
         operand = _operand(node.value, number, metric)
         if not metric:
             return _COMPARE[node.op](value, F.lit(operand))
@@ -324,9 +346,16 @@ class _Compiler:
             wanted = [str(v.value) for v in node.values]
             negated = node.negated
             test = (lambda v: ~v.isin(wanted)) if negated else (lambda v: v.isin(wanted))
+        elif node.op in (Op.RLIKE, Op.NOT_RLIKE):
+            each = F.explode(inputs).alias("input")
+            wanted = self.matching(
+                lambda df: df.select(each).select(F.col("input")[field].alias("value")), str(node.value.value)
+            )
+            negated = node.op.is_negated
+            test = (lambda v: ~v.isin(wanted)) if negated else (lambda v: v.isin(wanted))
         elif node.op.is_pattern:
             regex = like_regex(str(node.value.value), node.op in (Op.ILIKE, Op.NOT_ILIKE))
-            negated = node.op in (Op.NOT_LIKE, Op.NOT_ILIKE)
+            negated = node.op.is_negated
             test = (lambda v: ~v.rlike(regex)) if negated else (lambda v: v.rlike(regex))
         else:
             compare, operand = _COMPARE[node.op], str(node.value.value)
@@ -396,7 +425,7 @@ def compile_query(
         raise ValueError("runql.spark answers run queries; experiments are few and searched in memory")
     query = compiled.query
     _refuse_histories(query)
-    compiler = _Compiler(_Table(_schema(table), layout))
+    compiler = _Compiler(_Table(_schema(table), layout), None if isinstance(table, T.StructType) else table)
     condition = None if query.filter is None else compiler.truth(query.filter)
     return SparkQuery(condition, tuple(compiler.order(query.order_by)))
 

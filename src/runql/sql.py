@@ -19,6 +19,9 @@ The statement answers exactly what the reference evaluator answers, in every pro
   LIKE and ILIKE keep MLflow's in-memory meaning (:mod:`runql.semantics`): on SQLite through the
   ``runql_like`` function a store registers on each connection (:func:`register_sqlite_functions`),
   on PostgreSQL as an anchored regular expression in which ``%`` and ``_`` do not cross a newline.
+  RLIKE is RE2's (:mod:`runql.regex`), never the database's own regular expressions: on SQLite through
+  ``runql_rlike``; on PostgreSQL the key's distinct values are read first (``distinct_values``), matched
+  here, and the matching ones sent as one array parameter (``value = ANY(:values)``).
 * Ordering is explicit: each order_by key sorts by its tier (value, NaN, missing) and then by its value,
   and the natural order follows (start_time DESC with missing times last, run_id ASC), so no
   database's NULL placement leaks into the answer.
@@ -34,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 
 from .ast import (
@@ -56,9 +60,10 @@ from .attributes import RUN_NUMERIC_ATTRIBUTES
 from .compiled import CompiledQuery
 from .errors import EvaluationError
 from .records import DATASET_CONTEXT_TAG
-from .semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, as_float, like_matcher
+from .regex import regex_search
+from .semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, as_float, pattern_matcher
 
-__all__ = ["MLFLOW_SCHEMA", "Schema", "Tables", "register_sqlite_functions", "runs_select"]
+__all__ = ["MLFLOW_SCHEMA", "DistinctValues", "Schema", "Tables", "register_sqlite_functions", "runs_select"]
 
 Condition = ColumnElement[bool]
 
@@ -172,17 +177,29 @@ class Tables:
 
 
 def register_sqlite_functions(dbapi_connection: Any) -> None:
-    """Give a SQLite connection ``runql_like(pattern, value, ignore_case)``, which LIKE compiles to.
+    """Give a SQLite connection ``runql_like(pattern, value, ignore_case)``, which LIKE compiles to, and
+    ``runql_rlike(pattern, value)``, which RLIKE compiles to.
 
     SQLite's own LIKE ignores ASCII case and lets ``%`` cross newlines; this is MLflow's meaning.
     """
     dbapi_connection.create_function("runql_like", 3, _sqlite_like, deterministic=True)
+    dbapi_connection.create_function("runql_rlike", 2, _sqlite_rlike, deterministic=True)
 
 
 def _sqlite_like(pattern: str | None, value: str | None, ignore_case: int) -> int | None:
     if pattern is None or value is None:
         return None
-    return int(like_matcher(Op.ILIKE if ignore_case else Op.LIKE, pattern)(value))
+    return int(pattern_matcher(Op.ILIKE if ignore_case else Op.LIKE, pattern)(value))
+
+
+def _sqlite_rlike(pattern: str | None, value: str | None) -> int | None:
+    if pattern is None or value is None:
+        return None
+    return int(regex_search(pattern)(value))
+
+
+DistinctValues = Callable[["sa.Select[Any]"], Sequence[str]]
+"""Runs a SELECT of one string column and returns its values: how RLIKE reads a key's values."""
 
 
 _REGEX_SPECIAL = frozenset("\\^$.|?*+()[]{}")
@@ -201,6 +218,7 @@ def _postgres_regex(pattern: str) -> str:
 class _Compiler:
     tables: Tables
     dialect: str
+    distinct_values: DistinctValues | None = None
     joins: list[Any] = field(default_factory=list)
     # Once one clause drives the search (its runs looked up by primary key), the others are probed
     # run by run: a correlated EXISTS costs one index probe where IN would read its whole key.
@@ -258,7 +276,7 @@ class _Compiler:
         if key.entity is Entity.METRIC:
             holds = self.metric_test(node, table)
         else:
-            holds = self.test(node, table.c.value, number=False)
+            holds = self.test(node, table.c.value, number=False, scope=has_key)
         return self.having(table, sa.and_(has_key, holds)), self.having(
             table, sa.and_(has_key, sa.not_(holds))
         )
@@ -284,8 +302,14 @@ class _Compiler:
             return sa.or_(is_nan, holds)
         return sa.and_(sa.not_(is_nan), holds)
 
-    def test(self, node: Compare | In, column: Any, number: bool) -> Condition:
-        """Whether a present value of ``column`` satisfies the comparison of ``node``."""
+    def test(
+        self, node: Compare | In, column: Any, number: bool, scope: Condition | None = None
+    ) -> Condition:
+        """Whether a present value of ``column`` satisfies the comparison of ``node``. ``scope`` is the
+        condition that picks the key's rows from the column's table (for RLIKE's distinct values)."""
+        if isinstance(node, Compare) and node.op in (Op.RLIKE, Op.NOT_RLIKE):
+            matched = self.rlike(column, str(node.value.value), scope)
+            return sa.not_(matched) if node.op.is_negated else matched
         if not number and self.dialect == "postgresql" and _has_nul(node):
             return self.nul_test(node, column)
         # Equality needs no collation (PostgreSQL's are deterministic: equal means the same bytes), and
@@ -296,8 +320,8 @@ class _Compiler:
             return sa.not_(found) if node.negated else found
         op, value = node.op, self.value(node.value, number)
         if op.is_pattern:
-            matched = self.like(column, str(value), op in (Op.ILIKE, Op.NOT_ILIKE))
-            return sa.not_(matched) if op in (Op.NOT_LIKE, Op.NOT_ILIKE) else matched
+            matched = self.like(column, str(value), op is Op.ILIKE or op is Op.NOT_ILIKE)
+            return sa.not_(matched) if op.is_negated else matched
         compared: Condition = _COMPARE[op](
             column if op in (Op.EQ, Op.NE) else self.ordered(column, number), value
         )
@@ -315,7 +339,7 @@ class _Compiler:
         column = self.ordered(column, False)
         if op in (Op.EQ, Op.LIKE, Op.ILIKE):
             return sa.false()
-        if op in (Op.NE, Op.NOT_LIKE, Op.NOT_ILIKE):
+        if op is Op.NE or op.is_negated:
             return sa.true()
         compared: Condition = column <= prefix if op in (Op.LT, Op.LE) else column > prefix
         return compared
@@ -337,6 +361,25 @@ class _Compiler:
             return matched
         raise EvaluationError(
             f"LIKE is not compiled for {self.dialect}: runql answers it on SQLite and PostgreSQL",
+            code="unsupported-database",
+        )
+
+    def rlike(self, column: Any, pattern: str, scope: Condition | None) -> Condition:
+        matched: Condition
+        if self.dialect == "sqlite":
+            matched = sa.func.runql_rlike(pattern, column) == 1
+            return matched
+        if self.dialect == "postgresql" and self.distinct_values is not None:
+            candidates = sa.select(column).distinct()
+            if scope is not None:
+                candidates = candidates.where(scope)
+            search = regex_search(pattern)
+            values = [v for v in self.distinct_values(candidates) if search(v)]
+            matched = column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(sa.String())))
+            return matched
+        raise EvaluationError(
+            f"RLIKE is not compiled for {self.dialect} without a connection to read values from: runql "
+            "answers it on SQLite and PostgreSQL",
             code="unsupported-database",
         )
 
@@ -369,11 +412,11 @@ class _Compiler:
         rows = sa.select(inputs.c.destination_id).where(
             inputs.c.source_type == "DATASET", inputs.c.destination_type == "RUN"
         )
+        scope: Condition | None = None
         if node.key.name == "context":
             tags = self.tables["input_tags"]
-            rows = rows.join(tags, tags.c.input_uuid == inputs.c.input_uuid).where(
-                tags.c.name == DATASET_CONTEXT_TAG
-            )
+            scope = tags.c.name == DATASET_CONTEXT_TAG
+            rows = rows.join(tags, tags.c.input_uuid == inputs.c.input_uuid).where(scope)
             column = tags.c.value
         else:
             rows = rows.join(datasets, datasets.c.dataset_uuid == inputs.c.source_id)
@@ -382,7 +425,7 @@ class _Compiler:
             having_any = self.runs.c.run_uuid.in_(rows)
             return having_any if node.negated else sa.not_(having_any)
         # NOT IN on a dataset means "some input is outside the list", as the reference evaluator reads it.
-        return self.runs.c.run_uuid.in_(rows.where(self.test(node, column, number=False)))
+        return self.runs.c.run_uuid.in_(rows.where(self.test(node, column, number=False, scope=scope)))
 
     # -- ordering
 
@@ -496,11 +539,11 @@ def _driving_rank(term: Expr) -> int | None:
         return None if term.negated else (0 if term.key.entity is not Entity.METRIC else 1)
     if term.op is Op.EQ:
         return 0 if term.key.entity is not Entity.METRIC else 1
-    if term.op in (Op.LIKE, Op.ILIKE):
+    if term.op in (Op.LIKE, Op.ILIKE, Op.RLIKE):
         return 2
     if term.op.is_ordering:
         return 3
-    return None  # != and NOT LIKE select nearly every run that has the key
+    return None  # != and the NOT patterns select nearly every run that has the key
 
 
 def _has_nul(node: Compare | In) -> bool:
@@ -528,16 +571,18 @@ def runs_select(
     lifecycle_stages: Sequence[str],
     limit: int | None = None,
     offset: int = 0,
+    distinct_values: DistinctValues | None = None,
 ) -> sa.Select[Any]:
     """The ``run_uuid`` of every run ``compiled`` selects in ``experiment_ids`` and ``lifecycle_stages``,
     in MLflow's order, from ``offset`` on, at most ``limit`` of them.
 
     ``dialect`` is the SQLAlchemy dialect name (``sqlite``, ``postgresql``); on SQLite the connection
-    needs :func:`register_sqlite_functions` when the query has LIKE.
+    needs :func:`register_sqlite_functions` when the query has LIKE or RLIKE. On PostgreSQL an RLIKE
+    reads the key's distinct values through ``distinct_values`` while the statement is built.
     """
     if compiled.entity != "runs":
         raise ValueError("runs_select compiles run queries; experiments are few and searched in memory")
-    compiler = _Compiler(tables, dialect)
+    compiler = _Compiler(tables, dialect, distinct_values)
     runs = tables["runs"]
     conditions: list[Condition] = [
         runs.c.experiment_id.in_(list(experiment_ids)),

@@ -246,6 +246,7 @@ class SqlStore(ExperimentSearches):
             lifecycle_stages=sorted(ViewType.coerce(view_type).stages),
             limit=limit,
             offset=offset,
+            distinct_values=lambda values: connection.execute(values).scalars().all(),
         )
         return [row[0] for row in connection.execute(statement).all()]
 

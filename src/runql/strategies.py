@@ -394,6 +394,38 @@ def _pattern(draw: st.DrawFn, texts: Sequence[str]) -> str:
     return text
 
 
+_REGEX_SPECIAL = frozenset("\\^$.|?*+()[]{}")
+
+
+def _regex_escape(text: str) -> str:
+    """``text`` as an RLIKE pattern matching itself: only the characters RE2 and ``re`` both treat as
+    special are escaped (``re.escape`` escapes more, which RE2 reads alike but less plainly)."""
+    return "".join(f"\\{c}" if c in _REGEX_SPECIAL else c for c in text)
+
+
+@st.composite
+def _regex(draw: st.DrawFn, texts: Sequence[str]) -> str:
+    """An RLIKE pattern made from values: the whole value anchored, its start, a piece with a character
+    as ``.``, a piece matched ignoring case, two values as alternatives, a piece then digits."""
+    text = draw(st.sampled_from(texts))
+    start = draw(st.integers(0, len(text)))
+    piece = text[start : draw(st.integers(start, len(text)))]
+    choice = draw(st.integers(0, 5))
+    if choice == 0:
+        return f"^{_regex_escape(text)}$"
+    if choice == 1:
+        return "^" + _regex_escape(text[:start])
+    if choice == 2 and piece:
+        at = draw(st.integers(0, len(piece) - 1))
+        return _regex_escape(piece[:at]) + "." + _regex_escape(piece[at + 1 :])
+    if choice == 3:
+        return "(?i)" + _regex_escape(piece.swapcase())
+    if choice == 4:
+        other = draw(st.sampled_from(texts))
+        return f"^(?:{_regex_escape(text)}|{_regex_escape(other)})$"
+    return _regex_escape(piece) + "[0-9]*$"
+
+
 def _texts(vocab: Vocabulary) -> list[str]:
     return [t for t in vocab.texts if _writable(t)]
 
@@ -425,6 +457,8 @@ class _Keys:
 
 
 def _string_operand(draw: st.DrawFn, op: Op, texts: Sequence[str]) -> str:
+    if op in (Op.RLIKE, Op.NOT_RLIKE):
+        return draw(_regex(texts).filter(_writable))
     if op.is_pattern:
         return draw(_pattern(texts).filter(_writable))
     return draw(st.sampled_from(texts))

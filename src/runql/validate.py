@@ -38,6 +38,7 @@ from .attributes import KeyKind
 from .errors import Diagnostic, QueryValueError, Severity, UnsupportedQueryError, nesting_error
 from .parse import order_by_texts, parse, parse_order_by
 from .profiles import MLFLOW_STATUSES, PROFILES, Profile, get_profile
+from .regex import RegexError, regex_search
 from .unparse import PLAIN_KEY
 
 __all__ = ["QueryWarning", "analyse", "check", "resolve_profile", "validate"]
@@ -547,7 +548,25 @@ def _comparison(site: _Site, node: Compare, kind: KeyKind) -> list[Diagnostic]:
                 warning=True,
             )
         )
-    return found + _VALUE_RULES[kind](site, node.key, kind, node.value, node.op, False)
+    found += _VALUE_RULES[kind](site, node.key, kind, node.value, node.op, False)
+    if node.op in (Op.RLIKE, Op.NOT_RLIKE) and not found:
+        found += _regex(site, node.value)
+    return found
+
+
+def _regex(site: _Site, literal: Literal) -> list[Diagnostic]:
+    try:
+        regex_search(str(literal.value))
+    except RegexError as error:
+        return [
+            site.problem(
+                "bad-regex",
+                f"RLIKE cannot use this pattern: {error}",
+                literal.span,
+                "RLIKE reads RE2's syntax: no back-references or look-arounds, repetition counts up to 1000",
+            )
+        ]
+    return []
 
 
 def _list(site: _Site, node: In, kind: KeyKind) -> list[Diagnostic]:

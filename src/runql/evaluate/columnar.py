@@ -27,7 +27,7 @@ from ..attributes import RUN_NUMERIC_ATTRIBUTES, RUN_STRING_ATTRIBUTES
 from ..errors import EvaluationError
 from ..output import INFO_COLUMNS, frame_from_columns
 from ..records import HistorySource, Metric
-from ..semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, as_float, exact_float, like_matcher
+from ..semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, as_float, exact_float, pattern_matcher
 from .reference import dataset_clause_matches, dataset_values, run_attribute
 
 if TYPE_CHECKING:
@@ -395,7 +395,7 @@ class ColumnarRuns:
                 with np.errstate(invalid="ignore"):
                     result = _COMPARE[op](column.values, as_float(value))
         elif op.is_pattern:
-            match = like_matcher(op, str(value))
+            match = pattern_matcher(op, str(value))
             result = column.where(match)
         else:
             if not isinstance(value, str):

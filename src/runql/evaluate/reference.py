@@ -33,7 +33,7 @@ from ..attributes import (
 )
 from ..errors import EvaluationError
 from ..records import DATASET_CONTEXT_TAG
-from ..semantics import as_float, experiment_order, like_matcher, natural_run_key, row_sort_key
+from ..semantics import as_float, experiment_order, natural_run_key, pattern_matcher, row_sort_key
 
 __all__ = [
     "dataset_clause_matches",
@@ -113,7 +113,7 @@ def dataset_values(run: Any, name: str) -> list[str]:
 
 def _string_test(op: Op, value: str) -> Callable[[str], bool]:
     if op.is_pattern:
-        return like_matcher(op, value)
+        return pattern_matcher(op, value)
     compare = _COMPARE[op]
     return lambda lhs: compare(lhs, value)
 
@@ -262,7 +262,7 @@ def _compile_clause(expr: Compare | In | IsNull, target: Target, place: Place) -
                 span=expr.span,
                 hint="compare numbers with =, !=, <, <=, >, >=",
             )
-        test = like_matcher(expr.op, value)
+        test = pattern_matcher(expr.op, value)
     else:
         compare, rhs = _COMPARE[expr.op], value
         test = lambda lhs: compare(lhs, rhs)  # noqa: E731
