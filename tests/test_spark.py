@@ -21,6 +21,7 @@ import pytest
 from hypothesis import strategies as st
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from rlike_cases import CATASTROPHIC, RLIKE_KEYS, RLIKE_PATTERNS, rlike_records
 
 import runql
 import runql.spark as rs
@@ -36,6 +37,7 @@ from runql.records import (
     RunData,
     RunInfo,
     RunInputs,
+    run_from_record,
 )
 from runql.strategies import DEFAULT_VOCABULARY, T0, queries, runs
 from runql.unparse import unparse_key, unparse_literal
@@ -365,6 +367,48 @@ def test_hostile_values_give_the_reference_answers_and_never_reach_spark_as_sql(
     selected = _answers([Case(hostile.frames["flat"], "params.p LIKE 'a_b'", ["params.p"], None)])[0]
     # _ is any one character but a newline: Java's "." would also refuse the line separator of h20
     assert selected == ["h05", "h06", "h20"]
+
+
+# -- RLIKE ----------------------------------------------------------------------------------------
+
+
+def test_rlike_is_re2s_answer_never_javas(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RLIKE matches the key's distinct values with RE2 and tests membership: Java's backtracking
+    regular expressions (Column.rlike) are never used for it, so a catastrophic pattern answers."""
+    rows = [run_from_record(record) for record in rlike_records()]
+    table = _table(spark, tmp_path, "rlike", rows)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("RLIKE reached Java's regular expressions")
+
+    monkeypatch.setattr(rs.Column, "rlike", refuse)
+    cases = []
+    for index, layout in enumerate(LAYOUTS):
+        frame = table.frames[layout]
+        for number, key in enumerate(RLIKE_KEYS):
+            for pattern in RLIKE_PATTERNS[index::2]:  # each pattern in one layout, each operator on each key
+                operator = ("RLIKE", "NOT RLIKE")[(number + len(cases)) % 2]
+                text = f"{key} {operator} '{pattern}'"
+                cases.append((rows, Case(frame, text, ["params.model"], None, "extended")))
+        for text in (
+            "datasets.name RLIKE '^(?:vision|nlp)-(?:2-)?train' OR tags.team RLIKE '(?i)^v'",
+            "datasets.context NOT RLIKE 'train' AND NOT params.model RLIKE 'gbm'",
+            *(filter_string for filter_string, _ in CATASTROPHIC),
+        ):
+            cases.append((rows, Case(frame, text, [], None, "extended")))
+    _check(cases)
+    for text, count in CATASTROPHIC:
+        assert len(_answers([Case(table.frames["flat"], text, [], None, "extended")])[0]) == count
+
+
+def test_rlike_needs_the_frame_not_its_schema(tables: list[Table]) -> None:
+    frame = tables[0].frames["map"]
+    compiled = runql.compile("params.lr RLIKE '^0'", profile="extended")
+    with pytest.raises(ValueError, match="DataFrame, not its schema"):
+        rs.compile_query(compiled, frame.schema)
+    assert rs.compile_query(compiled, frame).filter is not None
 
 
 # -- keys, layouts, errors ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ and runs are generated with a fixed seed (no test depends on a lucky draw).
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -18,12 +19,14 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import strategies as st
 from mlflow_stores import log_with_mlflow
+from rlike_cases import CATASTROPHIC, RLIKE_KEYS, RLIKE_PATTERNS, rlike_records
 
 import runql
 from runql import Compare, Entity, In, Key, Literal, Op
 from runql.conformance import examples
 from runql.paging import parse_page_token
 from runql.records import LifecycleStage, Run
+from runql.sql_store import SqlStore
 from runql.strategies import DEFAULT_VOCABULARY, Vocabulary, queries, runs
 
 COUNT = int(os.environ.get("RUNQL_SQL_EXAMPLES", "150"))
@@ -227,6 +230,7 @@ def test_hostile_values_are_bound_never_written_into_the_statement(database: Dat
         Compare(Key(Entity.TAG, "team"), Op.LIKE, Literal(value)),
         In(Key(Entity.PARAM, "lr"), (Literal(value), Literal("a"))),
         Compare(Key(Entity.ATTRIBUTE, "run_name"), Op.ILIKE, Literal(f"%{value}%")),
+        Compare(Key(Entity.TAG, "team"), Op.RLIKE, Literal(re.escape(value))),
     ]
     before = _counts(database.url)
     for expr in filters:
@@ -237,6 +241,7 @@ def test_hostile_values_are_bound_never_written_into_the_statement(database: Dat
             database.store.dialect,
             experiment_ids=[int(database.experiments[0])],
             lifecycle_stages=["active"],
+            distinct_values=lambda values: [value],  # what PostgreSQL's RLIKE would read
         )
         sql = statement.compile(database.store.engine)
         if len(value) > 3:  # short values such as "_" occur in any statement's own text
@@ -247,6 +252,54 @@ def test_hostile_values_are_bound_never_written_into_the_statement(database: Dat
         expected = compiled.search(database.runs_of(database.experiments[0]))[0]
         assert _ids(found) == _ids(expected)
     assert _counts(database.url) == before
+
+
+RlikeDatabase = tuple[SqlStore, str, list[Run]]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def rlike_database(request: pytest.FixtureRequest) -> Iterator[RlikeDatabase]:
+    make = request.getfixturevalue(
+        "new_sqlite_database" if request.param == "sqlite" else "new_postgres_database"
+    )
+    url = make(mlflow_schema=True)
+    written = log_with_mlflow(url, rlike_records(), [{"experiment_id": "r", "name": "patterns"}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        runs_ = list(runql.from_mlflow_db(url).runs)
+    store = runql.connect(url)
+    yield store, written.experiments["r"], runs_
+    store.close()
+
+
+@pytest.mark.parametrize("negated", [False, True])
+def test_rlike_answers_as_pythons_re_search(rlike_database: RlikeDatabase, negated: bool) -> None:
+    store, experiment_id, runs_ = rlike_database
+    statements: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    operator = "NOT RLIKE" if negated else "RLIKE"
+    for key, value_of in RLIKE_KEYS.items():
+        for pattern in RLIKE_PATTERNS:
+            text = f"{key} {operator} '{pattern}'"
+            found = store.search_runs([experiment_id], text, profile="extended", output_format="list")
+            held = [(r.info.run_id, v) for r in runs_ if (v := value_of(r)) is not None]
+            matched = sorted(i for i, v in held if (re.search(pattern, v) is not None) != negated)
+            assert sorted(_ids(found)) == matched, text
+            assert _ids(found) == _ids(runql.compile(text, profile="extended").search(runs_)[0]), text
+    assert not [s for s in statements if "~" in s or "REGEXP" in s.upper()]  # never the database's regex
+
+
+def test_rlike_on_datasets_and_a_catastrophic_pattern(rlike_database: RlikeDatabase) -> None:
+    store, experiment_id, runs_ = rlike_database
+    for text, count in (
+        ("datasets.name RLIKE '^(?:vision|nlp)-(?:2-)?train'", 2),
+        ("datasets.context NOT RLIKE 'train'", 3),
+        ("datasets.digest RLIKE '[3-5]'", 3),
+        *CATASTROPHIC,
+    ):
+        found = store.search_runs([experiment_id], text, profile="extended", output_format="list")
+        assert len(found) == count, text
+        assert _ids(found) == _ids(runql.compile(text, profile="extended").search(runs_)[0]), text
 
 
 def _counts(url: str) -> dict[str, int]:
