@@ -18,18 +18,15 @@ from collections.abc import Callable
 from typing import Any
 
 from .bounded import sized_cache
+from .errors import EvaluationError
 from .optional import require
 
-__all__ = ["MAX_MEMORY", "RegexError", "regex_search"]
+__all__ = ["MAX_MEMORY", "regex_search"]
 
 # The memory RE2 may use for one compiled pattern: its default, 8 MiB.
 MAX_MEMORY = 8 << 20
 # The compiled patterns kept, bounded by their summed length (see runql.bounded).
 REGEX_CACHE_BUDGET = 1_000_000
-
-
-class RegexError(ValueError):
-    """RE2 cannot take the pattern; the message is RE2's reason."""
 
 
 def _re2() -> Any:
@@ -51,7 +48,8 @@ def _compile(pattern: str) -> Callable[[str], bool]:
         search = re2.compile(_utf8(pattern), options).search
     except re2.error as error:
         reason = error.args[0] if error.args else error
-        raise RegexError(reason.decode() if isinstance(reason, bytes) else str(reason)) from None
+        reason = reason.decode() if isinstance(reason, bytes) else str(reason)
+        raise EvaluationError(f"RLIKE cannot use the pattern: {reason}", code="bad-regex") from None
     return lambda value: search(_utf8(value)) is not None
 
 
@@ -63,7 +61,7 @@ def _size(pattern: str) -> int:
 def regex_search(pattern: str) -> Callable[[str], bool]:
     """Whether ``pattern`` matches somewhere in a value (RLIKE), in time linear in the value's length.
 
-    Raises :class:`RegexError` when RE2 cannot take ``pattern`` and
+    Raises :class:`~runql.errors.EvaluationError` (``bad-regex``) when RE2 cannot take ``pattern``, and
     :class:`~runql.errors.MissingDependencyError` when RE2 is not installed.
     """
     return _compile(pattern)

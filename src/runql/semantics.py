@@ -25,8 +25,7 @@ from typing import Any
 
 from .ast import Entity, Key, Op, SortKey
 from .bounded import sized_cache
-from .errors import EvaluationError
-from .regex import RegexError, regex_search
+from .regex import regex_search
 
 __all__ = [
     "DEFAULT_EXPERIMENT_ORDER",
@@ -252,12 +251,7 @@ def pattern_matcher(op: Op, pattern: str) -> Callable[[str], bool]:
     (value length x longest run of pattern characters between two ``%``) comparisons: no backtracking;
     an RLIKE is RE2's search (:mod:`runql.regex`), linear in the value's length."""
     if op in (Op.RLIKE, Op.NOT_RLIKE):
-        try:
-            matches = regex_search(pattern)
-        except RegexError as error:
-            raise EvaluationError(
-                f"RLIKE cannot use the pattern {pattern!r}: {error}", code="bad-regex"
-            ) from None
+        matches = regex_search(pattern)
     else:
         matches = _like_pattern((pattern, op in (Op.ILIKE, Op.NOT_ILIKE)))
     if op.is_negated:

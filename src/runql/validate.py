@@ -35,10 +35,17 @@ from .ast import (
     walk,
 )
 from .attributes import KeyKind
-from .errors import Diagnostic, QueryValueError, Severity, UnsupportedQueryError, nesting_error
+from .errors import (
+    Diagnostic,
+    EvaluationError,
+    QueryValueError,
+    Severity,
+    UnsupportedQueryError,
+    nesting_error,
+)
 from .parse import order_by_texts, parse, parse_order_by
 from .profiles import MLFLOW_STATUSES, PROFILES, Profile, get_profile
-from .regex import RegexError, regex_search
+from .regex import regex_search
 from .unparse import PLAIN_KEY
 
 __all__ = ["QueryWarning", "analyse", "check", "resolve_profile", "validate"]
@@ -557,11 +564,11 @@ def _comparison(site: _Site, node: Compare, kind: KeyKind) -> list[Diagnostic]:
 def _regex(site: _Site, literal: Literal) -> list[Diagnostic]:
     try:
         regex_search(str(literal.value))
-    except RegexError as error:
+    except EvaluationError as error:
         return [
             site.problem(
                 "bad-regex",
-                f"RLIKE cannot use this pattern: {error}",
+                error.message,
                 literal.span,
                 "RLIKE reads RE2's syntax: no back-references or look-arounds, repetition counts up to 1000",
             )
