@@ -321,6 +321,26 @@ def test_last_is_the_plain_metric(data: Data) -> None:
             assert engine("", [f"last(metrics.{key})"]) == engine("", [f"metrics.{key}"]), name
 
 
+def test_a_function_reads_the_points_of_its_metric_only(data: Data, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A workspace loaded from the database reads the points of k for min(metrics.k), not every metric's."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        workspace = runql.from_mlflow_db(data.url)
+    stored = next(r.data.stored for r in workspace.runs if r.data.stored is not None)
+    assert stored is not None
+    source, asked = stored.source, []
+    read = source.histories
+    monkeypatch.setattr(source, "histories", lambda ids, keys=None: asked.append(keys) or read(ids, keys))
+    key = data.keys[0]
+    experiment_id = data.runs[0].info.experiment_id
+    workspace.search_runs([experiment_id], f"min(metrics.`{key}`) < 1e308", profile="extended")
+    assert asked == [(key,)]
+    ids = [r.info.run_id for r in data.runs]
+    everything = read(ids)
+    assert read(ids, [key]) == {i: {key: h[key]} for i, h in everything.items() if key in h}
+    assert len({k for h in everything.values() for k in h}) > 1  # other metrics were there to leave out
+
+
 # -- without a database ----------------------------------------------------------------------------
 
 

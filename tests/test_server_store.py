@@ -166,6 +166,8 @@ def test_histories_come_from_the_server(served: Served) -> None:
     assert store.get_run(run.info.run_id).info.run_id == run.info.run_id
     points = store.get_metric_history(run.info.run_id, "auc")
     assert store.histories([run.info.run_id]) == {run.info.run_id: {"auc": points}}
+    assert store.histories([run.info.run_id], ["auc", "never-logged"]) == {run.info.run_id: {"auc": points}}
+    assert store.histories([run.info.run_id], ["never-logged"]) == {}
 
 
 def test_experiments_through_the_server(served: Served) -> None:

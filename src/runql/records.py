@@ -11,7 +11,7 @@ thousands of them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Protocol
@@ -156,9 +156,11 @@ class HistorySource(Protocol):
         """Every point of metric ``key`` of run ``run_id``, in the store's order (empty if none)."""
         ...
 
-    def histories(self, run_ids: Sequence[str]) -> dict[str, dict[str, list[Metric]]]:
-        """Every point of every metric of the runs ``run_ids``, by run id and key (runs without
-        points left out)."""
+    def histories(
+        self, run_ids: Sequence[str], keys: Collection[str] | None = None
+    ) -> dict[str, dict[str, list[Metric]]]:
+        """Every point of the metrics ``keys`` (None: of every metric) of the runs ``run_ids``, by run
+        id and key (runs without points left out)."""
         ...
 
 

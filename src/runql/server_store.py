@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -184,12 +184,16 @@ class ServerStore(ExperimentSearches):
     def history(self, run_id: str, key: str) -> list[Metric]:
         return self.get_metric_history(run_id, key)
 
-    def histories(self, run_ids: Sequence[str]) -> dict[str, dict[str, list[Metric]]]:
+    def histories(
+        self, run_ids: Sequence[str], keys: Collection[str] | None = None
+    ) -> dict[str, dict[str, list[Metric]]]:
         found: dict[str, dict[str, list[Metric]]] = {}
         for run_id in run_ids:
-            keys = self.get_run(run_id).data.metrics
-            if keys:
-                found[run_id] = {key: self.get_metric_history(run_id, key) for key in keys}
+            # Named keys are asked for directly: a run without one answers with no points.
+            wanted = self.get_run(run_id).data.metrics if keys is None else keys
+            points = {key: history for key in wanted if (history := self.get_metric_history(run_id, key))}
+            if points:
+                found[run_id] = points
         return found
 
     def _plan(self, filter_string: str | None, order_by: OrderBy, profile: str | Profile | None) -> Plan:

@@ -319,7 +319,7 @@ class ColumnarRuns:
                     )
                 histories.append((row, data.history(name)))
         for source, rows in stored.values():
-            points = source.histories([run_id for _, run_id in rows])
+            points = source.histories([run_id for _, run_id in rows], (name,))
             for row, run_id in rows:
                 history = points.get(run_id, {}).get(name)
                 if history:

@@ -19,7 +19,7 @@ import gc
 import math
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -157,7 +157,9 @@ class DatabaseHistories:
                 for value, timestamp, step, is_nan in chunk
             ]
 
-    def histories(self, run_ids: Sequence[str]) -> dict[str, dict[str, list[Metric]]]:
+    def histories(
+        self, run_ids: Sequence[str], keys: Collection[str] | None = None
+    ) -> dict[str, dict[str, list[Metric]]]:
         engine = self._engine()
         sa, metrics = self._sa, _metrics_table(self._sa)
         found: defaultdict[str, dict[str, list[Metric]]] = defaultdict(dict)
@@ -168,6 +170,8 @@ class DatabaseHistories:
                     .where(metrics.c.run_uuid.in_(list(run_ids[start : start + _IDS_PER_STATEMENT])))
                     .order_by(metrics.c.run_uuid, metrics.c.key, *(metrics.c[c] for c in _HISTORY_ORDER))
                 )
+                if keys is not None:  # one metric's points, not every metric's
+                    query = query.where(metrics.c.key.in_(sorted(keys)))
                 _add_points(_driver_rows(connection, query), found)
         return dict(found)
 
