@@ -337,7 +337,13 @@ def test_a_function_reads_the_points_of_its_metric_only(data: Data, monkeypatch:
     assert asked == [(key,)]
     ids = [r.info.run_id for r in data.runs]
     everything = read(ids)
-    assert read(ids, [key]) == {i: {key: h[key]} for i, h in everything.items() if key in h}
+    expected = {i: {key: h[key]} for i, h in everything.items() if key in h}
+    assert read(ids, [key]) == expected
+    # Past 500 runs the metric's points are read in one statement, and the runs asked for kept.
+    absent = [f"absent{i}" for i in range(600)]
+    assert read(ids + absent, [key]) == expected
+    first = next(iter(expected))
+    assert read([first, *absent], [key]) == {first: expected[first]}
     assert len({k for h in everything.values() for k in h}) > 1  # other metrics were there to leave out
 
 

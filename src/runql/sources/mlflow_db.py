@@ -163,15 +163,22 @@ class DatabaseHistories:
         engine = self._engine()
         sa, metrics = self._sa, _metrics_table(self._sa)
         found: defaultdict[str, dict[str, list[Metric]]] = defaultdict(dict)
+        points = sa.select(*(metrics.c[c] for c in _POINT_COLUMNS)).order_by(
+            metrics.c.run_uuid, metrics.c.key, *(metrics.c[c] for c in _HISTORY_ORDER)
+        )
         with _connected(sa, engine, self.where) as connection:
+            if keys is not None and len(run_ids) > _IDS_PER_STATEMENT:
+                # Many runs, few metrics: the metrics' points in one statement, the runs asked for kept.
+                # Chunk by chunk of runs, the database would walk every point of the key once per chunk.
+                wanted = set(run_ids)
+                rows = _driver_rows(connection, points.where(metrics.c.key.in_(sorted(keys))))
+                _add_points(([row for row in chunk if row[0] in wanted] for chunk in rows), found)
+                return dict(found)
             for start in range(0, len(run_ids), _IDS_PER_STATEMENT):
-                query = (
-                    sa.select(*(metrics.c[c] for c in _POINT_COLUMNS))
-                    .where(metrics.c.run_uuid.in_(list(run_ids[start : start + _IDS_PER_STATEMENT])))
-                    .order_by(metrics.c.run_uuid, metrics.c.key, *(metrics.c[c] for c in _HISTORY_ORDER))
-                )
-                if keys is not None:  # one metric's points, not every metric's
-                    query = query.where(metrics.c.key.in_(sorted(keys)))
+                chunk = list(run_ids[start : start + _IDS_PER_STATEMENT])
+                query = points.where(metrics.c.run_uuid.in_(chunk))
+                if keys is not None:  # compared as an expression, so the runs' index serves, not the key's
+                    query = query.where(metrics.c.key.concat("").in_(sorted(keys)))
                 _add_points(_driver_rows(connection, query), found)
         return dict(found)
 
