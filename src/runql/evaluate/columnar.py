@@ -577,7 +577,7 @@ class HistoryPoints:
         self.size = size
         lengths = np.fromiter((len(points) for _, points in histories), dtype=np.intp, count=len(histories))
         row_of_run = np.fromiter((row for row, _ in histories), dtype=np.intp, count=len(histories))
-        self.rows: npt.NDArray[np.intp] = np.repeat(row_of_run, lengths)
+        self.rows: npt.NDArray[np.intp] = np.repeat(row_of_run, lengths)  # each run's points contiguous
         self._points: list[Metric] | None = list(chain.from_iterable(points for _, points in histories))
         self.values: npt.NDArray[np.float64] = self._field("value", np.float64)
         self._steps: npt.NDArray[np.int64] | None = None
@@ -639,14 +639,14 @@ def history_column(
     if aggregate is Aggregate.COUNT:
         out[:] = np.bincount(rows, minlength=points.size)
         return out, present
-    grouped = pd.Series(values).groupby(rows)
-    found: pd.Series[Any]
-    if aggregate is Aggregate.MIN:
-        found = grouped.min()  # NaN skipped; a group of NaN only gives NaN
-    elif aggregate is Aggregate.MAX:
-        found = grouped.max()
-    else:
-        found = grouped.agg(_group_mean)
+    if aggregate in (Aggregate.MIN, Aggregate.MAX):
+        # Each run's points are contiguous: one C reduction per run. fmin and fmax skip NaN, and give
+        # NaN for a run of NaN points only.
+        starts = _group_starts(rows)
+        reduce = np.fmin if aggregate is Aggregate.MIN else np.fmax
+        out[rows[starts]] = reduce.reduceat(values, starts)
+        return out, present
+    found: pd.Series[Any] = pd.Series(values).groupby(rows).agg(_group_mean)
     out[found.index.to_numpy(dtype=np.intp)] = found.to_numpy(dtype=np.float64)
     return out, present
 
