@@ -36,6 +36,7 @@ the smallest size to the largest) rather than the absolute times.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import itertools
 import json
@@ -84,7 +85,8 @@ def _splitmix(x: np.ndarray) -> np.ndarray:
     x = x + np.uint64(0x9E3779B97F4A7C15)
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    scattered: np.ndarray = x ^ (x >> np.uint64(31))
+    return scattered
 
 
 def _strings(rng: np.random.Generator, values: list[str], n: int, missing: float) -> pa.Array:
@@ -244,7 +246,7 @@ def worker_whole(path: Path, repeat: int) -> dict[str, Any]:
     result: dict[str, Any] = {"load_s": load, "index_s": index, "held": held, "answers": {}, "query_s": {}}
     for name, query in QUERIES.items():
         result["answers"][name] = [r.info.run_id for r in _search(workspace, query)]
-        result["query_s"][name] = median_seconds(lambda q=query: _search(workspace, q), repeat)
+        result["query_s"][name] = median_seconds(functools.partial(_search, workspace, query), repeat)
     result["peak"] = peak_bytes() - baseline
     return result
 
@@ -340,7 +342,7 @@ def bench(args: argparse.Namespace) -> int:
             rows = spark_page(spark, path, query)
             entry["first"][name] = time.perf_counter() - start
             entry["spark"][name] = median_seconds(
-                lambda p=path, q=query: spark_page(spark, p, q), args.repeat
+                functools.partial(spark_page, spark, path, query), args.repeat
             )
             spark_ids[name] = [r["run_id"] for r in rows]
             entry["ties"][name] = ties(rows)
