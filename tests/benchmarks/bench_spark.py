@@ -414,10 +414,11 @@ def bench(args: argparse.Namespace) -> int:
             growth = f"; x{ratio:.1f} for x{sizes[-1] / sizes[0]:.0f} runs"
         print(f"  Spark {name}: {times}{growth}")
     if per_run_peak is not None:
-        total = int(Path("/proc/meminfo").read_text().split()[1]) * 1024
+        total, available = int(Path("/proc/meminfo").read_text().split()[1]) * 1024, available_bytes()
         print(
-            f"  runql in memory: {per_run_peak:,.0f} B per run at its peak; this machine's "
-            f"{total / GIB:.0f} GiB hold about {total / per_run_peak / 1e6:.0f}M such runs at most"
+            f"  runql in memory: {per_run_peak:,.0f} B per run at its peak; it stops fitting at about "
+            f"{available / per_run_peak / 1e6:.1f}M runs in the {available / GIB:.1f} GiB available now "
+            f"({total / per_run_peak / 1e6:.1f}M in all {total / GIB:.0f} GiB of this machine)"
         )
     if failures:
         print(f"DIFFERENT ANSWERS: {failures}")
