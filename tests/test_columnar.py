@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -9,9 +12,12 @@ from hypothesis import strategies as st
 
 import runql
 from runql import strategies as rst
+from runql.aggregates import history_value
+from runql.ast import Aggregate, Entity, Key
 from runql.evaluate.columnar import ColumnarRuns
 from runql.evaluate.reference import filter_runs, sort_runs
 from runql.output import runs_to_frame
+from runql.records import run_from_record
 
 pytestmark = pytest.mark.filterwarnings("ignore::runql.QueryWarning")
 
@@ -103,3 +109,32 @@ def test_a_search_leaves_the_columns_alone(filter_string: str) -> None:
     workspace.search_runs(["1"], filter_string)  # restricted to experiment 1
     found = workspace.search_runs(["2"], "attributes.end_time > 0 AND metrics.m > 0", output_format="list")
     assert [r.info.run_id for r in found] == ["b"]
+
+
+# -- functions of a metric's history: the column store's arrays against the rule run by run ---------
+
+_POINT = st.tuples(
+    st.sampled_from([0.0, -0.0, 1.0, 2.5, -1.0, float("nan"), float("inf")]),
+    st.integers(0, 2),  # timestamps and steps from small ranges: many points tie on both
+    st.integers(0, 2),
+)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.lists(st.lists(_POINT, min_size=1, max_size=6), min_size=1, max_size=8), st.integers(0, 2))
+def test_history_columns_equal_the_rule_run_by_run(histories: list[list[Any]], step: int) -> None:
+    logged = [[{"value": v, "timestamp": t, "step": s} for v, t, s in points] for points in histories]
+    runs = [run_from_record({"run_id": f"r{i}", "metrics": {"m": p}}) for i, p in enumerate(logged)]
+    store = ColumnarRuns(runs)
+    for aggregate in Aggregate:
+        at = step if aggregate is Aggregate.AT_STEP else None
+        key = Key(Entity.METRIC, "m", aggregate=aggregate, step=at)
+        column = store.history_column(key)
+        for row, run in enumerate(runs):
+            expected = history_value(run.data.history("m"), key)
+            if expected is None:
+                assert not column.present_mask[row], (aggregate, row)
+                continue
+            assert column.present_mask[row], (aggregate, row)
+            found = float(column.values[row])
+            assert found == expected or (math.isnan(found) and math.isnan(expected)), (aggregate, row)

@@ -13,7 +13,7 @@ import operator
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, pairwise
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, overload
 
@@ -578,20 +578,21 @@ class HistoryPoints:
         lengths = np.fromiter((len(points) for _, points in histories), dtype=np.intp, count=len(histories))
         row_of_run = np.fromiter((row for row, _ in histories), dtype=np.intp, count=len(histories))
         self.rows: npt.NDArray[np.intp] = np.repeat(row_of_run, lengths)  # each run's points contiguous
-        self._points: list[Metric] | None = list(chain.from_iterable(points for _, points in histories))
+        self._histories: Sequence[tuple[int, Sequence[Metric]]] | None = histories
         self.values: npt.NDArray[np.float64] = self._field("value", np.float64)
         self._steps: npt.NDArray[np.int64] | None = None
         self._timestamps: npt.NDArray[np.int64] | None = None
 
     def _field(self, name: str, dtype: Any) -> Any:
-        assert self._points is not None
-        return np.fromiter(map(attrgetter(name), self._points), dtype=dtype, count=len(self._points))
+        assert self._histories is not None
+        points = chain.from_iterable(points for _, points in self._histories)
+        return np.fromiter(map(attrgetter(name), points), dtype=dtype, count=len(self.rows))
 
     def _read_times(self) -> None:
         if self._steps is None or self._timestamps is None:
             self._steps = self._field("step", np.int64)
             self._timestamps = self._field("timestamp", np.int64)
-            self._points = None  # every field is read: the points are no longer needed
+            self._histories = None  # every field is read: the points are no longer needed
 
     @property
     def steps(self) -> npt.NDArray[np.int64]:
@@ -624,14 +625,14 @@ def history_column(
     if len(rows) == 0:
         return out, present
     nan = np.isnan(values)
+    starts = _group_starts(rows)  # each run's points are contiguous
     if aggregate in (Aggregate.FIRST, Aggregate.AT_STEP):
-        number_key = np.where(nan, 0.0, values)
-        if aggregate is Aggregate.FIRST:  # smallest step, timestamp, a number before NaN, value
-            order = np.lexsort((number_key, nan, points.timestamps, points.steps, rows))
-            chosen = order[_group_starts(rows[order])]
-        else:  # greatest timestamp, a number after NaN, the greatest value: the last of each group
-            order = np.lexsort((number_key, ~nan, points.timestamps[kept], rows))
-            chosen = order[_group_ends(rows[order])]
+        number = np.where(nan, 0.0, values)
+        if aggregate is Aggregate.FIRST:  # smallest step, then timestamp; a number before NaN; smallest value
+            ranks = [(points.steps, False), (points.timestamps, False), (nan, False), (number, False)]
+        else:  # greatest timestamp; a number before NaN; greatest value
+            ranks = [(points.timestamps[kept], True), (~nan, True), (number, True)]
+        chosen = _best_of_each_run(starts, ranks)
         out[rows[chosen]] = values[chosen]
         present[rows[chosen]] = True
         return out, present
@@ -640,20 +641,43 @@ def history_column(
         out[:] = np.bincount(rows, minlength=points.size)
         return out, present
     if aggregate in (Aggregate.MIN, Aggregate.MAX):
-        # Each run's points are contiguous: one C reduction per run. fmin and fmax skip NaN, and give
-        # NaN for a run of NaN points only.
-        starts = _group_starts(rows)
+        # fmin and fmax skip NaN, and give NaN for a run of NaN points only.
         reduce = np.fmin if aggregate is Aggregate.MIN else np.fmax
         out[rows[starts]] = reduce.reduceat(values, starts)
         return out, present
-    found: pd.Series[Any] = pd.Series(values).groupby(rows).agg(_group_mean)
-    out[found.index.to_numpy(dtype=np.intp)] = found.to_numpy(dtype=np.float64)
+    # The mean is the correctly rounded sum of each run's numbers (aggregates.mean): one Python pass.
+    listed = values.tolist()
+    bounds = [*starts.tolist(), len(listed)]
+    out[rows[starts]] = [
+        mean(kept) if (kept := [v for v in listed[a:b] if v == v]) else math.nan for a, b in pairwise(bounds)
+    ]
     return out, present
 
 
-def _group_mean(values: pd.Series[Any]) -> float:
-    kept = [v for v in values.tolist() if not math.isnan(v)]
-    return mean(kept) if kept else math.nan
+def _best_of_each_run(
+    starts: npt.NDArray[np.intp], ranks: Sequence[tuple[npt.NDArray[Any], bool]]
+) -> npt.NDArray[np.intp]:
+    """The index of each run's best point: the points are ranked by each array in turn (greatest first
+    when its flag is set, else smallest), and of points tied on every array the first logged, as
+    Python's min() and max() keep. Linear: one reduction per run and array, no sort."""
+    size = len(ranks[0][0])
+    group = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, size)))
+    candidate = np.ones(size, dtype=bool)
+    for array, greatest in ranks:
+        keys = array.view(np.int8) if array.dtype == bool else array
+        masked = np.where(candidate, keys, _beaten_by_all(keys.dtype, greatest))
+        best = (np.maximum if greatest else np.minimum).reduceat(masked, starts)
+        candidate &= keys == best[group]
+    kept = np.flatnonzero(candidate)
+    return kept[_group_starts(group[kept])]
+
+
+def _beaten_by_all(dtype: np.dtype[Any], greatest: bool) -> Any:
+    """A value that no key of ``dtype`` loses to: the lowest when the greatest wins, else the highest."""
+    if dtype.kind == "f":
+        return -np.inf if greatest else np.inf
+    bounds = np.iinfo(dtype)
+    return bounds.min if greatest else bounds.max
 
 
 def _group_starts(sorted_rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
@@ -661,6 +685,3 @@ def _group_starts(sorted_rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
     return np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
 
 
-def _group_ends(sorted_rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
-    """The index of the last element of each run of equal values in ``sorted_rows``."""
-    return np.flatnonzero(np.r_[sorted_rows[1:] != sorted_rows[:-1], True])
