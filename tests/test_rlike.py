@@ -202,3 +202,11 @@ def test_the_command_answers_and_checks_rlike() -> None:
     refused = run_command("check", "params.model RLIKE '(a)\\1'", "--profile", "extended")
     assert refused.returncode != 0
     assert "bad-regex" in refused.stdout + refused.stderr
+
+
+def test_rlike_on_experiments() -> None:
+    workspace = runql.Workspace.sample()
+    found = workspace.search_experiments(filter_string="name RLIKE '-'", profile="extended")
+    every = workspace.search_experiments(profile="extended")
+    assert {e.name for e in found} == {e.name for e in every if "-" in e.name} != set()
+    assert workspace.search_experiments(filter_string="name NOT RLIKE '(?i)^[a-z]'", profile="extended") == []
