@@ -11,7 +11,6 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from costs import cpu_cost, grows_linearly
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlflow.utils.search_utils import SearchUtils
+from shaped_runs import shaped_run
 
 import runql
 from runql import semantics
@@ -33,21 +33,6 @@ parse_module = importlib.import_module("runql.parse")  # the module: runql.parse
 
 # -- helpers -----------------------------------------------------------------------------------------
 
-
-def _run(run_id: str, start_time: int = 1, tags: dict[str, str] | None = None, **metrics: float) -> Any:
-    info = SimpleNamespace(
-        run_id=run_id,
-        run_name=run_id,
-        experiment_id="0",
-        user_id="u",
-        status="FINISHED",
-        start_time=start_time,
-        end_time=None,
-        artifact_uri="",
-        lifecycle_stage="active",
-    )
-    data = SimpleNamespace(metrics=metrics, params={}, tags=tags or {})
-    return SimpleNamespace(info=info, data=data, inputs=SimpleNamespace(dataset_inputs=[]))
 
 
 def _mlflow_like(value: str, pattern: str, ignore_case: bool) -> bool:
@@ -96,7 +81,7 @@ def test_like_cost_grows_linearly_with_the_value(pattern: str) -> None:
 
 @pytest.fixture(scope="module")
 def long_tag_runs() -> dict[int, list[Any]]:
-    return {n: [_run(f"r{i}", tags={"x": "a" * n + str(i)}) for i in range(40)] for n in (300, 2_400)}
+    return {n: [shaped_run(f"r{i}", tags={"x": "a" * n + str(i)}) for i in range(40)] for n in (300, 2_400)}
 
 
 @pytest.mark.parametrize("engine", ["reference", "columnar"])
@@ -142,7 +127,7 @@ def test_the_like_cache_is_bounded_by_size() -> None:
 @pytest.mark.parametrize("profile", ["mlflow", "extended"])
 def test_deep_nesting_is_a_clean_error(filter_string: str, profile: str) -> None:
     with pytest.raises(QuerySyntaxError) as caught:
-        runql.search([_run("r1", a=2.0)], filter_string, profile=profile)
+        runql.search([shaped_run("r1", a=2.0)], filter_string, profile=profile)
     assert caught.value.code == "too-deep"
     span = caught.value.span
     assert span is not None and 0 <= span.start < len(filter_string)
@@ -151,7 +136,7 @@ def test_deep_nesting_is_a_clean_error(filter_string: str, profile: str) -> None
 def test_nesting_up_to_the_limit_is_answered_everywhere() -> None:
     depth = MAX_NESTING - 1  # NOTs, plus the comparison itself
     text = "NOT " * depth + "metrics.a > 1"
-    runs = [_run("r1", a=2.0), _run("r2", a=0.0)]
+    runs = [shaped_run("r1", a=2.0), shaped_run("r2", a=0.0)]
     tree = runql.parse_filter(text)
     assert runql.parse_filter(unparse(tree)) == tree
     assert runql.check(text, "extended") == []
@@ -172,7 +157,7 @@ def test_a_tree_built_deep_by_hand_is_refused_not_recursed() -> None:
         lambda: runql.validate(tree, "extended"),
         lambda: runql.check(tree, "extended"),
         lambda: unparse(tree),
-        lambda: runql.search([_run("r1", a=2.0)], unparse(tree), profile="extended"),
+        lambda: runql.search([shaped_run("r1", a=2.0)], unparse(tree), profile="extended"),
     ):
         with pytest.raises((QueryValueError, QuerySyntaxError)) as caught:
             action()
@@ -270,7 +255,7 @@ def test_experiment_search_reads_long_integers(sample: runql.Workspace) -> None:
 def test_times_beyond_2_to_the_53_compare_exactly_in_both_engines(query: str, expected: set[str]) -> None:
     from runql.evaluate.columnar import ColumnarRuns
 
-    runs = [_run("even", start_time=2**53), _run("odd", start_time=2**53 + 1)]
+    runs = [shaped_run("even", start_time=2**53), shaped_run("odd", start_time=2**53 + 1)]
     profile = "extended" if " IN " in query else "mlflow"
     reference = {r.info.run_id for r in runql.search(runs, query, profile=profile)[0]}
     selection = ColumnarRuns(runs).select(runql.compile(query, profile=profile))
@@ -356,7 +341,7 @@ def test_too_many_conditions_are_refused_at_the_first_one_past() -> None:
     limit = get_profile("mlflow").max_clauses
     clause = "metrics.a > 1"
     text = " AND ".join([clause] * (limit + 5))
-    error = _refusal(lambda: runql.search([_run("r1", a=2.0)], text))
+    error = _refusal(lambda: runql.search([shaped_run("r1", a=2.0)], text))
     assert error.span is not None and error.span.start == limit * len(clause + " AND ")
     accepted = " AND ".join([clause] * limit)
     assert runql.check(accepted) == []
@@ -461,7 +446,8 @@ def test_search_cost_grows_at_most_linearly(pattern: str, depth: int, ignore_cas
     clause = f"tags.x {op} '{pattern}'"
 
     def runs(length: int, count: int = 30) -> list[Any]:
-        return [_run(f"r{i}", tags={"x": "ab" * (length // 2) + str(i)}, m=float(i)) for i in range(count)]
+        tags = [{"x": "ab" * (length // 2) + str(i)} for i in range(count)]
+        return [shaped_run(f"r{i}", tags=tags[i], m=float(i)) for i in range(count)]
 
     small_runs, long_runs, many_runs = runs(200), runs(1_600), runs(200, count=240)
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import re
 import sys
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from commands import run_command
 from costs import cpu_cost, grows_linearly
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shaped_runs import shaped_run
 
 import runql
 from runql import regex, semantics
@@ -88,25 +87,9 @@ def test_a_lone_surrogate_is_matched_not_raised() -> None:
 # -- linear time -------------------------------------------------------------------------------------
 
 
-def _run(run_id: str, **tags: str) -> Any:
-    info = SimpleNamespace(
-        run_id=run_id,
-        run_name=run_id,
-        experiment_id="0",
-        user_id="u",
-        status="FINISHED",
-        start_time=1,
-        end_time=None,
-        artifact_uri="",
-        lifecycle_stage="active",
-    )
-    data = SimpleNamespace(metrics={}, params={}, tags=tags)
-    return SimpleNamespace(info=info, data=data, inputs=SimpleNamespace(dataset_inputs=[]))
-
-
 def test_a_catastrophic_pattern_answers_at_once() -> None:
     """``(a+)+$`` against 10,000 ``a``s then ``b``: Python's re would backtrack for ages (2^10000 ways)."""
-    runs = [_run("r1", x="a" * 10_000 + "b"), _run("r2", x="a" * 10_000)]
+    runs = [shaped_run("r1", tags={"x": "a" * 10_000 + "b"}), shaped_run("r2", tags={"x": "a" * 10_000})]
     text = "tags.x RLIKE '(a+)+$'"
     assert cpu_cost(lambda: runql.search(runs, text, profile="extended"), repeat=1) < 1.0
     assert [r.info.run_id for r in runql.search(runs, text, profile="extended")[0]] == ["r2"]

@@ -20,11 +20,9 @@ import argparse
 import gc
 import math
 import random
-import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 from mlflow_db import ARTIFACT_ROOT, EXPERIMENT_IDS, benchmark_records, cache_dir, fill
 from mlflow_stores import create_mlflow_schema
+from timing import median_seconds
 
 import runql
 from runql.compiled import compile_quietly
@@ -68,15 +67,6 @@ def records(n_runs: int, points: int) -> list[dict[str, Any]]:
     return base
 
 
-def median_time(search: Callable[[], Any], repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        search()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def bench_columnar(n_runs: int, points: int) -> None:
     print(f"building a workspace of {n_runs:,} runs x {points} points ...", flush=True)
     workspace = runql.Workspace.from_records(runs=records(n_runs, points))
@@ -101,11 +91,11 @@ def bench_columnar(n_runs: int, points: int) -> None:
     print(
         f"collector's first full pass over the new workspace {(time.perf_counter() - start) * 1000:8.1f} ms"
     )
-    plain = median_time(lambda: search(PLAIN))
+    plain = median_seconds(lambda: search(PLAIN))
     start = time.perf_counter()
     first = search(AGGREGATE)
     computed = time.perf_counter() - start
-    again = median_time(lambda: search(AGGREGATE))
+    again = median_seconds(lambda: search(AGGREGATE))
     print(
         f"columnar  plain {plain * 1000:8.1f} ms   aggregate, first {computed * 1000:8.1f} ms   "
         f"aggregate, after {again * 1000:8.1f} ms   after/plain {again / plain:5.2f}x   ({len(first)} runs)"
@@ -170,8 +160,8 @@ def bench_sql(n_runs: int, points: int) -> None:
             )
         return found
 
-    plain = median_time(lambda: search(PLAIN), repeat=3)
-    aggregate = median_time(lambda: search(AGGREGATE), repeat=3)
+    plain = median_seconds(lambda: search(PLAIN), repeat=3)
+    aggregate = median_seconds(lambda: search(AGGREGATE), repeat=3)
     print(
         f"SQLite    plain {plain * 1000:8.1f} ms   aggregate {aggregate * 1000:8.1f} ms   "
         f"aggregate/plain {aggregate / plain:5.2f}x"

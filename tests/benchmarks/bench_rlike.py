@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import gc
-import statistics
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 from mlflow_db import EXPERIMENT_IDS, benchmark_records, build_sqlite
+from timing import median_seconds
 
 import runql
 
@@ -41,19 +39,10 @@ PAIRS = [
 PAGE = 1000
 
 
-def median_time(search: Callable[[], Any], repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        search()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def compare(engine: str, search: Callable[[str], list[str]]) -> None:
     for name, like, rlike in PAIRS:
         assert search(like) == search(rlike), name  # the same runs, in the same order
-        like_time, rlike_time = (median_time(lambda text=text: search(text)) for text in (like, rlike))
+        like_time, rlike_time = (median_seconds(lambda text=text: search(text)) for text in (like, rlike))
         print(
             f"{engine:9} {name:19} LIKE {like_time * 1000:8.1f} ms   RLIKE {rlike_time * 1000:8.1f} ms   "
             f"RLIKE/LIKE {rlike_time / like_time:5.2f}x"

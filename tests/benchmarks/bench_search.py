@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import statistics
 import sys
 import time
 import tracemalloc
@@ -27,20 +26,12 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from timing import median_seconds
 from workload import EXPERIMENTS, QUERIES, run_records
 
 import runql
 
 ORDER = ["metrics.auc DESC"]
-
-
-def median_seconds(action: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measured_build(build: Callable[[], Any]) -> tuple[Any, float, int]:

@@ -43,11 +43,10 @@ import itertools
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 from mlflow_db import cache_dir
+from timing import median_seconds
 from workload import EXPERIMENTS, FRAMEWORKS, MODELS, TEAMS, USERS
 
 import runql
@@ -210,15 +210,6 @@ def peak_bytes() -> int:
 
 
 # -- runql's in-memory engine (in a child process) ------------------------------------------------
-
-
-def median_seconds(action: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _search(workspace: runql.Workspace, query: Query) -> list[Any]:
