@@ -26,7 +26,7 @@ from ..ast import Aggregate, And, Compare, Entity, Expr, In, IsNull, Key, Not, O
 from ..attributes import RUN_NUMERIC_ATTRIBUTES, RUN_STRING_ATTRIBUTES
 from ..errors import EvaluationError
 from ..output import INFO_COLUMNS, frame_from_columns
-from ..records import HistorySource, Metric
+from ..records import History, HistorySource, Metric
 from ..semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, as_float, exact_float, pattern_matcher
 from .reference import dataset_clause_matches, dataset_values, run_attribute
 
@@ -301,7 +301,7 @@ class ColumnarRuns:
         found = self._points.get(name)
         if found is not None:
             return found
-        histories: list[tuple[int, list[Metric]]] = []
+        histories: list[tuple[int, Sequence[Metric]]] = []
         stored: dict[int, tuple[HistorySource, list[tuple[int, str]]]] = {}
         for row, run in enumerate(self.runs):
             data = run.data
@@ -570,8 +570,8 @@ class HistoryPoints:
     """Every point of one metric over all runs, as flat arrays: the row (run) of each point and its
     value, and, read when a function first needs them (first, at_step), its step and timestamp.
 
-    The fields are read from the points in C loops (``map`` over an attribute getter into
-    ``np.fromiter``), which create no objects for the collector to walk."""
+    The fields are read from a :class:`History`'s arrays as they are, and from other points in C loops
+    (``map`` over an attribute getter into ``np.fromiter``): neither creates objects for the collector."""
 
     def __init__(self, size: int, histories: Sequence[tuple[int, Sequence[Metric]]]) -> None:
         self.size = size
@@ -585,6 +585,11 @@ class HistoryPoints:
 
     def _field(self, name: str, dtype: Any) -> Any:
         assert self._histories is not None
+        # A History holds its points as arrays: joined in one C call, without a Metric per point.
+        held = {"value": "values", "step": "steps", "timestamp": "timestamps"}[name]
+        if all(type(points) is History for _, points in self._histories):
+            joined = b"".join(getattr(points, held) for _, points in self._histories)
+            return np.frombuffer(joined, dtype=dtype)
         points = chain.from_iterable(points for _, points in self._histories)
         return np.fromiter(map(attrgetter(name), points), dtype=dtype, count=len(self.rows))
 

@@ -29,6 +29,7 @@ from urllib.parse import quote
 from ..errors import MissingDependencyError, StoreError
 from ..optional import progress_bar, require
 from ..records import (
+    History,
     LifecycleStage,
     Metric,
     Run,
@@ -208,7 +209,8 @@ def _driver_rows(connection: Any, query: Any) -> Iterator[list[Any]]:
 
 
 def _add_points(
-    chunks: Iterable[Sequence[Sequence[Any]]], into: Mapping[str, dict[str, list[Metric]]]
+    chunks: Iterable[Sequence[Sequence[Any]]],
+    into: Mapping[str, dict[str, list[Metric]]] | Mapping[str, dict[str, History | list[Metric]]],
 ) -> None:
     """Append each point of ``chunks`` (rows of ``_POINT_COLUMNS``, ordered by run, key, then as a history
     is) to its history in ``into[run_id][key]``, which starts each history anew."""
