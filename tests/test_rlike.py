@@ -193,3 +193,10 @@ def test_rlike_on_experiments() -> None:
     every = workspace.search_experiments(profile="extended")
     assert {e.name for e in found} == {e.name for e in every if "-" in e.name} != set()
     assert workspace.search_experiments(filter_string="name NOT RLIKE '(?i)^[a-z]'", profile="extended") == []
+
+
+def test_escape_makes_a_pattern_of_the_text_itself() -> None:
+    text = "a.b*c+(d)[e]{f}|g?^h$\\i"
+    assert regex.escape(text) == re.sub(r"([\\^$.|?*+()\[\]{}])", r"\\\1", text)
+    assert semantics.pattern_matcher(Op.RLIKE, f"^{regex.escape(text)}$")(text) is True
+    assert semantics.pattern_matcher(Op.RLIKE, regex.escape("a.b"))("axb") is False

@@ -21,12 +21,22 @@ from .bounded import sized_cache
 from .errors import EvaluationError
 from .optional import require
 
-__all__ = ["MAX_MEMORY", "regex_search"]
+__all__ = ["MAX_MEMORY", "escape", "regex_search"]
 
 # The memory RE2 may use for one compiled pattern: its default, 8 MiB.
 MAX_MEMORY = 8 << 20
 # The compiled patterns kept, bounded by their summed length (see runql.bounded).
 REGEX_CACHE_BUDGET = 1_000_000
+
+
+# The characters a regular expression treats as operators in RE2, Python's re and PostgreSQL alike.
+_SPECIAL = frozenset("\\^$.|?*+()[]{}")
+
+
+def escape(text: str) -> str:
+    """``text`` as a regular expression matching exactly itself: each operator character after a backslash,
+    which RE2, Python's ``re`` and PostgreSQL all read as the character."""
+    return "".join(f"\\{c}" if c in _SPECIAL else c for c in text)
 
 
 def _re2() -> Any:

@@ -60,7 +60,7 @@ from .attributes import RUN_NUMERIC_ATTRIBUTES
 from .compiled import CompiledQuery
 from .errors import EvaluationError
 from .records import DATASET_CONTEXT_TAG
-from .regex import regex_search
+from .regex import escape, regex_search
 from .semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, as_float, pattern_matcher
 
 __all__ = ["MLFLOW_SCHEMA", "DistinctValues", "Schema", "Tables", "register_sqlite_functions", "runs_select"]
@@ -202,15 +202,10 @@ DistinctValues = Callable[["sa.Select[Any]"], Sequence[str]]
 """Runs a SELECT of one string column and returns its values: how RLIKE reads a key's values."""
 
 
-_REGEX_SPECIAL = frozenset("\\^$.|?*+()[]{}")
-
-
 def _postgres_regex(pattern: str) -> str:
     """MLflow's LIKE ``pattern`` as a PostgreSQL regular expression. ``(?p)`` keeps ``.`` from
     matching a newline, as in Python; Python's ``$`` also matches before a final newline."""
-    body = "".join(
-        ".*" if c == "%" else "." if c == "_" else f"\\{c}" if c in _REGEX_SPECIAL else c for c in pattern
-    )
+    body = "".join(".*" if c == "%" else "." if c == "_" else escape(c) for c in pattern)
     return f"(?p)^{body}" + ("" if pattern.endswith("%") else "\\n?$")
 
 

@@ -67,6 +67,7 @@ from .records import (
     RunInputs,
     RunStatus,
 )
+from .regex import escape
 from .unparse import unparse, unparse_key, unparse_literal
 from .validate import check, resolve_profile
 from .workspace import Workspace
@@ -394,15 +395,6 @@ def _pattern(draw: st.DrawFn, texts: Sequence[str]) -> str:
     return text
 
 
-_REGEX_SPECIAL = frozenset("\\^$.|?*+()[]{}")
-
-
-def _regex_escape(text: str) -> str:
-    """``text`` as an RLIKE pattern matching itself: only the characters RE2 and ``re`` both treat as
-    special are escaped (``re.escape`` escapes more, which RE2 reads alike but less plainly)."""
-    return "".join(f"\\{c}" if c in _REGEX_SPECIAL else c for c in text)
-
-
 @st.composite
 def _regex(draw: st.DrawFn, texts: Sequence[str]) -> str:
     """An RLIKE pattern made from values: the whole value anchored, its start, a piece with a character
@@ -412,18 +404,18 @@ def _regex(draw: st.DrawFn, texts: Sequence[str]) -> str:
     piece = text[start : draw(st.integers(start, len(text)))]
     choice = draw(st.integers(0, 5))
     if choice == 0:
-        return f"^{_regex_escape(text)}$"
+        return f"^{escape(text)}$"
     if choice == 1:
-        return "^" + _regex_escape(text[:start])
+        return "^" + escape(text[:start])
     if choice == 2 and piece:
         at = draw(st.integers(0, len(piece) - 1))
-        return _regex_escape(piece[:at]) + "." + _regex_escape(piece[at + 1 :])
+        return escape(piece[:at]) + "." + escape(piece[at + 1 :])
     if choice == 3:
-        return "(?i)" + _regex_escape(piece.swapcase())
+        return "(?i)" + escape(piece.swapcase())
     if choice == 4:
         other = draw(st.sampled_from(texts))
-        return f"^(?:{_regex_escape(text)}|{_regex_escape(other)})$"
-    return _regex_escape(piece) + "[0-9]*$"
+        return f"^(?:{escape(text)}|{escape(other)})$"
+    return escape(piece) + "[0-9]*$"
 
 
 def _texts(vocab: Vocabulary) -> list[str]:
