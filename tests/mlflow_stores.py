@@ -38,7 +38,7 @@ from mlflow.entities import (
 )
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-from runql.records import (
+from runql.model.records import (
     RUN_NAME_TAG,
     Experiment,
     LifecycleStage,
@@ -82,10 +82,10 @@ def write_with_mlflow(
     experiments: Iterable[Mapping[str, Any] | Experiment] = (),
     artifact_root: str = DEFAULT_ARTIFACT_ROOT,
 ) -> dict[str, str]:
-    """Log ``records`` (run records or :class:`runql.records.Run`) into the database at ``url`` with
+    """Log ``records`` (run records or :class:`runql.model.records.Run`) into the database at ``url`` with
     MLflow; return a mapping from each record's ``run_id`` to the id MLflow gave the run.
 
-    ``experiments`` (records or :class:`runql.records.Experiment`) name the experiments and give their
+    ``experiments`` (records or :class:`runql.model.records.Experiment`) name the experiments and give their
     tags and lifecycle stage; an experiment a run names without a record is created as
     ``experiment <id>``. :func:`log_with_mlflow` also returns the experiments' ids.
     """

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from runql import strategies as rst
-from runql.conformance import _cases, examples, mlflow_accepts, mlflow_search, oracle_profile
-from runql.records import experiment_to_record, run_to_record
+from runql.model.records import experiment_to_record, run_to_record
+from runql.testing.conformance import _cases, examples, mlflow_accepts, mlflow_search, oracle_profile
 
 OUT = Path(__file__).resolve().parent / "conformance" / "mlflow_corpus.json"
 DESCRIPTION = (

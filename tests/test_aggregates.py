@@ -22,13 +22,13 @@ import pytest
 from mlflow_stores import log_with_mlflow
 
 import runql
-from runql.ast import Aggregate
-from runql.conformance import examples
 from runql.errors import QueryError, UnsupportedQueryError
-from runql.parse import parse, parse_filter
-from runql.records import Metric, Run, run_from_record, run_to_record
-from runql.strategies import DEFAULT_VOCABULARY, runs
-from runql.unparse import unparse_query
+from runql.language.ast import Aggregate
+from runql.language.parser import parse, parse_filter
+from runql.language.unparser import unparse_query
+from runql.model.records import Metric, Run, run_from_record, run_to_record
+from runql.testing.conformance import examples
+from runql.testing.strategies import DEFAULT_VOCABULARY, runs
 
 SEED = 20261130
 FUNCTIONS = ("min", "max", "avg", "count", "first", "last", "at_step")
@@ -123,7 +123,7 @@ def _engines(
             return search()
 
     def reference(filter_string: str, order_by: list[str]) -> list[str]:
-        compiled = runql.compiled.compile_quietly(filter_string, order_by, profile="extended")
+        compiled = runql.profiles.compiled.compile_quietly(filter_string, order_by, profile="extended")
         found, _ = compiled.search(stored_runs)
         return [r.info.run_id for r in found]
 
@@ -503,13 +503,13 @@ def test_the_command_line_answers_on_an_mlruns_folder_and_in_sql(
 
 def test_runs_without_histories_are_refused_clearly() -> None:
     # mlflow.entities.Run holds the latest values only: a function of a history cannot be computed.
-    from runql.conformance import to_mlflow_run
+    from runql.testing.conformance import to_mlflow_run
 
     run = to_mlflow_run(run_from_record({"run_id": "b" * 32, "start_time": 1, "metrics": {"loss": 0.5}}))
-    compiled = runql.compiled.compile_quietly("min(metrics.loss) < 1", profile="extended")
+    compiled = runql.profiles.compiled.compile_quietly("min(metrics.loss) < 1", profile="extended")
     with pytest.raises(runql.errors.EvaluationError) as caught:
         compiled.search([run])
     assert caught.value.code == "unsupported-aggregate"
     assert "^" in str(caught.value)
-    plain = runql.compiled.compile_quietly("last(metrics.loss) < 1", profile="extended")
+    plain = runql.profiles.compiled.compile_quietly("last(metrics.loss) < 1", profile="extended")
     assert [r.info.run_id for r in plain.search([run])[0]] == ["b" * 32]

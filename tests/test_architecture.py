@@ -132,7 +132,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_import_graph_has_no_cycle() -> None:
     graph = import_graph()
-    assert graph["runql.workspace"], "the graph found no imports"
+    assert graph["runql.stores.workspace"], "the graph found no imports"
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from runql.cli import main
-from runql.profiles import matrix_markdown
+from runql.cli.app import main
+from runql.profiles.catalog import matrix_markdown
 
 
 def carets(text: str) -> list[str]:

@@ -22,8 +22,8 @@ import pytest
 from commands import run_command
 
 from runql import Workspace
-from runql.cli import COMMANDS, main
-from runql.discover import SAMPLE_NOTICE
+from runql.cli.app import COMMANDS, main
+from runql.sources.discovery import SAMPLE_NOTICE
 
 PNG = b"\x89PNG\r\n\x1a\n"
 README_COMMAND = 'runql runs --filter "metrics.auc > 0.8" --order-by "metrics.auc DESC" --max-results 5'
@@ -136,7 +136,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 def on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Print as to a terminal as wide as COLUMNS says."""
-    monkeypatch.setattr("runql.cli._terminal_width", lambda out: shutil.get_terminal_size().columns)
+    monkeypatch.setattr("runql.cli.app._terminal_width", lambda out: shutil.get_terminal_size().columns)
 
 
 def test_table_fits_the_terminal(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

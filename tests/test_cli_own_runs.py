@@ -22,10 +22,10 @@ import pytest
 from commands import run_command as runql
 
 from runql import Workspace, parse
-from runql.discover import SAMPLE_NOTICE, find_source
-from runql.keys import KeySets, absent_keys, warn_absent_keys
-from runql.redact import redact
-from runql.validate import QueryWarning
+from runql.common.redact import redact
+from runql.model.keys import KeySets, absent_keys, warn_absent_keys
+from runql.profiles.checker import QueryWarning
+from runql.sources.discovery import SAMPLE_NOTICE, find_source
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -306,7 +306,7 @@ def test_compare_shows_attributes_datasets_and_right_aligned_numbers() -> None:
 
 def test_compare_plots_several_metrics_and_single_points_as_bars(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    from runql.compare import plot_metric_history
+    from runql.model.comparison import plot_metric_history
 
     ws = Workspace.sample()
     figure = plot_metric_history(ws, list(IDS), ["auc", "log_loss"], x="time")
@@ -417,8 +417,8 @@ def test_a_deleted_experiment_says_so() -> None:
 
 
 def test_install_hints_name_both_forms() -> None:
+    from runql.common.optional import require
     from runql.errors import MissingDependencyError
-    from runql.optional import require
 
     with pytest.raises(MissingDependencyError) as missing:
         require("no_such_module_for_runql", "plot", "--plot")

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 import runql
 from runql import strategies as rst
-from runql.aggregates import history_value
-from runql.ast import Aggregate, Entity, Key
-from runql.evaluate.columnar import ColumnarRuns
-from runql.evaluate.reference import filter_runs, sort_runs
-from runql.output import runs_to_frame
-from runql.records import run_from_record
+from runql.engines.aggregates import history_value
+from runql.engines.columnar import ColumnarRuns
+from runql.engines.reference import filter_runs, sort_runs
+from runql.language.ast import Aggregate, Entity, Key
+from runql.model.frames import runs_to_frame
+from runql.model.records import run_from_record
 
 pytestmark = pytest.mark.filterwarnings("ignore::runql.QueryWarning")
 
@@ -75,7 +75,7 @@ def test_edits_reach_the_column_store(filter_string: str, order_by: list[str]) -
     workspace.delete_run(first.info.run_id)
 
     fresh = runql.Workspace.from_records(
-        experiments=workspace.experiments, runs=[runql.records.run_to_record(r) for r in workspace.runs]
+        experiments=workspace.experiments, runs=[runql.model.records.run_to_record(r) for r in workspace.runs]
     )
     got = [r.info.run_id for r in workspace.search_runs(**search, output_format="list")]
     assert got == [r.info.run_id for r in fresh.search_runs(**search, output_format="list")]

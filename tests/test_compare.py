@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runql import NotFoundError, Workspace
-from runql.compare import DIFFERS, compare_runs, plot_metric_history
+from runql.model.comparison import DIFFERS, compare_runs, plot_metric_history
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import runql
-from runql.strategies import queries, runs
+from runql.testing.strategies import queries, runs
 
 
 @pytest.mark.parametrize("profile", ["mlflow", "azureml", "extended"])

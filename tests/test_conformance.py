@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from runql import parse
-from runql.ast import Compare, Entity, IsNull, Op, clauses
-from runql.conformance import ConformanceError, check_backend
-from runql.evaluate.columnar import ColumnarRuns
-from runql.evaluate.reference import filter_experiments, filter_runs, sort_experiments, sort_runs, truth
-from runql.pytest_plugin import runql_conformance  # noqa: F401  (the fixture, as the plugin provides it)
+from runql.engines.columnar import ColumnarRuns
+from runql.engines.reference import filter_experiments, filter_runs, sort_experiments, sort_runs, truth
+from runql.language.ast import Compare, Entity, IsNull, Op, clauses
+from runql.testing.conformance import ConformanceError, check_backend
+from runql.testing.pytest_plugin import runql_conformance  # noqa: F401  (the fixture, as the plugin provides it)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,7 +111,7 @@ def test_the_documented_example_runs(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args", [["--layers", "parse,bogus"], ["--examples", "0"], ["--layers", " , "]])
 def test_report_options_are_checked(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    from runql.conformance import main
+    from runql.testing.conformance import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["--report", *args])

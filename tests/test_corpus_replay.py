@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from runql.conformance import documented_difference, runql_accepts, runql_search
-from runql.records import experiment_from_record, run_from_record
+from runql.model.records import experiment_from_record, run_from_record
+from runql.testing.conformance import documented_difference, runql_accepts, runql_search
 
 CORPUS = json.loads(
     (Path(__file__).resolve().parent / "conformance" / "mlflow_corpus.json").read_text(encoding="utf-8")

@@ -14,8 +14,8 @@ from mlflow_stores import log_with_mlflow
 
 import runql
 from runql import dates
-from runql.compiled import compile_quietly
 from runql.errors import UnsupportedQueryError
+from runql.profiles.compiled import compile_quietly
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("mlflow")
 
-from runql.conformance import (
+from runql.testing.conformance import (
     LayerResult,
     documented_difference,
     layer_memory,

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import runql
+from runql.common.errors_doc import regenerate
 from runql.errors import QueryError
-from runql.errors_doc import regenerate
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
@@ -129,5 +129,5 @@ def test_every_code_the_parser_raises_is_documented() -> None:
 def test_errors_md_tables_are_generated_from_the_code() -> None:
     page = (DOCS / "errors.md").read_text("utf-8")
     assert page == regenerate(page), (
-        "docs/errors.md differs from src/runql/errors.py: run `python -m runql.errors_doc docs/errors.md`"
+        "docs/errors.md differs from src/runql/errors.py: run `python -m runql.common.errors_doc docs/errors.md`"
     )

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import runql
 from runql.errors import RunqlError
-from runql.strategies import filter_strings
+from runql.testing.strategies import filter_strings
 
 EXAMPLES = int(os.environ.get("RUNQL_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

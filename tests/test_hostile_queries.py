@@ -22,12 +22,12 @@ from shaped_runs import shaped_run
 
 import runql
 from runql import semantics
-from runql.ast import MAX_NESTING, And, Compare, Entity, Key, Literal, Not, Op
 from runql.errors import ArgumentError, QuerySyntaxError, QueryValueError, UnsupportedQueryError
-from runql.paging import parse_page_token
-from runql.profiles import get_profile
-from runql.records import Run, RunData, RunInfo, RunInputs
-from runql.unparse import unparse
+from runql.language.ast import MAX_NESTING, And, Compare, Entity, Key, Literal, Not, Op
+from runql.language.unparser import unparse
+from runql.model.paging import parse_page_token
+from runql.model.records import Run, RunData, RunInfo, RunInputs
+from runql.profiles.catalog import get_profile
 
 parse_module = importlib.import_module("runql.parse")  # the module: runql.parse is the function
 
@@ -94,7 +94,7 @@ def test_search_with_pathological_likegrows_linearly(
         runs = long_tag_runs[n]
         if engine == "reference":
             return cpu_cost(lambda: runql.search(runs, query))
-        from runql.evaluate.columnar import ColumnarRuns
+        from runql.engines.columnar import ColumnarRuns
 
         compiled = runql.compile(query)
         return cpu_cost(lambda: ColumnarRuns(runs).select(compiled))
@@ -253,7 +253,7 @@ def test_experiment_search_reads_long_integers(sample: runql.Workspace) -> None:
     ],
 )
 def test_times_beyond_2_to_the_53_compare_exactly_in_both_engines(query: str, expected: set[str]) -> None:
-    from runql.evaluate.columnar import ColumnarRuns
+    from runql.engines.columnar import ColumnarRuns
 
     runs = [shaped_run("even", start_time=2**53), shaped_run("odd", start_time=2**53 + 1)]
     profile = "extended" if " IN " in query else "mlflow"
@@ -266,7 +266,7 @@ def test_times_beyond_2_to_the_53_compare_exactly_in_both_engines(query: str, ex
 
 
 def test_a_workspace_keeps_times_exact_after_an_edit() -> None:
-    # Records and edits refuse times past 2**53 ms (runql.records.TIME_LIMIT); runs read from a tracking
+    # Records and edits refuse times past 2**53 ms (runql.model.records.TIME_LIMIT); runs read from a tracking
     # database, whose times are BIGINTs, may hold them, and are compared exactly.
     def run(run_id: str, end_time: int) -> Run:
         info = RunInfo(run_id=run_id, experiment_id="0", start_time=1, end_time=end_time, status="FINISHED")

@@ -1,6 +1,6 @@
 """The ``mlflow`` profile accepts exactly what MLflow accepts (parse, then evaluation-time checks).
 
-MLflow's answer and runql's come from :mod:`runql.conformance` (``mlflow_accepts``: parse, then each
+MLflow's answer and runql's come from :mod:`runql.testing.conformance` (``mlflow_accepts``: parse, then each
 clause and sort key tried on a dummy row, since MLflow checks comparators only when it evaluates;
 ``runql_accepts``: ``parse`` then ``check(..., "mlflow")``).
 """
@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlflow.utils.search_utils import SearchUtils
 
-from runql.conformance import mlflow_accepts, runql_accepts
+from runql.testing.conformance import mlflow_accepts, runql_accepts
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,9 +16,9 @@ import pytest
 
 import runql
 from runql import And, Compare, Entity, In, IsNull, SortKey
-from runql.ast import Expr
-from runql.attributes import ATTRIBUTE_ALIASES
 from runql.errors import QueryError, UnsupportedQueryError
+from runql.language.ast import Expr
+from runql.language.attributes import ATTRIBUTE_ALIASES
 
 pytest.importorskip("mlflow")
 search_utils = pytest.importorskip("mlflow.utils.search_utils")

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from runql import ArgumentError, Run, Workspace
-from runql.output import INFO_COLUMNS, check_output_format, format_runs, runs_to_frame
-from runql.records import run_from_record
+from runql.model.frames import INFO_COLUMNS, check_output_format, format_runs, runs_to_frame
+from runql.model.records import run_from_record
 
 T0 = 1_655_703_168_000
 

@@ -42,9 +42,9 @@ def test_wheel_holds_the_grammar_files(wheel: Path) -> None:
 def test_installed_wheel_parses_from_its_own_grammar(wheel: Path, tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
-        import runql, runql._grammar
+        import runql, runql.language.grammar
         assert runql.__file__.startswith({str(wheel)!r}), runql.__file__
-        print(runql._grammar.grammar_origin())
+        print(runql.language.grammar.grammar_origin())
         print(runql.parse_filter("metrics.auc > 0.8 AND params.model = 'xgb'"))
         print(runql.parse_order_by(["metrics.auc DESC"]))
         """

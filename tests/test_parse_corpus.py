@@ -14,8 +14,8 @@ import pytest
 
 import runql
 from runql import And, Compare, Entity, In, IsNull, Key, Literal, Not, Op, Or, SortKey
-from runql.ast import Expr
 from runql.errors import QueryError
+from runql.language.ast import Expr
 
 CONFORMANCE = Path(__file__).parent / "conformance"
 FILTER_CASES: list[dict[str, Any]] = json.loads((CONFORMANCE / "filters.json").read_text("utf-8"))["cases"]

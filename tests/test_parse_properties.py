@@ -12,9 +12,9 @@ from test_parse_corpus import FILTER_CASES, ORDER_BY_CASES
 
 import runql
 from runql import And, Compare, Entity, In, IsNull, Key, Literal, Not, Op, Or, SortKey, unparse
-from runql._grammar import SOURCE_GRAMMAR_DIR, grammar_origin
-from runql.ast import Expr
 from runql.errors import QueryError, QueryValueError
+from runql.language.ast import Expr
+from runql.language.grammar import SOURCE_GRAMMAR_DIR, grammar_origin
 
 
 def grammar(name: str) -> Lark:

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 
 import runql
-from runql.compiled import compile_quietly
-from runql.plan import Plan, plan
-from runql.records import Run
-from runql.strategies import search_cases
-from runql.validate import analyse
+from runql.engines.planner import Plan, plan
+from runql.model.records import Run
+from runql.profiles.checker import analyse
+from runql.profiles.compiled import compile_quietly
+from runql.testing.strategies import search_cases
 
 TARGETS = ("mlflow", "azureml")
 

@@ -33,10 +33,10 @@ from runql import (
     unparse,
     validate,
 )
-from runql.ast import Expr
-from runql.profile_matrix import DOCUMENT_ROWS
-from runql.profiles import ENTITIES, PROFILE_NAMES, PROFILES, Profile, matrix_markdown
-from runql.unparse import unparse_query
+from runql.language.ast import Expr
+from runql.language.unparser import unparse_query
+from runql.profiles.catalog import ENTITIES, PROFILE_NAMES, PROFILES, Profile, matrix_markdown
+from runql.profiles.matrix import DOCUMENT_ROWS
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = json.loads((ROOT / "tests" / "conformance" / "profiles.json").read_text(encoding="utf-8"))
@@ -262,7 +262,7 @@ def _orders(keys: list[Key]) -> st.SearchStrategy[list[str]]:
 
 
 def unparse_key_desc(key: Key, descending: bool) -> str:
-    from runql.unparse import unparse_key
+    from runql.language.unparser import unparse_key
 
     return unparse_key(key) + (" DESC" if descending else "")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from runql import MissingDependencyError, StoreError, Workspace
-from runql.redact import redact
-from runql.workspace import local_path
+from runql.common.redact import redact
+from runql.stores.workspace import local_path
 
 
 @pytest.mark.parametrize(

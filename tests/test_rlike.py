@@ -18,9 +18,9 @@ from shaped_runs import shaped_run
 
 import runql
 from runql import regex, semantics
-from runql.ast import Op
+from runql.engines.columnar import ColumnarRuns
 from runql.errors import EvaluationError, MissingDependencyError, UnsupportedQueryError
-from runql.evaluate.columnar import ColumnarRuns
+from runql.language.ast import Op
 
 # -- RE2's meaning against Python's re, on the syntax both read alike --------------------------------
 

@@ -17,9 +17,9 @@ from runql import (
     sort_key,
 )
 from runql import strategies as rst
-from runql.evaluate.reference import filter_runs, sort_experiments, sort_runs
-from runql.paging import paginate
-from runql.records import Experiment, Metric, Run, RunData, RunInfo
+from runql.engines.reference import filter_runs, sort_experiments, sort_runs
+from runql.model.paging import paginate
+from runql.model.records import Experiment, Metric, Run, RunData, RunInfo
 
 
 def _ids(rows: list[Any]) -> list[str]:
@@ -147,7 +147,7 @@ def test_unknown_entity() -> None:
 
 def test_mlflow_runs_are_searched_as_they_are() -> None:
     pytest.importorskip("mlflow")
-    from runql.conformance import to_mlflow_run
+    from runql.testing.conformance import to_mlflow_run
 
     theirs = [to_mlflow_run(r) for r in RUNS]
     found, _ = search(theirs, "metrics.m >= -1", ["metrics.m DESC"])

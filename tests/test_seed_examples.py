@@ -16,7 +16,7 @@ import pytest
 
 import runql
 from runql import QueryError, QueryWarning, UnsupportedQueryError, ViewType, Workspace
-from runql.sample import sample_records
+from runql.sources.sample import sample_records
 
 EXPERIMENT = "1234-5678-90AB-CDEFG"
 RUN = "1234-5678-90AB-CDEFG"

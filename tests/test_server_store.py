@@ -22,11 +22,11 @@ from mlflow_stores import log_with_mlflow
 from services import free_port, mlflow_server
 
 import runql
-from runql.compiled import compile_quietly
-from runql.conformance import examples
-from runql.records import LifecycleStage, Run
-from runql.server_store import ServerStore
-from runql.strategies import DEFAULT_VOCABULARY, queries, runs
+from runql.model.records import LifecycleStage, Run
+from runql.profiles.compiled import compile_quietly
+from runql.stores.server import ServerStore
+from runql.testing.conformance import examples
+from runql.testing.strategies import DEFAULT_VOCABULARY, queries, runs
 
 COUNT = int(os.environ.get("RUNQL_SERVER_EXAMPLES", "60"))
 SEED = 20261130
@@ -152,7 +152,7 @@ def test_sorting_stops_reading_once_the_page_is_full(served: Served, monkeypatch
     assert store.fetched == 40  # a page of the server holds 1000 runs: all 40 came in one request
     # Sorted by the server, runql stops at the first page of the server that completes the answer.
     paged = ServerStore(served.url, profile="extended")
-    monkeypatch.setattr("runql.server_store.SERVER_PAGE", 4)
+    monkeypatch.setattr("runql.stores.server.SERVER_PAGE", 4)
     runs, token = paged.search_runs_paged([experiment_id], "NOT tags.stage = 'x'", max_results=3)
     assert len(runs) == 3 and token is not None and paged.fetched == 4
 

@@ -6,7 +6,7 @@ databases MLflow writes from run records.
 2. ``write_with_mlflow`` logs records into SQLite and PostgreSQL with MLflow's own store, and
    ``runql.from_mlflow_db`` reads back every run with its params, tags, histories and latest metrics
    (NaN kept, infinities as MLflow stores them), dataset inputs, and the deleted runs deleted.
-3. Generated runs (``runql.strategies``) survive the same round trip.
+3. Generated runs (``runql.testing.strategies``) survive the same round trip.
 4. The benchmark's bulk-loaded databases (tests/benchmarks/mlflow_db.py) hold the benchmark records:
    runql reads them back, MLflow's own search answers on them as on the records, and a built SQLite
    file is cached.
@@ -31,7 +31,7 @@ from mlflow_stores import experiment_ids, log_with_mlflow, write_with_mlflow  # 
 
 from runql import Workspace, from_mlflow_db  # noqa: E402
 from runql import strategies as rst  # noqa: E402
-from runql.records import Run, run_from_record  # noqa: E402
+from runql.model.records import Run, run_from_record  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
 import mlflow_db  # noqa: E402

@@ -36,8 +36,8 @@ import pandas as pd  # noqa: E402
 from mlflow.entities import Dataset, DatasetInput, InputTag, ViewType  # noqa: E402
 
 from runql import MissingDependencyError, StoreError, Workspace, from_mlflow, from_mlflow_db, from_mlflow_dir  # noqa: E402
-from runql.optional import progress_bar  # noqa: E402
-from runql.records import metric_value  # noqa: E402
+from runql.common.optional import progress_bar  # noqa: E402
+from runql.model.records import metric_value  # noqa: E402
 from runql.sources import source_kind  # noqa: E402
 
 CONFORMANCE = json.loads((Path(__file__).parent / "conformance" / "evaluation.json").read_text())
@@ -500,12 +500,12 @@ def test_progress_bar_when_asked(
     pytest.importorskip("tqdm")
     assert list(progress_bar(range(3), total=3, desc="x", unit="y", enabled=False, extra="x")) == [0, 1, 2]
     # A load that finishes before the bar's delay draws nothing (the delay is set, not raced against).
-    monkeypatch.setattr("runql.optional.PROGRESS_DELAY", 3600)
+    monkeypatch.setattr("runql.common.optional.PROGRESS_DELAY", 3600)
     from_mlflow_dir(stores["dir"].location, progress=True)
     from_mlflow_db(stores["db"].location, progress=True)
     assert capsys.readouterr().err == ""
     # Past the delay the bar is drawn, and cleared at the end.
-    monkeypatch.setattr("runql.optional.PROGRESS_DELAY", 0)
+    monkeypatch.setattr("runql.common.optional.PROGRESS_DELAY", 0)
     from_mlflow_dir(stores["dir"].location, progress=True)
     drawn = capsys.readouterr().err
     assert "reading runs" in drawn and drawn.endswith("\r")

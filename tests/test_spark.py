@@ -1,4 +1,4 @@
-"""runql.spark: the same queries on Spark (local[2]), over run tables that runql export writes.
+"""runql.engines.spark: the same queries on Spark (local[2]), over run tables that runql export writes.
 
 The reference is runql's reference evaluator over the same runs. Runs and queries are generated with
 a fixed seed. One Spark session serves the whole test run; many searches are answered by one Spark
@@ -24,11 +24,10 @@ from pyspark.sql import functions as F
 from rlike_cases import CATASTROPHIC, RLIKE_KEYS, RLIKE_PATTERNS, rlike_records
 
 import runql
-import runql.spark as rs
-from runql.ast import Entity, Key, Literal, clauses
-from runql.conformance import examples
-from runql.export import run_table, write_run_table
-from runql.records import (
+import runql.engines.spark as rs
+from runql.language.ast import Entity, Key, Literal, clauses
+from runql.language.unparser import unparse_key, unparse_literal
+from runql.model.records import (
     DATASET_CONTEXT_TAG,
     Dataset,
     DatasetInput,
@@ -39,8 +38,9 @@ from runql.records import (
     RunInputs,
     run_from_record,
 )
-from runql.strategies import DEFAULT_VOCABULARY, T0, queries, runs
-from runql.unparse import unparse_key, unparse_literal
+from runql.sources.export import run_table, write_run_table
+from runql.testing.conformance import examples
+from runql.testing.strategies import DEFAULT_VOCABULARY, T0, queries, runs
 
 SEED = 20261207
 PROFILES = ("mlflow", "azureml", "extended")
@@ -128,7 +128,7 @@ def _answers(cases: Sequence[Case]) -> list[list[str]]:
 def _expected(rows: list[Run], case: Case) -> list[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        compiled = runql.compiled.compile_quietly(case.filter_string, case.order_by, profile=case.profile)
+        compiled = runql.profiles.compiled.compile_quietly(case.filter_string, case.order_by, profile=case.profile)
         page, _ = compiled.search(rows, case.max_results)
     return [r.info.run_id for r in page]
 
@@ -331,7 +331,7 @@ def test_hostile_values_give_the_reference_answers_and_never_reach_spark_as_sql(
     hostile: Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("runql.spark wrote SQL text")
+        raise AssertionError("runql.engines.spark wrote SQL text")
 
     # Compiling and searching never builds Spark SQL text: these raise if called.
     monkeypatch.setattr(F, "expr", refuse)

@@ -23,11 +23,11 @@ from rlike_cases import CATASTROPHIC, RLIKE_KEYS, RLIKE_PATTERNS, rlike_records
 
 import runql
 from runql import Compare, Entity, In, Key, Literal, Op
-from runql.conformance import examples
-from runql.paging import parse_page_token
-from runql.records import LifecycleStage, Run
-from runql.sql_store import SqlStore
-from runql.strategies import DEFAULT_VOCABULARY, Vocabulary, queries, runs
+from runql.model.paging import parse_page_token
+from runql.model.records import LifecycleStage, Run
+from runql.stores.sql import SqlStore
+from runql.testing.conformance import examples
+from runql.testing.strategies import DEFAULT_VOCABULARY, Vocabulary, queries, runs
 
 COUNT = int(os.environ.get("RUNQL_SQL_EXAMPLES", "150"))
 SEED = 20261129
@@ -37,7 +37,7 @@ BACKENDS = ("sqlite", "postgresql")
 @dataclass
 class Database:
     url: str
-    store: runql.sql_store.SqlStore
+    store: runql.stores.sql.SqlStore
     reference: runql.Workspace
     experiments: list[str]  # one per generated workspace
     vocabulary: Vocabulary  # what the runs and the queries are drawn from
@@ -123,7 +123,7 @@ def test_pages_equal_the_reference_evaluator(database: Database, profile: str) -
         text, order_by = query.filter_string, list(query.order_by_strings)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compiled = runql.compiled.compile_quietly(text, order_by, profile=profile)
+            compiled = runql.profiles.compiled.compile_quietly(text, order_by, profile=profile)
             expected, expected_token = compiled.search(database.runs_of(experiment_id), page)
             found, token = database.store.search_runs_paged(
                 [experiment_id], text, max_results=page, order_by=order_by, profile=profile
@@ -222,7 +222,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_values_are_bound_never_written_into_the_statement(database: Database, value: str) -> None:
-    from runql.sql import runs_select
+    from runql.engines.sql import runs_select
 
     # Built as trees: the language has no escape for a quote inside a quoted value.
     filters = [
@@ -429,7 +429,7 @@ def test_each_call_reads_in_one_read_only_transaction(database: Database) -> Non
 
 
 def test_a_schema_maps_tables_and_columns_named_otherwise(new_sqlite_database: Callable[..., str]) -> None:
-    from runql.sql import Schema
+    from runql.engines.sql import Schema
 
     url = new_sqlite_database(mlflow_schema=True)
     records = [

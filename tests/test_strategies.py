@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, find, given, settings
 
 from runql import Severity, check, parse, parse_order_by, unparse_query
 from runql import strategies as rst
-from runql.ast import And, Compare, In, IsNull, Not, Op, Or, clauses
-from runql.conformance import examples
-from runql.evaluate.reference import filter_runs
-from runql.records import Run
+from runql.engines.reference import filter_runs
+from runql.language.ast import And, Compare, In, IsNull, Not, Op, Or, clauses
+from runql.model.records import Run
+from runql.testing.conformance import examples
 
 QUICK = settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], database=None)
 
@@ -142,5 +142,5 @@ def test_unparsed_queries_round_trip() -> None:
 
 
 def test_runql_does_not_import_the_strategies() -> None:
-    code = "import sys, runql; sys.exit('runql.strategies' in sys.modules or 'hypothesis' in sys.modules)"
+    code = "import sys, runql; sys.exit('runql.testing.strategies' in sys.modules or 'hypothesis' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

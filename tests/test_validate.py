@@ -29,7 +29,7 @@ from runql import (
     unparse,
     validate,
 )
-from runql.unparse import unparse_query
+from runql.language.unparser import unparse_query
 
 
 def codes(diagnostics: list) -> list[str]:  # type: ignore[type-arg]

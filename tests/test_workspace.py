@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import runql
-import runql.workspace as workspace_module
+import runql.stores.workspace as workspace_module
 from runql import (
     ArgumentError,
     EvaluationError,
@@ -26,10 +26,10 @@ from runql import (
     ViewType,
     Workspace,
 )
-from runql.ast import Compare, Entity, Key, Literal, Op
-from runql.evaluate.reference import filter_runs
-from runql.paging import create_page_token, parse_page_token
-from runql.records import Metric, RunData, latest_metric, run_to_record
+from runql.engines.reference import filter_runs
+from runql.language.ast import Compare, Entity, Key, Literal, Op
+from runql.model.paging import create_page_token, parse_page_token
+from runql.model.records import Metric, RunData, latest_metric, run_to_record
 
 T0 = 1_700_000_000_000
 

@@ -9,7 +9,23 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from .ast import (
+from runql.engines.embedding import compile_predicate, search, search_experiments, sort_key
+from runql.engines.planner import Plan, plan
+from runql.errors import (
+    ArgumentError,
+    Diagnostic,
+    EvaluationError,
+    MissingDependencyError,
+    NotFoundError,
+    QueryError,
+    QuerySyntaxError,
+    QueryValueError,
+    RunqlError,
+    Severity,
+    StoreError,
+    UnsupportedQueryError,
+)
+from runql.language.ast import (
     And,
     Compare,
     Entity,
@@ -24,35 +40,29 @@ from .ast import (
     SortKey,
     Span,
 )
-from .compare import compare_runs, plot_metric_history
-from .compiled import CompiledQuery, compile
-from .errors import (
-    ArgumentError,
-    Diagnostic,
-    EvaluationError,
-    MissingDependencyError,
-    NotFoundError,
-    QueryError,
-    QuerySyntaxError,
-    QueryValueError,
-    RunqlError,
-    Severity,
-    StoreError,
-    UnsupportedQueryError,
+from runql.language.parser import parse, parse_filter, parse_order_by
+from runql.language.unparser import unparse, unparse_query
+from runql.model.comparison import compare_runs, plot_metric_history
+from runql.model.records import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    FileInfo,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    ViewType,
 )
-from .parse import parse, parse_filter, parse_order_by
-from .plan import Plan, plan
-from .profiles import PROFILES, KeyKind, Profile, get_profile
-from .records import Dataset, DatasetInput, Experiment, FileInfo, Metric, Run, RunData, RunInfo, ViewType
-from .search import compile_predicate, search, search_experiments, sort_key
-from .unparse import unparse, unparse_query
-from .validate import QueryWarning, check, validate
-from .workspace import Workspace, from_mlflow, from_mlflow_db, from_mlflow_dir
+from runql.profiles.catalog import PROFILES, KeyKind, Profile, get_profile
+from runql.profiles.checker import QueryWarning, check, validate
+from runql.profiles.compiled import CompiledQuery, compile
+from runql.stores.workspace import Workspace, from_mlflow, from_mlflow_db, from_mlflow_dir
 
 if TYPE_CHECKING:
-    from .server_store import ServerStore
-    from .sql import Schema
-    from .sql_store import SqlStore
+    from runql.engines.sql import Schema
+    from runql.stores.server import ServerStore
+    from runql.stores.sql import SqlStore
 
 
 def connect(
@@ -64,17 +74,17 @@ def connect(
 ) -> SqlStore | ServerStore:
     """A read-only store that answers searches where the runs live.
 
-    A database URL or a SQLite file's path gives a :class:`~runql.sql_store.SqlStore`, which answers in
-    SQL (see :func:`runql.sql_store.connect`; ``schema`` maps tables named otherwise; needs
+    A database URL or a SQLite file's path gives a :class:`~runql.stores.sql.SqlStore`, which answers in
+    SQL (see :func:`runql.stores.sql.connect`; ``schema`` maps tables named otherwise; needs
     SQLAlchemy). A tracking server's URI (``http(s)://``, ``databricks``, ``azureml://``) gives a
-    :class:`~runql.server_store.ServerStore`, which sends the server what its language (``target``:
+    :class:`~runql.stores.server.ServerStore`, which sends the server what its language (``target``:
     ``mlflow``, or ``azureml`` for Azure ML URIs) accepts and evaluates the rest (needs MLflow).
     ``profile`` is the language of the store's searches.
     """
-    from .optional import require
+    from runql.common.optional import require
 
     text = os.fspath(url)
-    from .server_store import ServerStore, is_server_uri
+    from runql.stores.server import ServerStore, is_server_uri
 
     if is_server_uri(text):
         if schema is not None:
@@ -83,8 +93,8 @@ def connect(
     if target is not None:
         raise TypeError("target is the language of a tracking server: a database is answered in SQL")
     require("sqlalchemy", "mlflow-db", "searching an MLflow tracking database in SQL")
-    from .sql import MLFLOW_SCHEMA
-    from .sql_store import SqlStore
+    from runql.engines.sql import MLFLOW_SCHEMA
+    from runql.stores.sql import SqlStore
 
     return SqlStore(text, profile=profile, schema=schema or MLFLOW_SCHEMA)
 

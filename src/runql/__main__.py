@@ -1,5 +1,5 @@
 """``python -m runql``: the runql command."""
 
-from .cli import main
+from runql.cli.app import main
 
 raise SystemExit(main())

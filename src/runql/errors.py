@@ -11,7 +11,7 @@ query. An error about a query or an argument names a stable code, the text and t
     hint: equality is a single '=': metrics.a = 1
 
 :data:`ERROR_CODES` lists every code with its meaning and the classes that carry it;
-``docs/errors.md`` is generated from it (:mod:`runql.errors_doc`).
+``docs/errors.md`` is generated from it (:mod:`runql.common.errors_doc`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from .ast import MAX_NESTING, Expr, Span
+from runql.language.ast import MAX_NESTING, Expr, Span
 
 __all__ = [
     "ERROR_CODES",

@@ -36,8 +36,8 @@ from mlflow_stores import create_mlflow_schema
 from timing import median_seconds
 
 import runql
-from runql.compiled import compile_quietly
-from runql.sql import MLFLOW_SCHEMA, register_sqlite_functions, runs_select
+from runql.engines.sql import MLFLOW_SCHEMA, register_sqlite_functions, runs_select
+from runql.profiles.compiled import compile_quietly
 
 THRESHOLD = 0.05
 PLAIN = ("metrics.loss < 0.05", ["metrics.loss DESC"])

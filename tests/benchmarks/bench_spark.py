@@ -1,4 +1,4 @@
-"""runql.spark on Spark local[2] against runql's in-memory engine, over run tables of millions of runs.
+"""runql.engines.spark on Spark local[2] against runql's in-memory engine, over run tables of millions of runs.
 
     python tests/benchmarks/bench_spark.py                          # 1M and 10M runs
     python tests/benchmarks/bench_spark.py --sizes 100000 1000000   # other sizes
@@ -294,10 +294,10 @@ def spark_session(driver_memory: str) -> Any:
 
 def spark_page(spark: Any, path: Path, query: Query) -> list[Any]:
     """The page collected to the driver, every column of it, as a notebook would."""
-    import runql.spark
+    import runql.engines.spark
 
     runs = spark.read.parquet(str(path))
-    rows: list[Any] = runql.spark.search_runs(runs, query[0], query[1], max_results=query[2]).collect()
+    rows: list[Any] = runql.engines.spark.search_runs(runs, query[0], query[1], max_results=query[2]).collect()
     return rows
 
 

@@ -64,7 +64,7 @@ if kind == "mlflow":
     runs = client.search_runs(experiments, filter_string, order_by=order_by, max_results=page)
 elif kind == "runql":
     import runql
-    import runql.sql_store
+    import runql.stores.sql
     started = time.perf_counter()
     store = runql.connect(url)
     runs, _ = store.search_runs_paged(experiments, filter_string, order_by=order_by, max_results=page)

@@ -9,19 +9,19 @@
 reader reads the whole store before returning: a store that is corrupt or partial raises
 :class:`StoreError`, naming the file (or table) and what is wrong in it. The libraries a reader
 needs are optional extras, imported when the reader runs. Readers return records and never build
-a workspace, so this package does not depend on :mod:`runql.workspace`.
+a workspace, so this package does not depend on :mod:`runql.stores.workspace`.
 """
 
 from __future__ import annotations
 
 import os
 
-from ..errors import MissingDependencyError, StoreError
-from .base import DATABASE_SCHEMES, StoreRecords, local_path, url_scheme
-from .jsonl import read_jsonl, write_jsonl
-from .mlflow_client import read_mlflow
-from .mlflow_db import read_mlflow_db
-from .mlflow_dir import read_mlflow_dir
+from runql.errors import MissingDependencyError, StoreError
+from runql.sources.base import DATABASE_SCHEMES, StoreRecords, local_path, url_scheme
+from runql.sources.jsonl import read_jsonl, write_jsonl
+from runql.sources.mlflow_client import read_mlflow
+from runql.sources.mlflow_db import read_mlflow_db
+from runql.sources.mlflow_dir import read_mlflow_dir
 
 __all__ = [
     "MissingDependencyError",

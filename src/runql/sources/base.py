@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
-from ..records import DATASET_CONTEXT_TAG, Dataset, DatasetInput, HistorySource, InputTag
+from runql.model.records import DATASET_CONTEXT_TAG, Dataset, DatasetInput, HistorySource, InputTag
 
 __all__ = ["DATABASE_SCHEMES", "StoreRecords", "dataset_inputs", "local_path", "sort_inputs", "url_scheme"]
 
@@ -21,7 +21,7 @@ DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mss
 class StoreRecords:
     """A store read, as the records :class:`~runql.Workspace` is built from.
 
-    ``runs`` are run records, or :class:`~runql.records.Run` objects a reader built itself. ``where``
+    ``runs`` are run records, or :class:`~runql.model.records.Run` objects a reader built itself. ``where``
     names the store in errors. ``histories``, when set, keeps the metric histories the runs were read
     without (a tracking database), and reads them when asked for.
     """

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
-from .base import StoreRecords
+from runql.errors import StoreError
+from runql.sources.base import StoreRecords
 
 __all__ = ["read_jsonl", "write_jsonl"]
 

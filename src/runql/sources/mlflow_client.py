@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..errors import StoreError
-from ..optional import progress_bar, require
-from ..redact import redact
-from .base import StoreRecords, sort_inputs
+from runql.common.optional import progress_bar, require
+from runql.common.redact import redact
+from runql.errors import StoreError
+from runql.sources.base import StoreRecords, sort_inputs
 
 __all__ = ["read_mlflow"]
 

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import MissingDependencyError, StoreError
-from ..optional import progress_bar, require
-from ..records import (
+from runql.common.optional import progress_bar, require
+from runql.common.redact import redact
+from runql.errors import MissingDependencyError, StoreError
+from runql.model.records import (
     History,
     LifecycleStage,
     Metric,
@@ -39,8 +40,7 @@ from ..records import (
     RunStatus,
     latest_metric,
 )
-from ..redact import redact
-from .base import DATABASE_SCHEMES, StoreRecords, dataset_inputs, local_path, url_scheme
+from runql.sources.base import DATABASE_SCHEMES, StoreRecords, dataset_inputs, local_path, url_scheme
 
 __all__ = ["DatabaseHistories", "read_mlflow_db"]
 

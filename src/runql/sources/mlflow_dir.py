@@ -27,10 +27,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
-from ..optional import progress_bar, require
-from ..records import TIME_LIMIT, LifecycleStage, RunStatus
-from .base import StoreRecords, local_path, sort_inputs
+from runql.common.optional import progress_bar, require
+from runql.errors import StoreError
+from runql.model.records import TIME_LIMIT, LifecycleStage, RunStatus
+from runql.sources.base import StoreRecords, local_path, sort_inputs
 
 __all__ = ["read_mlflow_dir"]
 

@@ -1,0 +1,706 @@
+"""The fast path: runs held column by column, filters as vectorized masks, sorting by lexsort.
+
+Every attribute, metric, param and tag key is one column over all runs. Numbers are float64 arrays
+with a presence mask; strings are dictionary-encoded (an int32 code per run, -1 when missing), so a
+comparison or a LIKE runs once per distinct value, not once per run. The reference evaluator is the
+specification; this module must return the same runs in the same order.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections import defaultdict
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from itertools import chain, pairwise
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, overload
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from runql.engines.aggregates import mean
+from runql.engines.reference import dataset_clause_matches, dataset_values, run_attribute
+from runql.engines.semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, as_float, exact_float, pattern_matcher
+from runql.errors import EvaluationError
+from runql.language.ast import (
+    Aggregate,
+    And,
+    Compare,
+    Entity,
+    Expr,
+    In,
+    IsNull,
+    Key,
+    Not,
+    Op,
+    Or,
+    SortKey,
+    assert_never,
+)
+from runql.language.attributes import RUN_NUMERIC_ATTRIBUTES, RUN_STRING_ATTRIBUTES
+from runql.model.frames import INFO_COLUMNS, frame_from_columns
+from runql.model.records import History, HistorySource, Metric
+
+if TYPE_CHECKING:
+    from runql.profiles.compiled import CompiledQuery
+
+Mask = npt.NDArray[np.bool_]
+Indices = npt.NDArray[np.intp]
+
+_STRING_ATTRIBUTES = tuple(sorted(RUN_STRING_ATTRIBUTES))
+_NUMERIC_ATTRIBUTES = tuple(sorted(RUN_NUMERIC_ATTRIBUTES))
+
+_COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
+    Op.EQ: operator.eq,
+    Op.NE: operator.ne,
+    Op.LT: operator.lt,
+    Op.LE: operator.le,
+    Op.GT: operator.gt,
+    Op.GE: operator.ge,
+}
+
+
+@dataclass
+class StringColumn:
+    """Dictionary-encoded strings: ``codes[i]`` indexes ``values``; -1 means the run has no value."""
+
+    codes: npt.NDArray[np.int32]
+    values: list[str] = field(default_factory=list)
+    lookup: dict[str, int] = field(default_factory=dict)
+    _value_ranks: npt.NDArray[np.int64] | None = None
+    _value_objects: npt.NDArray[np.object_] | None = None
+
+    @classmethod
+    def build(cls, size: int, rows: Sequence[int], items: Sequence[str | None]) -> StringColumn:
+        codes = np.full(size, -1, dtype=np.int32)
+        if not items:
+            return cls(codes)
+        found, distinct = pd.factorize(np.array(items, dtype=object))  # None becomes -1
+        codes[np.asarray(rows, dtype=np.intp)] = found
+        values = [str(v) for v in distinct]
+        return cls(codes, values, {v: i for i, v in enumerate(values)})
+
+    def code(self, value: str) -> int:
+        code = self.lookup.get(value)
+        if code is None:
+            code = self.lookup[value] = len(self.values)
+            self.values.append(value)
+            self._value_ranks = self._value_objects = None
+        return code
+
+    def set(self, row: int, value: Any) -> None:
+        self.codes[row] = -1 if value is None else self.code(value)
+
+    def where(self, test: Callable[[str], bool]) -> Mask:
+        """Rows whose value passes ``test``, evaluated once per distinct value."""
+        per_value = np.fromiter(map(test, self.values), dtype=bool, count=len(self.values))
+        # The trailing False answers code -1 (missing) through numpy's negative indexing.
+        return np.append(per_value, False)[self.codes]
+
+    def among(self, wanted: Collection[Any]) -> Mask:
+        """Rows whose value is one of ``wanted``: compares codes, so it costs nothing per distinct value."""
+        table = np.zeros(len(self.values) + 1, dtype=bool)  # the last entry answers code -1
+        table[[self.lookup[v] for v in wanted if isinstance(v, str) and v in self.lookup]] = True
+        return table[self.codes]
+
+    def present(self) -> Mask:
+        return self.codes >= 0
+
+    def present_at(self, rows: Indices) -> Mask:
+        return self.codes[rows] >= 0
+
+    def decoded(self, rows: Indices) -> npt.NDArray[np.object_]:
+        """The values of ``rows`` as Python strings, None where missing."""
+        if self._value_objects is None:
+            self._value_objects = np.array([*self.values, None], dtype=object)
+        return self._value_objects[self.codes[rows]]
+
+    def sort_rank(self) -> npt.NDArray[np.int64]:
+        """Each row's rank in code-point order of its value; missing rows get rank 0 (their tier decides)."""
+        if self._value_ranks is None:  # sorting strings is the slow part: once per set of values
+            count = len(self.values)
+            ranks = np.zeros(count + 1, dtype=np.int64)
+            ranks[np.argsort(np.array(self.values, dtype=object), kind="stable")] = np.arange(count)
+            self._value_ranks = ranks
+        return self._value_ranks[self.codes]
+
+
+@dataclass
+class NumberColumn:
+    values: npt.NDArray[np.float64]
+    present_mask: Mask
+    exact: npt.NDArray[np.object_] | None = None
+    """The values as given, kept only in a column of run times (``exact_times``) when one of them is an
+    integer no float holds (beyond 2**53 milliseconds), so run times compare exactly, as MLflow's do."""
+    exact_times: bool = False
+
+    @classmethod
+    def build(
+        cls, size: int, rows: Sequence[int], items: Sequence[float | int], exact_times: bool = False
+    ) -> NumberColumn:
+        values = np.zeros(size, dtype=np.float64)
+        present = np.zeros(size, dtype=bool)
+        try:
+            values[list(rows)] = items
+        except OverflowError:  # an integer past a float's range: infinity, as MLflow reads it
+            values[list(rows)] = [as_float(item) for item in items]
+        present[list(rows)] = True
+        column = cls(values, present, None, exact_times)
+        if exact_times and not all(exact_float(item) for item in items):
+            column.exact = np.zeros(size, dtype=object)
+            column.exact[list(rows)] = list(items)
+        return column
+
+    def set(self, row: int, value: Any) -> None:
+        self.present_mask[row] = value is not None
+        self.values[row] = 0.0 if value is None else as_float(value)
+        if self.exact_times and self.exact is None and value is not None and not exact_float(value):
+            self.exact = self.values.astype(object)
+        if self.exact is not None:
+            self.exact[row] = 0 if value is None else value
+
+    def held(self) -> npt.NDArray[np.object_]:
+        """The values as Python numbers, exact: compared with an integer, they compare as MLflow's do."""
+        return self.exact if self.exact is not None else self.values.astype(object)
+
+    def present(self) -> Mask:
+        return self.present_mask
+
+    def present_at(self, rows: Indices) -> Mask:
+        return self.present_mask[rows]
+
+    def decoded(self, rows: Indices) -> npt.NDArray[np.float64]:
+        """The values of ``rows``, NaN where missing."""
+        return np.where(self.present_mask[rows], self.values[rows], np.nan)
+
+
+Column = StringColumn | NumberColumn
+
+
+def _exactly(key: Key, column: NumberColumn, values: Sequence[Any]) -> bool:
+    """Whether a run attribute must be compared as Python numbers: MLflow compares run times as given,
+    and float64 would round a time or a literal beyond 2**53 (metrics compare as floats, as MLflow's)."""
+    return key.entity is Entity.ATTRIBUTE and (
+        column.exact is not None or not all(exact_float(v) for v in values)
+    )
+
+
+@dataclass
+class _Truth:
+    """SQL's three-valued logic as two masks; rows in neither are unknown."""
+
+    true: Mask
+    false: Mask
+
+
+class ColumnarRuns:
+    """A column store over a fixed sequence of runs; ``refresh(i)`` re-reads run ``i`` after a change."""
+
+    def __init__(self, runs: Sequence[Any]) -> None:
+        self.runs = list(runs)
+        size = len(self.runs)
+        self.attributes: dict[str, Column] = {}
+        for name in _STRING_ATTRIBUTES:
+            items = [getattr(run.info, name) for run in self.runs]
+            self.attributes[name] = StringColumn.build(size, range(size), items)
+        for name in _NUMERIC_ATTRIBUTES:
+            rows, items = [], []
+            for row, run in enumerate(self.runs):
+                value = run_attribute(run, name)
+                if value is not None:
+                    rows.append(row)
+                    items.append(value)
+            self.attributes[name] = NumberColumn.build(size, rows, items, exact_times=True)
+        self.metrics = self._columns(size, "metrics", number=True)
+        self.params = self._columns(size, "params", number=False)
+        self.tags = self._columns(size, "tags", number=False)
+        self.has_datasets = any(_dataset_inputs(r) for r in self.runs)
+        self._natural_order: Indices | None = None
+        # Functions of a metric's history, one column per (function, key, step), computed when a query
+        # first asks for it from the points of that key, which are read once (from a store in bulk).
+        self._points: dict[str, HistoryPoints] = {}
+        self._aggregates: dict[Key, NumberColumn] = {}
+
+    def _columns(self, size: int, part: str, number: bool) -> dict[str, Column]:
+        rows: dict[str, list[int]] = defaultdict(list)
+        items: dict[str, list[Any]] = defaultdict(list)
+        for row, run in enumerate(self.runs):
+            for key, value in getattr(run.data, part).items():
+                rows[key].append(row)
+                items[key].append(value)
+        if number:
+            return {k: NumberColumn.build(size, rows[k], items[k]) for k in rows}
+        return {k: StringColumn.build(size, rows[k], items[k]) for k in rows}
+
+    def refresh(self, row: int, data: bool = True) -> None:
+        """Re-read the run at ``row`` into the columns after an edit; ``data=False`` re-reads only its
+        attributes (a status, an end time or a lifecycle stage changed)."""
+        run = self.runs[row]
+        if (run.info.run_id, run.info.start_time) != self._natural_key(row):
+            self._natural_order = None
+        for name in _STRING_ATTRIBUTES:
+            column = self.attributes[name]
+            assert isinstance(column, StringColumn)
+            column.set(row, getattr(run.info, name))
+        for name in _NUMERIC_ATTRIBUTES:
+            number = self.attributes[name]
+            assert isinstance(number, NumberColumn)
+            value = run_attribute(run, name)
+            number.set(row, value)
+        if data:
+            self._refresh_data(row)
+            self._points.clear()  # a logged point changes the history columns: computed again when asked
+            self._aggregates.clear()
+        self.has_datasets = self.has_datasets or bool(_dataset_inputs(run))
+
+    def _refresh_data(self, row: int) -> None:
+        run, size = self.runs[row], len(self.runs)
+        for part, columns, empty in (
+            ("metrics", self.metrics, lambda: NumberColumn.build(size, [], [])),
+            ("params", self.params, lambda: StringColumn.build(size, [], [])),
+            ("tags", self.tags, lambda: StringColumn.build(size, [], [])),
+        ):
+            current = getattr(run.data, part)
+            for key in current.keys() - columns.keys():
+                columns[key] = empty()
+            for key, column in columns.items():
+                column.set(row, current.get(key))
+
+    def _natural_key(self, row: int) -> tuple[str | None, float | None]:
+        """The (run_id, start_time) the columns hold for ``row``: what the natural order rests on."""
+        run_id, start = self.attributes["run_id"], self.attributes["start_time"]
+        assert isinstance(run_id, StringColumn) and isinstance(start, NumberColumn)
+        code = int(run_id.codes[row])
+        return (
+            run_id.values[code] if code >= 0 else None,
+            float(start.values[row]) if start.present_mask[row] else None,
+        )
+
+    # -- filtering -------------------------------------------------------------------------
+
+    def column(self, key: Key) -> Column | None:
+        if key.aggregate is not None:
+            return self.history_column(key)
+        if key.entity is Entity.METRIC:
+            return self.metrics.get(key.name)
+        if key.entity is Entity.PARAM:
+            return self.params.get(key.name)
+        if key.entity is Entity.TAG:
+            return self.tags.get(key.name)
+        if key.entity is Entity.ATTRIBUTE:
+            found = self.attributes.get(key.name)
+            if found is None:
+                raise EvaluationError(f"runs have no attribute {key.name!r}", code="unknown-attribute")
+            return found
+        return None
+
+    def history_column(self, key: Key) -> NumberColumn:
+        """The column of an aggregate over a metric's history (``min(metrics.loss)``), built once."""
+        found = self._aggregates.get(key)
+        if found is None:
+            size = len(self.runs)
+            latest = self.metrics.get(key.name)
+            if not isinstance(latest, NumberColumn):
+                latest = NumberColumn.build(size, [], [])
+            points = self._history_points(key.name)
+            values, present = history_column(points, key, (latest.values, latest.present_mask))
+            found = self._aggregates[key] = NumberColumn(values, present)
+        return found
+
+    def _history_points(self, name: str) -> HistoryPoints:
+        """Every point of metric ``name`` over all runs; a store's histories are read in one pass."""
+        found = self._points.get(name)
+        if found is not None:
+            return found
+        histories: list[tuple[int, Sequence[Metric]]] = []
+        stored: dict[int, tuple[HistorySource, list[tuple[int, str]]]] = {}
+        for row, run in enumerate(self.runs):
+            data = run.data
+            kept = getattr(data, "histories", {}).get(name)
+            if kept is not None:
+                histories.append((row, kept))
+            elif getattr(data, "stored", None) is not None:
+                source = data.stored.source
+                stored.setdefault(id(source), (source, []))[1].append((row, data.stored.run_id))
+            elif name in data.metrics:
+                if not hasattr(data, "history"):
+                    raise EvaluationError(
+                        "these runs carry no metric histories, so a function of one cannot be computed",
+                        code="unsupported-aggregate",
+                    )
+                histories.append((row, data.history(name)))
+        for source, rows in stored.values():
+            points = source.histories([run_id for _, run_id in rows], (name,))
+            for row, run_id in rows:
+                history = points.get(run_id, {}).get(name)
+                if history:
+                    histories.append((row, history))
+                elif name in self.runs[row].data.metrics:  # a plain value: its one point
+                    histories.append((row, self.runs[row].data.history(name)))
+        found = self._points[name] = HistoryPoints(len(self.runs), histories)
+        return found
+
+    def mask(self, expr: Expr | None) -> Mask:
+        """The rows ``expr`` selects (unknown counts as not selected)."""
+        if expr is None:
+            return np.ones(len(self.runs), dtype=bool)
+        return self._truth(expr).true
+
+    def _nothing(self) -> _Truth:
+        empty = np.zeros(len(self.runs), dtype=bool)
+        return _Truth(empty, empty)
+
+    def _truth(self, expr: Expr) -> _Truth:
+        match expr:
+            case And(terms):
+                parts = [self._truth(t) for t in terms]
+                return _Truth(
+                    np.logical_and.reduce([p.true for p in parts]),
+                    np.logical_or.reduce([p.false for p in parts]),
+                )
+            case Or(terms):
+                parts = [self._truth(t) for t in terms]
+                return _Truth(
+                    np.logical_or.reduce([p.true for p in parts]),
+                    np.logical_and.reduce([p.false for p in parts]),
+                )
+            case Not(term):
+                inner = self._truth(term)
+                return _Truth(inner.false, inner.true)
+            case IsNull(key, negated):
+                present = self._present(key)
+                return _Truth(present, ~present) if negated else _Truth(~present, present)
+            case Compare(key, op, literal) if key.entity is Entity.DATASET:
+                return self._datasets(lambda run: dataset_clause_matches(run, key.name, op, literal.value))
+            case In(key, literals, negated) if key.entity is Entity.DATASET:
+                wanted = {lit.value for lit in literals}
+                return self._datasets(
+                    lambda run: dataset_clause_matches(run, key.name, None, wanted, negated)
+                )
+            case Compare(key, op, literal):
+                return self._compare(key, op, literal.value)
+            case In(key, literals, negated):
+                return self._in(key, tuple(lit.value for lit in literals), negated)
+            case _:
+                assert_never(expr)
+
+    def _present(self, key: Key) -> Mask:
+        if key.entity is Entity.DATASET:
+            return np.array([bool(dataset_values(r, key.name)) for r in self.runs], dtype=bool)
+        column = self.column(key)
+        return np.zeros(len(self.runs), dtype=bool) if column is None else column.present()
+
+    def _compare(self, key: Key, op: Op, value: Any) -> _Truth:
+        column = self.column(key)
+        if column is None:
+            return self._nothing()
+        present = column.present()
+        if isinstance(column, NumberColumn):
+            if isinstance(value, str):
+                raise EvaluationError(f"{key.name} holds numbers, not {value!r}", code="bad-value-type")
+            if _exactly(key, column, (value,)):
+                compare = _COMPARE[op]
+                held = column.held()
+                result = np.fromiter((bool(compare(x, value)) for x in held), dtype=bool, count=len(held))
+            else:
+                with np.errstate(invalid="ignore"):
+                    result = _COMPARE[op](column.values, as_float(value))
+        elif op.is_pattern:
+            match = pattern_matcher(op, str(value))
+            result = column.where(match)
+        else:
+            if not isinstance(value, str):
+                raise EvaluationError(f"{key.name} holds strings, not {value!r}", code="bad-value-type")
+            if op in (Op.EQ, Op.NE):
+                result = column.among((value,))
+                if op is Op.NE:
+                    result = ~result
+            else:
+                compare = _COMPARE[op]
+                result = column.where(lambda s: compare(s, value))
+        return _Truth(present & result, present & ~result)
+
+    def _in(self, key: Key, values: tuple[Any, ...], negated: bool) -> _Truth:
+        column = self.column(key)
+        if column is None:
+            return self._nothing()
+        present = column.present()
+        if isinstance(column, NumberColumn):
+            if _exactly(key, column, values):
+                wanted = frozenset(values)
+                held = column.held()
+                result = np.fromiter((x in wanted for x in held), dtype=bool, count=len(held))
+            else:
+                result = np.isin(column.values, np.array([as_float(v) for v in values]))
+        else:
+            result = column.among(values)
+        if negated:
+            result = ~result
+        return _Truth(present & result, present & ~result)
+
+    def _datasets(self, test: Callable[[Any], bool]) -> _Truth:
+        # A dataset clause is never unknown: a run without dataset inputs fails it (and NOT passes).
+        if not self.has_datasets:
+            none = np.zeros(len(self.runs), dtype=bool)
+            return _Truth(none, ~none)
+        result = np.fromiter((test(r) for r in self.runs), dtype=bool, count=len(self.runs))
+        return _Truth(result, ~result)
+
+    # -- ordering --------------------------------------------------------------------------
+
+    def _natural(self) -> Indices:
+        """Every row in MLflow's natural order: start_time DESC, then run_id ASC (cached)."""
+        if self._natural_order is None:
+            run_id = self.attributes["run_id"]
+            start = self.attributes["start_time"]
+            assert isinstance(run_id, StringColumn) and isinstance(start, NumberColumn)
+            every = np.arange(len(self.runs))
+            self._natural_order = np.lexsort(
+                [run_id.sort_rank(), *_sort_arrays(start, descending=True, rows=every)]
+            )
+        return self._natural_order
+
+    def search(
+        self, expr: Expr | None, order_by: Sequence[SortKey] = (), within: Mask | None = None
+    ) -> Indices:
+        """Row numbers of the runs ``expr`` selects (restricted to ``within``) in MLflow's order: the
+        order_by keys, then start_time DESC, run_id ASC. Missing values and NaN sort last in both
+        directions (values, then NaN, then missing)."""
+        selected = self.mask(expr)
+        if within is not None:
+            selected = selected & within  # never in place: a mask may be a column's own array
+        natural = self._natural()
+        rows = natural[selected[natural]]  # the selected rows, already in the natural order
+        keys: list[npt.NDArray[Any]] = []
+        for sort_key in reversed(order_by):
+            column = self.column(sort_key.key)
+            if column is None:
+                if sort_key.key.entity is Entity.DATASET:
+                    raise EvaluationError("runs cannot be ordered by datasets", code="unsupported-order-by")
+                continue
+            keys.extend(_sort_arrays(column, sort_key.descending, rows))
+        # lexsort is stable, so rows that tie on every key keep the natural order.
+        return rows[np.lexsort(keys)] if keys else rows
+
+    def select(self, compiled: CompiledQuery, within: Mask | None = None) -> Selection:
+        """The runs ``compiled`` selects among ``within``, in its order, read only when a page of them
+        is taken."""
+        return Selection(self, self.search(compiled.query.filter, compiled.query.order_by, within))
+
+    def frame(self, rows: Indices) -> pd.DataFrame:
+        """The DataFrame of ``rows`` as ``mlflow.search_runs`` lays it out, read from the columns."""
+        columns: dict[str, Any] = {name: self.attributes[name].decoded(rows) for name in INFO_COLUMNS}
+        for prefix, group in (("metrics.", self.metrics), ("params.", self.params), ("tags.", self.tags)):
+            # A key's column comes where the key is first seen; keys first seen in one run, by name.
+            first_seen = []
+            for key, column in group.items():
+                present = column.present_at(rows)
+                if present.any():
+                    first_seen.append((int(present.argmax()), key, column))
+            for _, key, column in sorted(first_seen, key=lambda item: item[:2]):
+                columns[prefix + key] = column.decoded(rows)
+        return frame_from_columns(columns, len(rows))
+
+    def holds(self, key: Key, rows: Indices) -> bool:
+        """Whether some run of ``rows`` has the metric, param or tag ``key``."""
+        column = {Entity.METRIC: self.metrics, Entity.PARAM: self.params, Entity.TAG: self.tags}[
+            key.entity
+        ].get(key.name)
+        return column is not None and bool(column.present_at(rows).any())
+
+    def key_names(self, within: Mask) -> dict[str, frozenset[str]]:
+        """The metric, param and tag keys some run ``within`` has, by kind."""
+        rows = np.flatnonzero(within)
+        return {
+            kind: frozenset(k for k, column in columns.items() if column.present_at(rows).any())
+            for kind, columns in (("metrics", self.metrics), ("params", self.params), ("tags", self.tags))
+        }
+
+    def among(self, attribute: str, allowed: Collection[str]) -> Mask:
+        """Rows whose string ``attribute`` (``experiment_id``, ``lifecycle_stage``, ...) is in ``allowed``."""
+        column = self.attributes[attribute]
+        assert isinstance(column, StringColumn)
+        return column.among(allowed)
+
+
+class Selection(Sequence[Any]):
+    """Runs in search order; slicing materialises only the runs of the slice."""
+
+    def __init__(self, store: ColumnarRuns, rows: Indices) -> None:
+        self._store = store
+        self._runs = store.runs
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def holds(self, key: Key) -> bool:
+        """Whether some selected run has the metric, param or tag ``key``."""
+        return self._store.holds(key, self._rows)
+
+    def frame(self, limit: int | None = None) -> pd.DataFrame:
+        """The first ``limit`` runs (all when None) as ``mlflow.search_runs``'s DataFrame."""
+        return self._store.frame(self._rows[:limit])
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self._runs[row] for row in self._rows[index].tolist()]
+        return self._runs[self._rows[index]]
+
+
+def _sort_arrays(column: Column, descending: bool, rows: Indices) -> list[npt.NDArray[Any]]:
+    """[value key, tier] for lexsort: the tiers of :mod:`runql.engines.semantics` (values, NaN, missing)."""
+    present = column.present_at(rows)
+    if isinstance(column, NumberColumn):
+        values = column.values[rows]
+        nan = present & np.isnan(values)
+        value_key = np.where(present & ~nan, -values if descending else values, 0.0)
+    else:
+        nan = np.zeros(len(rows), dtype=bool)
+        ranks = column.sort_rank()[rows]
+        value_key = np.where(present, -ranks if descending else ranks, 0)
+    tier = np.where(present, np.where(nan, TIER_NAN, TIER_VALUE), TIER_MISSING)
+    return [value_key, tier]
+
+
+def _dataset_inputs(run: Any) -> Sequence[Any]:
+    inputs = getattr(run, "inputs", None)
+    return getattr(inputs, "dataset_inputs", None) or ()
+
+
+# -- functions of a metric's history (the rules are runql.engines.aggregates')
+
+
+class HistoryPoints:
+    """Every point of one metric over all runs, as flat arrays: the row (run) of each point and its
+    value, and, read when a function first needs them (first, at_step), its step and timestamp.
+
+    The fields are read from a :class:`History`'s arrays as they are, and from other points in C loops
+    (``map`` over an attribute getter into ``np.fromiter``): neither creates objects for the collector."""
+
+    def __init__(self, size: int, histories: Sequence[tuple[int, Sequence[Metric]]]) -> None:
+        self.size = size
+        lengths = np.fromiter((len(points) for _, points in histories), dtype=np.intp, count=len(histories))
+        row_of_run = np.fromiter((row for row, _ in histories), dtype=np.intp, count=len(histories))
+        self.rows: npt.NDArray[np.intp] = np.repeat(row_of_run, lengths)  # each run's points contiguous
+        self._histories: Sequence[tuple[int, Sequence[Metric]]] | None = histories
+        self.values: npt.NDArray[np.float64] = self._field("value", np.float64)
+        self._steps: npt.NDArray[np.int64] | None = None
+        self._timestamps: npt.NDArray[np.int64] | None = None
+
+    def _field(self, name: str, dtype: Any) -> Any:
+        assert self._histories is not None
+        # A History holds its points as arrays: joined in one C call, without a Metric per point.
+        held = {"value": "values", "step": "steps", "timestamp": "timestamps"}[name]
+        if all(type(points) is History for _, points in self._histories):
+            joined = b"".join(getattr(points, held) for _, points in self._histories)
+            return np.frombuffer(joined, dtype=dtype)
+        points = chain.from_iterable(points for _, points in self._histories)
+        return np.fromiter(map(attrgetter(name), points), dtype=dtype, count=len(self.rows))
+
+    def _read_times(self) -> None:
+        if self._steps is None or self._timestamps is None:
+            self._steps = self._field("step", np.int64)
+            self._timestamps = self._field("timestamp", np.int64)
+            self._histories = None  # every field is read: the points are no longer needed
+
+    @property
+    def steps(self) -> npt.NDArray[np.int64]:
+        self._read_times()
+        assert self._steps is not None
+        return self._steps
+
+    @property
+    def timestamps(self) -> npt.NDArray[np.int64]:
+        self._read_times()
+        assert self._timestamps is not None
+        return self._timestamps
+
+
+def history_column(
+    points: HistoryPoints, key: Key, latest: tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """The aggregate ``key`` for every row: (values, present). ``latest`` is the column of the plain
+    metric (its latest values), which ``last`` is."""
+    aggregate = key.aggregate
+    assert aggregate is not None
+    if aggregate is Aggregate.LAST:
+        return latest[0].copy(), latest[1].copy()
+    rows, values = points.rows, points.values
+    if aggregate is Aggregate.AT_STEP:
+        kept = points.steps == key.step
+        rows, values = rows[kept], values[kept]
+    out = np.zeros(points.size, dtype=np.float64)
+    present = np.zeros(points.size, dtype=bool)
+    if len(rows) == 0:
+        return out, present
+    nan = np.isnan(values)
+    starts = _group_starts(rows)  # each run's points are contiguous
+    if aggregate in (Aggregate.FIRST, Aggregate.AT_STEP):
+        number = np.where(nan, 0.0, values)
+        if aggregate is Aggregate.FIRST:  # smallest step, then timestamp; a number before NaN; smallest value
+            ranks = [(points.steps, False), (points.timestamps, False), (nan, False), (number, False)]
+        else:  # greatest timestamp; a number before NaN; greatest value
+            ranks = [(points.timestamps[kept], True), (~nan, True), (number, True)]
+        chosen = _best_of_each_run(starts, ranks)
+        out[rows[chosen]] = values[chosen]
+        present[rows[chosen]] = True
+        return out, present
+    present[rows] = True
+    if aggregate is Aggregate.COUNT:
+        out[:] = np.bincount(rows, minlength=points.size)
+        return out, present
+    if aggregate in (Aggregate.MIN, Aggregate.MAX):
+        # fmin and fmax skip NaN, and give NaN for a run of NaN points only.
+        reduce = np.fmin if aggregate is Aggregate.MIN else np.fmax
+        out[rows[starts]] = reduce.reduceat(values, starts)
+        return out, present
+    # The mean is the correctly rounded sum of each run's numbers (aggregates.mean): one Python pass.
+    listed = values.tolist()
+    bounds = [*starts.tolist(), len(listed)]
+    out[rows[starts]] = [
+        mean(kept) if (kept := [v for v in listed[a:b] if v == v]) else math.nan for a, b in pairwise(bounds)
+    ]
+    return out, present
+
+
+def _best_of_each_run(
+    starts: npt.NDArray[np.intp], ranks: Sequence[tuple[npt.NDArray[Any], bool]]
+) -> npt.NDArray[np.intp]:
+    """The index of each run's best point: the points are ranked by each array in turn (greatest first
+    when its flag is set, else smallest), and of points tied on every array the first logged, as
+    Python's min() and max() keep. Linear: one reduction per run and array, no sort."""
+    size = len(ranks[0][0])
+    group = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, size)))
+    candidate = np.ones(size, dtype=bool)
+    for array, greatest in ranks:
+        keys = array.view(np.int8) if array.dtype == bool else array
+        masked = np.where(candidate, keys, _beaten_by_all(keys.dtype, greatest))
+        best = (np.maximum if greatest else np.minimum).reduceat(masked, starts)
+        candidate &= keys == best[group]
+    kept = np.flatnonzero(candidate)
+    return kept[_group_starts(group[kept])]
+
+
+def _beaten_by_all(dtype: np.dtype[Any], greatest: bool) -> Any:
+    """A value that no key of ``dtype`` loses to: the lowest when the greatest wins, else the highest."""
+    if dtype.kind == "f":
+        return -np.inf if greatest else np.inf
+    bounds = np.iinfo(dtype)
+    return bounds.min if greatest else bounds.max
+
+
+def _group_starts(sorted_rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """The index of the first element of each run of equal values in ``sorted_rows``."""
+    return np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+
+

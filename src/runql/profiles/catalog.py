@@ -1,0 +1,451 @@
+"""What each backend accepts: one plain record per (profile, entity).
+
+A profile is data, not behaviour: ``validate.py`` reads these fields, ``docs/profiles.md`` is generated
+from them by :mod:`runql.profiles.matrix` (``runql profiles > docs/profiles.md``), and a test keeps the two
+equal. The ``mlflow`` profile is written out in full; every other profile is its base with the fields
+that differ (``dataclasses.replace``), and the attribute fields come from the one attribute schema,
+:mod:`runql.language.attributes`.
+
+Three profiles ship, each for ``runs`` and ``experiments``:
+
+* ``mlflow``: what MLflow 3.18 accepts (the field comments cite the constants of MLflow's
+  ``mlflow/utils/search_utils.py`` and the messages it refuses with).
+* ``azureml``: what Azure Machine Learning's MLflow endpoint accepts, from its document "Query & compare
+  experiments and runs with MLflow" (its support matrix rows are quoted as "matrix: ..."), its prose,
+  and a few rules observed in the field (marked *observed*, with the public issue that reports them).
+* ``extended``: everything runql can answer in memory: OR, NOT, parentheses, IN and IS NULL on every
+  key, and everything the other two accept.
+
+Derive your own profile with :func:`dataclasses.replace`::
+
+    from dataclasses import replace
+    from runql import Op, get_profile, validate
+
+    strict = replace(get_profile("mlflow"), name="no-like", param_ops=frozenset({Op.EQ, Op.NE}))
+    validate("params.model LIKE 'lr%'", strict)    # raises UnsupportedQueryError
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, replace
+
+from runql.language.ast import ENTITY_ALIASES, Entity, Op
+from runql.language.attributes import ATTRIBUTE_ALIASES, ATTRIBUTES, DATASET_KEYS, KeyKind, ValueKind
+from runql.profiles.matrix import markdown
+
+__all__ = [
+    "ENTITIES",
+    "MLFLOW_STATUSES",
+    "PROFILES",
+    "PROFILE_NAMES",
+    "KeyKind",
+    "Profile",
+    "get_profile",
+    "matrix_markdown",
+]
+
+ENTITIES = ("runs", "experiments")
+
+# The run statuses MLflow stores (RunStatus), in upper case; values are not validated by MLflow.
+MLFLOW_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one backend accepts for one entity (``runs`` or ``experiments``).
+
+    Every field is plain data; derive a profile with ``dataclasses.replace(profile, field=...)``.
+    """
+
+    name: str
+    """The profile's name: ``mlflow``, ``azureml``, ``extended`` or your own."""
+
+    entity: str
+    """``runs`` (``search_runs``) or ``experiments`` (``search_experiments``)."""
+
+    title: str
+    """How messages name the backend: "MLflow does not support ...", "Azure ML cannot ..."."""
+
+    prefixes: frozenset[str]
+    """Spellings accepted before the dot of a key (``metrics.``, ``attr.``...). MLflow runs: every alias
+    of the five types; experiments: ``attribute(s)``, ``tag(s)`` (``_VALID_IDENTIFIERS`` in MLflow)."""
+
+    filter_kinds: frozenset[Entity]
+    """Entity types a filter may name. Matrix: "Filtering runs by attributes / metrics / parameters / tags";
+    datasets: MLflow yes, Azure ML no (*observed*)."""
+
+    string_attributes: frozenset[str]
+    """Attribute keys holding text, usable in filters (``RunInfo.get_searchable_attributes()``: run_id,
+    run_name, status, user_id, artifact_uri; experiments: name, experiment_id)."""
+
+    numeric_attributes: frozenset[str]
+    """Attribute keys holding milliseconds, usable in filters: start_time, end_time (experiments:
+    creation_time, last_update_time); Azure ML adds ``duration`` (prose: "attributes.duration")."""
+
+    duration_attributes: frozenset[str]
+    """Which numeric attributes are durations rather than times since the epoch (Azure ML prose:
+    duration is end_time - start_time, in milliseconds); the rest are timestamps."""
+
+    attribute_renames: tuple[tuple[str, str], ...]
+    """(spelling, attribute) pairs rewritten before evaluation. Azure ML's examples filter runs by
+    ``attributes.creation_time``, which is MLflow's ``start_time`` (prose)."""
+
+    dataset_keys: frozenset[str]
+    """Keys after ``datasets.``: name, digest, context (``SearchUtils.DATASET_ATTRIBUTES``)."""
+
+    allow_or: bool
+    """Matrix: "Filtering runs with comparators OR": no in MLflow and Azure ML."""
+
+    allow_not: bool
+    """``NOT <condition>``: MLflow refuses it ("Invalid clause(s) in filter string: 'NOT'")."""
+
+    allow_parentheses: bool
+    """Parenthesised groups: MLflow refuses them ("Invalid clause(s) in filter string")."""
+
+    metric_ops: frozenset[Op]
+    """Matrix: "numeric comparators (metrics) including =, !=, >, >=, <, <=": yes in both."""
+
+    param_ops: frozenset[Op]
+    """MLflow: = != LIKE ILIKE (``VALID_PARAM_COMPARATORS``). Azure ML prose: "Only operators =, like,
+    and != are supported for filtering parameters", stricter than the matrix's LIKE/ILIKE row, so the
+    prose wins."""
+
+    tag_ops: frozenset[Op]
+    """MLflow: = != LIKE ILIKE (``VALID_TAG_COMPARATORS``). Azure ML matrix footnote 2: "!= for tags not
+    supported"."""
+
+    tag_ops_observed_refused: frozenset[Op]
+    """Tag comparators accepted, with a warning, because some paths of the backend are reported to
+    refuse them. Azure ML: LIKE and ILIKE (*observed*, Azure/azure-sdk-for-python#41453)."""
+
+    string_attribute_ops: frozenset[Op]
+    """Matrix: string comparators =, != and LIKE/ILIKE on attributes (MLflow adds IN, see lists)."""
+
+    numeric_attribute_ops: frozenset[Op]
+    """MLflow: = != > >= < <= on start_time and end_time (``VALID_NUMERIC_ATTRIBUTE_COMPARATORS``)."""
+
+    dataset_ops: frozenset[Op]
+    """MLflow: = != LIKE ILIKE on datasets.name, digest, context (plus IN, see lists)."""
+
+    list_attributes: frozenset[str]
+    """Attribute keys accepting ``IN (...)`` and ``NOT IN (...)``: run_id for runs (Azure ML example
+    ``attributes.run_id IN (...)``), experiment_id for experiments (``LIST_SUPPORTED_KEYS``)."""
+
+    list_kinds: frozenset[KeyKind]
+    """Kinds whose every key accepts IN and NOT IN: datasets in MLflow runs; every kind in extended."""
+
+    null_kinds: frozenset[KeyKind]
+    """Kinds accepting IS NULL / IS NOT NULL: params and tags for MLflow runs, tags for experiments
+    ("IS NULL / IS NOT NULL is only supported for tags and params"); Azure ML's document has no such
+    operator."""
+
+    quoted_numbers: bool
+    """Whether a numeric attribute accepts a quoted number (``start_time > '1655703168000'``). Azure ML
+    prose: "For the key attributes, values should always be strings"; MLflow refuses them
+    ("Expected numeric value type for numeric attribute")."""
+
+    quoted_metric_names: bool
+    """Matrix: "Filtering runs by metrics with special characters (escaped)": a metric name in
+    backticks or double quotes. MLflow yes, Azure ML no."""
+
+    status_names: tuple[tuple[str, str], ...]
+    """(spelling, MLflow status) pairs; when not empty, status values match case-insensitively through
+    this table (Azure ML's job status table). When empty, status is an exact, case-sensitive string."""
+
+    order_by_kinds: frozenset[Entity]
+    """Entity types order_by may name. Matrix: "Ordering runs by attributes / metrics / parameters /
+    tags": all in MLflow, attributes only in Azure ML (footnote 1); datasets parse in MLflow but fail to
+    sort; experiments sort by attributes only ("Invalid order_by entity: tag")."""
+
+    order_by_attributes: frozenset[str]
+    """Attribute keys order_by may name (``VALID_ORDER_BY_ATTRIBUTE_KEYS``); Azure ML adds ``duration``."""
+
+    order_by_aliases: frozenset[str]
+    """Alias spellings accepted in order_by: MLflow takes ``created``/``Created`` but not the
+    ``run name`` spellings it accepts in filters (``VALID_ORDER_BY_ATTRIBUTE_KEYS``)."""
+
+    rename_experiments: bool
+    """Matrix: "Renaming experiments": MLflow yes, Azure ML no. Meaningful for the experiments record."""
+
+    dates: bool = False
+    """Dates for time attributes (``attributes.start_time >= '2026-11-01'``, an ISO 8601 datetime with an
+    optional zone, UTC without one, or ``'now-7d'``), lowered to milliseconds since the epoch:
+    runql's extension (docs/syntax.md). MLflow and Azure ML compare times with milliseconds only."""
+
+    metric_histories: bool = False
+    """Functions of a metric's whole history in filters and order_by (``min(metrics.loss) < 0.1``,
+    ``max``, ``avg``, ``count``, ``first``, ``last``, ``at_step(metrics.loss, 10)``): runql's extension
+    for runs (docs/syntax.md). MLflow and Azure ML search only a metric's latest value."""
+
+    # The size limits: what a query may cost is bounded before any row is read (docs/security.md).
+    # MLflow refuses a filter past 10,000 sqlparse tokens (whitespace included), about 1,250 clauses
+    # or 5,000 list items at the most; the defaults are above that, so every profile accepts what
+    # MLflow accepts.
+
+    max_filter_length: int = 100_000
+    """The longest filter_string, in characters."""
+
+    max_clauses: int = 2_000
+    """The most conditions (comparisons, IN lists, IS NULL tests) in one filter."""
+
+    max_in_items: int = 10_000
+    """The most items in one IN or NOT IN list."""
+
+    max_order_by: int = 100
+    """The most order_by clauses."""
+
+    def kind_of(self, entity: Entity, name: str) -> KeyKind | None:
+        """The kind of ``entity.name`` in this profile; ``None`` for an attribute it does not know."""
+        if entity is Entity.ATTRIBUTE:
+            name = dict(self.attribute_renames).get(name, name)
+            if name in self.string_attributes:
+                return KeyKind.STRING_ATTRIBUTE
+            if name in self.numeric_attributes:
+                return KeyKind.NUMERIC_ATTRIBUTE
+            return None
+        return _ENTITY_KINDS[entity]
+
+    def ops_for(self, kind: KeyKind) -> frozenset[Op]:
+        """The comparators ``kind`` accepts (``IN`` and ``IS NULL`` are governed by their own fields)."""
+        return {
+            KeyKind.METRIC: self.metric_ops,
+            KeyKind.PARAM: self.param_ops,
+            KeyKind.TAG: self.tag_ops,
+            KeyKind.STRING_ATTRIBUTE: self.string_attribute_ops,
+            KeyKind.NUMERIC_ATTRIBUTE: self.numeric_attribute_ops,
+            KeyKind.DATASET: self.dataset_ops,
+        }[kind]
+
+    def accepts_list(self, kind: KeyKind, name: str) -> bool:
+        return kind in self.list_kinds or (
+            kind in (KeyKind.STRING_ATTRIBUTE, KeyKind.NUMERIC_ATTRIBUTE) and name in self.list_attributes
+        )
+
+    @property
+    def attributes(self) -> frozenset[str]:
+        """Every attribute key usable in a filter, renamed spellings included."""
+        return self.string_attributes | self.numeric_attributes | {a for a, _ in self.attribute_renames}
+
+    def status_for(self, value: str) -> str | None:
+        """The MLflow status ``value`` names under ``status_names``, or ``None``."""
+        folded = value.casefold()
+        for spelling, status in self.status_names:
+            if spelling.casefold() == folded:
+                return status
+        return None
+
+
+_ENTITY_KINDS = {
+    Entity.METRIC: KeyKind.METRIC,
+    Entity.PARAM: KeyKind.PARAM,
+    Entity.TAG: KeyKind.TAG,
+    Entity.DATASET: KeyKind.DATASET,
+}
+
+_NUMERIC = frozenset({Op.EQ, Op.NE, Op.LT, Op.LE, Op.GT, Op.GE})
+_STRING = frozenset({Op.EQ, Op.NE, Op.LIKE, Op.ILIKE})
+
+# Azure ML's job status table, plus MLflow's own names (the document writes them in title case).
+_AZURE_STATUS_NAMES = (
+    ("Not started", "SCHEDULED"),
+    ("Queue", "SCHEDULED"),
+    ("Preparing", "SCHEDULED"),
+    ("Scheduled", "SCHEDULED"),
+    ("Running", "RUNNING"),
+    ("Completed", "FINISHED"),
+    ("Finished", "FINISHED"),
+    ("Failed", "FAILED"),
+    ("Canceled", "KILLED"),
+    ("Killed", "KILLED"),
+)
+
+
+# -- the attribute fields, drawn from the attribute schema (runql.language.attributes) -------------------
+
+
+def _searched(entity: str, kind: ValueKind, extensions: bool) -> frozenset[str]:
+    return frozenset(a.name for a in ATTRIBUTES[entity] if a.kind is kind and a.searched(extensions))
+
+
+def _with_attributes(base: Profile, extensions: bool) -> Profile:
+    """``base`` with the attribute fields of its entity: MLflow's attributes, and with ``extensions``
+    those the profiles beyond MLflow add (``duration``, ``creation_time`` for runs)."""
+    attributes = ATTRIBUTES[base.entity]
+    strings = _searched(base.entity, ValueKind.STRING, extensions)
+    numbers = _searched(base.entity, ValueKind.NUMBER, extensions)
+    return replace(
+        base,
+        string_attributes=strings,
+        numeric_attributes=numbers,
+        duration_attributes=frozenset(a.name for a in attributes if a.duration and a.searched(extensions)),
+        attribute_renames=tuple(
+            (alias, a.name) for a in attributes if extensions for alias in a.extension_aliases
+        ),
+        list_attributes=frozenset(a.name for a in attributes if a.in_lists),
+        order_by_attributes=strings | numbers,
+        order_by_aliases=frozenset(alias for a in attributes for alias in a.aliases),
+    )
+
+
+# -- mlflow: the base every other profile differs from -----------------------------------------
+
+MLFLOW_RUNS = _with_attributes(
+    Profile(
+        name="mlflow",
+        entity="runs",
+        title="MLflow",
+        prefixes=frozenset(ENTITY_ALIASES),
+        filter_kinds=frozenset(Entity),
+        # The attribute fields (these, list_attributes and order_by_*) are filled in by _with_attributes.
+        string_attributes=frozenset(),
+        numeric_attributes=frozenset(),
+        duration_attributes=frozenset(),
+        attribute_renames=(),
+        dataset_keys=DATASET_KEYS,
+        allow_or=False,
+        allow_not=False,
+        allow_parentheses=False,
+        metric_ops=_NUMERIC,
+        param_ops=_STRING,
+        tag_ops=_STRING,
+        tag_ops_observed_refused=frozenset(),
+        string_attribute_ops=_STRING,
+        numeric_attribute_ops=_NUMERIC,
+        dataset_ops=_STRING,
+        list_attributes=frozenset(),
+        list_kinds=frozenset({KeyKind.DATASET}),
+        null_kinds=frozenset({KeyKind.PARAM, KeyKind.TAG}),
+        quoted_numbers=False,
+        quoted_metric_names=True,
+        status_names=(),
+        order_by_kinds=frozenset({Entity.METRIC, Entity.PARAM, Entity.TAG, Entity.ATTRIBUTE}),
+        order_by_attributes=frozenset(),
+        order_by_aliases=frozenset(),
+        rename_experiments=True,
+    ),
+    extensions=False,
+)
+
+# Experiments have attributes and tags only, sort by attributes only ("Invalid order_by entity: tag").
+MLFLOW_EXPERIMENTS = _with_attributes(
+    replace(
+        MLFLOW_RUNS,
+        entity="experiments",
+        prefixes=frozenset({"attribute", "attributes", "tag", "tags"}),
+        filter_kinds=frozenset({Entity.ATTRIBUTE, Entity.TAG}),
+        dataset_keys=frozenset(),
+        metric_ops=frozenset(),
+        param_ops=frozenset(),
+        dataset_ops=frozenset(),
+        list_kinds=frozenset(),
+        null_kinds=frozenset({KeyKind.TAG}),
+        order_by_kinds=frozenset({Entity.ATTRIBUTE}),
+    ),
+    extensions=False,
+)
+
+
+# -- azureml: the rules of Azure ML's server, alike for runs and experiments --------------------
+
+
+def _azureml(base: Profile) -> Profile:
+    # The document's experiment examples (experiment_id IN, creation_time >, tags =) are MLflow's; the
+    # rules that come from Azure ML's server (no != on tags, quoted numbers, no IS NULL) apply alike.
+    return replace(
+        _with_attributes(base, extensions=True),
+        name="azureml",
+        title="Azure ML",
+        tag_ops=frozenset({Op.EQ, Op.LIKE, Op.ILIKE}),
+        tag_ops_observed_refused=frozenset({Op.LIKE, Op.ILIKE}),
+        null_kinds=frozenset(),
+        quoted_numbers=True,
+        quoted_metric_names=False,
+        rename_experiments=False,
+    )
+
+
+AZUREML_RUNS = replace(
+    _azureml(MLFLOW_RUNS),
+    filter_kinds=frozenset({Entity.METRIC, Entity.PARAM, Entity.TAG, Entity.ATTRIBUTE}),
+    dataset_keys=frozenset(),
+    param_ops=frozenset({Op.EQ, Op.NE, Op.LIKE}),
+    dataset_ops=frozenset(),
+    list_kinds=frozenset(),
+    status_names=_AZURE_STATUS_NAMES,
+    order_by_kinds=frozenset({Entity.ATTRIBUTE}),
+)
+
+AZUREML_EXPERIMENTS = _azureml(MLFLOW_EXPERIMENTS)
+
+
+# -- extended: everything runql answers in memory ------------------------------------------------
+
+
+def _patterns(ops: frozenset[Op]) -> frozenset[Op]:
+    """``ops`` with NOT LIKE and NOT ILIKE beside LIKE and ILIKE, and RLIKE and NOT RLIKE wherever
+    LIKE is: a regular expression may be searched wherever a LIKE pattern may."""
+    added = {Op.LIKE: (Op.NOT_LIKE, Op.RLIKE, Op.NOT_RLIKE), Op.ILIKE: (Op.NOT_ILIKE,)}
+    return ops | {more for op in ops for more in added.get(op, ())}
+
+
+def _extended(base: Profile) -> Profile:
+    # Every kind of key the entity has takes IN and IS NULL.
+    kinds = frozenset(_ENTITY_KINDS[e] for e in base.filter_kinds if e in _ENTITY_KINDS)
+    if Entity.ATTRIBUTE in base.filter_kinds:
+        kinds |= {KeyKind.STRING_ATTRIBUTE, KeyKind.NUMERIC_ATTRIBUTE}
+    return replace(
+        _with_attributes(base, extensions=True),
+        name="extended",
+        title="the extended profile",
+        allow_or=True,
+        allow_not=True,
+        allow_parentheses=True,
+        param_ops=_patterns(base.param_ops),
+        tag_ops=_patterns(base.tag_ops),
+        string_attribute_ops=_patterns(base.string_attribute_ops),
+        dataset_ops=_patterns(base.dataset_ops),
+        list_attributes=frozenset(),
+        list_kinds=kinds,
+        null_kinds=kinds,
+        quoted_numbers=True,
+        dates=True,
+    )
+
+
+EXTENDED_RUNS = replace(
+    _extended(MLFLOW_RUNS), order_by_aliases=frozenset(ATTRIBUTE_ALIASES), metric_histories=True
+)
+EXTENDED_EXPERIMENTS = _extended(MLFLOW_EXPERIMENTS)
+
+PROFILES: dict[tuple[str, str], Profile] = {
+    (p.name, p.entity): p
+    for p in (
+        MLFLOW_RUNS,
+        MLFLOW_EXPERIMENTS,
+        AZUREML_RUNS,
+        AZUREML_EXPERIMENTS,
+        EXTENDED_RUNS,
+        EXTENDED_EXPERIMENTS,
+    )
+}
+"""The shipped profiles by (name, entity)."""
+
+PROFILE_NAMES = ("mlflow", "azureml", "extended")
+
+
+def get_profile(name: str, entity: str = "runs") -> Profile:
+    """The shipped profile ``name`` for ``entity`` (``runs`` or ``experiments``)."""
+    if entity not in ENTITIES:
+        raise ValueError(f"unknown entity {entity!r}: expected one of {', '.join(ENTITIES)}")
+    profile = PROFILES.get((name, entity))
+    if profile is None:
+        close = difflib.get_close_matches(name, PROFILE_NAMES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown profile {name!r}: expected one of {', '.join(PROFILE_NAMES)}{hint}")
+    return profile
+
+
+def matrix_markdown() -> str:
+    """The text of ``docs/profiles.md``: the support matrix of the shipped profiles."""
+    return markdown(PROFILES)
