@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from runql.engines.embedding import compile_predicate, search, search_experiments, sort_key
 from runql.engines.planner import Plan, plan
+from runql.common import aliases
 from runql.errors import (
     ArgumentError,
     Diagnostic,
@@ -58,6 +59,8 @@ from runql.profiles.catalog import PROFILES, KeyKind, Profile, get_profile
 from runql.profiles.checker import QueryWarning, check, validate
 from runql.profiles.compiled import CompiledQuery, compile
 from runql.stores.workspace import Workspace, from_mlflow, from_mlflow_db, from_mlflow_dir
+
+aliases.install()
 
 if TYPE_CHECKING:
     from runql.engines.sql import Schema
