@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 
 if TYPE_CHECKING:
     # Imported where used: it needs SQLAlchemy, which the tests that use no database can do without.
-    from services import PostgresServer
+    from support.services import PostgresServer
 
 # CI runs derandomized, so a red build is reproducible; locally hypothesis explores freely.
 settings.register_profile(
@@ -32,7 +32,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """The PostgreSQL server of the session: RUNQL_TEST_POSTGRES_URL's, or a throwaway one started here."""
-    import services
+    from support import services
 
     try:
         with services.postgres_server() as server:
@@ -50,7 +50,7 @@ def postgres_url(postgres_server: PostgresServer) -> str:
 @pytest.fixture(scope="session")
 def mlflow_postgres_template(postgres_server: PostgresServer) -> str:
     """The URL of a database holding MLflow's empty schema, to copy: nothing may stay connected to it."""
-    from mlflow_stores import create_mlflow_schema
+    from support.mlflow_stores import create_mlflow_schema
 
     url = postgres_server.create_database()
     create_mlflow_schema(url)
@@ -60,7 +60,7 @@ def mlflow_postgres_template(postgres_server: PostgresServer) -> str:
 @pytest.fixture(scope="session")
 def mlflow_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file holding MLflow's empty schema, to copy."""
-    from mlflow_stores import create_mlflow_schema
+    from support.mlflow_stores import create_mlflow_schema
 
     path = tmp_path_factory.mktemp("template") / "mlflow.db"
     create_mlflow_schema(_sqlite_url(path))

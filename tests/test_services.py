@@ -27,7 +27,7 @@ sa = pytest.importorskip("sqlalchemy")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
-from mlflow_stores import experiment_ids, log_with_mlflow, write_with_mlflow  # noqa: E402
+from support.mlflow_stores import experiment_ids, log_with_mlflow, write_with_mlflow  # noqa: E402
 
 from runql import Workspace, from_mlflow_db  # noqa: E402
 from runql import strategies as rst  # noqa: E402
@@ -205,7 +205,7 @@ def _databases(postgres_url: str) -> set[str]:
 
 
 def test_missing_postgres_skips_here_and_fails_on_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    import services
+    from support import services
 
     monkeypatch.setattr(services, "postgres_bin_dir", lambda: None)
     monkeypatch.delenv(services.POSTGRES_URL_VARIABLE, raising=False)

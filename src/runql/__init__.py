@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from runql.common import aliases
 from runql.engines.embedding import compile_predicate, search, search_experiments, sort_key
 from runql.engines.planner import Plan, plan
-from runql.common import aliases
 from runql.errors import (
     ArgumentError,
     Diagnostic,

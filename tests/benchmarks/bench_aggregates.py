@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 from mlflow_db import ARTIFACT_ROOT, EXPERIMENT_IDS, benchmark_records, cache_dir, fill
-from mlflow_stores import create_mlflow_schema
+from support.mlflow_stores import create_mlflow_schema
 from timing import median_seconds
 
 import runql

@@ -12,7 +12,6 @@ start with test_.
 from __future__ import annotations
 
 import argparse
-import importlib
 import statistics
 import time
 from collections.abc import Callable
@@ -30,8 +29,7 @@ FILTERS = (
     "AND attributes.user_id != 'bot'",
 )
 
-# runql.parse is the function; the module holding the cache is reached by name.
-_parse_module = importlib.import_module("runql.parse")
+from runql.language import parser as _parse_module
 
 
 def per_call(action: Callable[[], object], number: int, rounds: int) -> float:

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from mlflow_stores import create_mlflow_schema
+from support.mlflow_stores import create_mlflow_schema
 from workload import EXPERIMENTS, run_records
 
 __all__ = [

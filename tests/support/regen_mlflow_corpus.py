@@ -19,7 +19,7 @@ from runql import strategies as rst
 from runql.model.records import experiment_to_record, run_to_record
 from runql.testing.conformance import _cases, examples, mlflow_accepts, mlflow_search, oracle_profile
 
-OUT = Path(__file__).resolve().parent / "conformance" / "mlflow_corpus.json"
+OUT = Path(__file__).resolve().parents[1] / "conformance" / "mlflow_corpus.json"
 DESCRIPTION = (
     "Cases decided by MLflow (schema: README.md); regenerate with tests/regen_mlflow_corpus.py. "
     'An accept case expects "accept" or "refuse" from the profile below; a result case searches the rows '

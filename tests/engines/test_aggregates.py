@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from mlflow_stores import log_with_mlflow
+from support.mlflow_stores import log_with_mlflow
 
 import runql
 from runql.errors import QueryError, UnsupportedQueryError

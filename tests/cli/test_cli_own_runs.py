@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from commands import run_command as runql
+from support.commands import run_command as runql
 
 from runql import Workspace, parse
 from runql.common.redact import redact
@@ -27,7 +27,7 @@ from runql.model.keys import KeySets, absent_keys, warn_absent_keys
 from runql.profiles.checker import QueryWarning
 from runql.sources.discovery import SAMPLE_NOTICE, find_source
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture(scope="module")

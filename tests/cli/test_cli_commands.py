@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from commands import run_command
+from support.commands import run_command
 
 from runql import Workspace
 from runql.cli.app import COMMANDS, main

@@ -16,7 +16,7 @@ from runql.language.ast import Compare, Entity, IsNull, Op, clauses
 from runql.testing.conformance import ConformanceError, check_backend
 from runql.testing.pytest_plugin import runql_conformance  # noqa: F401  (the fixture, as the plugin provides it)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def reference_backend(runs: list[Any], filter_string: str, order_by: list[str]) -> list[str]:

@@ -19,7 +19,7 @@ import pytest
 
 from runql import RunqlError, Workspace
 
-CORPUS = json.loads((Path(__file__).parent / "conformance" / "evaluation.json").read_text(encoding="utf-8"))
+CORPUS = json.loads((Path(__file__).parents[1] / "conformance" / "evaluation.json").read_text(encoding="utf-8"))
 CASES = CORPUS["cases"]
 
 
@@ -100,7 +100,7 @@ def test_dataframe_of_every_run(ws: Workspace) -> None:
 def test_mlflow_profile_cases_agree_with_mlflow() -> None:
     pytest.importorskip("mlflow")
     from mlflow.utils.search_utils import SearchUtils
-    from mlflow_records import mlflow_run
+    from support.mlflow_records import mlflow_run
 
     runs = [mlflow_run(r) for r in CORPUS["runs"]]
     checked = 0

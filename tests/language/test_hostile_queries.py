@@ -4,7 +4,6 @@ quickly and in bounded memory (issue 12, the query side). Each test replays one 
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import subprocess
 import sys
@@ -14,22 +13,21 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from costs import cpu_cost, grows_linearly
+from support.costs import cpu_cost, grows_linearly
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlflow.utils.search_utils import SearchUtils
-from shaped_runs import shaped_run
+from support.shaped_runs import shaped_run
 
 import runql
-from runql import semantics
+from runql.engines import semantics
 from runql.errors import ArgumentError, QuerySyntaxError, QueryValueError, UnsupportedQueryError
+from runql.language import parser as parse_module
 from runql.language.ast import MAX_NESTING, And, Compare, Entity, Key, Literal, Not, Op
 from runql.language.unparser import unparse
 from runql.model.paging import parse_page_token
 from runql.model.records import Run, RunData, RunInfo, RunInputs
 from runql.profiles.catalog import get_profile
-
-parse_module = importlib.import_module("runql.parse")  # the module: runql.parse is the function
 
 # -- helpers -----------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mlflow_stores import log_with_mlflow
+from support.mlflow_stores import log_with_mlflow
 
 import runql
 from runql import dates

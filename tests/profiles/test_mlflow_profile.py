@@ -22,7 +22,7 @@ from mlflow.utils.search_utils import SearchUtils
 
 from runql.testing.conformance import mlflow_accepts, runql_accepts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Where runql's mlflow profile deliberately answers otherwise (docs/compatibility.md, ## Profiles).
 EXPERIMENTS_ATTRIBUTES_PREFIX = "experiments-attributes-prefix"

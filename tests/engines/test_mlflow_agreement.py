@@ -25,7 +25,7 @@ import pandas as pd  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from mlflow.utils.search_utils import SearchUtils  # noqa: E402
-from mlflow_records import mlflow_run  # noqa: E402
+from support.mlflow_records import mlflow_run  # noqa: E402
 
 from runql import Workspace  # noqa: E402
 

@@ -10,11 +10,11 @@ import re
 import sys
 
 import pytest
-from commands import run_command
-from costs import cpu_cost, grows_linearly
+from support.commands import run_command
+from support.costs import cpu_cost, grows_linearly
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shaped_runs import shaped_run
+from support.shaped_runs import shaped_run
 
 import runql
 from runql import regex, semantics

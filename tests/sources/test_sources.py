@@ -40,7 +40,7 @@ from runql.common.optional import progress_bar  # noqa: E402
 from runql.model.records import metric_value  # noqa: E402
 from runql.sources import source_kind  # noqa: E402
 
-CONFORMANCE = json.loads((Path(__file__).parent / "conformance" / "evaluation.json").read_text())
+CONFORMANCE = json.loads((Path(__file__).parents[1] / "conformance" / "evaluation.json").read_text())
 EXTRA_TAGS = {"r01": {"nested/deep/key": "yes"}}
 EXTRA_PARAMS = {"r01": {"opt/lr": "0.1"}}
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-CONFORMANCE = Path(__file__).parent / "conformance"
+CONFORMANCE = Path(__file__).parents[1] / "conformance"
 README = CONFORMANCE / "README.md"
 
 # The keys a case may have in each file: the shared ones, then the file's inputs and annotations.

@@ -17,7 +17,7 @@ from runql.model.records import experiment_from_record, run_from_record
 from runql.testing.conformance import documented_difference, runql_accepts, runql_search
 
 CORPUS = json.loads(
-    (Path(__file__).resolve().parent / "conformance" / "mlflow_corpus.json").read_text(encoding="utf-8")
+    (Path(__file__).resolve().parents[1] / "conformance" / "mlflow_corpus.json").read_text(encoding="utf-8")
 )
 ACCEPT = [c for c in CORPUS["cases"] if isinstance(c["expect"], str)]
 RESULTS = [c for c in CORPUS["cases"] if isinstance(c["expect"], dict)]

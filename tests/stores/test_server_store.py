@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from commands import run_command
+from support.commands import run_command
 from hypothesis import strategies as st
-from mlflow_stores import log_with_mlflow
-from services import free_port, mlflow_server
+from support.mlflow_stores import log_with_mlflow
+from support.services import free_port, mlflow_server
 
 import runql
 from runql.model.records import LifecycleStage, Run

@@ -17,7 +17,7 @@ from runql import And, Compare, Entity, In, IsNull, Key, Literal, Not, Op, Or, S
 from runql.errors import QueryError
 from runql.language.ast import Expr
 
-CONFORMANCE = Path(__file__).parent / "conformance"
+CONFORMANCE = Path(__file__).parents[1] / "conformance"
 FILTER_CASES: list[dict[str, Any]] = json.loads((CONFORMANCE / "filters.json").read_text("utf-8"))["cases"]
 ORDER_BY_CASES: list[dict[str, Any]] = json.loads((CONFORMANCE / "order_by.json").read_text("utf-8"))["cases"]
 

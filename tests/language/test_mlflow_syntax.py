@@ -26,7 +26,7 @@ SearchUtils = search_utils.SearchUtils
 
 from test_parse_corpus import FILTER_CASES, ORDER_BY_CASES, _case_id  # noqa: E402
 
-COMPATIBILITY = Path(__file__).parents[1] / "docs" / "compatibility.md"
+COMPATIBILITY = Path(__file__).parents[2] / "docs" / "compatibility.md"
 MARKED_FILTERS = [case for case in FILTER_CASES if "mlflow" in case]
 MARKED_ORDER_BY = [case for case in ORDER_BY_CASES if "mlflow" in case]
 

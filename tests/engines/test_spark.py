@@ -21,7 +21,7 @@ import pytest
 from hypothesis import strategies as st
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from rlike_cases import CATASTROPHIC, RLIKE_KEYS, RLIKE_PATTERNS, rlike_records
+from support.rlike_cases import CATASTROPHIC, RLIKE_KEYS, RLIKE_PATTERNS, rlike_records
 
 import runql
 import runql.engines.spark as rs

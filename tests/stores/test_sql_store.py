@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from hypothesis import strategies as st
-from mlflow_stores import log_with_mlflow
-from rlike_cases import CATASTROPHIC, RLIKE_KEYS, RLIKE_PATTERNS, rlike_records
+from support.mlflow_stores import log_with_mlflow
+from support.rlike_cases import CATASTROPHIC, RLIKE_KEYS, RLIKE_PATTERNS, rlike_records
 
 import runql
 from runql import Compare, Entity, In, Key, Literal, Op
@@ -382,7 +382,7 @@ def test_a_wrong_password_is_one_line_without_the_password(postgres_url: str) ->
 
 
 def test_an_unreachable_server_is_one_line_without_the_password() -> None:
-    from services import free_port
+    from support.services import free_port
 
     with pytest.raises(runql.StoreError) as caught:
         runql.connect(f"postgresql+psycopg2://someone:secret-77@127.0.0.1:{free_port()}/db")

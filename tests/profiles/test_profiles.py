@@ -38,7 +38,7 @@ from runql.language.unparser import unparse_query
 from runql.profiles.catalog import ENTITIES, PROFILE_NAMES, PROFILES, Profile, matrix_markdown
 from runql.profiles.matrix import DOCUMENT_ROWS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = json.loads((ROOT / "tests" / "conformance" / "profiles.json").read_text(encoding="utf-8"))
 QUERY_CASES = [c for c in CORPUS["cases"] if "capability" not in c]
 CAPABILITY_CASES = [c for c in CORPUS["cases"] if "capability" in c]

@@ -1,0 +1,1 @@
+"""What the tests share: services they start, stores MLflow writes, runs of given shapes."""
