@@ -137,6 +137,72 @@ def test_the_import_graph_has_no_cycle() -> None:
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
+# -- layers ----------------------------------------------------------------------------------------
+# The packages in the order of the pipeline, lowest first: a module imports its own layer and those
+# below it, never one above. docs/architecture.md draws the same order.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("runql.errors", "runql.common"),
+    ("runql.language",),
+    ("runql.model",),
+    ("runql.profiles",),
+    ("runql.engines",),
+    ("runql.sources",),
+    ("runql.stores",),
+    ("runql.testing", "runql.cli"),
+    ("runql", "runql.__main__"),
+)
+
+# The one import that points up, and why: a compiled query answers over runs by itself
+# (CompiledQuery.search, .predicate), and the reference evaluator is what answers.
+UPWARD_EXCEPTIONS = {("runql.profiles.compiled", "runql.engines.reference")}
+
+
+def layer_of(module: str) -> int:
+    """The index in LAYERS of the most specific package holding ``module``."""
+    best, found = -1, None
+    for index, packages in enumerate(LAYERS):
+        for package in packages:
+            if (module == package or module.startswith(package + ".")) and len(package) > best:
+                best, found = len(package), index
+    assert found is not None, f"{module} is in no layer: add its package to LAYERS"
+    return found
+
+
+def _excepted(module: str, target: str) -> bool:
+    """Whether ``module`` may import ``target``: a declared exception, or a package on its way."""
+    return any(
+        module == importer and (target == imported or imported.startswith(target + "."))
+        for importer, imported in UPWARD_EXCEPTIONS
+    )
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import of a module from a higher layer, but the declared exceptions."""
+    return sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if layer_of(target) > layer_of(module) and not _excepted(module, target)
+    )
+
+
+def test_imports_point_down_the_layers() -> None:
+    graph = import_graph()
+    assert all(layer_of(module) >= 0 for module in graph)
+    assert upward_imports(graph) == []
+
+
+def test_the_layer_check_finds_an_upward_import() -> None:
+    graph = {"runql.language.parser": {"runql.stores.workspace"}, "runql.stores.workspace": {"runql.errors"}}
+    assert upward_imports(graph) == ["runql.language.parser -> runql.stores.workspace"]
+    assert upward_imports({"runql.profiles.compiled": {"runql.engines.reference"}}) == []
+
+
+def test_every_exception_is_still_needed() -> None:
+    graph = import_graph()
+    assert all(target in graph[module] for module, target in UPWARD_EXCEPTIONS)
+
+
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None

@@ -110,8 +110,8 @@ def test_error_renderings_are_current() -> None:
 
 def _raised_codes() -> set[str]:
     codes: set[str] = set()
-    for module in ("parse.py", "diagnose.py", "unparse.py"):
-        source = (ROOT / "src" / "runql" / module).read_text("utf-8")
+    for module in ("parser.py", "diagnosis.py", "unparser.py"):
+        source = (ROOT / "src" / "runql" / "language" / module).read_text("utf-8")
         codes |= set(re.findall(r"\bcode\s*=\s*\"([a-z][a-z-]*)\"", source))
     return codes
 
@@ -129,5 +129,6 @@ def test_every_code_the_parser_raises_is_documented() -> None:
 def test_errors_md_tables_are_generated_from_the_code() -> None:
     page = (DOCS / "errors.md").read_text("utf-8")
     assert page == regenerate(page), (
-        "docs/errors.md differs from src/runql/errors.py: run `python -m runql.common.errors_doc docs/errors.md`"
+        "docs/errors.md differs from src/runql/errors.py: "
+        "run `python -m runql.common.errors_doc docs/errors.md`"
     )
