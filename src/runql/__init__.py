@@ -6,9 +6,6 @@ accepts, and answer them over runs held in memory, as MLflow does.
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING
-
 from runql.common import aliases
 from runql.engines.embedding import compile_predicate, search, search_experiments, sort_key
 from runql.engines.planner import Plan, plan
@@ -21,6 +18,7 @@ from runql.errors import (
     QueryError,
     QuerySyntaxError,
     QueryValueError,
+    QueryWarning,
     RunqlError,
     Severity,
     StoreError,
@@ -56,51 +54,12 @@ from runql.model.records import (
     ViewType,
 )
 from runql.profiles.catalog import PROFILES, KeyKind, Profile, get_profile
-from runql.profiles.checker import QueryWarning, check, validate
+from runql.profiles.checker import check, validate
 from runql.profiles.compiled import CompiledQuery, compile
+from runql.stores.dispatch import connect
 from runql.stores.workspace import Workspace, from_mlflow, from_mlflow_db, from_mlflow_dir
 
 aliases.install()
-
-if TYPE_CHECKING:
-    from runql.engines.sql import Schema
-    from runql.stores.server import ServerStore
-    from runql.stores.sql import SqlStore
-
-
-def connect(
-    url: str | os.PathLike[str],
-    *,
-    profile: str | Profile | None = None,
-    schema: Schema | None = None,
-    target: str | Profile | None = None,
-) -> SqlStore | ServerStore:
-    """A read-only store that answers searches where the runs live.
-
-    A database URL or a SQLite file's path gives a :class:`~runql.stores.sql.SqlStore`, which answers in
-    SQL (see :func:`runql.stores.sql.connect`; ``schema`` maps tables named otherwise; needs
-    SQLAlchemy). A tracking server's URI (``http(s)://``, ``databricks``, ``azureml://``) gives a
-    :class:`~runql.stores.server.ServerStore`, which sends the server what its language (``target``:
-    ``mlflow``, or ``azureml`` for Azure ML URIs) accepts and evaluates the rest (needs MLflow).
-    ``profile`` is the language of the store's searches.
-    """
-    from runql.common.optional import require
-
-    text = os.fspath(url)
-    from runql.stores.server import ServerStore, is_server_uri
-
-    if is_server_uri(text):
-        if schema is not None:
-            raise TypeError("schema maps a database's tables: a tracking server has none")
-        return ServerStore(text, target=target, profile=profile)
-    if target is not None:
-        raise TypeError("target is the language of a tracking server: a database is answered in SQL")
-    require("sqlalchemy", "mlflow-db", "searching an MLflow tracking database in SQL")
-    from runql.engines.sql import MLFLOW_SCHEMA
-    from runql.stores.sql import SqlStore
-
-    return SqlStore(text, profile=profile, schema=schema or MLFLOW_SCHEMA)
-
 
 __all__ = [
     "PROFILES",

@@ -1,5 +1,5 @@
 """``python -m runql``: the runql command."""
 
-from runql.cli.app import main
+from runql.cli import main
 
 raise SystemExit(main())

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from runql.language.ast import MAX_NESTING, Expr, Span
+if TYPE_CHECKING:  # annotations only: the foundation imports nothing from the layers above it
+    from runql.language.ast import Span
 
 __all__ = [
     "ERROR_CODES",
@@ -33,11 +35,11 @@ __all__ = [
     "QueryError",
     "QuerySyntaxError",
     "QueryValueError",
+    "QueryWarning",
     "RunqlError",
     "Severity",
     "StoreError",
     "UnsupportedQueryError",
-    "nesting_error",
 ]
 
 
@@ -153,6 +155,14 @@ class Diagnostic:
         return render(header, self.source, self.span, hint=self.hint)
 
 
+class QueryWarning(UserWarning):
+    """A query the profile accepts but that probably does not mean what it says."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(str(diagnostic))
+        self.diagnostic = diagnostic
+
+
 class UnsupportedQueryError(QueryError):
     """The profile refuses the query; ``diagnostics`` holds every violation, not only the first."""
 
@@ -173,19 +183,6 @@ class UnsupportedQueryError(QueryError):
 
     def __str__(self) -> str:
         return "\n".join(str(d) for d in self.diagnostics)
-
-
-def nesting_error(node: Expr, source: str, where: str, error: type[QueryError]) -> QueryError:
-    """The error for a tree nested deeper than MAX_NESTING, at ``node``, the first node too deep."""
-    span = getattr(node, "op_span", None) or node.span
-    return error(
-        f"conditions nest deeper than {MAX_NESTING} levels",
-        code="too-deep",
-        source=source,
-        span=span if source else None,
-        where=where,
-        hint="write the condition without the repeated NOT or the groups inside groups",
-    )
 
 
 class EvaluationError(QueryError):

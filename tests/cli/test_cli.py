@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from runql.cli.app import main
+from runql.cli import main
 from runql.profiles.catalog import matrix_markdown
 
 

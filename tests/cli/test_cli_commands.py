@@ -22,7 +22,8 @@ import pytest
 from support.commands import run_command
 
 from runql import Workspace
-from runql.cli.app import COMMANDS, main
+from runql.cli import main
+from runql.cli.registry import COMMANDS
 from runql.sources.discovery import SAMPLE_NOTICE
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -59,7 +60,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     pytest.importorskip("mlflow")
     pytest.importorskip("yaml")
     pytest.importorskip("sqlalchemy")
-    from test_sources import write_store
+    from sources.test_sources import write_store
 
     previous = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
@@ -136,7 +137,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 def on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Print as to a terminal as wide as COLUMNS says."""
-    monkeypatch.setattr("runql.cli.app._terminal_width", lambda out: shutil.get_terminal_size().columns)
+    monkeypatch.setattr("runql.cli.render.terminal_width", lambda out: shutil.get_terminal_size().columns)
 
 
 def test_table_fits_the_terminal(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

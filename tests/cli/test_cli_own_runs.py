@@ -23,8 +23,8 @@ from support.commands import run_command as runql
 
 from runql import Workspace, parse
 from runql.common.redact import redact
+from runql.errors import QueryWarning
 from runql.model.keys import KeySets, absent_keys, warn_absent_keys
-from runql.profiles.checker import QueryWarning
 from runql.sources.discovery import SAMPLE_NOTICE, find_source
 
 README = Path(__file__).resolve().parents[2] / "README.md"

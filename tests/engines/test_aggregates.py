@@ -503,7 +503,7 @@ def test_the_command_line_answers_on_an_mlruns_folder_and_in_sql(
 
 def test_runs_without_histories_are_refused_clearly() -> None:
     # mlflow.entities.Run holds the latest values only: a function of a history cannot be computed.
-    from runql.testing.conformance import to_mlflow_run
+    from runql.testing.mlflow_oracle import to_mlflow_run
 
     run = to_mlflow_run(run_from_record({"run_id": "b" * 32, "start_time": 1, "metrics": {"loss": 0.5}}))
     compiled = runql.profiles.compiled.compile_quietly("min(metrics.loss) < 1", profile="extended")

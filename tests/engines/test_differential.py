@@ -17,15 +17,15 @@ import pytest
 
 pytest.importorskip("mlflow")
 
-from runql.testing.conformance import (
+from runql.testing.differential import (
     LayerResult,
     documented_difference,
     layer_memory,
     layer_parse,
     layer_store,
-    mlflow_accepts,
     runql_accepts,
 )
+from runql.testing.mlflow_oracle import mlflow_accepts
 
 COUNT = int(os.environ.get("RUNQL_CONFORMANCE_EXAMPLES", "2000"))
 SEED = 20240601

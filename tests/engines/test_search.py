@@ -147,7 +147,7 @@ def test_unknown_entity() -> None:
 
 def test_mlflow_runs_are_searched_as_they_are() -> None:
     pytest.importorskip("mlflow")
-    from runql.testing.conformance import to_mlflow_run
+    from runql.testing.mlflow_oracle import to_mlflow_run
 
     theirs = [to_mlflow_run(r) for r in RUNS]
     found, _ = search(theirs, "metrics.m >= -1", ["metrics.m DESC"])

@@ -13,10 +13,10 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from support.costs import cpu_cost, grows_linearly
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlflow.utils.search_utils import SearchUtils
+from support.costs import cpu_cost, grows_linearly
 from support.shaped_runs import shaped_run
 
 import runql

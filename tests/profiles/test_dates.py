@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from support.mlflow_stores import log_with_mlflow
 
 import runql
-from runql import dates
 from runql.errors import UnsupportedQueryError
+from runql.profiles import dates
 from runql.profiles.compiled import compile_quietly
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

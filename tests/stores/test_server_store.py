@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from support.commands import run_command
 from hypothesis import strategies as st
+from support.commands import run_command
 from support.mlflow_stores import log_with_mlflow
 from support.services import free_port, mlflow_server
 
@@ -193,6 +193,35 @@ def test_a_server_that_is_down_is_one_line_without_credentials() -> None:
     message = str(caught.value)
     assert "s3cret" not in message and "\n" not in message
     assert "127.0.0.1" in message and caught.value.code == "unreachable-store"
+
+
+class FailingClient:
+    """A client whose every run search raises ``error``."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def search_runs(self, *args: Any, **kwargs: Any) -> Any:
+        raise self.error
+
+
+def test_only_the_servers_refusals_and_failures_become_store_errors() -> None:
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    refusal = MlflowException("Invalid experiment ID 'x'\nmore", error_code="INVALID_PARAMETER_VALUE")
+    store = ServerStore("http://example", client=FailingClient(refusal))
+    with pytest.raises(runql.StoreError, match=r"Invalid experiment ID 'x'$") as refused:
+        store.search_runs_paged(["1"])
+    assert refused.value.code == "server-refused"
+    gone = ServerStore("http://example", client=FailingClient(requests.ConnectionError("Connection refused")))
+    with pytest.raises(runql.StoreError, match="Connection refused") as lost:
+        gone.search_runs_paged(["1"])
+    assert lost.value.code == "unreachable-store"
+    # Anything else is a fault of runql's own: it goes up as it is, never as the server's refusal.
+    broken = ServerStore("http://example", client=FailingClient(KeyError("a fault")))
+    with pytest.raises(KeyError):
+        broken.search_runs_paged(["1"])
 
 
 # -- an Azure ML-like server ---------------------------------------------------------------------

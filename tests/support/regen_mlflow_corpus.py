@@ -17,7 +17,9 @@ from typing import Any
 
 from runql import strategies as rst
 from runql.model.records import experiment_to_record, run_to_record
-from runql.testing.conformance import _cases, examples, mlflow_accepts, mlflow_search, oracle_profile
+from runql.testing.differential import _cases, oracle_profile
+from runql.testing.kit import examples
+from runql.testing.mlflow_oracle import mlflow_accepts, mlflow_search
 
 OUT = Path(__file__).resolve().parents[1] / "conformance" / "mlflow_corpus.json"
 DESCRIPTION = (

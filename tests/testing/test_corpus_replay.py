@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from runql.model.records import experiment_from_record, run_from_record
-from runql.testing.conformance import documented_difference, runql_accepts, runql_search
+from runql.testing.differential import documented_difference, runql_accepts, runql_search
 
 CORPUS = json.loads(
     (Path(__file__).resolve().parents[1] / "conformance" / "mlflow_corpus.json").read_text(encoding="utf-8")

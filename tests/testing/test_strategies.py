@@ -142,5 +142,7 @@ def test_unparsed_queries_round_trip() -> None:
 
 
 def test_runql_does_not_import_the_strategies() -> None:
-    code = "import sys, runql; sys.exit('runql.testing.strategies' in sys.modules or 'hypothesis' in sys.modules)"
+    parts = ("strategies", "data_strategies", "query_strategies")
+    loaded = ["hypothesis", *(f"runql.testing.{part}" for part in parts)]
+    code = f"import sys, runql; sys.exit(any(name in sys.modules for name in {loaded!r}))"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

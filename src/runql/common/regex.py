@@ -25,7 +25,8 @@ __all__ = ["MAX_MEMORY", "escape", "regex_search"]
 
 # The memory RE2 may use for one compiled pattern: its default, 8 MiB.
 MAX_MEMORY = 8 << 20
-# The compiled patterns kept, bounded by their summed length (see runql.common.bounded).
+# The compiled patterns kept, bounded by their summed length (see runql.common.bounded); read at each
+# miss, so rebinding it takes effect.
 REGEX_CACHE_BUDGET = 1_000_000
 
 
@@ -67,7 +68,7 @@ def _size(pattern: str) -> int:
     return len(pattern) + 64  # a small pattern still costs its compiled objects
 
 
-@sized_cache(_size, REGEX_CACHE_BUDGET)
+@sized_cache(_size, lambda: REGEX_CACHE_BUDGET)
 def regex_search(pattern: str) -> Callable[[str], bool]:
     """Whether ``pattern`` matches somewhere in a value (RLIKE), in time linear in the value's length.
 

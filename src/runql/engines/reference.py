@@ -54,8 +54,6 @@ __all__ = [
     "experiment_sort_key",
     "filter_experiments",
     "filter_runs",
-    "matches",
-    "matches_experiment",
     "predicate",
     "run_attribute",
     "run_sort_key",
@@ -339,15 +337,6 @@ def truth(row: Any, expr: Expr | None, entity: Target = "runs") -> Truth:
     if expr is None:
         return True
     return _compile(expr, entity)(row)
-
-
-def matches(run: Any, expr: Expr | None) -> bool:
-    """Whether ``run`` is selected by ``expr`` (an unknown result is not selected)."""
-    return truth(run, expr, "runs") is True
-
-
-def matches_experiment(experiment: Any, expr: Expr | None) -> bool:
-    return truth(experiment, expr, "experiments") is True
 
 
 def predicate(expr: Expr | None, target: Target = "runs", source: str = "") -> Callable[[Any], bool]:

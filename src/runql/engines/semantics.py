@@ -134,6 +134,7 @@ def row_sort_key(
 
 # The compiled patterns kept: their memory grows with the pattern's length, so the cache is bounded by
 # the summed length of the patterns (about 13 bytes of compiled pattern per character), not by count.
+# The cache reads it at each miss, so rebinding it takes effect.
 LIKE_CACHE_BUDGET = 1_000_000
 
 
@@ -241,7 +242,7 @@ def _like_size(key: tuple[str, bool]) -> int:
     return len(key[0]) + 64  # a small pattern still costs its compiled objects
 
 
-@sized_cache(_like_size, LIKE_CACHE_BUDGET)
+@sized_cache(_like_size, lambda: LIKE_CACHE_BUDGET)
 def _like_pattern(key: tuple[str, bool]) -> _LikePattern:
     return _LikePattern(*key)
 

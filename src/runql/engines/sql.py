@@ -36,10 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.sql.elements import ColumnElement
-
+from runql.common.optional import require
 from runql.common.regex import escape, regex_search
 from runql.engines.semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, as_float, pattern_matcher
 from runql.errors import EvaluationError
@@ -62,6 +59,13 @@ from runql.language.ast import (
 from runql.language.attributes import RUN_NUMERIC_ATTRIBUTES
 from runql.model.records import DATASET_CONTEXT_TAG
 from runql.profiles.compiled import CompiledQuery
+
+# SQLAlchemy comes with an extra: without it, importing this module names the extra to install.
+require("sqlalchemy", "mlflow-db", "runql.engines.sql")
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.dialects import postgresql  # noqa: E402
+from sqlalchemy.sql.elements import ColumnElement  # noqa: E402
 
 __all__ = ["MLFLOW_SCHEMA", "DistinctValues", "Schema", "Tables", "register_sqlite_functions", "runs_select"]
 

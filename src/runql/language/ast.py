@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import NoReturn
 
+from runql.errors import QueryError
+
 if sys.version_info >= (3, 11):
     from typing import assert_never as assert_never
 else:  # pragma: no cover
@@ -149,8 +151,7 @@ class Key:
 
     ``aggregate`` (with ``step`` for ``at_step``) makes the key a value computed from the metric's
     whole history, ``min(metrics.loss)``. It takes part in equality, so ``min(metrics.loss)`` is never
-    the plain ``metrics.loss``; an engine reads a key through :func:`is_plain` or handles
-    ``aggregate`` first.
+    the plain ``metrics.loss``; an engine handles ``aggregate`` before it reads a stored value.
     """
 
     entity: Entity
@@ -178,11 +179,6 @@ class Key:
         if self.aggregate is None:
             return self
         return Key(self.entity, self.name, self.span, self.prefix, self.alias, self.quoting)
-
-
-def is_plain(key: Key) -> bool:
-    """Whether ``key`` names a stored value (not an aggregate over a metric's history)."""
-    return key.aggregate is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +304,19 @@ def too_deep(expr: Expr | None, limit: int = MAX_NESTING) -> Expr | None:
             return node
         stack.extend((term, depth + 1) for term in reversed(subterms(node)))
     return None
+
+
+def nesting_error(node: Expr, source: str, where: str, error: type[QueryError]) -> QueryError:
+    """The error for a tree nested deeper than MAX_NESTING, at ``node``, the first node too deep."""
+    span = getattr(node, "op_span", None) or node.span
+    return error(
+        f"conditions nest deeper than {MAX_NESTING} levels",
+        code="too-deep",
+        source=source,
+        span=span if source else None,
+        where=where,
+        hint="write the condition without the repeated NOT or the groups inside groups",
+    )
 
 
 def clauses(expr: Expr | None) -> tuple[Clause, ...]:

@@ -22,7 +22,7 @@ from lark import Token, Transformer
 from lark.exceptions import UnexpectedInput
 
 from runql.common.bounded import sized_cache
-from runql.errors import QueryError, QuerySyntaxError, QueryValueError, nesting_error
+from runql.errors import QueryError, QuerySyntaxError, QueryValueError
 from runql.language import grammar as _grammar
 from runql.language.ast import (
     ENTITY_ALIASES,
@@ -42,6 +42,7 @@ from runql.language.ast import (
     Quoting,
     SortKey,
     Span,
+    nesting_error,
     too_deep,
 )
 from runql.language.attributes import ATTRIBUTE_ALIASES
@@ -386,7 +387,7 @@ def parse_filter(filter_string: str | None) -> Expr | None:
 
 # Parsed filters and sort keys are kept while the texts they came from total at most this many
 # characters: a parsed tree takes about twice its text's size, so the cache holds a few megabytes
-# whatever the callers send.
+# whatever the callers send. The caches read it at each miss, so rebinding it takes effect.
 PARSE_CACHE_BUDGET = 1_000_000
 
 
@@ -394,7 +395,7 @@ def _filter_size(filter_string: str) -> int:
     return len(filter_string) + 64
 
 
-@sized_cache(_filter_size, PARSE_CACHE_BUDGET)
+@sized_cache(_filter_size, lambda: PARSE_CACHE_BUDGET)
 def _parse_filter(filter_string: str) -> Expr | None:
     if not filter_string.strip():
         return None
@@ -430,7 +431,7 @@ def _sort_key_size(key: tuple[str, str]) -> int:
     return len(key[0]) + 64
 
 
-@sized_cache(_sort_key_size, PARSE_CACHE_BUDGET)
+@sized_cache(_sort_key_size, lambda: PARSE_CACHE_BUDGET)
 def _parse_sort_key(clause_where: tuple[str, str]) -> SortKey:
     clause, where = clause_where
     pos = _top_level_comma(clause)

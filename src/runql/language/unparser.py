@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from runql.errors import QueryValueError, nesting_error
+from runql.errors import QueryValueError
 from runql.language.ast import (
     And,
     Compare,
@@ -25,6 +25,7 @@ from runql.language.ast import (
     Query,
     SortKey,
     assert_never,
+    nesting_error,
     too_deep,
 )
 from runql.language.attributes import ATTRIBUTE_ALIASES

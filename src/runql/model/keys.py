@@ -4,7 +4,7 @@
 answer stays what it is, and :func:`absent_keys` says why, as warnings (code ``unknown-key``) that
 name the close keys present: "no run in the searched experiments has a metric 'acc'; did you mean
 'accuracy'?". The ``runql`` command prints them; in Python, :func:`warn_absent_keys` issues them as
-:class:`~runql.profiles.checker.QueryWarning`, the way a profile's warnings are issued.
+:class:`~runql.errors.QueryWarning`, the way a profile's warnings are issued.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from runql.errors import Diagnostic, Severity
+from runql.errors import Diagnostic, QueryWarning, Severity
 from runql.language.ast import Entity, Key, Query, Span, clauses
 
 if TYPE_CHECKING:
@@ -101,8 +101,6 @@ def absent_keys(query: Query, present: KeySets, columns: Sequence[str] = ()) -> 
 
 def warn_absent_keys(query: Query, present: KeySets, columns: Sequence[str] = ()) -> list[Diagnostic]:
     """Issue :func:`absent_keys` as ``QueryWarning``s (the answer is not changed) and return them."""
-    from runql.profiles.checker import QueryWarning
-
     diagnostics = absent_keys(query, present, columns)
     for diagnostic in diagnostics:
         warnings.warn(QueryWarning(diagnostic), stacklevel=2)

@@ -1,14 +1,14 @@
-"""A query against a profile: every problem at once, then the query lowered for evaluation.
+"""A query against a profile: every problem at once, as a table of rules.
 
 ``check`` lists the diagnostics (errors and warnings, each with a caret); ``validate`` raises
 ``UnsupportedQueryError`` holding all the errors, emits the warnings as ``QueryWarning`` and returns the
-query with the profile's own meanings lowered to MLflow's (Azure ML status names, quoted numbers,
-``creation_time``), because the evaluator knows no profiles.
+query lowered to MLflow's meaning by :mod:`runql.profiles.lowering`, because the evaluator knows no
+profiles. Every diagnostic a profile gives is a rule here; the words of its hint are in
+:mod:`runql.profiles.hints`.
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -18,9 +18,9 @@ from runql.errors import (
     Diagnostic,
     EvaluationError,
     QueryValueError,
+    QueryWarning,
     Severity,
     UnsupportedQueryError,
-    nesting_error,
 )
 from runql.language.ast import (
     And,
@@ -39,6 +39,7 @@ from runql.language.ast import (
     SortKey,
     Span,
     assert_never,
+    nesting_error,
     too_deep,
     walk,
 )
@@ -47,16 +48,9 @@ from runql.language.parser import order_by_texts, parse, parse_order_by
 from runql.language.unparser import PLAIN_KEY
 from runql.profiles import dates, hints
 from runql.profiles.catalog import MLFLOW_STATUSES, PROFILES, Profile, get_profile
+from runql.profiles.lowering import lower, number_text
 
-__all__ = ["QueryWarning", "analyse", "check", "resolve_profile", "validate"]
-
-
-class QueryWarning(UserWarning):
-    """A query the profile accepts but that probably does not mean what it says."""
-
-    def __init__(self, diagnostic: Diagnostic) -> None:
-        super().__init__(str(diagnostic))
-        self.diagnostic = diagnostic
+__all__ = ["analyse", "check", "resolve_profile", "validate"]
 
 
 def resolve_profile(profile: str | Profile, entity: str = "runs") -> Profile:
@@ -135,7 +129,7 @@ def analyse(
     diagnostics = _diagnose(resolved, q, wheres)
     if any(d.severity is Severity.ERROR for d in diagnostics):
         raise UnsupportedQueryError(diagnostics, resolved.name)
-    return _Lowering(resolved).query(q), diagnostics, resolved
+    return lower(resolved, q), diagnostics, resolved
 
 
 def validate(
@@ -157,8 +151,8 @@ def validate(
 # -- the checker: a table of rules -------------------------------------------------------------
 #
 # A rule looks at one node and returns what the profile finds wrong with it; the hint texts are in
-# runql.profiles.hints. The walk below runs the structure rules on every expression node, the key rules on every
-# key (the first refusal stops them: the key has no kind to check further), then the rule of the
+# runql.profiles.hints. The walk below runs the structure rules on every expression node, the key rules on
+# every key (the first refusal stops them: the key has no kind to check further), then the rule of the
 # clause's type and the value rule of the key's kind.
 
 
@@ -373,21 +367,6 @@ def _key_refusal(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
 
 # -- values: one rule per kind of key
 
-_INT_TEXT = re.compile(r"-?\d+")
-_FLOAT_TEXT = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
-
-
-def _number_text(text: str) -> int | float | None:
-    """The number a quoted value spells, as the ``azureml`` profile reads quoted times."""
-    if _INT_TEXT.fullmatch(text):
-        try:
-            return int(text)
-        except ValueError:  # more digits than Python converts to int
-            return float(text)
-    if _FLOAT_TEXT.fullmatch(text):
-        return float(text)
-    return None
-
 
 def _metric_value(
     site: _Site, key: Key, kind: KeyKind, literal: Literal, op: Op, in_list: bool
@@ -395,7 +374,7 @@ def _metric_value(
     value = literal.value
     if not isinstance(value, str):
         return []
-    fixed = _number_text(value)
+    fixed = number_text(value)
     return [
         site.problem(
             "bad-value-type",
@@ -412,11 +391,11 @@ def _time_value(
     p = site.profile
     value = literal.value
     name = dict(p.attribute_renames).get(key.name, key.name)
-    if isinstance(value, str) and _number_text(value) is None and name not in p.duration_attributes:
+    if isinstance(value, str) and number_text(value) is None and name not in p.duration_attributes:
         date = _date_value(site, key, literal, value)
         if date is not None:
             return date
-    number = _number_text(value) if isinstance(value, str) else value
+    number = number_text(value) if isinstance(value, str) else value
     if isinstance(value, str) and (number is None or not p.quoted_numbers):
         what = "list items for" if in_list else "values for"
         return [
@@ -756,74 +735,3 @@ def _diagnose(profile: Profile, query: Query, wheres: tuple[str, ...]) -> list[D
         if problem is not None:
             found.append(problem)
     return found
-
-
-# -- lowering ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Lowering:
-    """Rewrites a query the profile accepted into the profile-agnostic form the evaluator reads."""
-
-    profile: Profile
-
-    def query(self, q: Query) -> Query:
-        p = self.profile
-        if not (p.attribute_renames or p.quoted_numbers or p.status_names or p.dates):
-            return q
-        lowered_filter = None if q.filter is None else self.expr(q.filter)
-        order_by = tuple(replace(s, key=self.key(s.key)) for s in q.order_by)
-        if lowered_filter == q.filter and order_by == q.order_by:
-            return q
-        return replace(q, filter=lowered_filter, order_by=order_by)
-
-    def key(self, key: Key) -> Key:
-        if key.entity is not Entity.ATTRIBUTE:
-            return key
-        name = dict(self.profile.attribute_renames).get(key.name, key.name)
-        return key if name == key.name else replace(key, name=name)
-
-    def expr(self, node: Expr) -> Expr:
-        match node:
-            case And(terms):
-                return replace(node, terms=tuple(self.expr(t) for t in terms))
-            case Or(terms):
-                return replace(node, terms=tuple(self.expr(t) for t in terms))
-            case Not(term):
-                return replace(node, term=self.expr(term))
-            case Compare(key, op, value):
-                key = self.key(key)
-                if self.is_status(key):
-                    op = {Op.LIKE: Op.ILIKE, Op.NOT_LIKE: Op.NOT_ILIKE}.get(op, op)
-                    if not op.is_pattern:
-                        value = self.literal(key, value)
-                else:
-                    value = self.literal(key, value)
-                return replace(node, key=key, op=op, value=value)
-            case In(key, values):
-                key = self.key(key)
-                return replace(node, key=key, values=tuple(self.literal(key, v) for v in values))
-            case IsNull(key):
-                return replace(node, key=self.key(key))
-            case _:
-                assert_never(node)
-
-    def is_status(self, key: Key) -> bool:
-        return bool(self.profile.status_names) and key.entity is Entity.ATTRIBUTE and key.name == "status"
-
-    def literal(self, key: Key, literal: Literal) -> Literal:
-        p = self.profile
-        value = literal.value
-        if not isinstance(value, str) or key.entity is not Entity.ATTRIBUTE:
-            return literal
-        if self.is_status(key):
-            status = p.status_for(value)
-            return literal if status is None else replace(literal, value=status)
-        if p.quoted_numbers and key.name in p.numeric_attributes:
-            number = _number_text(value)
-            if number is not None:
-                return replace(literal, value=number)
-        if p.dates and key.name in p.numeric_attributes and key.name not in p.duration_attributes:
-            milliseconds = dates.to_milliseconds(value)  # 'now' is read here, at each compile
-            return literal if milliseconds is None else replace(literal, value=milliseconds)
-        return literal

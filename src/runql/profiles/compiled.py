@@ -16,11 +16,11 @@ from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
 from runql.engines.reference import experiment_sort_key, predicate, run_sort_key
-from runql.errors import Diagnostic
+from runql.errors import Diagnostic, QueryWarning
 from runql.language.ast import Expr, Query
 from runql.model.paging import paginate
 from runql.profiles.catalog import Profile
-from runql.profiles.checker import QueryWarning, analyse
+from runql.profiles.checker import analyse
 
 __all__ = ["CompiledQuery", "OrderBy", "compile"]
 
@@ -133,7 +133,8 @@ def _compile(
     return CompiledQuery(query, resolved, entity, tuple(diagnostics))
 
 
-# A quoted text starting with "now": possibly a relative date (runql.profiles.dates). Over-matching costs a cache miss.
+# A quoted text starting with "now": possibly a relative date (runql.profiles.dates). Over-matching costs a
+# cache miss.
 _NOW = re.compile(r"""['"]\s*now""", re.IGNORECASE)
 
 # Parsing is cached by text already; this also saves checking and lowering a query a store repeats.

@@ -11,10 +11,7 @@ from urllib.request import url2pathname
 
 from runql.model.records import DATASET_CONTEXT_TAG, Dataset, DatasetInput, HistorySource, InputTag
 
-__all__ = ["DATABASE_SCHEMES", "StoreRecords", "dataset_inputs", "local_path", "sort_inputs", "url_scheme"]
-
-# The database URL schemes SQLAlchemy reads MLflow's schema from (a driver may follow a '+').
-DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql")
+__all__ = ["StoreRecords", "dataset_inputs", "local_path", "sort_inputs", "url_scheme"]
 
 
 @dataclass

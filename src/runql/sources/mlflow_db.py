@@ -40,7 +40,8 @@ from runql.model.records import (
     RunStatus,
     latest_metric,
 )
-from runql.sources.base import DATABASE_SCHEMES, StoreRecords, dataset_inputs, local_path, url_scheme
+from runql.sources.base import StoreRecords, dataset_inputs, local_path, url_scheme
+from runql.sources.schemes import DATABASE_SCHEMES
 
 __all__ = ["DatabaseHistories", "read_mlflow_db"]
 

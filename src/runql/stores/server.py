@@ -1,12 +1,12 @@
 """A read-only store over a tracking server that pushes down what the server accepts.
 
 ``runql.connect("http://host:5000")`` (or any MLflow tracking URI: ``databricks``, ``azureml://...``)
-answers the Workspace's read methods through ``mlflow.MlflowClient``. A run search is planned
-(:mod:`runql.plan`): the server is sent the part of the filter and the order_by its language accepts,
-runql evaluates the rest on the runs it returns, and sorts and pages locally when the server cannot
-sort by the keys asked for. When the server sorts, runql stops reading its pages as soon as the page
-asked for is complete. Metric histories are read from the server when asked for, never replaced by the
-latest value.
+answers the read calls of a :class:`~runql.stores.base.RunStore` through ``mlflow.MlflowClient``. A run
+search is planned (:mod:`runql.engines.planner`): the server is sent the part of the filter and the
+order_by its language accepts, runql evaluates the rest on the runs it returns, and sorts and pages
+locally when the server cannot sort by the keys asked for. When the server sorts, runql stops reading
+its pages as soon as the page asked for is complete. Metric histories are read from the server when
+asked for, never replaced by the latest value.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import itertools
 import urllib.error
 import urllib.request
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from runql.common.optional import require
@@ -23,18 +23,7 @@ from runql.common.redact import redact
 from runql.engines.planner import Plan, plan
 from runql.errors import NotFoundError, StoreError
 from runql.language.ast import Compare, Entity, Key, Literal, Op
-from runql.model.arguments import (
-    DEFAULT_EXPERIMENT_ID,
-    SEARCH_MAX_RESULTS_DEFAULT,
-    SEARCH_MAX_RESULTS_PANDAS,
-    ExperimentSearches,
-    check_page_size,
-    check_total,
-    id_list,
-    resolve_experiments,
-    warn_at_caller,
-)
-from runql.model.frames import check_output_format, runs_to_frame
+from runql.model.arguments import warn_at_caller
 from runql.model.paging import paginate, parse_page_token
 from runql.model.records import (
     Experiment,
@@ -46,27 +35,30 @@ from runql.model.records import (
     run_from_record,
 )
 from runql.profiles.catalog import Profile
-from runql.profiles.compiled import OrderBy, compile_quietly
+from runql.profiles.compiled import CompiledQuery, OrderBy, compile_quietly
+from runql.sources.base import url_scheme
+from runql.sources.schemes import scheme_kind
+from runql.stores.base import Page, RunStore
 
-__all__ = ["ServerStore", "is_server_uri"]
+__all__ = ["ServerStore"]
 
 # Runs per request while runql reads a server's answer itself: what every server accepts (Databricks
 # caps pages at 1000, Azure ML metric histories below 1000).
 SERVER_PAGE = 1000
-_SERVER_SCHEMES = ("http", "https", "databricks", "azureml")
 # A server that does not answer its health check within this many seconds is reported unreachable,
 # instead of waiting out MLflow's client retries (minutes).
 _PROBE_SECONDS = 10
 
 
 def is_server_uri(uri: str) -> bool:
-    """Whether ``uri`` names a tracking server (answered through MLflow's client), not a database."""
-    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
-    return scheme in _SERVER_SCHEMES or scheme.startswith("databricks")
+    """Whether ``uri`` names a tracking server, as the table of schemes says
+    (:func:`runql.sources.schemes.scheme_kind`)."""
+    return scheme_kind(uri) == "mlflow"
 
 
-class ServerStore(ExperimentSearches):
-    """The Workspace's read methods, answered by a tracking server with runql's planner.
+class ServerStore(RunStore[Plan, None]):
+    """The read calls of a :class:`~runql.stores.base.RunStore`, answered by a tracking server with
+    runql's planner.
 
     ``target`` is the profile of what the server accepts (``mlflow``; ``azureml`` for ``azureml://``
     URIs); ``profile`` the language the store's searches are written in (the target's by default;
@@ -90,13 +82,11 @@ class ServerStore(ExperimentSearches):
         """How many runs the server has returned to this store's searches (its traffic)."""
         if client is None:
             mlflow = require("mlflow", "mlflow", "searching runs on a tracking server")
-            self._refusals: tuple[type[BaseException], ...] = (mlflow.exceptions.MlflowException,)
-            if tracking_uri.split(":", 1)[0].lower() in ("http", "https"):
+            if url_scheme(tracking_uri) in ("http", "https"):
                 self._probe(tracking_uri)
             client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-        else:
-            self._refusals = (Exception,)
         self.client = client
+        self._refusals = _refusals()
 
     def __repr__(self) -> str:
         return f"ServerStore({self.where!r}, target={self.target!r})"
@@ -113,7 +103,8 @@ class ServerStore(ExperimentSearches):
 
     @contextmanager
     def _asking(self) -> Iterator[None]:
-        """The server's refusals and failures as one-line StoreErrors quoting its message."""
+        """The server's refusals and failures as one-line StoreErrors quoting its message. Anything
+        else a call raises is runql's own fault, and goes up as it is."""
         try:
             yield
         except self._refusals as error:
@@ -121,12 +112,14 @@ class ServerStore(ExperimentSearches):
                 raise NotFoundError(_first_line(error)) from None
             message = redact(_first_line(error), self._uri)
             raise StoreError(message, where=self.where, code="server-refused") from None
+        except OSError as error:  # requests' errors are OSErrors: a connection lost or timed out
+            message = redact(_first_line(error), self._uri)
+            raise StoreError(message, where=self.where, code="unreachable-store") from None
 
     # -- experiments
 
     @property
     def experiments(self) -> list[Experiment]:
-        """Every experiment, active and deleted."""
         found: list[Experiment] = []
         token = None
         with self._asking():
@@ -162,12 +155,11 @@ class ServerStore(ExperimentSearches):
             return self._run(self.client.get_run(run_id))
 
     def key_sets(self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str]) -> None:
-        """None: a server cannot tell which keys its runs have without sending every run."""
+        # A server cannot tell which keys its runs have without sending every run.
         del experiment_ids, lifecycle_stages
 
     def run_ids_starting(self, prefix: str, limit: int = 6) -> list[str]:
-        """Up to ``limit`` ids of runs (active or deleted) that start with ``prefix``: a short id's runs.
-        Run ids are letters and digits: another prefix starts none (and needs no escape in LIKE)."""
+        # Run ids are letters and digits: another prefix starts none (and needs no escape in LIKE).
         experiment_ids = [e.experiment_id for e in self.experiments] if prefix.isalnum() else []
         if not experiment_ids:
             return []
@@ -177,12 +169,16 @@ class ServerStore(ExperimentSearches):
         return [run.info.run_id for run in itertools.islice(runs, limit)]
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        points = self.history(run_id, key)
+        if not points:
+            # A server answers an unknown run with no points: asking for the run tells which it is.
+            self.get_run(run_id)
+        return points
+
+    def history(self, run_id: str, key: str) -> list[Metric]:
         with self._asking():
             points = self.client.get_metric_history(run_id, key)
         return [Metric(key, float(p.value), int(p.timestamp), int(p.step or 0)) for p in points]
-
-    def history(self, run_id: str, key: str) -> list[Metric]:
-        return self.get_metric_history(run_id, key)
 
     def histories(
         self, run_ids: Sequence[str], keys: Collection[str] | None = None
@@ -191,15 +187,22 @@ class ServerStore(ExperimentSearches):
         for run_id in run_ids:
             # Named keys are asked for directly: a run without one answers with no points.
             wanted = self.get_run(run_id).data.metrics if keys is None else keys
-            points = {key: history for key in wanted if (history := self.get_metric_history(run_id, key))}
+            points = {key: history for key in wanted if (history := self.history(run_id, key))}
             if points:
                 found[run_id] = points
         return found
 
-    def _plan(self, filter_string: str | None, order_by: OrderBy, profile: str | Profile | None) -> Plan:
+    def _prepare(self, filter_string: str | None, order_by: OrderBy, profile: str | Profile | None) -> Plan:
         found = plan(filter_string, order_by, target=self.target, profile=profile or self.profile)
         warn_at_caller(found.query.warnings)
         return found
+
+    def _compiled(self, query: Plan) -> CompiledQuery:
+        return query.query
+
+    def _reading(self) -> AbstractContextManager[None]:
+        # Each request stands alone: a server keeps no transaction open across a search.
+        return nullcontext()
 
     def _server_pages(
         self, experiment_ids: list[str], found: Plan, view: int, size: int, token: str | None
@@ -236,55 +239,38 @@ class ServerStore(ExperimentSearches):
             selected.sort(key=found.query.sort_key)
         yield from selected
 
-    def search_runs_paged(
+    def _page(
         self,
-        experiment_ids: Sequence[str] | str,
-        filter_string: str | None = "",
-        run_view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int | None = SEARCH_MAX_RESULTS_DEFAULT,
-        order_by: Sequence[str] | str | None = None,
-        page_token: str | bytes | None = None,
-        profile: str | Profile | None = None,
-    ) -> tuple[list[Run], str | None]:
-        """One page of runs and the next page's token, like ``MlflowClient.search_runs``. When the
-        server both selects and sorts exactly, the page and its token are the server's own."""
-        check_page_size(max_results, allow_none=True)
-        found = self._plan(filter_string, order_by, profile)
-        ids = id_list(experiment_ids)
-        view = int(ViewType.coerce(run_view_type))
-        if found.server_pages and max_results is not None:
+        reading: None,
+        query: Plan,
+        experiment_ids: list[str],
+        view: ViewType,
+        page_token: str | bytes | None,
+        size: int | None,
+        paged: bool,
+    ) -> Page:
+        # A page the server answers exactly is the server's, with its token; the fluent search reads
+        # pages of SERVER_PAGE runs instead, which every server accepts.
+        if paged and query.server_pages and size is not None:
+            if not experiment_ids:
+                return Page([], None)
             token = page_token.decode() if isinstance(page_token, bytes) else page_token
-            return self._server_pages(ids, found, view, max_results, token) if ids else ([], None)
+            return Page(*self._server_pages(experiment_ids, query, int(view), size, token))
         offset = parse_page_token(page_token)
-        wanted = None if max_results is None else offset + max_results + 1
-        return paginate(list(self._answer(ids, found, view, wanted)), page_token, max_results)
+        # A paged search reads one run more than the page, which tells whether another page follows.
+        wanted = None if size is None else offset + size + (1 if paged else 0)
+        return Page(*paginate(list(self._answer(experiment_ids, query, int(view), wanted)), page_token, size))
 
-    def search_runs(
-        self,
-        experiment_ids: Sequence[str] | str | None = None,
-        filter_string: str | None = "",
-        run_view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int | None = SEARCH_MAX_RESULTS_PANDAS,
-        order_by: Sequence[str] | str | None = None,
-        output_format: str = "pandas",
-        search_all_experiments: bool = False,
-        experiment_names: Sequence[str] | None = None,
-        profile: str | Profile | None = None,
-    ) -> Any:
-        """Runs matching ``filter_string`` in ``order_by``'s order, as ``mlflow.search_runs`` answers
-        (a DataFrame, or Runs with ``output_format="list"``)."""
-        check_output_format(output_format)
-        limit = check_total(max_results)
-        found = self._plan(filter_string, order_by, profile)
-        ids = resolve_experiments(
-            experiment_ids,
-            experiment_names,
-            search_all_experiments,
-            lambda: self.experiments,
-            DEFAULT_EXPERIMENT_ID,
-        )
-        runs = list(self._answer(ids, found, int(ViewType.coerce(run_view_type)), limit))[:limit]
-        return runs_to_frame(runs) if output_format == "pandas" else runs
+
+def _refusals() -> tuple[type[BaseException], ...]:
+    """What MLflow's client raises when a server refuses a request, or cannot be reached after its
+    retries: ``MlflowException`` (its ``RestException`` among them). A client of one's own without
+    MLflow installed raises none of them."""
+    try:
+        from mlflow.exceptions import MlflowException
+    except ImportError:
+        return ()
+    return (MlflowException,)
 
 
 def _first_line(error: BaseException) -> str:

@@ -1,11 +1,13 @@
 """A read-only store over an MLflow tracking database that answers each search in SQL.
 
-``runql.connect("sqlite:///mlflow.db")`` (or a PostgreSQL URL) gives an object with the Workspace's
-read methods and signatures. A run search is one statement that selects the ids of one page
-(:mod:`runql.engines.sql`), then set-based statements that read the runs of that page only: their rows,
-params, tags, latest metrics and dataset inputs. Experiments are few: they are read whole and
-searched in memory. A SQLite file is opened read-only; every search runs in one read-only
-transaction, so a store that MLflow writes at the same time gives a consistent answer.
+``runql.connect("sqlite:///mlflow.db")`` (or a PostgreSQL URL) gives a :class:`~runql.stores.base.RunStore`:
+the Workspace's read methods, signatures and answers. A run search is one statement that selects the
+ids of one page (:mod:`runql.engines.sql`), then set-based statements that read the runs of that page
+only: their rows, params, tags, latest metrics and dataset inputs. Experiments are few: they are read
+whole and searched in memory. A SQLite file is opened read-only; every search runs in one read-only
+transaction, so a store that MLflow writes at the same time gives a consistent answer. Needs
+SQLAlchemy (``runql[mlflow-db]``): importing this module without it raises
+:class:`~runql.MissingDependencyError`.
 """
 
 from __future__ import annotations
@@ -15,25 +17,19 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
+from runql.common.optional import require
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+else:
+    # Before the imports that need SQLAlchemy: without it, this names the extra to install.
+    sa = require("sqlalchemy", "mlflow-db", "searching an MLflow tracking database in SQL")
 
 from runql.common.redact import redact
 from runql.engines.sql import MLFLOW_SCHEMA, Schema, Tables, register_sqlite_functions, runs_select
 from runql.errors import MissingDependencyError, NotFoundError, StoreError
-from runql.model.arguments import (
-    DEFAULT_EXPERIMENT_ID,
-    SEARCH_MAX_RESULTS_DEFAULT,
-    SEARCH_MAX_RESULTS_PANDAS,
-    ExperimentSearches,
-    check_page_size,
-    check_total,
-    held_by_any,
-    id_list,
-    resolve_experiments,
-)
-from runql.model.frames import check_output_format, runs_to_frame
 from runql.model.keys import KeySets
 from runql.model.paging import next_page_token, parse_page_token
 from runql.model.records import (
@@ -47,9 +43,10 @@ from runql.model.records import (
     ViewType,
 )
 from runql.profiles.catalog import Profile
-from runql.profiles.compiled import CompiledQuery
+from runql.profiles.compiled import CompiledQuery, OrderBy
 from runql.sources.base import dataset_inputs
 from runql.sources.mlflow_db import connect_url
+from runql.stores.base import Page, RunStore
 
 __all__ = ["SqlStore", "connect"]
 
@@ -73,15 +70,16 @@ def connect(
     return SqlStore(url, profile=profile, schema=schema)
 
 
-class SqlStore(ExperimentSearches):
-    """The Workspace's read methods, each answered by a few SQL statements."""
+class SqlStore(RunStore[CompiledQuery, sa.Connection]):
+    """The read calls of a :class:`~runql.stores.base.RunStore`, each answered by a few SQL statements
+    in one read-only transaction (see :func:`connect`; ``schema`` None is MLflow's)."""
 
     def __init__(
         self,
         url: str | os.PathLike[str],
         *,
         profile: str | Profile | None = None,
-        schema: Schema = MLFLOW_SCHEMA,
+        schema: Schema | None = None,
     ) -> None:
         target, self.where = connect_url(url)
         self._url = target  # may hold a password: only ever shown through redact()
@@ -98,7 +96,7 @@ class SqlStore(ExperimentSearches):
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
-        self.tables: Tables = schema.build()
+        self.tables: Tables = (schema or MLFLOW_SCHEMA).build()
         self._check_schema()
 
     def __repr__(self) -> str:
@@ -106,12 +104,6 @@ class SqlStore(ExperimentSearches):
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def __enter__(self) -> SqlStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- connections
 
@@ -206,9 +198,11 @@ class SqlStore(ExperimentSearches):
 
     @property
     def experiments(self) -> list[Experiment]:
-        """Every experiment, active and deleted, by id."""
         with self._reading() as connection:
             return self._experiments(connection)
+
+    def _experiments_in(self, reading: sa.Connection) -> list[Experiment]:
+        return self._experiments(reading)
 
     def get_experiment(self, experiment_id: str | int) -> Experiment:
         with self._reading() as connection:
@@ -218,7 +212,6 @@ class SqlStore(ExperimentSearches):
         raise NotFoundError(f"No Experiment with id={experiment_id} exists")
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        """The experiment called ``name`` (active or deleted), or None."""
         with self._reading() as connection:
             for experiment in self._experiments(connection):
                 if experiment.name == name:
@@ -232,7 +225,7 @@ class SqlStore(ExperimentSearches):
         connection: sa.Connection,
         compiled: CompiledQuery,
         experiment_ids: Sequence[str],
-        view_type: int | str | ViewType,
+        view: ViewType,
         limit: int | None,
         offset: int,
     ) -> list[str]:
@@ -243,75 +236,37 @@ class SqlStore(ExperimentSearches):
             self.tables,
             self.dialect,
             experiment_ids=numeric,
-            lifecycle_stages=sorted(ViewType.coerce(view_type).stages),
+            lifecycle_stages=sorted(view.stages),
             limit=limit,
             offset=offset,
             distinct_values=lambda values: connection.execute(values).scalars().all(),
         )
         return [row[0] for row in connection.execute(statement).all()]
 
-    def search_runs(
-        self,
-        experiment_ids: Sequence[str] | str | None = None,
-        filter_string: str | None = "",
-        run_view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int | None = SEARCH_MAX_RESULTS_PANDAS,
-        order_by: Sequence[str] | str | None = None,
-        output_format: str = "pandas",
-        search_all_experiments: bool = False,
-        experiment_names: Sequence[str] | None = None,
-        profile: str | Profile | None = None,
-    ) -> Any:
-        """Runs matching ``filter_string``, ordered by ``order_by``, as ``mlflow.search_runs`` answers.
+    def _prepare(
+        self, filter_string: str | None, order_by: OrderBy, profile: str | Profile | None
+    ) -> CompiledQuery:
+        return self._compile(filter_string, profile, "runs", order_by)
 
-        ``experiment_ids`` or ``experiment_names`` choose the experiments (neither: experiment ``0``,
-        or every active one with ``search_all_experiments=True``); ``run_view_type`` active, deleted or
-        all runs; ``max_results`` caps the result (None: all); ``output_format`` is ``"pandas"`` for a
-        DataFrame or ``"list"`` for :class:`Run` objects; ``profile`` overrides the store's.
-        """
-        check_output_format(output_format)
-        limit = check_total(max_results)
-        compiled = self._compile(filter_string, profile, "runs", order_by)
-        with self._reading() as connection:
-            ids = resolve_experiments(
-                experiment_ids,
-                experiment_names,
-                search_all_experiments,
-                lambda: self._experiments(connection),
-                DEFAULT_EXPERIMENT_ID,
-            )
-            run_ids = self._search_ids(connection, compiled, ids, run_view_type, limit, 0)
-            runs = self._read_runs(connection, run_ids)
-        self._warn_absent_keys(compiled, ids, run_view_type, held_by_any(runs))
-        return runs_to_frame(runs) if output_format == "pandas" else runs
+    def _compiled(self, query: CompiledQuery) -> CompiledQuery:
+        return query
 
-    def search_runs_paged(
+    def _page(
         self,
-        experiment_ids: Sequence[str] | str,
-        filter_string: str | None = "",
-        run_view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int | None = SEARCH_MAX_RESULTS_DEFAULT,
-        order_by: Sequence[str] | str | None = None,
-        page_token: str | bytes | None = None,
-        profile: str | Profile | None = None,
-    ) -> tuple[list[Run], str | None]:
-        """One page of runs and the token of the next page (None after the last), like
-        ``MlflowClient.search_runs``: ``experiment_ids`` to search, ``filter_string``,
-        ``run_view_type``, ``max_results`` (1 to 50000; None: the rest), ``order_by``, ``page_token``
-        and ``profile``. The tokens are MLflow's, so one from MLflow continues here and back."""
-        check_page_size(max_results, allow_none=True)
+        reading: sa.Connection,
+        query: CompiledQuery,
+        experiment_ids: list[str],
+        view: ViewType,
+        page_token: str | bytes | None,
+        size: int | None,
+        paged: bool,
+    ) -> Page:
         offset = parse_page_token(page_token)
-        compiled = self._compile(filter_string, profile, "runs", order_by)
         # One run more than the page tells whether another page follows.
-        fetch = None if max_results is None else max_results + 1
-        with self._reading() as connection:
-            run_ids = self._search_ids(
-                connection, compiled, id_list(experiment_ids), run_view_type, fetch, offset
-            )
-            token = next_page_token(offset, max_results, offset + len(run_ids))
-            runs = self._read_runs(connection, run_ids[:max_results])
-        self._warn_absent_keys(compiled, id_list(experiment_ids), run_view_type, held_by_any(runs))
-        return runs, token
+        fetch = size + 1 if paged and size is not None else size
+        run_ids = self._search_ids(reading, query, experiment_ids, view, fetch, offset)
+        token = next_page_token(offset, size, offset + len(run_ids)) if paged else None
+        return Page(self._read_runs(reading, run_ids[:size]), token)
 
     def get_run(self, run_id: str) -> Run:
         with self._reading() as connection:
@@ -321,8 +276,7 @@ class SqlStore(ExperimentSearches):
         return found[0]
 
     def key_sets(self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str]) -> KeySets:
-        """The metric, param and tag keys of the runs of ``experiment_ids`` in ``lifecycle_stages``:
-        three ``SELECT DISTINCT`` statements."""
+        # Three SELECT DISTINCT statements, one per kind of key.
         runs = self.tables["runs"]
         numeric = [int(i) for i in experiment_ids if i.lstrip("-").isdigit()]
         found: dict[str, frozenset[str]] = {}
@@ -341,7 +295,6 @@ class SqlStore(ExperimentSearches):
         return KeySets(**found)
 
     def run_ids_starting(self, prefix: str, limit: int = 6) -> list[str]:
-        """Up to ``limit`` ids of runs (active or deleted) that start with ``prefix``: a short id's runs."""
         if not prefix:
             return []
         runs = self.tables["runs"]
@@ -354,8 +307,6 @@ class SqlStore(ExperimentSearches):
             return [i for i in connection.execute(statement).scalars() if i.startswith(prefix)]
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every logged point of ``key``, ordered by timestamp, step and value as MLflow's SQL store
-        reads it back (empty if the run never logged it)."""
         metrics = self.tables["metrics"]
         with self._reading() as connection:
             if not self._read_runs(connection, [run_id], data=False):

@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import unquote, urlparse
@@ -29,20 +29,10 @@ from urllib.request import url2pathname
 
 from runql.common.redact import redact
 from runql.errors import Diagnostic, MissingDependencyError, NotFoundError, StoreError, UnsupportedQueryError
-from runql.model.arguments import (
-    DEFAULT_EXPERIMENT_ID,
-    SEARCH_MAX_RESULTS_DEFAULT,
-    SEARCH_MAX_RESULTS_PANDAS,
-    ExperimentSearches,
-    check_page_size,
-    check_total,
-    id_list,
-    resolve_experiments,
-)
+from runql.model.arguments import DEFAULT_EXPERIMENT_ID
 from runql.model.comparison import compare_runs, plot_metric_history
-from runql.model.frames import check_output_format
 from runql.model.keys import KeySets
-from runql.model.paging import paginate
+from runql.model.paging import next_page_token, parse_page_token
 from runql.model.records import (
     RUN_NAME_TAG,
     Experiment,
@@ -64,6 +54,7 @@ from runql.model.records import (
     run_from_record,
     run_to_record,
 )
+from runql.profiles.compiled import CompiledQuery, OrderBy
 from runql.sources import (
     StoreRecords,
     read_jsonl,
@@ -73,9 +64,13 @@ from runql.sources import (
     source_kind,
     write_jsonl,
 )
+from runql.stores.base import Page, RunStore
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from runql.engines.columnar import ColumnarRuns, Selection
+    from runql.language.ast import Key
     from runql.profiles.catalog import Profile
 
 __all__ = ["NotFoundError", "Workspace", "from_mlflow", "from_mlflow_db", "from_mlflow_dir"]
@@ -112,8 +107,9 @@ def _key(key: Any, what: str) -> str:
     return key
 
 
-class Workspace(ExperimentSearches):
-    """Experiments and runs in memory, with MLflow's tracking API over them.
+class Workspace(RunStore[CompiledQuery, None]):
+    """Experiments and runs in memory, with MLflow's tracking API over them (the read calls of a
+    :class:`~runql.stores.base.RunStore`, and MLflow's calls that log, tag, delete and restore).
 
     A workspace may be shared by threads: each call holds the workspace's lock while it reads or
     changes the runs, so a search answers from the state between two writes, and a write either
@@ -216,7 +212,7 @@ class Workspace(ExperimentSearches):
 
     @property
     def experiments(self) -> list[Experiment]:
-        """Every experiment, deleted ones included, in the order they were added."""
+        # In the order they were added.
         with self._lock:
             return list(self._experiments.values())
 
@@ -380,7 +376,6 @@ class Workspace(ExperimentSearches):
 
     @_locked
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        """The experiment called ``name`` (active or deleted), or None."""
         for experiment in self._experiments.values():
             if experiment.name == name:
                 return experiment
@@ -395,7 +390,6 @@ class Workspace(ExperimentSearches):
 
     @_locked
     def key_sets(self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str]) -> KeySets:
-        """The metric, param and tag keys of the runs of ``experiment_ids`` in ``lifecycle_stages``."""
         store = self._columns()
         within = store.among("experiment_id", set(experiment_ids))
         within &= store.among("lifecycle_stage", set(lifecycle_stages))
@@ -403,14 +397,11 @@ class Workspace(ExperimentSearches):
 
     @_locked
     def run_ids_starting(self, prefix: str, limit: int = 6) -> list[str]:
-        """Up to ``limit`` ids of runs (active or deleted) that start with ``prefix``: a short id's runs."""
         return [run_id for run_id in self._runs if prefix and run_id.startswith(prefix)][:limit]
 
     @_locked
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every logged point of ``key``, in logged order (empty if the run never logged it); read from
-        the run's store when it keeps the run's histories (a tracking database: ordered by timestamp,
-        step and value, as MLflow's SQL store reads them back)."""
+        # A run read from a tracking database reads its histories from there.
         run = self.get_run(run_id)
         return run.data.history(key, run.info.start_time or 0)
 
@@ -492,78 +483,44 @@ class Workspace(ExperimentSearches):
                 self._store = None
                 raise
 
-    def _search(
+    def _prepare(
+        self, filter_string: str | None, order_by: OrderBy, profile: str | Profile | None
+    ) -> CompiledQuery:
+        return self._compile(filter_string, profile, "runs", order_by)
+
+    def _compiled(self, query: CompiledQuery) -> CompiledQuery:
+        return query
+
+    def _reading(self) -> AbstractContextManager[None]:
+        # The searches hold the workspace's lock from start to end (_locked, below).
+        return nullcontext()
+
+    def _page(
         self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None,
-        view_type: int | str | ViewType,
-        order_by: str | Sequence[str] | None,
-        profile: str | Profile | None,
-    ) -> Selection:
-        compiled = self._compile(filter_string, profile, "runs", order_by)
+        reading: None,
+        query: CompiledQuery,
+        experiment_ids: list[str],
+        view: ViewType,
+        page_token: str | bytes | None,
+        size: int | None,
+        paged: bool,
+    ) -> Page:
+        from runql.engines.columnar import Selection
+
+        start = parse_page_token(page_token)
         store = self._columns()
         within = store.among("experiment_id", experiment_ids)
-        within &= store.among("lifecycle_stage", ViewType.coerce(view_type).stages)
-        found = store.select(compiled, within)
-        self._warn_absent_keys(compiled, experiment_ids, view_type, found.holds)
-        return found
-
-    @_locked
-    def search_runs(
-        self,
-        experiment_ids: Sequence[str] | str | None = None,
-        filter_string: str | None = "",
-        run_view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int | None = SEARCH_MAX_RESULTS_PANDAS,
-        order_by: Sequence[str] | str | None = None,
-        output_format: str = "pandas",
-        search_all_experiments: bool = False,
-        experiment_names: Sequence[str] | None = None,
-        profile: str | Profile | None = None,
-    ) -> Any:
-        """Runs matching ``filter_string``, ordered by ``order_by``, as ``mlflow.search_runs`` answers.
-
-        - ``experiment_ids`` / ``experiment_names``: the experiments searched (one of the two; an unknown
-          name is skipped with a warning). With neither, the active experiment is searched, or every
-          active experiment with ``search_all_experiments=True``.
-        - ``filter_string``: the filter (empty or None: every run); ``order_by``: a list of clauses such
-          as ``"metrics.auc DESC"`` (a single string is one clause).
-        - ``run_view_type``: ``ViewType.ACTIVE_ONLY``, ``DELETED_ONLY`` or ``ALL`` (or their names).
-        - ``max_results``: at most this many runs (None: all).
-        - ``output_format``: ``"pandas"`` for a DataFrame laid out as MLflow's, ``"list"`` for
-          :class:`Run` objects.
-        - ``profile``: the profile the query is checked against (default: the workspace's).
-        """
-        check_output_format(output_format)
-        limit = check_total(max_results)
-        ids = resolve_experiments(
-            experiment_ids,
-            experiment_names,
-            search_all_experiments,
-            lambda: self._experiments.values(),
-            self.active_experiment_id,
+        within &= store.among("lifecycle_stage", view.stages)
+        rows = store.search(query.query.filter, query.query.order_by, within)
+        stop = None if size is None else start + size
+        return _Selected(
+            Selection(store, rows),
+            Selection(store, rows[start:stop]),
+            next_page_token(start, size, len(rows)),
         )
-        runs = self._search(ids, filter_string, run_view_type, order_by, profile)
-        return runs.frame(limit) if output_format == "pandas" else runs[:limit]
 
-    @_locked
-    def search_runs_paged(
-        self,
-        experiment_ids: Sequence[str] | str,
-        filter_string: str | None = "",
-        run_view_type: int | str | ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int | None = SEARCH_MAX_RESULTS_DEFAULT,
-        order_by: Sequence[str] | str | None = None,
-        page_token: str | bytes | None = None,
-        profile: str | Profile | None = None,
-    ) -> tuple[list[Run], str | None]:
-        """One page of runs and the token of the next page (None after the last), like
-        ``MlflowClient.search_runs``: ``experiment_ids`` to search, ``filter_string``,
-        ``run_view_type``, ``max_results`` (1 to 50000; None: the rest), ``order_by``, ``page_token``
-        (None for the first page, then the token returned) and ``profile``, as in :meth:`search_runs`."""
-        check_page_size(max_results, allow_none=True)
-        runs = self._search(id_list(experiment_ids), filter_string, run_view_type, order_by, profile)
-        return paginate(runs, page_token, max_results)
+    search_runs = _locked(RunStore.search_runs)
+    search_runs_paged = _locked(RunStore.search_runs_paged)
 
     # -- editing experiments ---------------------------------------------------------------------
 
@@ -818,6 +775,25 @@ class Workspace(ExperimentSearches):
             run_id, artifact_path = parse_runs_uri(uri)
             return _inside(self._artifact_root(run_id), artifact_path)
         return local_path(uri)
+
+
+class _Selected(Page):
+    """A page of the column store's answer: its runs are read, or its DataFrame built from the columns,
+    only when asked for; whether a key is held is asked of every selected run, not only the page's."""
+
+    def __init__(self, selected: Selection, page: Selection, next_page_token: str | None) -> None:
+        super().__init__(page, next_page_token)
+        self._selected = selected
+        self._page = page
+
+    def listed(self) -> list[Run]:
+        return self._page[:]
+
+    def frame(self) -> pd.DataFrame:
+        return self._page.frame()
+
+    def holds(self, key: Key) -> bool:
+        return self._selected.holds(key)
 
 
 # The readers as functions, as runql exports them: runql.from_mlflow_dir(path) is

@@ -1,0 +1,381 @@
+"""``runql runs`` and ``runql experiments``: search a store as MLflow's search calls do, and print a column
+per attribute and key (``--columns`` chooses them)."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import fnmatch
+from typing import TYPE_CHECKING, Any, TextIO
+
+from runql.cli.command import Command, CommandError
+from runql.cli.render import Rows, add_format, print_rows, utc_times
+from runql.cli.source import add_source, open_store
+from runql.language.ast import Entity, clauses
+from runql.language.parser import parse
+from runql.model.arguments import SEARCH_MAX_RESULTS_THRESHOLD
+from runql.model.records import LifecycleStage, ViewType
+from runql.profiles.catalog import PROFILE_NAMES
+
+if TYPE_CHECKING:
+    from runql.cli.source import Store
+    from runql.model.records import Run
+
+__all__ = ["EXPERIMENTS", "PARENT_TAG", "RUNS"]
+
+PARENT_TAG = "mlflow.parentRunId"
+"""The tag MLflow gives a nested run: its parent's run id."""
+
+_VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
+_KEY_PREFIXES = ("metrics.", "params.", "tags.")
+
+
+def _add_search(parser: argparse.ArgumentParser, what: str) -> None:
+    add_source(parser)
+    parser.add_argument("--filter", "-F", default="", metavar="F", help=f"a filter_string over {what}")
+    parser.add_argument(
+        "--order-by", "-o", action="append", metavar="O", help="an order_by clause; repeat for several"
+    )
+    parser.add_argument("--max-results", "-n", type=int, metavar="N", help="print at most N (default: all)")
+    parser.add_argument(
+        "--view", choices=tuple(_VIEWS), default="active", help="active, deleted or all (default: active)"
+    )
+    parser.add_argument(
+        "--profile",
+        "-p",
+        choices=PROFILE_NAMES,
+        default="mlflow",
+        help="the backend whose rules the query follows",
+    )
+    parser.add_argument(
+        "--columns",
+        "-c",
+        nargs="+",
+        metavar="COLUMN",
+        help="the columns to print (space or comma separated; globs such as 'params.*' expand)",
+    )
+    add_format(parser)
+
+
+# -- choosing columns ------------------------------------------------------------------------------
+
+
+def _named_columns(
+    option: list[str] | None, available: list[str], rows: int, err: TextIO
+) -> list[str] | None:
+    """The columns ``--columns`` names (None when it is not given), each glob (``params.*``,
+    ``metrics.val*``) replaced by the columns it matches."""
+    if not option:
+        return None
+    expanded: list[str] = []
+    for name in [name.strip() for item in option for name in item.split(",") if name.strip()]:
+        if not any(c in name for c in "*?["):
+            expanded.append(name)
+            continue
+        matched = [c for c in available if fnmatch.fnmatchcase(c, name)]
+        if not matched and rows:
+            print(f"warning: no column matches {name!r}", file=err)
+        expanded.extend(matched)
+    return list(dict.fromkeys(expanded))
+
+
+def _select(
+    columns: dict[str, list[Any]], wanted: list[str], known: list[str], size: int
+) -> tuple[list[str], list[list[Any]]]:
+    """The columns ``wanted``: a key column no row has comes out empty, a typo is an error."""
+    chosen: list[list[Any]] = []
+    for name in wanted:
+        if name in columns:
+            chosen.append(columns[name])
+        elif name.startswith(_KEY_PREFIXES):
+            chosen.append([None] * size)
+        else:
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise CommandError(
+                f"unknown column {name!r}{hint}; columns are {', '.join(known)} and metrics.<key>, "
+                "params.<key>, tags.<key>"
+            )
+    return wanted, [list(row) for row in zip(*chosen, strict=True)] if chosen else [[] for _ in range(size)]
+
+
+# -- runql runs ------------------------------------------------------------------------------------
+
+
+def _configure_runs(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--experiment-name", "-e", action="append", metavar="N", help="search this experiment")
+    which.add_argument(
+        "--experiment-id", "-i", action="append", metavar="I", help="search this experiment id"
+    )
+    which.add_argument(
+        "--all-experiments",
+        "-a",
+        action="store_true",
+        help="search every active experiment (as MLflow's search_all_experiments)",
+    )
+    _add_search(parser, "runs")
+    parser.add_argument(
+        "--tree",
+        action="store_true",
+        help="put each run right after its parent, its name indented (nested runs, mlflow.parentRunId)",
+    )
+    parser.add_argument(
+        "--page-token",
+        metavar="TOKEN",
+        help="continue from the page this token ends (printed on stderr after a page of --max-results)",
+    )
+
+
+_RUN_COLUMNS = ("run_id", "run_name", "experiment", "status", "start_time")
+_RUN_EXTRA = ("experiment_id", "artifact_uri", "end_time")
+_RUN_TIMES = frozenset({"start_time", "end_time"})
+
+
+def _searched_experiments(store: Store, args: argparse.Namespace, err: TextIO) -> list[str]:
+    """The ids of the experiments ``runql runs`` searches."""
+    view = _VIEWS[args.view]
+    if args.experiment_name:
+        found = {n: store.get_experiment_by_name(n) for n in args.experiment_name}
+        missing = [n for n, e in found.items() if e is None]
+        if missing:
+            names = ", ".join(repr(e.name) for e in store.experiments)
+            raise CommandError(
+                f"no experiment named {', '.join(map(repr, missing))}; experiments are {names}"
+            )
+        for name, experiment in found.items():
+            assert experiment is not None
+            if experiment.lifecycle_stage == LifecycleStage.DELETED and view is ViewType.ACTIVE_ONLY:
+                print(
+                    f"warning: experiment {name!r} is deleted, and its runs with it: "
+                    "pass --view all (or --view deleted) to search them",
+                    file=err,
+                )
+        return [e.experiment_id for e in found.values() if e is not None]
+    if args.experiment_id:
+        for experiment_id in args.experiment_id:
+            store.get_experiment(experiment_id)
+        return list(args.experiment_id)
+    return [
+        e.experiment_id
+        for e in store.experiments
+        if (view is not ViewType.ACTIVE_ONLY and not args.all_experiments)
+        or e.lifecycle_stage == LifecycleStage.ACTIVE
+    ]
+
+
+def _search(
+    store: Store, args: argparse.Namespace, experiment_ids: list[str]
+) -> tuple[list[Run], str | None]:
+    """The runs found and the token of the next page (None: no page follows, or the search was not paged)."""
+    search: dict[str, Any] = {
+        "experiment_ids": experiment_ids,
+        "filter_string": args.filter,
+        "run_view_type": _VIEWS[args.view],
+        "max_results": args.max_results,
+        "order_by": args.order_by,
+        "profile": args.profile,
+    }
+    if args.page_token is not None or (
+        args.max_results is not None and args.max_results <= SEARCH_MAX_RESULTS_THRESHOLD
+    ):
+        return store.search_runs_paged(page_token=args.page_token, **search)
+    return store.search_runs(output_format="list", **search), None
+
+
+def _as_tree(runs: list[Run]) -> tuple[list[Run], list[int]]:
+    """``runs`` with each child right after its parent (in the order found), and each run's depth.
+    A run whose parent is not among ``runs`` is a root."""
+    found = {run.info.run_id for run in runs}
+    children: dict[str | None, list[Run]] = {}
+    for run in runs:
+        parent = run.data.tags.get(PARENT_TAG)
+        children.setdefault(parent if parent in found else None, []).append(run)
+    ordered: list[Run] = []
+    depths: list[int] = []
+    placed: set[str] = set()
+
+    def place(run: Run, depth: int) -> None:
+        if run.info.run_id in placed:  # a cycle of parent tags: each run is printed once
+            return
+        placed.add(run.info.run_id)
+        ordered.append(run)
+        depths.append(depth)
+        for child in children.get(run.info.run_id, []):
+            place(child, depth + 1)
+
+    for root in children.get(None, []):
+        place(root, 0)
+    for run in runs:  # runs on a cycle have no root: printed where they are
+        place(run, 0)
+    return ordered, depths
+
+
+def _run_columns(runs: list[Run], experiment_names: dict[str, str]) -> dict[str, list[Any]]:
+    """Every column of the runs, as MLflow's DataFrame orders them (with the run name and experiment
+    after the id); a metric, param or tag a run never logged is None, a logged NaN stays NaN."""
+    from runql.model.frames import first_seen
+
+    infos = [r.info for r in runs]
+    columns: dict[str, list[Any]] = {
+        "run_id": [i.run_id for i in infos],
+        "run_name": [r.data.tags.get("mlflow.runName", r.info.run_name or None) for r in runs],
+        "experiment": [experiment_names.get(i.experiment_id, i.experiment_id) for i in infos],
+        "experiment_id": [i.experiment_id for i in infos],
+        "status": [i.status for i in infos],
+        "artifact_uri": [i.artifact_uri for i in infos],
+        "start_time": utc_times([i.start_time for i in infos]),
+        "end_time": utc_times([i.end_time for i in infos]),
+    }
+    for part in ("metrics", "params", "tags"):
+        mappings = [getattr(r.data, part) for r in runs]
+        for key in first_seen(mappings):
+            columns[f"{part}.{key}"] = [m.get(key) for m in mappings]
+    return columns
+
+
+def _warn_of_absent_keys(
+    store: Store, columns: list[str], experiment_ids: list[str], view: ViewType, err: TextIO
+) -> None:
+    """Point out the metric, param and tag ``columns`` that no searched run has (the search warned of
+    the query's own keys already)."""
+    named = [c for c in columns if c.startswith(_KEY_PREFIXES)]
+    if not named:
+        return
+    from runql.language.ast import Query
+    from runql.model.keys import absent_keys
+
+    present = store.key_sets(experiment_ids, view.stages)
+    if present is not None:  # a tracking server cannot tell without sending every run
+        for diagnostic in absent_keys(Query(), present, named):
+            print(diagnostic, file=err)
+
+
+def _query_keys(filter_string: str, order_by: list[str] | None) -> list[str]:
+    """The metric, param and tag columns a query names, in the order it names them."""
+    query = parse(filter_string, order_by)
+    keys = [c.key for c in clauses(query.filter)] + [s.key for s in query.order_by]
+    prefixes = {Entity.METRIC: "metrics.", Entity.PARAM: "params.", Entity.TAG: "tags."}
+    return list(dict.fromkeys(prefixes[k.entity] + k.name for k in keys if k.entity in prefixes))
+
+
+def _run_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    store = open_store(args, err)
+    experiment_ids = _searched_experiments(store, args, err)
+    runs, next_token = _search(store, args, experiment_ids)
+    depths: list[int] = []
+    if args.tree:
+        runs, depths = _as_tree(runs)
+    columns = _run_columns(runs, {e.experiment_id: e.name for e in store.experiments})
+    if args.tree and args.format in ("table", "markdown"):
+        columns["run_name"] = [
+            "  " * depth + ("└ " if depth else "") + (name or "")
+            for depth, name in zip(depths, columns["run_name"], strict=True)
+        ]
+    wanted = _named_columns(args.columns, list(columns), len(runs), err)
+    if wanted is not None:
+        _warn_of_absent_keys(store, wanted, experiment_ids, _VIEWS[args.view], err)
+    elif args.format in ("csv", "json"):
+        wanted = list(columns)
+    else:
+        keys = _query_keys(args.filter, args.order_by)
+        metrics = sorted(c for c in columns if c.startswith("metrics."))
+        params = sorted(c for c in columns if c.startswith("params."))
+        # The columns a query names come right after the run: the last columns give way first.
+        wanted = list(dict.fromkeys([*_RUN_COLUMNS[:2], *keys, *_RUN_COLUMNS[2:], *metrics, *params]))
+    headers, values = _select(columns, wanted, [*_RUN_COLUMNS, *_RUN_EXTRA], len(runs))
+    print_rows(Rows(headers, values, _RUN_TIMES), args.format, out, err, "run", drop=args.columns is None)
+    if next_token is not None:
+        print(f"more runs: --page-token {next_token}", file=err)
+    return 0
+
+
+RUNS = Command(
+    name="runs",
+    help="search runs and print them",
+    description="Search the runs of a source (the bundled sample by default) with a filter_string "
+    "and order_by, as mlflow.search_runs does, and print them.",
+    configure=_configure_runs,
+    run=_run_runs,
+    examples="""\
+examples:
+  runql runs --filter "metrics.auc > 0.8" --order-by "metrics.auc DESC" --max-results 5
+  runql runs --experiment-name my_experiment --filter "params.model = 'xgboost'" --columns run_id,metrics.auc
+  runql runs --columns run_id 'params.*' --max-results 3
+  runql runs --filter "tags.mlflow.parentRunId = '7e3a9c1d5b2f4e6a8c0d1f3b5a7c9e2d'" --format csv
+  runql runs --view deleted --format json --max-results 2
+  runql runs --tree --columns run_id run_name status                # nested runs under their parent
+  runql runs --filter "attributes.status = 'Failed'" --profile azureml
+  runql runs --source ./mlruns --filter "metrics.auc > 0.8"          # an mlruns folder MLflow wrote
+
+Without --source, the store is found as MLflow finds it: MLFLOW_TRACKING_URI, then ./mlruns, then
+./mlflow.db in the current folder; with none of them, the bundled sample workspace is read. Which
+one was read is said on stderr. With no experiment option, every experiment is searched (every
+active one with --view active); MLflow itself would search only the active experiment.
+A metric, param or tag key that no searched run has is pointed out on stderr, with the close keys.
+An empty cell is a value never logged; a logged NaN prints NaN (JSON: "NaN", "Infinity").
+On a terminal the table fits its width: wide cells are cut with '…' and columns that do not fit are
+left out (their count goes to stderr; --columns or --format csv shows them); printed to a file or a
+pipe, nothing is cut. With --max-results, the token of the next page goes to stderr.
+exit status: 0 on success, 1 when the query or the source is at fault (the message goes to stderr).
+""",
+)
+"""The ``runs`` command."""
+
+
+# -- runql experiments -----------------------------------------------------------------------------
+
+_EXPERIMENT_COLUMNS = ("experiment_id", "name", "lifecycle_stage", "creation_time", "last_update_time")
+
+
+def _run_experiments(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    found = open_store(args, err).search_experiments(
+        view_type=_VIEWS[args.view],
+        max_results=args.max_results,
+        filter_string=args.filter,
+        order_by=args.order_by,
+        profile=args.profile,
+    )
+    tag_keys = sorted({k for e in found for k in e.tags})
+    columns: dict[str, list[Any]] = {
+        "experiment_id": [e.experiment_id for e in found],
+        "name": [e.name for e in found],
+        "lifecycle_stage": [e.lifecycle_stage for e in found],
+        "creation_time": utc_times([e.creation_time for e in found]),
+        "last_update_time": utc_times([e.last_update_time for e in found]),
+        "artifact_location": [e.artifact_location for e in found],
+    }
+    for key in tag_keys:
+        columns[f"tags.{key}"] = [e.tags.get(key) for e in found]
+    wanted = _named_columns(args.columns, list(columns), len(found), err)
+    if wanted is None:
+        wanted = (
+            list(columns)
+            if args.format in ("csv", "json")
+            else [*_EXPERIMENT_COLUMNS, *(f"tags.{k}" for k in tag_keys)]
+        )
+    headers, values = _select(columns, wanted, [*_EXPERIMENT_COLUMNS, "artifact_location"], len(found))
+    times = frozenset({"creation_time", "last_update_time"})
+    print_rows(Rows(headers, values, times), args.format, out, err, "experiment", drop=args.columns is None)
+    return 0
+
+
+EXPERIMENTS = Command(
+    name="experiments",
+    help="search experiments and print them",
+    description="Search the experiments of a source with a filter_string and order_by, as "
+    "mlflow.search_experiments does, and print them.",
+    configure=lambda parser: _add_search(parser, "experiments"),
+    run=_run_experiments,
+    examples="""\
+examples:
+  runql experiments
+  runql experiments --filter "name LIKE '%classifier%'" --order-by "name ASC"
+  runql experiments --filter "tags.team = 'vision'" --format csv
+  runql experiments --view all --columns experiment_id,name,lifecycle_stage
+  runql experiments --source ./mlruns --format json                  # an mlruns folder MLflow wrote
+
+exit status: 0 on success, 1 when the query or the source is at fault.
+""",
+)
+"""The ``experiments`` command."""

@@ -1,0 +1,52 @@
+"""``runql.connect``: the store that answers searches where the runs live, chosen by what the URL names.
+
+What a URL names is read from the one table of schemes, :mod:`runql.sources.schemes`, which
+:meth:`runql.Workspace.load` reads too: a tracking server's URI gives a
+:class:`~runql.stores.server.ServerStore`, a database URL or a SQLite file's path a
+:class:`~runql.stores.sql.SqlStore`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from runql.sources.schemes import scheme_kind
+from runql.stores.server import ServerStore
+
+if TYPE_CHECKING:
+    from runql.engines.sql import Schema
+    from runql.profiles.catalog import Profile
+    from runql.stores.sql import SqlStore
+
+__all__ = ["connect"]
+
+
+def connect(
+    url: str | os.PathLike[str],
+    *,
+    profile: str | Profile | None = None,
+    schema: Schema | None = None,
+    target: str | Profile | None = None,
+) -> SqlStore | ServerStore:
+    """A read-only store that answers searches where the runs live.
+
+    A database URL or a SQLite file's path gives a :class:`~runql.stores.sql.SqlStore`, which answers in
+    SQL (see :func:`runql.stores.sql.connect`; ``schema`` maps tables named otherwise; needs
+    SQLAlchemy). A tracking server's URI (``http(s)://``, ``databricks``, ``azureml://``) gives a
+    :class:`~runql.stores.server.ServerStore`, which sends the server what its language (``target``:
+    ``mlflow``, or ``azureml`` for Azure ML URIs) accepts and evaluates the rest (needs MLflow).
+    ``profile`` is the language of the store's searches. Either store is a context manager that closes
+    it. Raises :class:`~runql.StoreError` for a scheme no store reads.
+    """
+    text = os.fspath(url)
+    if scheme_kind(text) == "mlflow":
+        if schema is not None:
+            raise TypeError("schema maps a database's tables: a tracking server has none")
+        return ServerStore(text, target=target, profile=profile)
+    if target is not None:
+        raise TypeError("target is the language of a tracking server: a database is answered in SQL")
+    # Imported here: it needs SQLAlchemy, and without it names the extra to install.
+    from runql.stores.sql import SqlStore
+
+    return SqlStore(text, profile=profile, schema=schema)
