@@ -265,3 +265,41 @@ def test_the_registry_names_runql_errors() -> None:
         assert entry.meaning and "\n" not in entry.meaning, entry.code
         assert entry.warning != bool(entry.raised_as), f"{entry.code}: a warning, or raised as errors"
         assert all(issubclass(cls, runql.RunqlError) for cls in entry.raised_as), entry.code
+
+
+# -- the documented tree -----------------------------------------------------------------------------
+
+ARCHITECTURE = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+
+
+def documented_tree(text: str) -> set[str]:
+    """The files the tree in docs/architecture.md names, as paths under src/runql (a package line,
+    ``name/``, stands for its ``__init__.py``). The tree is the fenced block after "## The tree"; each
+    line is a name indented two spaces per level, then what it holds."""
+    block = text.split("## The tree", 1)[1].split("```", 2)[1]
+    paths: set[str] = set()
+    folders: list[str] = []
+    for line in block.splitlines()[1:]:
+        if not line.strip() or line.strip() == "src/runql/":
+            continue
+        depth = (len(line) - len(line.lstrip(" "))) // 2 - 1
+        name = line.split()[0]
+        folders = folders[:depth]
+        if name.endswith("/"):
+            folders.append(name.rstrip("/"))
+            paths.add("/".join([*folders, "__init__.py"]))
+        else:
+            paths.add("/".join([*folders, name]))
+    return paths
+
+
+def test_the_documented_tree_is_the_code() -> None:
+    documented = documented_tree(ARCHITECTURE.read_text("utf-8"))
+    actual = {path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")}
+    assert sorted(actual - documented) == [], "in src/runql but not in docs/architecture.md's tree"
+    assert sorted(documented - actual) == [], "in docs/architecture.md's tree but not in src/runql"
+
+
+def test_the_tree_reader_reads_nesting() -> None:
+    text = "## The tree\n\n```\nsrc/runql/\n  a.py    one\n  b/      two\n    c.py  three\n  d.py\n```\n"
+    assert documented_tree(text) == {"a.py", "b/__init__.py", "b/c.py", "d.py"}
