@@ -44,6 +44,8 @@ __all__ = [
 
 
 class Severity(Enum):
+    """Whether a :class:`Diagnostic` refuses the query (``ERROR``) or only warns about it (``WARNING``)."""
+
     ERROR = "error"
     WARNING = "warning"
 
@@ -114,6 +116,7 @@ class LocatedError(RunqlError):
 
     @property
     def column(self) -> int | None:
+        """The 1-based column where the problem starts in its line of ``source``; None when unlocated."""
         return None if self.span is None else self.span.column
 
     def __str__(self) -> str:

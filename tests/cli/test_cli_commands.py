@@ -60,7 +60,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     pytest.importorskip("mlflow")
     pytest.importorskip("yaml")
     pytest.importorskip("sqlalchemy")
-    from sources.test_sources import write_store
+    from support.conformance_store import write_store
 
     previous = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"

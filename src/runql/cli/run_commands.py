@@ -14,7 +14,7 @@ from runql.cli.search_commands import PARENT_TAG
 from runql.cli.source import add_source, find_run_id, load_workspace, open_store
 from runql.language.ast import Compare, Entity, Key, Literal, Op
 from runql.language.unparser import unparse
-from runql.model.records import ViewType
+from runql.model.records import RUN_NAME_TAG, ViewType
 
 if TYPE_CHECKING:
     from runql.cli.source import Store
@@ -108,7 +108,7 @@ def _describe(store: Store, run: Run) -> dict[str, Any]:
         }
     return {
         "run_id": info.run_id,
-        "run_name": run.data.tags.get("mlflow.runName", info.run_name),
+        "run_name": run.data.tags.get(RUN_NAME_TAG, info.run_name),
         "experiment": f"{experiment.name} ({experiment.experiment_id})",
         "status": info.status,
         "lifecycle_stage": info.lifecycle_stage,

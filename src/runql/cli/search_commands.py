@@ -14,7 +14,7 @@ from runql.cli.source import add_source, open_store
 from runql.language.ast import Entity, clauses
 from runql.language.parser import parse
 from runql.model.arguments import SEARCH_MAX_RESULTS_THRESHOLD
-from runql.model.records import LifecycleStage, ViewType
+from runql.model.records import RUN_NAME_TAG, LifecycleStage, ViewType
 from runql.profiles.catalog import PROFILE_NAMES
 
 if TYPE_CHECKING:
@@ -79,10 +79,8 @@ def _named_columns(
     return list(dict.fromkeys(expanded))
 
 
-def _select(
-    columns: dict[str, list[Any]], wanted: list[str], known: list[str], size: int
-) -> tuple[list[str], list[list[Any]]]:
-    """The columns ``wanted``: a key column no row has comes out empty, a typo is an error."""
+def _select(columns: dict[str, list[Any]], wanted: list[str], known: list[str], size: int) -> list[list[Any]]:
+    """The rows of the columns ``wanted``: a key column no row has comes out empty, a typo is an error."""
     chosen: list[list[Any]] = []
     for name in wanted:
         if name in columns:
@@ -96,7 +94,7 @@ def _select(
                 f"unknown column {name!r}{hint}; columns are {', '.join(known)} and metrics.<key>, "
                 "params.<key>, tags.<key>"
             )
-    return wanted, [list(row) for row in zip(*chosen, strict=True)] if chosen else [[] for _ in range(size)]
+    return [list(row) for row in zip(*chosen, strict=True)] if chosen else [[] for _ in range(size)]
 
 
 # -- runql runs ------------------------------------------------------------------------------------
@@ -219,7 +217,7 @@ def _run_columns(runs: list[Run], experiment_names: dict[str, str]) -> dict[str,
     infos = [r.info for r in runs]
     columns: dict[str, list[Any]] = {
         "run_id": [i.run_id for i in infos],
-        "run_name": [r.data.tags.get("mlflow.runName", r.info.run_name or None) for r in runs],
+        "run_name": [r.data.tags.get(RUN_NAME_TAG, r.info.run_name or None) for r in runs],
         "experiment": [experiment_names.get(i.experiment_id, i.experiment_id) for i in infos],
         "experiment_id": [i.experiment_id for i in infos],
         "status": [i.status for i in infos],
@@ -283,8 +281,8 @@ def _run_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         params = sorted(c for c in columns if c.startswith("params."))
         # The columns a query names come right after the run: the last columns give way first.
         wanted = list(dict.fromkeys([*_RUN_COLUMNS[:2], *keys, *_RUN_COLUMNS[2:], *metrics, *params]))
-    headers, values = _select(columns, wanted, [*_RUN_COLUMNS, *_RUN_EXTRA], len(runs))
-    print_rows(Rows(headers, values, _RUN_TIMES), args.format, out, err, "run", drop=args.columns is None)
+    values = _select(columns, wanted, [*_RUN_COLUMNS, *_RUN_EXTRA], len(runs))
+    print_rows(Rows(wanted, values, _RUN_TIMES), args.format, out, err, "run", drop=args.columns is None)
     if next_token is not None:
         print(f"more runs: --page-token {next_token}", file=err)
     return 0
@@ -354,9 +352,9 @@ def _run_experiments(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if args.format in ("csv", "json")
             else [*_EXPERIMENT_COLUMNS, *(f"tags.{k}" for k in tag_keys)]
         )
-    headers, values = _select(columns, wanted, [*_EXPERIMENT_COLUMNS, "artifact_location"], len(found))
+    values = _select(columns, wanted, [*_EXPERIMENT_COLUMNS, "artifact_location"], len(found))
     times = frozenset({"creation_time", "last_update_time"})
-    print_rows(Rows(headers, values, times), args.format, out, err, "experiment", drop=args.columns is None)
+    print_rows(Rows(wanted, values, times), args.format, out, err, "experiment", drop=args.columns is None)
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from runql.cli.command import CommandError
 from runql.common.redact import redact
@@ -14,12 +14,11 @@ from runql.errors import NotFoundError, RunqlError
 from runql.sources.discovery import find_source
 
 if TYPE_CHECKING:
-    from runql.stores.server import ServerStore
-    from runql.stores.sql import SqlStore
+    from runql.stores.base import RunStore
     from runql.stores.workspace import Workspace
 
-    # What the commands read: the runs in memory, a database searched in SQL, or a tracking server.
-    Store = Workspace | SqlStore | ServerStore
+    # What the commands read: any store (the runs in memory, a database, a tracking server).
+    Store = RunStore[Any, Any]
 
 __all__ = ["add_source", "find_run_id", "load_workspace", "open_store"]
 
@@ -46,37 +45,15 @@ def add_source(parser: argparse.ArgumentParser, searched_in_place: bool = True) 
 
 def _source(args: argparse.Namespace, err: TextIO) -> str | None:
     """The store to read (None: the bundled sample), found as MLflow finds it; says which on stderr
-    when the user did not name it."""
+    when the user did not name it. A scheme no store reads is refused here, in one line."""
+    from runql.sources.schemes import scheme_kind
+
     found = find_source(args.source)
     if found.notice:
         print(found.notice, file=err)
     if found.source is not None:
-        _check_scheme(found.source)
+        scheme_kind(found.source)
     return found.source
-
-
-def _check_scheme(source: str) -> None:
-    """A URI whose scheme neither runql nor MLflow reads is refused here, in one line."""
-    from runql.sources import source_kind
-
-    if source_kind(source) != "mlflow":
-        return
-    scheme = source.split(":", 1)[0].lower() if "://" in source else source.lower()
-    known = set(_MLFLOW_SCHEMES)
-    with contextlib.suppress(Exception):  # plugins add schemes: an unreadable list adds none
-        from importlib.metadata import entry_points
-
-        known |= {e.name for e in entry_points(group="mlflow.tracking_store")}
-    if scheme not in known:
-        raise CommandError(
-            f"{redact(source)}: no store reads the scheme {scheme!r}; runql reads an mlruns folder, "
-            f"an MLflow database (sqlite, postgresql, mysql) and MLflow's tracking URIs "
-            f"({', '.join(_MLFLOW_SCHEMES)})"
-        )
-
-
-# The tracking URI schemes MLflow itself serves (plugins register more).
-_MLFLOW_SCHEMES = ("http", "https", "databricks", "databricks-uc", "uc", "file", "mssql", "azureml")
 
 
 def load_workspace(args: argparse.Namespace, err: TextIO) -> Workspace:
@@ -92,20 +69,15 @@ def load_workspace(args: argparse.Namespace, err: TextIO) -> Workspace:
 def open_store(args: argparse.Namespace, err: TextIO) -> Store:
     """What a search reads: an MLflow database searched in SQL, a tracking server asked through the
     planner (either unless --load), or the source loaded whole."""
-    from runql.sources import source_kind
-    from runql.stores.server import ServerStore, is_server_uri
+    from runql.sources.schemes import source_kind
+    from runql.stores.dispatch import connect
     from runql.stores.workspace import Workspace
 
     source = _source(args, err)
     if source is None:
         return Workspace.sample()
-    if not getattr(args, "load", False):
-        if is_server_uri(source):
-            return _reading(source, lambda: ServerStore(source))
-        if source_kind(source) == "mlflow-db":
-            from runql.stores.sql import connect
-
-            return connect(source)
+    if not getattr(args, "load", False) and source_kind(source) in ("mlflow", "mlflow-db"):
+        return _reading(source, lambda: connect(source))
     return _reading(source, lambda: Workspace.load(source))
 
 

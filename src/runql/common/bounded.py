@@ -71,6 +71,7 @@ class SizedCache(Generic[K, V]):
         return len(self._entries)
 
     def cache_clear(self) -> None:
+        """Drop every kept entry, as ``functools.lru_cache``'s ``cache_clear`` does."""
         with self._lock:
             self._entries.clear()
             self._total = 0

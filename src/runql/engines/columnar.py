@@ -75,6 +75,8 @@ class StringColumn:
 
     @classmethod
     def build(cls, size: int, rows: Sequence[int], items: Sequence[str | None]) -> StringColumn:
+        """A column over ``size`` runs holding ``items[i]`` at row ``rows[i]``; every other row, and a
+        None item, is missing."""
         codes = np.full(size, -1, dtype=np.int32)
         if not items:
             return cls(codes)
@@ -84,6 +86,7 @@ class StringColumn:
         return cls(codes, values, {v: i for i, v in enumerate(values)})
 
     def code(self, value: str) -> int:
+        """The code of ``value``, added to the column's distinct values when it is new."""
         code = self.lookup.get(value)
         if code is None:
             code = self.lookup[value] = len(self.values)
@@ -92,6 +95,7 @@ class StringColumn:
         return code
 
     def set(self, row: int, value: Any) -> None:
+        """Hold ``value`` at ``row``; None makes the row missing."""
         self.codes[row] = -1 if value is None else self.code(value)
 
     def where(self, test: Callable[[str], bool]) -> Mask:
@@ -107,9 +111,11 @@ class StringColumn:
         return table[self.codes]
 
     def present(self) -> Mask:
+        """The rows that have a value."""
         return self.codes >= 0
 
     def present_at(self, rows: Indices) -> Mask:
+        """Whether each of ``rows`` has a value."""
         return self.codes[rows] >= 0
 
     def decoded(self, rows: Indices) -> npt.NDArray[np.object_]:
@@ -130,6 +136,9 @@ class StringColumn:
 
 @dataclass
 class NumberColumn:
+    """Numbers as float64 with a presence mask: ``values[i]`` counts only where ``present_mask[i]``
+    (a NaN is a value, not a missing one)."""
+
     values: npt.NDArray[np.float64]
     present_mask: Mask
     exact: npt.NDArray[np.object_] | None = None
@@ -141,6 +150,8 @@ class NumberColumn:
     def build(
         cls, size: int, rows: Sequence[int], items: Sequence[float | int], exact_times: bool = False
     ) -> NumberColumn:
+        """A column over ``size`` runs holding ``items[i]`` at row ``rows[i]``, every other row missing;
+        an integer past a float's range is infinity. ``exact_times`` marks a column of run times."""
         values = np.zeros(size, dtype=np.float64)
         present = np.zeros(size, dtype=bool)
         try:
@@ -155,6 +166,7 @@ class NumberColumn:
         return column
 
     def set(self, row: int, value: Any) -> None:
+        """Hold ``value`` at ``row`` (None makes the row missing), exactly in a column of run times."""
         self.present_mask[row] = value is not None
         self.values[row] = 0.0 if value is None else as_float(value)
         if self.exact_times and self.exact is None and value is not None and not exact_float(value):
@@ -167,9 +179,11 @@ class NumberColumn:
         return self.exact if self.exact is not None else self.values.astype(object)
 
     def present(self) -> Mask:
+        """The rows that have a value."""
         return self.present_mask
 
     def present_at(self, rows: Indices) -> Mask:
+        """Whether each of ``rows`` has a value."""
         return self.present_mask[rows]
 
     def decoded(self, rows: Indices) -> npt.NDArray[np.float64]:
@@ -282,6 +296,8 @@ class ColumnarRuns:
     # -- filtering -------------------------------------------------------------------------
 
     def column(self, key: Key) -> Column | None:
+        """The column of ``key``'s values; None when no run has the key, and for a dataset key. An
+        attribute runs do not have is an ``unknown-attribute`` :class:`EvaluationError`."""
         if key.aggregate is not None:
             return self.history_column(key)
         if key.entity is Entity.METRIC:
@@ -615,12 +631,14 @@ class HistoryPoints:
 
     @property
     def steps(self) -> npt.NDArray[np.int64]:
+        """The step of each point, in the order of ``rows`` and ``values``."""
         self._read_times()
         assert self._steps is not None
         return self._steps
 
     @property
     def timestamps(self) -> npt.NDArray[np.int64]:
+        """The timestamp of each point (milliseconds), in the order of ``rows`` and ``values``."""
         self._read_times()
         assert self._timestamps is not None
         return self._timestamps

@@ -57,10 +57,13 @@ class Plan:
 
     @property
     def residual_filter(self) -> str | None:
+        """The filter runql applies to the server's answer, as canonical text; None when there is none."""
         return None if self.residual is None else unparse(self.residual)
 
     @property
     def server_pages(self) -> bool:
+        """Whether ``max_results`` and page tokens can go to the server: it sorts, and nothing is left
+        to filter locally."""
         return self.server_sorts and self.residual is None
 
     def describe(self) -> str:

@@ -76,6 +76,7 @@ class Place(NamedTuple):
     where: str = ""
 
     def error(self, message: str, *, code: str, span: Any, hint: str) -> EvaluationError:
+        """An :class:`EvaluationError` located in this text (unlocated for a tree built by hand)."""
         where = self.where if self.source else ""
         return EvaluationError(message, code=code, span=span, hint=hint, source=self.source, where=where)
 
@@ -117,6 +118,8 @@ def _unknown_run_attribute(name: str, span: Any = None, place: Place = NOWHERE) 
 
 
 def dataset_values(run: Any, name: str) -> list[str]:
+    """The values of ``datasets.<name>`` over the dataset inputs of ``run``, one per input that has it;
+    ``context`` is read from each input's ``mlflow.data.context`` tag."""
     inputs = getattr(getattr(run, "inputs", None), "dataset_inputs", None) or ()
     if name == "context":
         return [tag.value for item in inputs for tag in (item.tags or ()) if tag.key == DATASET_CONTEXT_TAG]
@@ -361,6 +364,7 @@ def filter_runs(runs: Iterable[T], expr: Expr | None, source: str = "") -> list[
 
 
 def filter_experiments(experiments: Iterable[T], expr: Expr | None, source: str = "") -> list[T]:
+    """The experiments ``expr`` selects, in their input order. ``source`` is the filter text, for errors."""
     return _filter(experiments, expr, "experiments", source)
 
 

@@ -145,9 +145,11 @@ class Schema:
     columns: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     def table_name(self, table: str) -> str:
+        """The name in the database of MLflow's table ``table``."""
         return self.tables.get(table, table)
 
     def column_name(self, table: str, column: str) -> str:
+        """The name in the database of the column MLflow names ``column`` in its table ``table``."""
         return self.columns.get((table, column), column)
 
     def build(self, metadata: sa.MetaData | None = None) -> Tables:

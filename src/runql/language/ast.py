@@ -35,6 +35,7 @@ class Span:
 
     @classmethod
     def at(cls, text: str, start: int, end: int) -> Span:
+        """The span of ``text[start:end]``, with its line and column counted in ``text``."""
         line = text.count("\n", 0, start) + 1
         column = start - (text.rfind("\n", 0, start) + 1) + 1
         return cls(start, end, line, column)
@@ -115,6 +116,7 @@ class Op(Enum):
 
     @property
     def is_ordering(self) -> bool:
+        """``<``, ``<=``, ``>``, ``>=``: the operators that compare by order, not by equality."""
         return self in _ORDERING_OPS
 
 
@@ -196,6 +198,8 @@ class Literal:
 
 @dataclass(frozen=True, slots=True)
 class Compare:
+    """``key op value``: ``metrics.acc > 0.8``, ``tags.team LIKE 'ml%'``."""
+
     key: Key
     op: Op
     value: Literal
@@ -206,6 +210,8 @@ class Compare:
 
 @dataclass(frozen=True, slots=True)
 class In:
+    """``key IN (v1, v2...)``, or ``NOT IN`` when ``negated``."""
+
     key: Key
     values: tuple[Literal, ...]
     negated: bool = False
@@ -216,6 +222,8 @@ class In:
 
 @dataclass(frozen=True, slots=True)
 class IsNull:
+    """``key IS NULL``, or ``IS NOT NULL`` when ``negated``: whether the row has the key at all."""
+
     key: Key
     negated: bool = False
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -225,6 +233,8 @@ class IsNull:
 
 @dataclass(frozen=True, slots=True)
 class And:
+    """Conditions joined by AND, two or more (a chain ``a AND b AND c`` is one node)."""
+
     terms: tuple[Expr, ...]
     span: Span | None = field(default=None, compare=False, repr=False)
     parenthesised: bool = field(default=False, compare=False, repr=False)
@@ -232,6 +242,8 @@ class And:
 
 @dataclass(frozen=True, slots=True)
 class Or:
+    """Conditions joined by OR, two or more (a chain ``a OR b OR c`` is one node)."""
+
     terms: tuple[Expr, ...]
     span: Span | None = field(default=None, compare=False, repr=False)
     op_span: Span | None = field(default=None, compare=False, repr=False)
@@ -240,6 +252,8 @@ class Or:
 
 @dataclass(frozen=True, slots=True)
 class Not:
+    """``NOT term``."""
+
     term: Expr
     span: Span | None = field(default=None, compare=False, repr=False)
     op_span: Span | None = field(default=None, compare=False, repr=False)
@@ -252,6 +266,8 @@ Clause = Compare | In | IsNull
 
 @dataclass(frozen=True, slots=True)
 class SortKey:
+    """One ``order_by`` clause: a key, ascending unless ``descending`` (``metrics.auc DESC``)."""
+
     key: Key
     descending: bool = False
     span: Span | None = field(default=None, compare=False, repr=False)

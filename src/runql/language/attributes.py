@@ -40,6 +40,7 @@ class KeyKind(Enum):
 
     @property
     def plural(self) -> str:
+        """The kind in the plural, as messages name it: ``metrics``, ``string attributes``."""
         return _PLURALS[self]
 
 

@@ -45,6 +45,11 @@ def _unwritable(what: str, value: str, hint: str = _QUOTES_HINT) -> QueryValueEr
 
 
 def unparse_key(key: Key) -> str:
+    """The canonical text of a key: ``metrics.acc``, ``params.`my key```, ``min(metrics.loss)``.
+
+    A name no quoting can write, or an attribute alias (which the parser would read as another
+    attribute), is a :class:`QueryValueError` with the code ``unwritable``.
+    """
     if key.aggregate is not None:
         metric = _plain_key(key.metric)
         if key.step is not None:
@@ -81,6 +86,13 @@ def _number(value: int | float) -> str:
 
 
 def unparse_literal(literal: Literal, in_list: bool = False) -> str:
+    """The canonical text of a value: a number as Python writes it, a string in quotes; ``in_list``
+    writes a string as an item of an IN list (a Python literal, escapes included).
+
+    NaN, infinity and, outside a list, a string no quotes can hold (both ``'`` and ``"``, or a final
+    backslash) are a :class:`QueryValueError` with the code ``unwritable``; a value of another type is
+    ``bad-value-type``.
+    """
     value = literal.value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise QueryValueError(f"{value!r} is not a filter value", code="bad-value-type")

@@ -34,7 +34,8 @@ DIFFERS = "differs"
 class RunLookup(Protocol):
     """What finds runs by id: a :class:`~runql.Workspace` does (raising NotFoundError for an unknown id)."""
 
-    def get_run(self, run_id: str) -> Run: ...
+    def get_run(self, run_id: str) -> Run:
+        """The run with id ``run_id``; :class:`~runql.errors.NotFoundError` when there is none."""
 
 
 def _check_ids(ids: list[str]) -> None:

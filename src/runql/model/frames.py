@@ -25,6 +25,8 @@ OUTPUT_FORMATS = ("pandas", "list")
 
 
 def check_output_format(output_format: str) -> None:
+    """Refuse an ``output_format`` other than ``"pandas"`` and ``"list"`` with MLflow's message, as an
+    :class:`ArgumentError` (``bad-output-format``)."""
     if output_format not in OUTPUT_FORMATS:
         raise ArgumentError(
             f"Unsupported output format: {output_format!r}. Supported string values are 'pandas' or 'list'",

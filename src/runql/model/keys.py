@@ -37,6 +37,7 @@ class KeySets:
 
     @classmethod
     def of_runs(cls, runs: Iterable[Run]) -> KeySets:
+        """The keys some run of ``runs`` has."""
         metrics: set[str] = set()
         params: set[str] = set()
         tags: set[str] = set()
@@ -47,6 +48,7 @@ class KeySets:
         return cls(frozenset(metrics), frozenset(params), frozenset(tags))
 
     def of(self, entity: Entity) -> frozenset[str]:
+        """The keys of a metric, param or tag ``entity`` (another entity is a KeyError)."""
         return {Entity.METRIC: self.metrics, Entity.PARAM: self.params, Entity.TAG: self.tags}[entity]
 
 

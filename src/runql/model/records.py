@@ -53,6 +53,8 @@ class ViewType(IntEnum):
 
     @classmethod
     def from_string(cls, text: str) -> ViewType:
+        """The view named ``text``, in any case, spaces around ignored (``"active_only"``, ``"ALL"``);
+        another name is a ValueError."""
         try:
             return cls[text.strip().upper()]
         except KeyError:
@@ -62,6 +64,8 @@ class ViewType(IntEnum):
 
     @classmethod
     def coerce(cls, value: int | str | ViewType) -> ViewType:
+        """The view an argument names: a ViewType, MLflow's int (1, 2, 3) or a name (:meth:`from_string`);
+        anything else is a ValueError."""
         if isinstance(value, str):
             return cls.from_string(value)
         try:
@@ -78,6 +82,8 @@ class ViewType(IntEnum):
 
 
 class LifecycleStage:
+    """MLflow's lifecycle stages of runs and experiments, stored lower case: a deleted one can be restored."""
+
     ACTIVE = "active"
     DELETED = "deleted"
 
@@ -167,6 +173,8 @@ class History(Sequence[Metric]):
         return f"History({self.key!r}, {len(self)} points)"
 
     def append(self, point: Metric) -> None:
+        """Add ``point`` as the last logged; a timestamp or step beyond BIGINT is an OverflowError that
+        leaves the history as it was."""
         # Checked first, so a point that does not fit leaves the arrays as they were.
         added = array("q", (point.timestamp, point.step))
         self.values.append(point.value)
@@ -303,6 +311,8 @@ class RunData:
 
 @dataclass(slots=True)
 class Dataset:
+    """A dataset a run used; positional order as ``mlflow.entities.Dataset``."""
+
     name: str
     digest: str
     source_type: str | None = None
@@ -313,12 +323,17 @@ class Dataset:
 
 @dataclass(slots=True)
 class InputTag:
+    """A tag on one dataset input of a run (``mlflow.data.context``: ``training``...), as
+    ``mlflow.entities.InputTag``."""
+
     key: str
     value: str
 
 
 @dataclass(slots=True)
 class DatasetInput:
+    """A dataset as one run's input, with the input's tags; as ``mlflow.entities.DatasetInput``."""
+
     dataset: Dataset
     tags: list[InputTag] = field(default_factory=list)
 
@@ -333,11 +348,16 @@ class DatasetInput:
 
 @dataclass(slots=True)
 class RunInputs:
+    """The inputs of a run: its dataset inputs, as ``mlflow.entities.RunInputs``."""
+
     dataset_inputs: list[DatasetInput] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class Run:
+    """A run as ``mlflow.entities.Run``: ``info`` (ids, status, times), ``data`` (metrics, params,
+    tags) and ``inputs`` (datasets)."""
+
     info: RunInfo
     data: RunData = field(default_factory=RunData)
     inputs: RunInputs = field(default_factory=RunInputs)
@@ -703,6 +723,8 @@ def run_to_record(run: Run, histories: Mapping[str, Sequence[Metric]] | None = N
 
 
 def experiment_to_record(experiment: Experiment) -> dict[str, Any]:
+    """The flat dict :func:`experiment_from_record` reads back to an equal experiment; a tag key that is
+    not a string is a ValueError."""
     return {
         "experiment_id": experiment.experiment_id,
         "name": experiment.name,

@@ -218,6 +218,8 @@ class Profile:
         }[kind]
 
     def accepts_list(self, kind: KeyKind, name: str) -> bool:
+        """Whether ``IN`` and ``NOT IN`` lists work on the key ``name`` of ``kind``: every key of a kind in
+        ``list_kinds``, an attribute only when it is in ``list_attributes``."""
         return kind in self.list_kinds or (
             kind in (KeyKind.STRING_ATTRIBUTE, KeyKind.NUMERIC_ATTRIBUTE) and name in self.list_attributes
         )

@@ -130,6 +130,8 @@ def instead_of_not(profile: Profile, term: Expr) -> str:
 
 
 def unsearched_entity(profile: Profile) -> str:
+    """For a kind of key ``profile`` cannot filter or sort by: for experiments, the keys their filters
+    use; for runs, searching elsewhere (the DataFrame, the extended profile)."""
     if profile.entity == "experiments":
         names = ", ".join(sorted(profile.attributes))
         return f"experiment filters use the attributes {names} and tags.<name>"
@@ -137,6 +139,8 @@ def unsearched_entity(profile: Profile) -> str:
 
 
 def prefix(profile: Profile, key: Key) -> str:
+    """For a prefix ``profile`` does not accept: the key with its canonical prefix, and the prefixes it
+    accepts."""
     canonical = "attributes" if key.entity is Entity.ATTRIBUTE else key.entity.prefix
     return (
         f"write {canonical}.{key.alias or key.name}; "
@@ -145,6 +149,8 @@ def prefix(profile: Profile, key: Key) -> str:
 
 
 def unsortable(profile: Profile, key: Key) -> str:
+    """For an order_by key ``profile`` cannot sort by: sorting the result instead (the DataFrame, or the
+    list of experiments); runs cannot be sorted by datasets at all."""
     if key.entity is Entity.DATASET:
         return DATASET_ORDER
     if profile.entity == "experiments":
@@ -153,12 +159,15 @@ def unsortable(profile: Profile, key: Key) -> str:
 
 
 def dataset_key(profile: Profile, name: str) -> str:
+    """For an unknown ``datasets.<name>``: the closest dataset key, and every one there is."""
     close = difflib.get_close_matches(name, sorted(profile.dataset_keys), n=1)
     keys = ", ".join(sorted(profile.dataset_keys))
     return (f"did you mean datasets.{close[0]}? " if close else "") + f"dataset keys are {keys}"
 
 
 def quoted_metric(key: Key) -> str:
+    """For a metric whose name needs quoting, which the profile cannot filter by: filtering its DataFrame
+    column in pandas instead."""
     # The rule sees the key alone, not the comparison: name the column, not a made-up comparison.
     return (
         f"search without this condition, then filter the DataFrame's column 'metrics.{key.name}' "
@@ -167,6 +176,7 @@ def quoted_metric(key: Key) -> str:
 
 
 def filter_only_alias(alias: str, name: str) -> str:
+    """For an attribute alias (``created``) in order_by, which takes only the attribute ``name`` itself."""
     return f"the alias {alias!r} works in filters only: in order_by write {name}"
 
 
@@ -205,6 +215,8 @@ def _other_key(profile: Profile, name: str, node: Compare | In | IsNull | None, 
 
 
 def operator(profile: Profile, node: Compare, kind: KeyKind) -> str:
+    """For a comparator ``profile`` refuses on keys of ``kind``: the comparators it accepts, and how to
+    compare in pandas instead (numbers held in params and tags, ``!=`` on tags)."""
     allowed = " ".join(o.value for o in Op if o in profile.ops_for(kind))
     base = f"{kind.plural} accept {allowed}" if allowed else f"{kind.plural} accept no comparator here"
     if kind in (KeyKind.PARAM, KeyKind.TAG) and node.op.is_ordering:
@@ -221,10 +233,13 @@ def operator(profile: Profile, node: Compare, kind: KeyKind) -> str:
 
 
 def observed_refused(key: Key) -> str:
+    """For a comparison on tag ``key`` that some paths of the backend are reported to refuse: filtering
+    the DataFrame if it does."""
     return f"if the backend refuses it, filter the DataFrame: df[df['tags.{key.name}'].str.contains(...)]"
 
 
 def lists(profile: Profile, word: str) -> str:
+    """For an IN or NOT IN list (``word``) on a key ``profile`` takes no list for: the keys that take one."""
     keys = sorted(profile.list_attributes) + [
         f"{k.plural}.*" for k in sorted(profile.list_kinds, key=list(KeyKind).index)
     ]
@@ -233,6 +248,8 @@ def lists(profile: Profile, word: str) -> str:
 
 
 def null_test(profile: Profile, key: Key) -> str:
+    """For IS NULL or IS NOT NULL on a key ``profile`` cannot test: the kinds of keys it can, or
+    ``isna()`` on the DataFrame."""
     kinds = ", ".join(k.plural for k in KeyKind if k in profile.null_kinds) or "no key"
     return (
         f"IS NULL works on {kinds}; otherwise filter the DataFrame: "
@@ -244,23 +261,29 @@ def null_test(profile: Profile, key: Key) -> str:
 
 
 def unquote(number: int | float) -> str:
+    """For a number written in quotes where a number is compared: the number without them."""
     return f"remove the quotes: {number_text(number)}"
 
 
 def quote(kind: KeyKind, value: int | float) -> str:
+    """For a number compared with keys of ``kind``, which hold text: the number in quotes."""
     kind_name = "attributes" if kind is KeyKind.STRING_ATTRIBUTE else kind.plural
     return f"{kind_name} compare as text: write '{number_text(value)}'"
 
 
 def duration_units(number: int | float) -> str:
+    """For a duration below 1000 milliseconds, probably meant as seconds: the milliseconds ``number``
+    seconds are."""
     return f"for {number_text(number)} seconds write {number_text(number * 1000)}"
 
 
 def seconds(number: int | float) -> str:
+    """For a time that reads as seconds since the epoch: the milliseconds it would be, and their date."""
     return f"if you meant seconds, did you mean {number_text(number * 1000)} ({date_text(number * 1000)})?"
 
 
 def profile_statuses(profile: Profile) -> str:
+    """For a status ``profile`` does not know: the statuses it knows."""
     return f"statuses are {', '.join(dict.fromkeys(s for s, _ in profile.status_names))}"
 
 

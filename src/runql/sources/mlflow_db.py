@@ -10,7 +10,15 @@ that many rows repeat (a key, a common value) kept once.
 ``metrics`` (every logged point, by far the largest table) is not read at load: the runs come with a
 :class:`DatabaseHistories`, which reads a history from the database when it is asked for.
 ``histories=True`` reads every history at load instead. A SQLite file is opened read-only: reading
-never creates or changes a database.
+never creates or changes a database (a database in WAL mode keeps the ``-wal`` and ``-shm`` files SQLite
+makes beside it to read it; docs/security.md).
+
+A database may come from anyone, and its tables hold what was put in them, whatever MLflow's schema says
+(SQLite keeps text in an integer column). Every row is checked as it is read, as the readers of files
+check a line or a ``meta.yaml``: a value of the wrong type for its column (text in a time or a step, a
+metric value that is not a number, a status MLflow does not have, text that is not UTF-8) is a
+:class:`StoreError` (``corrupt-store``) naming the table and the row, by its run id, never a value that
+would break a search later.
 """
 
 from __future__ import annotations
@@ -26,10 +34,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from runql.common.optional import progress_bar, require
-from runql.common.redact import redact
+from runql.common.optional import install_hint, progress_bar, require
+from runql.common.redact import redact, shown
 from runql.errors import MissingDependencyError, StoreError
 from runql.model.records import (
+    TIME_LIMIT,
     History,
     LifecycleStage,
     Metric,
@@ -43,7 +52,7 @@ from runql.model.records import (
 from runql.sources.base import StoreRecords, dataset_inputs, local_path, url_scheme
 from runql.sources.schemes import DATABASE_SCHEMES
 
-__all__ = ["DatabaseHistories", "read_mlflow_db"]
+__all__ = ["DatabaseHistories", "missing_driver", "read_mlflow_db"]
 
 REQUIRED_TABLES = ("experiments", "experiment_tags", "runs", "metrics", "params", "tags")
 INPUT_TABLES = ("inputs", "input_tags", "datasets")
@@ -65,6 +74,24 @@ _RUN_COLUMNS = (
 _POINT_COLUMNS = ("run_uuid", "key", "value", "timestamp", "step", "is_nan")
 # The table keeps no logged order; MLflow's SQL store reads a history back by timestamp, step, value.
 _HISTORY_ORDER = ("timestamp", "step", "value")
+# The column that names a row of each table in a message (run_uuid for the others), and what it names.
+_ROW_KEYS = {
+    "experiments": "experiment_id",
+    "experiment_tags": "experiment_id",
+    "datasets": "dataset_uuid",
+    "inputs": "input_uuid",
+    "input_tags": "input_uuid",
+}
+_ROW_NAMES = {
+    "run_uuid": "run",
+    "experiment_id": "experiment",
+    "dataset_uuid": "dataset",
+    "input_uuid": "input",
+}
+# The first bytes of every SQLite database file.
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+# The drivers of a PostgreSQL URL (plain postgresql:// is psycopg's on SQLAlchemy 2.1, psycopg2's before).
+_POSTGRES_DRIVERS = ("psycopg", "psycopg2")
 
 
 def connect_url(url_or_path: str | os.PathLike[str]) -> tuple[str, str]:
@@ -86,9 +113,26 @@ def connect_url(url_or_path: str | os.PathLike[str]) -> tuple[str, str]:
         path = local_path(text)
     if not path.is_file():
         raise StoreError("no such database file", where=str(path), code="not-found")
+    _check_sqlite_file(path)
     # A read-only URI: SQLAlchemy would otherwise create an empty database at a mistyped path.
     uri = quote(path.resolve().as_posix())
     return f"sqlite:///file:{uri}?mode=ro&uri=true", str(path)
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse a file that is not a SQLite database before a driver reads it (an empty file is one: SQLite
+    reads it as a database without tables)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(_SQLITE_MAGIC))
+    except OSError as error:
+        raise StoreError(f"cannot read it: {error.strerror or error}", where=str(path)) from None
+    if head and head != _SQLITE_MAGIC:
+        raise StoreError(
+            "not a SQLite database file (an MLflow tracking database such as mlflow.db is one)",
+            where=str(path),
+            code="not-a-store",
+        )
 
 
 def read_mlflow_db(
@@ -123,7 +167,8 @@ class DatabaseHistories:
 
     Each read opens the database (a SQLite file read-only), reads, and closes it, so the runs hold no
     connection; a history therefore includes the points logged since the runs were loaded. A history's
-    points come ordered by timestamp, step and value, as MLflow's SQL store reads them back.
+    points come ordered by timestamp, step and value, as MLflow's SQL store reads them back. A point of
+    the wrong type is a :class:`StoreError` naming table ``metrics`` and the run.
     """
 
     def __init__(self, target: str, where: str) -> None:
@@ -142,6 +187,7 @@ class DatabaseHistories:
         return self._made
 
     def history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of metric ``key`` of run ``run_id`` in table ``metrics`` (empty if none)."""
         engine = self._engine()
         sa, metrics = self._sa, _metrics_table(self._sa)
         # The key is compared as an expression, which no index holds: SQLite, without statistics, would
@@ -152,36 +198,51 @@ class DatabaseHistories:
             .where(metrics.c.run_uuid == run_id, metrics.c.key.concat("") == key)
             .order_by(*(metrics.c[c] for c in _HISTORY_ORDER))
         )
-        with _connected(sa, engine, self.where) as connection:
-            return [
-                Metric(key, math.nan if is_nan else float(value), timestamp, step or 0)
-                for chunk in _driver_rows(connection, query)
-                for value, timestamp, step, is_nan in chunk
-            ]
+        with (
+            _connected(sa, engine, self.where, "metrics") as connection,
+            _driver_rows(connection, query) as chunks,
+        ):
+            points: list[Metric] = []
+            for chunk in chunks:
+                for value, timestamp, step, is_nan in chunk:
+                    # One test for the rows MLflow writes; any other row is checked field by field.
+                    if type(value) is float and type(timestamp) is int and type(step) is int and is_nan == 0:
+                        points.append(Metric(key, value, timestamp, step))
+                        continue
+                    try:
+                        points.append(_point(key, value, timestamp, step, is_nan))
+                    except ValueError as error:
+                        where = _row_place(self.where, "metrics", run_id)
+                        raise StoreError(str(error), where=where) from None
+            return points
 
     def histories(
         self, run_ids: Sequence[str], keys: Collection[str] | None = None
     ) -> dict[str, dict[str, list[Metric]]]:
+        """Every point of the metrics ``keys`` (None: of every metric) of the runs ``run_ids``, by run id
+        and key (runs without points left out), read in a few statements rather than one per run."""
         engine = self._engine()
         sa, metrics = self._sa, _metrics_table(self._sa)
         found: defaultdict[str, dict[str, list[Metric]]] = defaultdict(dict)
         points = sa.select(*(metrics.c[c] for c in _POINT_COLUMNS)).order_by(
             metrics.c.run_uuid, metrics.c.key, *(metrics.c[c] for c in _HISTORY_ORDER)
         )
-        with _connected(sa, engine, self.where) as connection:
+        with _connected(sa, engine, self.where, "metrics") as connection:
             if keys is not None and len(run_ids) > _IDS_PER_STATEMENT:
                 # Many runs, few metrics: the metrics' points in one statement, the runs asked for kept.
                 # Chunk by chunk of runs, the database would walk every point of the key once per chunk.
                 wanted = set(run_ids)
-                rows = _driver_rows(connection, points.where(metrics.c.key.in_(sorted(keys))))
-                _add_points(([row for row in chunk if row[0] in wanted] for chunk in rows), found)
+                with _driver_rows(connection, points.where(metrics.c.key.in_(sorted(keys)))) as chunks:
+                    kept = ([row for row in chunk if row[0] in wanted] for chunk in chunks)
+                    _add_points(kept, found, self.where)
                 return dict(found)
             for start in range(0, len(run_ids), _IDS_PER_STATEMENT):
                 chunk = list(run_ids[start : start + _IDS_PER_STATEMENT])
                 query = points.where(metrics.c.run_uuid.in_(chunk))
                 if keys is not None:  # compared as an expression, so the runs' index serves, not the key's
                     query = query.where(metrics.c.key.concat("").in_(sorted(keys)))
-                _add_points(_driver_rows(connection, query), found)
+                with _driver_rows(connection, query) as chunks:
+                    _add_points(chunks, found, self.where)
         return dict(found)
 
 
@@ -190,12 +251,14 @@ def _metrics_table(sa: Any) -> Any:
     return sa.table("metrics", *(sa.column(c) for c in _POINT_COLUMNS))
 
 
-def _driver_rows(connection: Any, query: Any) -> Iterator[list[Any]]:
-    """The rows of ``query`` as the driver's tuples, a chunk at a time.
+@contextmanager
+def _driver_rows(connection: Any, query: Any) -> Iterator[Iterator[list[Any]]]:
+    """The rows of ``query`` as the driver's tuples, a chunk at a time, from a cursor closed on leaving.
 
     On millions of rows, SQLAlchemy's Row objects cost several times the driver's tuples, so the
     statement SQLAlchemy compiles runs on the driver's cursor, its values still bound as parameters
-    (strings, which need no conversion on the way).
+    (strings, which need no conversion on the way). The cursor is closed before the connection is,
+    also when reading the rows failed.
     """
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     values = compiled.params
@@ -203,18 +266,25 @@ def _driver_rows(connection: Any, query: Any) -> Iterator[list[Any]]:
     cursor = connection.connection.cursor()
     try:
         cursor.execute(str(compiled), parameters)
-        while chunk := cursor.fetchmany(_CHUNK):
-            yield chunk
+        yield iter(partial(cursor.fetchmany, _CHUNK), [])
     finally:
         cursor.close()
+
+
+def _row_place(where: str, table: str, row_id: Any, key: str = "run_uuid") -> str:
+    """Where a row is, for a message: the store, the table, and the row by the id it holds."""
+    text = row_id if isinstance(row_id, str) else repr(row_id)
+    return f"{where}, table {table}, {_ROW_NAMES[key]} {shown(text, 80)}"
 
 
 def _add_points(
     chunks: Iterable[Sequence[Sequence[Any]]],
     into: Mapping[str, dict[str, list[Metric]]] | Mapping[str, dict[str, History | list[Metric]]],
+    where: str,
 ) -> None:
     """Append each point of ``chunks`` (rows of ``_POINT_COLUMNS``, ordered by run, key, then as a history
-    is) to its history in ``into[run_id][key]``, which starts each history anew."""
+    is) to its history in ``into[run_id][key]``, which starts each history anew. A row of the wrong type
+    is a StoreError naming table ``metrics`` and its run (``where`` names the store)."""
     names: dict[str, str] = {}
     current: tuple[str, str] | None = None
     name = ""
@@ -222,10 +292,111 @@ def _add_points(
     for chunk in chunks:
         for run_id, key, value, timestamp, step, is_nan in chunk:
             if (run_id, key) != current:
+                if type(key) is not str:
+                    message = f"a metric key must be a string, not {_value(key)}"
+                    raise StoreError(message, where=_row_place(where, "metrics", run_id))
                 current = (run_id, key)
                 name = names.setdefault(key, key)  # one string per key, not one per point
                 history = into[run_id][name] = []
-            history.append(Metric(name, math.nan if is_nan else float(value), timestamp, step or 0))
+            # One test for the rows MLflow writes; any other row is checked field by field.
+            if type(value) is float and type(timestamp) is int and type(step) is int and is_nan == 0:
+                history.append(Metric(name, value, timestamp, step))
+                continue
+            try:
+                history.append(_point(name, value, timestamp, step, is_nan))
+            except ValueError as error:
+                raise StoreError(str(error), where=_row_place(where, "metrics", run_id)) from None
+
+
+# -- the checks of a row's values: each raises ValueError naming the column and the value --------------
+
+
+def _value(value: Any) -> str:
+    """A value of a row, for a message: its repr, cut (a hostile row may hold megabytes)."""
+    return shown(repr(value), 80)
+
+
+def _flag(value: Any, column: str) -> bool:
+    """A boolean column: SQLite holds 0 or 1, PostgreSQL and MySQL a bool."""
+    if value == 0:
+        return False
+    if value == 1:
+        return True
+    raise ValueError(f"{column} must be a boolean (0 or 1), not {_value(value)}")
+
+
+def _number(value: Any, column: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{column} must be a number, not {_value(value)}")
+    return float(value)
+
+
+def _integer(value: Any, column: str) -> int:
+    """A BIGINT column: an integer (SQLite may hold text, a float or a blob in one)."""
+    if type(value) is not int:
+        raise ValueError(f"{column} must be an integer, not {_value(value)}")
+    return value
+
+
+def _time(value: Any, column: str) -> int | None:
+    """A run's or an experiment's time: milliseconds since the epoch, or NULL; within what a DataFrame and
+    the column store hold exactly (2**53 milliseconds), as the other readers require."""
+    if value is None:
+        return None
+    if type(value) is not int:
+        raise ValueError(f"{column} must be milliseconds since the epoch (an integer), not {_value(value)}")
+    if not -TIME_LIMIT <= value < TIME_LIMIT:
+        raise ValueError(f"{column} must be between -{TIME_LIMIT} and {TIME_LIMIT}, not {value}")
+    return value
+
+
+def _text(value: Any, column: str) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise ValueError(f"{column} must be text, not {_value(value)}")
+
+
+def _name(value: Any, column: str) -> str:
+    """A column that must hold text (a key, a name): never NULL."""
+    if type(value) is not str:
+        raise ValueError(f"{column} must be text, not {_value(value)}")
+    return value
+
+
+def _identifier(value: Any, column: str) -> str:
+    """An experiment id: an integer in MLflow's schema, text in older ones."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
+        raise ValueError(f"{column} must be an integer or text, not {_value(value)}")
+    return str(value)
+
+
+def _one_of(value: Any, allowed: Sequence[str], default: str, column: str) -> str:
+    if value is None or value == "":
+        return default
+    if type(value) is not str or value not in allowed:
+        raise ValueError(f"{column} must be one of {', '.join(allowed)}, not {_value(value)}")
+    return value
+
+
+def _utf8_problem(raw: bytes | None) -> str:
+    """What makes ``raw`` not UTF-8 ("" when it is)."""
+    try:
+        bytes(raw or b"").decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"{error.reason} at byte {error.start}"
+    return ""
+
+
+def _point(key: str, value: Any, timestamp: Any, step: Any, is_nan: Any) -> Metric:
+    """A row of ``metrics`` as a point. MLflow stores NaN as ``is_nan`` (the value then means nothing) and
+    an infinity as the largest float; a step of NULL, from old schemas, is 0."""
+    nan = _flag(is_nan, "is_nan")
+    number = math.nan if nan else _number(value, "value")
+    steps = 0 if step is None else _integer(step, "step")
+    return Metric(key, number, _integer(timestamp, "timestamp"), steps)
+
+
+# -- connecting --------------------------------------------------------------------------------------
 
 
 @contextmanager
@@ -241,47 +412,100 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _engine(sa: Any, target: str, shown: str) -> Any:
+def missing_driver(shown_url: str, error: ImportError) -> MissingDependencyError:
+    """The error for a database URL whose driver is not installed, as one line that says what to install.
+
+    ``shown_url`` is the URL without its password. A PostgreSQL driver (``psycopg``, which SQLAlchemy 2.1
+    uses for a plain ``postgresql://`` URL, or ``psycopg2``) comes with the ``postgres`` extra.
+    """
+    module = (error.name or "").split(".")[0]
+    if module in _POSTGRES_DRIVERS:
+        return MissingDependencyError(
+            f"reading {shown_url} needs the PostgreSQL driver {module!r}: {install_hint('postgres')}"
+        )
+    named = f" {module!r}" if module else ""
+    return MissingDependencyError(
+        f"reading {shown_url} needs its database driver{named}, which is not installed: "
+        f"{str(error).splitlines()[0] if str(error) else 'install it'}"
+    )
+
+
+def _engine(sa: Any, target: str, shown_url: str) -> Any:
     try:
         # No pool: a connection is closed as soon as its read is done.
         return sa.create_engine(target, poolclass=sa.pool.NullPool)
     except ImportError as error:  # the database's driver (psycopg, pymysql, ...) is not installed
-        raise MissingDependencyError(f"reading {shown} needs its database driver: {error}") from None
+        raise missing_driver(shown_url, error) from None
     except sa.exc.ArgumentError as error:
-        raise StoreError(f"not a database URL: {error}", where=shown, code="not-a-store") from None
+        raise StoreError(f"not a database URL: {error}", where=shown_url, code="not-a-store") from None
+
+
+def _detail(error: BaseException) -> str:
+    """The first line of a driver's message (SQLAlchemy's wrapper adds the statement and a link)."""
+    text = str(getattr(error, "orig", None) or error) or type(error).__name__
+    return text.splitlines()[0]
+
+
+def _undecodable(error: BaseException) -> bool:
+    """Whether reading failed on text that is not UTF-8: SQLite keeps any bytes in a text column, and
+    its Python driver refuses them only when it reads them (an OperationalError saying so)."""
+    found = getattr(error, "orig", None) or error
+    return isinstance(found, UnicodeDecodeError) or str(found).startswith("Could not decode to UTF-8")
+
+
+def _corrupt_sqlite(engine: Any, error: BaseException) -> bool:
+    """Whether SQLite failed on a damaged file: Python's sqlite3 raises its bare DatabaseError for
+    SQLITE_CORRUPT and SQLITE_NOTADB, and a subclass (OperationalError, ...) for everything else."""
+    found = getattr(error, "orig", None) or error
+    return engine.dialect.name == "sqlite" and type(found) is engine.dialect.loaded_dbapi.DatabaseError
 
 
 @contextmanager
-def _connected(sa: Any, engine: Any, shown: str) -> Iterator[Any]:
-    """A connection to the database, closed afterwards; failing to open or read it is a StoreError."""
+def _connected(sa: Any, engine: Any, shown_url: str, table: str = "") -> Iterator[Any]:
+    """A connection to the database, closed afterwards. Failing to connect is ``unreachable-store``;
+    failing to read is ``corrupt-store`` when the data is at fault (text that is not UTF-8, a damaged
+    SQLite file), naming ``table`` when given, else ``unreachable-store``."""
     # Rows are read through the driver's own cursor, whose errors SQLAlchemy does not wrap.
-    failures = (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error)
+    failures = (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error, UnicodeDecodeError)
     try:
-        with engine.connect() as connection:
+        connection = engine.connect()
+    except failures as error:
+        message = f"cannot connect to the database: {_detail(error)}"
+        raise StoreError(message, where=shown_url, code="unreachable-store") from None
+    try:
+        with connection:
             yield connection
     except failures as error:
-        detail = str(getattr(error, "orig", None) or error) or type(error).__name__
-        raise StoreError(f"cannot read the database: {detail.splitlines()[0]}", where=shown) from None
+        where = f"{shown_url}, table {table}" if table else shown_url
+        if _undecodable(error):
+            raise StoreError(f"text that is not UTF-8: {_detail(error)}", where=where) from None
+        if _corrupt_sqlite(engine, error):
+            raise StoreError(f"the database file is damaged: {_detail(error)}", where=where) from None
+        message = f"cannot read the database: {_detail(error)}"
+        raise StoreError(message, where=where, code="unreachable-store") from None
+
+
+# -- the load ----------------------------------------------------------------------------------------
 
 
 class _Reader:
-    def __init__(self, sa: Any, connection: Any, shown: str) -> None:
+    def __init__(self, sa: Any, connection: Any, shown_url: str) -> None:
         self.sa = sa
         self.connection = connection
-        self.shown = shown
+        self.shown = shown_url
         names = set(sa.inspect(connection).get_table_names())
         missing = [t for t in REQUIRED_TABLES if t not in names]
         if missing:
             if "runs" not in names and "experiments" not in names:
                 raise StoreError(
                     "not an MLflow tracking database: it has no 'experiments' or 'runs' table",
-                    where=shown,
+                    where=shown_url,
                     code="not-a-store",
                 )
             raise StoreError(
                 f"the database lacks table{'s' if len(missing) > 1 else ''} {', '.join(missing)} of "
                 "MLflow's schema; it may be partial, or from an MLflow too old to read",
-                where=shown,
+                where=shown_url,
                 code="missing-table",
             )
         self.names = names
@@ -294,8 +518,12 @@ class _Reader:
             self.tables[name] = self.sa.Table(name, self.sa.MetaData(), autoload_with=self.connection)
         return self.tables[name]
 
-    def rows(self, name: str, columns: Sequence[str], order: Sequence[str] = ()) -> Iterator[list[Any]]:
-        """The rows of ``columns`` of table ``name``, as the driver's tuples, a chunk at a time."""
+    @contextmanager
+    def rows(
+        self, name: str, columns: Sequence[str], order: Sequence[str] = ()
+    ) -> Iterator[Iterator[list[Any]]]:
+        """The rows of ``columns`` of table ``name``, as the driver's tuples, a chunk at a time. Text that
+        is not UTF-8 is a StoreError naming the row that holds it."""
         table = self.table(name)
         missing = [c for c in (*columns, *order) if c not in table.c]
         if missing:
@@ -305,7 +533,31 @@ class _Reader:
                 code="missing-table",
             )
         query = self.sa.select(*(table.c[c] for c in columns)).order_by(*(table.c[c] for c in order))
-        return _driver_rows(self.connection, query)
+        try:
+            with _driver_rows(self.connection, query) as chunks:
+                yield chunks
+        except (self.sa.exc.SQLAlchemyError, self.connection.dialect.loaded_dbapi.Error) as error:
+            if not _undecodable(error):
+                raise
+            raise self._not_utf8(name, columns) from None
+
+    def _not_utf8(self, name: str, columns: Sequence[str]) -> StoreError:
+        """The error for text that is not UTF-8 in table ``name``: its columns are read again as bytes
+        (only after the read failed) to find the first row holding some."""
+        table, key = self.table(name), _ROW_KEYS.get(name, "run_uuid")
+        query = self.sa.select(*(self.sa.cast(table.c[c], self.sa.LargeBinary) for c in columns))
+        with _driver_rows(self.connection, query) as chunks:
+            for row in (row for chunk in chunks for row in chunk):
+                for column, raw in zip(columns, row, strict=True):
+                    problem = _utf8_problem(raw)
+                    if problem:
+                        row_id = bytes(row[columns.index(key)] or b"").decode("utf-8", "backslashreplace")
+                        message = f"{column} holds text that is not UTF-8 ({problem})"
+                        return StoreError(message, where=_row_place(self.shown, name, row_id, key))
+        return StoreError("text that is not UTF-8", where=f"{self.shown}, table {name}")
+
+    def _bad(self, table: str, row_id: Any, error: ValueError, key: str = "run_uuid") -> StoreError:
+        return StoreError(str(error), where=_row_place(self.shown, table, row_id, key))
 
     def read(self, histories: bool, progress: bool | None) -> tuple[list[dict[str, Any]], list[Run], bool]:
         """The experiment records and the runs, and whether the runs hold their whole histories."""
@@ -332,14 +584,22 @@ class _Reader:
 
     def _orphan(self, table: str, run_id: Any) -> StoreError:
         return StoreError(
-            f"table {table!r} has a row for run {run_id!r}, which is not in table 'runs'", where=self.shown
+            f"table {table!r} has a row for run {_value(run_id)}, which is not in table 'runs'",
+            where=self.shown,
         )
 
     def _experiments(self) -> None:
         experiment_tags: dict[str, dict[str, str]] = defaultdict(dict)
-        for chunk in self.rows("experiment_tags", ("key", "value", "experiment_id")):
-            for key, value, experiment_id in chunk:
-                experiment_tags[str(experiment_id)][key] = value
+        with self.rows("experiment_tags", ("key", "value", "experiment_id")) as chunks:
+            for chunk in chunks:
+                for key, value, experiment_id in chunk:
+                    try:
+                        tags = experiment_tags[_identifier(experiment_id, "experiment_id")]
+                        name, text = _name(key, "key"), _text(value, "value")
+                        if text is not None:  # a NULL value, which the schema allows, is no value
+                            tags[name] = text
+                    except ValueError as error:
+                        raise self._bad("experiment_tags", experiment_id, error, "experiment_id") from None
         columns = (
             "experiment_id",
             "name",
@@ -348,35 +608,73 @@ class _Reader:
             "creation_time",
             "last_update_time",
         )
-        for chunk in self.rows("experiments", columns, order=("experiment_id",)):
-            for experiment_id, name, artifact_location, stage, created, updated in chunk:
-                self.experiments.append(
-                    {
-                        "experiment_id": str(experiment_id),
-                        "name": name,
-                        "artifact_location": artifact_location,
-                        "lifecycle_stage": stage or LifecycleStage.ACTIVE,
-                        "creation_time": created,
-                        "last_update_time": updated,
-                        "tags": experiment_tags.get(str(experiment_id), {}),
-                    }
-                )
+        with self.rows("experiments", columns, order=("experiment_id",)) as chunks:
+            for chunk in chunks:
+                for experiment_id, name, artifact_location, stage, created, updated in chunk:
+                    try:
+                        identifier = _identifier(experiment_id, "experiment_id")
+                        record = {
+                            "experiment_id": identifier,
+                            "name": _name(name, "name"),
+                            "artifact_location": _text(artifact_location, "artifact_location"),
+                            "lifecycle_stage": _one_of(
+                                stage, _STAGES, LifecycleStage.ACTIVE, "lifecycle_stage"
+                            ),
+                            "creation_time": _time(created, "creation_time"),
+                            "last_update_time": _time(updated, "last_update_time"),
+                            "tags": experiment_tags.get(identifier, {}),
+                        }
+                    except ValueError as error:
+                        raise self._bad("experiments", experiment_id, error, "experiment_id") from None
+                    self.experiments.append(record)
 
     def _runs(self) -> None:
-        for chunk in self.rows("runs", _RUN_COLUMNS, order=("experiment_id", "run_uuid")):
-            for run_id, experiment_id, name, user_id, status, start, end, artifact_uri, stage in chunk:
-                info = RunInfo(
-                    run_id=run_id,
-                    experiment_id=str(experiment_id),
-                    user_id=user_id,
-                    status=status or (RunStatus.FINISHED if end is not None else RunStatus.RUNNING),
-                    start_time=start,
-                    end_time=end,
-                    lifecycle_stage=stage or LifecycleStage.ACTIVE,
-                    artifact_uri=artifact_uri,
-                    run_name=name,
-                )
-                self.runs[run_id] = Run(info, RunData(), RunInputs())
+        with self.rows("runs", _RUN_COLUMNS, order=("experiment_id", "run_uuid")) as chunks:
+            for chunk in chunks:
+                for row in chunk:
+                    run = self._run(*row)
+                    if run.info.run_id in self.runs:
+                        raise StoreError(
+                            "the run appears twice", where=_row_place(self.shown, "runs", row[0])
+                        )
+                    self.runs[run.info.run_id] = run
+
+    def _run(
+        self,
+        run_id: Any,
+        experiment_id: Any,
+        name: Any,
+        user_id: Any,
+        status: Any,
+        start: Any,
+        end: Any,
+        artifact_uri: Any,
+        stage: Any,
+    ) -> Run:
+        """A row of ``runs`` as a run without data yet."""
+        try:
+            if type(run_id) is not str or not run_id:
+                raise ValueError(f"run_uuid must be a run id (text), not {_value(run_id)}")
+            end_time = _time(end, "end_time")
+            info = RunInfo(
+                run_id=run_id,
+                experiment_id=_identifier(experiment_id, "experiment_id"),
+                user_id=_text(user_id, "user_id"),
+                status=_one_of(
+                    status,
+                    RunStatus.ALL,
+                    RunStatus.FINISHED if end_time is not None else RunStatus.RUNNING,
+                    "status",
+                ),
+                start_time=_time(start, "start_time"),
+                end_time=end_time,
+                lifecycle_stage=_one_of(stage, _STAGES, LifecycleStage.ACTIVE, "lifecycle_stage"),
+                artifact_uri=_text(artifact_uri, "artifact_uri"),
+                run_name=_text(name, "name"),
+            )
+        except ValueError as error:
+            raise self._bad("runs", run_id, error) from None
+        return Run(info, RunData(), RunInputs())
 
     def _strings(self, part: str) -> None:
         """Table ``part`` (params or tags) into the runs' mappings of the same name."""
@@ -384,10 +682,21 @@ class _Reader:
         # Each row brings new strings; a key, or a value many runs share, is kept once instead.
         strings: dict[str | None, str | None] = {}
         once = strings.setdefault
+        # MLflow's schema lets a tag's value be NULL, not a param's.
+        nullable = part == "tags"
         try:
-            for chunk in self.rows(part, ("run_uuid", "key", "value")):
-                for run_id, key, value in chunk:
-                    into[run_id][once(key, key)] = once(value, value)
+            with self.rows(part, ("run_uuid", "key", "value")) as chunks:
+                for chunk in chunks:
+                    for run_id, key, value in chunk:
+                        if type(key) is not str or type(value) is not str:
+                            try:
+                                _name(key, "key")
+                                if nullable and value is None:
+                                    continue  # no value, as a search reads it: the run lacks the tag
+                                _name(value, "value")
+                            except ValueError as error:
+                                raise self._bad(part, run_id, error) from None
+                        into[run_id][once(key, key)] = once(value, value)
         except KeyError as error:
             raise self._orphan(part, error.args[0]) from None
 
@@ -396,9 +705,17 @@ class _Reader:
         keys: dict[str, str] = {}
         once = keys.setdefault
         try:
-            for chunk in self.rows("latest_metrics", ("run_uuid", "key", "value", "is_nan")):
-                for run_id, key, value, is_nan in chunk:
-                    into[run_id][once(key, key)] = math.nan if is_nan else float(value)
+            with self.rows("latest_metrics", ("run_uuid", "key", "value", "is_nan")) as chunks:
+                for chunk in chunks:
+                    for run_id, key, value, is_nan in chunk:
+                        # Checked as one test on the rows MLflow writes; any other row field by field.
+                        if type(key) is not str or type(value) is not float or is_nan != 0:
+                            try:
+                                key = _name(key, "key")
+                                value = math.nan if _flag(is_nan, "is_nan") else _number(value, "value")
+                            except ValueError as error:
+                                raise self._bad("latest_metrics", run_id, error) from None
+                        into[run_id][once(key, key)] = value
         except KeyError as error:
             raise self._orphan("latest_metrics", error.args[0]) from None
 
@@ -408,7 +725,8 @@ class _Reader:
         into = {run_id: run.data.histories for run_id, run in self.runs.items()}
         order = ("run_uuid", "key", *_HISTORY_ORDER)
         try:
-            _add_points(self.rows("metrics", _POINT_COLUMNS, order=order), into)
+            with self.rows("metrics", _POINT_COLUMNS, order=order) as chunks:
+                _add_points(chunks, into, self.shown)
         except KeyError as error:
             raise self._orphan("metrics", error.args[0]) from None
         if latest:
@@ -425,36 +743,48 @@ class _Reader:
             "dataset_schema",
             "dataset_profile",
         )
-        datasets = {
-            dataset_id: {
-                "name": name,
-                "digest": digest,
-                "source_type": source_type,
-                "source": source,
-                "schema": schema,
-                "profile": profile,
-            }
-            for chunk in self.rows("datasets", dataset_columns)
-            for dataset_id, name, digest, source_type, source, schema, profile in chunk
-        }
+        datasets: dict[str, dict[str, str | None]] = {}
+        with self.rows("datasets", dataset_columns) as chunks:
+            for chunk in chunks:
+                for dataset_id, name, digest, source_type, source, schema, profile in chunk:
+                    try:
+                        datasets[_name(dataset_id, "dataset_uuid")] = {
+                            "name": _name(name, "name"),
+                            "digest": _name(digest, "digest"),
+                            "source_type": _text(source_type, "dataset_source_type"),
+                            "source": _text(source, "dataset_source"),
+                            "schema": _text(schema, "dataset_schema"),
+                            "profile": _text(profile, "dataset_profile"),
+                        }
+                    except ValueError as error:
+                        raise self._bad("datasets", dataset_id, error, "dataset_uuid") from None
         input_tags: dict[str, dict[str, str]] = defaultdict(dict)
-        for chunk in self.rows("input_tags", ("input_uuid", "name", "value")):
-            for input_id, name, value in chunk:
-                input_tags[input_id][name] = value
+        with self.rows("input_tags", ("input_uuid", "name", "value")) as chunks:
+            for chunk in chunks:
+                for input_id, name, value in chunk:
+                    try:
+                        input_tags[_name(input_id, "input_uuid")][_name(name, "name")] = _name(value, "value")
+                    except ValueError as error:
+                        raise self._bad("input_tags", input_id, error, "input_uuid") from None
         found: dict[str, list[dict[str, Any]]] = defaultdict(list)
         columns = ("input_uuid", "source_type", "source_id", "destination_type", "destination_id")
-        for chunk in self.rows("inputs", columns):
-            for input_id, source_type, source_id, destination_type, run_id in chunk:
-                if source_type != "DATASET" or destination_type != "RUN":
-                    continue  # model inputs and outputs: not part of run search
-                dataset = datasets.get(source_id)
-                if dataset is None:
-                    raise StoreError(
-                        f"input {input_id!r} names dataset {source_id!r}, which is not in table 'datasets'",
-                        where=self.shown,
-                    )
-                if run_id not in self.runs:
-                    raise self._orphan("inputs", run_id)
-                found[run_id].append({"dataset": dataset, "tags": input_tags.get(input_id, {})})
+        with self.rows("inputs", columns) as chunks:
+            for chunk in chunks:
+                for input_id, source_type, source_id, destination_type, run_id in chunk:
+                    if source_type != "DATASET" or destination_type != "RUN":
+                        continue  # model inputs and outputs: not part of run search
+                    dataset = datasets.get(source_id)
+                    if dataset is None:
+                        raise StoreError(
+                            f"input {_value(input_id)} names dataset {_value(source_id)}, which is not in "
+                            "table 'datasets'",
+                            where=self.shown,
+                        )
+                    if run_id not in self.runs:
+                        raise self._orphan("inputs", run_id)
+                    found[run_id].append({"dataset": dataset, "tags": input_tags.get(input_id, {})})
         for run_id, inputs in found.items():
             self.runs[run_id].inputs.dataset_inputs = dataset_inputs(inputs)
+
+
+_STAGES = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)

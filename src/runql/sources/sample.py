@@ -107,6 +107,9 @@ _EXPERIMENTS: tuple[tuple[str, str, int, dict[str, str], bool], ...] = (
 
 @dataclass(frozen=True)
 class SampleData:
+    """The sample as records (plain dicts, as ``Workspace.from_records`` reads), with the experiment a
+    workspace built from it has active and the run its ``last_active_run`` returns (the hyperopt parent)."""
+
     experiments: list[dict[str, Any]]
     runs: list[dict[str, Any]]
     active_experiment_id: str

@@ -176,6 +176,9 @@ class ServerStore(RunStore[Plan, None]):
         return points
 
     def history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of metric ``key`` of run ``run_id``, as the server's ``get_metric_history`` sends
+        them; empty for a run without the metric and, unlike :meth:`get_metric_history`, for an unknown
+        run."""
         with self._asking():
             points = self.client.get_metric_history(run_id, key)
         return [Metric(key, float(p.value), int(p.timestamp), int(p.step or 0)) for p in points]
@@ -183,6 +186,8 @@ class ServerStore(RunStore[Plan, None]):
     def histories(
         self, run_ids: Sequence[str], keys: Collection[str] | None = None
     ) -> dict[str, dict[str, list[Metric]]]:
+        """Every point of the metrics ``keys`` (None: of every metric the run has) of the runs ``run_ids``,
+        by run id and key (runs without points left out): one request per run and metric."""
         found: dict[str, dict[str, list[Metric]]] = {}
         for run_id in run_ids:
             # Named keys are asked for directly: a run without one answers with no points.

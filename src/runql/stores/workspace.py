@@ -594,9 +594,13 @@ class Workspace(RunStore[CompiledQuery, None]):
             self._changed(run, data=False)
 
     def delete_experiment(self, experiment_id: str) -> None:
+        """Mark an experiment deleted, and its runs with it, as MLflow's SQL store does for
+        ``MlflowClient.delete_experiment``; refused (ValueError) when it is deleted already."""
         self._set_experiment_stage(str(experiment_id), LifecycleStage.DELETED)
 
     def restore_experiment(self, experiment_id: str) -> None:
+        """Make a deleted experiment active again, and its runs with it (``MlflowClient.restore_experiment``);
+        refused (ValueError) when it is active already."""
         self._set_experiment_stage(str(experiment_id), LifecycleStage.ACTIVE)
 
     # -- editing runs ----------------------------------------------------------------------------
@@ -649,6 +653,10 @@ class Workspace(RunStore[CompiledQuery, None]):
     def log_metric(
         self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int | None = None
     ) -> None:
+        """Log one point of a metric, as ``MlflowClient.log_metric`` (``timestamp`` now and ``step`` 0 by
+        default); the run's value of the metric is its latest point by MLflow's rule (greatest step, then
+        timestamp). Refused for a deleted run, a value that is not a number, a key that is not a string,
+        and a step or timestamp beyond MLflow's BIGINT."""
         run = self._active_run(run_id)
         point = Metric(
             _key(key, "metric"),
@@ -675,6 +683,8 @@ class Workspace(RunStore[CompiledQuery, None]):
 
     @_locked
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        """Set a run's tag to ``str(value)``, replacing any value, as ``MlflowClient.set_tag``; the tag
+        ``mlflow.runName`` also renames the run. Refused for a deleted run and a key that is not a string."""
         run = self._active_run(run_id)
         text = str(value)
         run.data.tags[_key(key, "tag")] = text
@@ -697,9 +707,12 @@ class Workspace(RunStore[CompiledQuery, None]):
         self._changed(run, data=False)
 
     def delete_run(self, run_id: str) -> None:
+        """Mark a run deleted, as ``MlflowClient.delete_run``: searches then find it only with
+        ``run_view_type`` DELETED_ONLY or ALL, and it takes no more metrics, params or tags."""
         self._set_run_stage(run_id, LifecycleStage.DELETED)
 
     def restore_run(self, run_id: str) -> None:
+        """Make a deleted run active again, as ``MlflowClient.restore_run``."""
         self._set_run_stage(run_id, LifecycleStage.ACTIVE)
 
     @_locked

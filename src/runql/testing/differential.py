@@ -91,6 +91,8 @@ class LayerResult:
     disagreements: list[str] = field(default_factory=list)
 
     def add(self, agreed: bool, documented: str | None, describe: Callable[[], str]) -> None:
+        """Count one query: agreed, or a disagreement counted under the documented difference it falls
+        under, or else described by calling ``describe`` and listed."""
         self.total += 1
         if agreed:
             self.agreed += 1
@@ -101,9 +103,12 @@ class LayerResult:
 
     @property
     def rate(self) -> float:
+        """The share of queries that agreed, 1.0 before any was counted."""
         return self.agreed / self.total if self.total else 1.0
 
     def summary(self) -> str:
+        """One line for the report: the counts, the agreement rate, the documented and the undocumented
+        differences."""
         documented = sum(self.documented.values())
         named = ", ".join(f"{k} {v}" for k, v in sorted(self.documented.items())) or "none"
         return (
