@@ -19,6 +19,7 @@ from collections.abc import Callable
 from mlflow.utils.search_utils import SearchUtils
 
 import runql
+from runql.language import parser as _parse_module
 
 FILTERS = (
     "metrics.auc > 0.8 AND params.model = 'xgb' AND tags.team = 'vision' AND attributes.status = 'FINISHED'",
@@ -29,7 +30,6 @@ FILTERS = (
     "AND attributes.user_id != 'bot'",
 )
 
-from runql.language import parser as _parse_module
 
 
 def per_call(action: Callable[[], object], number: int, rounds: int) -> float:

@@ -1,4 +1,4 @@
-"""runql.engines.spark on Spark local[2] against runql's in-memory engine, over run tables of millions of runs.
+"""runql.spark on Spark local[2] against runql's in-memory engine, over run tables of millions of runs.
 
     python tests/benchmarks/bench_spark.py                          # 1M and 10M runs
     python tests/benchmarks/bench_spark.py --sizes 100000 1000000   # other sizes
@@ -297,7 +297,8 @@ def spark_page(spark: Any, path: Path, query: Query) -> list[Any]:
     import runql.engines.spark
 
     runs = spark.read.parquet(str(path))
-    rows: list[Any] = runql.engines.spark.search_runs(runs, query[0], query[1], max_results=query[2]).collect()
+    found = runql.engines.spark.search_runs(runs, query[0], query[1], max_results=query[2])
+    rows: list[Any] = found.collect()
     return rows
 
 

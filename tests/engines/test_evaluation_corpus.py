@@ -19,7 +19,8 @@ import pytest
 
 from runql import RunqlError, Workspace
 
-CORPUS = json.loads((Path(__file__).parents[1] / "conformance" / "evaluation.json").read_text(encoding="utf-8"))
+CORPUS_FILE = Path(__file__).parents[1] / "conformance" / "evaluation.json"
+CORPUS = json.loads(CORPUS_FILE.read_text(encoding="utf-8"))
 CASES = CORPUS["cases"]
 
 

@@ -10,14 +10,15 @@ import re
 import sys
 
 import pytest
-from support.commands import run_command
-from support.costs import cpu_cost, grows_linearly
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.commands import run_command
+from support.costs import cpu_cost, grows_linearly
 from support.shaped_runs import shaped_run
 
 import runql
-from runql import regex, semantics
+from runql.common import regex
+from runql.engines import semantics
 from runql.engines.columnar import ColumnarRuns
 from runql.errors import EvaluationError, MissingDependencyError, UnsupportedQueryError
 from runql.language.ast import Op

@@ -38,6 +38,7 @@ from runql.model.records import (
     RunInputs,
     run_from_record,
 )
+from runql.profiles.compiled import compile_quietly
 from runql.sources.export import run_table, write_run_table
 from runql.testing.conformance import examples
 from runql.testing.strategies import DEFAULT_VOCABULARY, T0, queries, runs
@@ -128,7 +129,7 @@ def _answers(cases: Sequence[Case]) -> list[list[str]]:
 def _expected(rows: list[Run], case: Case) -> list[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        compiled = runql.profiles.compiled.compile_quietly(case.filter_string, case.order_by, profile=case.profile)
+        compiled = compile_quietly(case.filter_string, case.order_by, profile=case.profile)
         page, _ = compiled.search(rows, case.max_results)
     return [r.info.run_id for r in page]
 
