@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -135,3 +137,49 @@ def fresh_mlflow_sqlite_url(tmp_path: Path, mlflow_sqlite_template: Path) -> str
 
 def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
+
+
+# -- Java -------------------------------------------------------------------------------------------
+# Spark runs on Java: the tests of runql.engines.spark need a Java runtime (a JRE 17, as CI's machine
+# has). Without one, pyspark fails each of them with a gateway error; they fail instead with one line
+# saying what is missing, on CI, and are skipped with it elsewhere, as the PostgreSQL tests are
+# (support.services.postgres_unavailable).
+
+JAVA_NEEDED = (
+    "the Spark tests need a Java runtime, a JRE 17 (on Debian: apt-get install openjdk-17-jre-headless)"
+)
+
+
+def java_problem(environ: dict[str, str] | None = None) -> str | None:
+    """Why Spark cannot start here: no Java where pyspark looks for it (``$JAVA_HOME/bin/java``, else
+    ``java`` on PATH), or a Java older than the installed Spark needs; None when it can."""
+    environ = dict(os.environ) if environ is None else environ
+    home = environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java", path=environ.get("PATH"))
+    if java is None or not os.access(java, os.X_OK):
+        where = f"JAVA_HOME={home} has no bin/java" if home else "no java on PATH and JAVA_HOME is not set"
+        return f"Java is not installed ({where}): {JAVA_NEEDED}"
+    import pyspark
+
+    # Spark 4 runs on Java 17 and later; Spark 3.5 on Java 8 and later.
+    minimum = 17 if int(pyspark.__version__.split(".")[0]) >= 4 else 8
+    shown = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', shown.stderr + shown.stdout)
+    if found is None:
+        return f"{java} -version does not say which Java it is: {JAVA_NEEDED}"
+    major = int(found[2] or 0) if found[1] == "1" else int(found[1])  # Java 8 calls itself 1.8
+    if major < minimum:
+        return f"{java} is Java {major}; Spark {pyspark.__version__} needs Java {minimum}: {JAVA_NEEDED}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def java() -> None:
+    """Stops a test that starts Spark when Java cannot run it: a failure on CI (``CI`` set), a skip
+    elsewhere, with the reason in one line."""
+    problem = java_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(problem, pytrace=False)
+    pytest.skip(problem)

@@ -292,6 +292,18 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
         "an RLIKE pattern is not one RE2 reads (a back-reference, a look-around) or needs too much memory",
         _EVALUATED,
     ),
+    ErrorCode(
+        "regex-budget",
+        "the RLIKE patterns of one query compile to more than runql.common.regex.QUERY_PROGRAM_BUDGET "
+        "instructions together",
+        _PROFILE,
+    ),
+    ErrorCode(
+        "too-many-values",
+        "a LIKE or RLIKE answered by matching a key's distinct values would send a database or Spark more "
+        "of them than one query may (runql.engines.semantics.MAX_SENT_VALUES)",
+        (EvaluationError,),
+    ),
     # What a profile refuses.
     ErrorCode("unsupported-parentheses", "the profile does not accept parentheses", _PROFILE),
     ErrorCode("unsupported-or", "the profile does not accept OR", _PROFILE),
@@ -349,7 +361,33 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
     ErrorCode("bad-page-token", "page_token is not a token a previous page returned", (ArgumentError,)),
     ErrorCode("bad-output-format", "output_format is neither 'pandas' nor 'list'", (ArgumentError,)),
     ErrorCode(
+        "bad-view-type",
+        "run_view_type or view_type names no view: not 'active_only' ('active'), 'deleted_only' ('deleted'), "
+        "'all' (in any case), nor 1, 2 or 3",
+        (ArgumentError,),
+    ),
+    ErrorCode(
         "experiment-ids-and-names", "experiment_ids and experiment_names are both given", (ArgumentError,)
+    ),
+    ErrorCode(
+        "bad-pool-size",
+        "pool_size, max_overflow or pool_timeout of runql.connect is not a positive integer (max_overflow: "
+        "zero or more) or a positive number of seconds",
+        (ArgumentError,),
+    ),
+    # Run tables (runql export).
+    ErrorCode("bad-layout", "a run table's layout is neither 'flat' nor 'map'", (ArgumentError,)),
+    ErrorCode(
+        "case-collision",
+        "runs have keys of one kind that differ only in case (metrics A and a): a flat run table would hold "
+        "columns Spark, ignoring case, cannot tell apart; the map layout holds them",
+        (ArgumentError,),
+    ),
+    ErrorCode(
+        "out-exists",
+        "the file to write is there already (a symbolic link counts, even one to nothing), and replacing it "
+        "was not asked for",
+        (ArgumentError,),
     ),
     # Workspaces and stores.
     ErrorCode(
@@ -361,6 +399,11 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
     ErrorCode("corrupt-store", "a file or row of the store is malformed", (StoreError,)),
     ErrorCode("unreachable-store", "the database cannot be connected to or read", (StoreError,)),
     ErrorCode(
+        "store-busy",
+        "every connection of a database store's pool is in use, and none was freed within its pool_timeout",
+        (StoreError,),
+    ),
+    ErrorCode(
         "unsupported-database",
         "the query needs SQL that runql writes only for SQLite and PostgreSQL",
         (EvaluationError,),
@@ -368,6 +411,17 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
     ErrorCode("missing-table", "the database lacks a table or column of MLflow's schema", (StoreError,)),
     ErrorCode(
         "server-refused", "the tracking server refused a request; its message is quoted", (StoreError,)
+    ),
+    ErrorCode(
+        "server-misbehaved",
+        "the tracking server answered what no server should: a page token it had already given, more "
+        "pages than one search reads, or a reply MLflow's client cannot parse",
+        (StoreError,),
+    ),
+    ErrorCode(
+        "server-timeout",
+        "the tracking server did not finish answering a call within the store's deadline",
+        (StoreError,),
     ),
     ErrorCode(
         "missing-dependency",

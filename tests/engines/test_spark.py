@@ -8,6 +8,9 @@ job (each search's rows numbered in the order it returned them), which keeps the
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -51,7 +54,8 @@ BATCH = 40  # searches answered by one Spark job
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
+def spark(java: None) -> Iterator[SparkSession]:
+    """The session every test shares; without Java, ``java`` stops the test first, saying so."""
     session = (
         SparkSession.builder.master("local[2]")
         .appName("runql-tests")
@@ -586,3 +590,23 @@ def test_history_functions_are_refused_and_last_is_the_latest_value(tables: list
             rs.compile_order(frame, ["at_step(metrics.acc, 2) DESC"], profile="extended")
         latest = _answers([Case(frame, "last(metrics.acc) > 0.5", ["last(metrics.acc)"], None, "extended")])
         assert latest[0] == _expected(table.runs, Case(frame, "metrics.acc > 0.5", ["metrics.acc"], None))
+
+
+# -- without Java ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ci", [False, True], ids=["elsewhere", "on-ci"])
+def test_without_java_a_spark_test_says_so_in_one_line(ci: bool, tmp_path: Path) -> None:
+    # A test run by a pytest that finds no Java: PATH is an empty folder and JAVA_HOME is not set.
+    environ = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "CI")}
+    environ["PATH"] = str(tmp_path)
+    if ci:
+        environ["CI"] = "true"
+    test = f"{__file__}::test_an_mlflow_search_runs_frame_saved_as_parquet"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+        capture_output=True, text=True, env=environ, cwd=Path(__file__).parents[2], check=False,
+    )  # fmt: skip
+    assert ("1 error" if ci else "1 skipped") in done.stdout, done.stdout
+    assert "Java is not installed (no java on PATH and JAVA_HOME is not set)" in done.stdout
+    assert "a JRE 17" in done.stdout and "Traceback" not in done.stdout and "JAVA_GATEWAY" not in done.stdout

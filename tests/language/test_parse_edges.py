@@ -1,11 +1,15 @@
-"""Inputs at the edges: numbers too long for int, order_by given as an iterator, spans of IS NULL."""
+"""Inputs at the edges: numbers too long for int, order_by given as an iterator, spans of IS NULL, a key or
+a function where a value belongs."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
+
 import runql
 from runql import Severity
+from runql.errors import QuerySyntaxError
 
 
 def test_a_number_longer_than_python_converts_reads_as_a_float() -> None:
@@ -45,3 +49,40 @@ def test_a_repeated_order_by_key_names_the_clause_it_repeats() -> None:
     warnings = [d for d in diagnostics if d.severity is Severity.WARNING]
     assert [d.where for d in warnings] == ["order_by[1]", "order_by[3]"]
     assert "order_by[0]" in warnings[0].message and "order_by[2]" in warnings[1].message
+
+
+# -- issue 22, finding 3 ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "operand"),
+    [
+        ("max(metrics.m) != max(metrics.m)", "max(metrics.m)"),
+        ("metrics.auc > max(metrics.f1)", "max(metrics.f1)"),
+        ("metrics.auc > at_step(metrics.f1, 10) AND params.p = 'x'", "at_step(metrics.f1, 10)"),
+        ("params.p = foo(metrics.f1)", "foo(metrics.f1)"),
+    ],
+)
+def test_a_function_on_the_right_is_a_second_operand_not_an_unquoted_value(text: str, operand: str) -> None:
+    with pytest.raises(QuerySyntaxError) as caught:
+        runql.parse_filter(text)
+    error = caught.value
+    assert error.message == f"a function, {operand!r}, where a value belongs"
+    assert error.hint == (
+        "a condition compares a key or a function with a quoted string or a number, never with another "
+        "key or function"
+    )
+    assert error.span is not None and text[error.span.start : error.span.end] == operand
+
+
+def test_a_key_on_the_right_says_the_same() -> None:
+    with pytest.raises(QuerySyntaxError) as caught:
+        runql.parse_filter("metrics.auc > metrics.f1")
+    assert caught.value.message == "a key, 'metrics.f1', where a value belongs"
+    assert "never with another key" in caught.value.hint
+
+
+def test_a_bare_word_with_parentheses_is_still_an_unquoted_value() -> None:
+    with pytest.raises(QuerySyntaxError) as caught:
+        runql.parse_filter("params.p = foo(bar)")
+    assert caught.value.hint == "quote string values: 'foo(bar)'"

@@ -8,6 +8,7 @@ matrix refuses (with Azure's kind of message) and reading status names as Azure 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import warnings
@@ -30,6 +31,7 @@ from runql.testing.strategies import DEFAULT_VOCABULARY, queries, runs
 
 COUNT = int(os.environ.get("RUNQL_SERVER_EXAMPLES", "60"))
 SEED = 20261130
+NAMES = ("résumé one", "RÉSUMÉ two", "Résumé three", "resume four", "RESUME five")
 
 
 @dataclass
@@ -78,6 +80,20 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     ]
     experiments.append(
         log_with_mlflow(url, explicit, [{"experiment_id": "e", "name": "explicit"}]).experiments["e"]
+    )
+    # A fourth, of names whose case only Unicode folds alike.
+    named = [
+        {
+            "run_id": f"{100 + i:032x}",
+            "experiment_id": "n",
+            "run_name": name,
+            "start_time": 3000 + i,
+            "user_id": "someone",
+        }
+        for i, name in enumerate(NAMES)
+    ]
+    experiments.append(
+        log_with_mlflow(url, named, [{"experiment_id": "n", "name": "names"}]).experiments["n"]
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -146,15 +162,76 @@ def test_the_server_pages_when_it_can_answer_alone(served: Served) -> None:
 
 def test_sorting_stops_reading_once_the_page_is_full(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     experiment_id = served.experiments[2]
+    text = "tags.stage = 'prod' OR params.model = 'xgb'"  # evaluated here: 20 of the 40 runs
     store = runql.connect(served.url, profile="extended")
     assert isinstance(store, ServerStore)
-    store.search_runs_paged([experiment_id], "NOT tags.stage = 'x'", max_results=3)
-    assert store.fetched == 40  # a page of the server holds 1000 runs: all 40 came in one request
-    # Sorted by the server, runql stops at the first page of the server that completes the answer.
+    runs, token = store.search_runs_paged([experiment_id], text, max_results=3)
+    # Sorted by the server, runql asks for what the page needs and stops once it is complete.
+    assert len(runs) == 3 and token is not None and store.fetched < 40
+    # However small the server's pages, a page is read only as far as it needs.
     paged = ServerStore(served.url, profile="extended")
     monkeypatch.setattr("runql.stores.server.SERVER_PAGE", 4)
-    runs, token = paged.search_runs_paged([experiment_id], "NOT tags.stage = 'x'", max_results=3)
-    assert len(runs) == 3 and token is not None and paged.fetched == 4
+    runs, token = paged.search_runs_paged([experiment_id], text, max_results=3)
+    assert len(runs) == 3 and token is not None and paged.fetched < 40
+
+
+def _traffic(store: ServerStore, experiment_id: str, text: str, size: int) -> tuple[list[str], int]:
+    """The ids of every page of a paged search, and the runs the server sent for them."""
+    query = runql.parse(text)
+    return _all_pages(store, experiment_id, query, size), store.fetched
+
+
+def test_each_page_goes_on_where_the_last_one_stopped(served: Served) -> None:
+    experiment_id = served.experiments[2]
+    rows = served.runs_of(experiment_id)
+    text = "tags.stage = 'prod' OR params.model = 'xgb'"
+    store = ServerStore(served.url, profile="extended")
+    found, fetched = _traffic(store, experiment_id, text, 3)
+    assert found == _ids(compile_quietly(text, profile="extended").search(rows)[0]) and len(found) == 20
+    # Seven pages of a filter runql evaluates: the 40 runs are read about once, not once per page.
+    assert fetched <= 40 + 7
+    # NOT tags.stage = 'dev' is sent as tags.stage != 'dev': the server pages it, 14 runs for 14.
+    store = ServerStore(served.url, profile="extended")
+    found, fetched = _traffic(store, experiment_id, "NOT tags.stage = 'dev'", 7)
+    assert len(found) == 14 and fetched == 14
+
+
+def test_a_page_token_of_another_search_or_made_by_hand_is_refused(served: Served) -> None:
+    experiment_id = served.experiments[2]
+    store = ServerStore(served.url, profile="extended")
+    text = "tags.stage = 'prod' OR params.model = 'xgb'"
+    _, token = store.search_runs_paged([experiment_id], text, max_results=3)
+    assert token is not None
+    body = json.loads(base64.b64decode(token))
+    forged = [
+        "nope",
+        base64.b64encode(json.dumps({**body, "skip": 10**6}).encode()).decode(),
+        base64.b64encode(json.dumps({**body, "server": {"a": 1}}).encode()).decode(),
+        base64.b64encode(json.dumps({"offset": 3}).encode()).decode(),
+        base64.b64encode(b"[" * 100_000).decode(),
+    ]
+    for bad in forged:
+        with pytest.raises(runql.ArgumentError) as caught:
+            store.search_runs_paged([experiment_id], text, max_results=3, page_token=bad)
+        assert caught.value.code == "bad-page-token"
+    with pytest.raises(runql.ArgumentError, match="another search"):
+        store.search_runs_paged(
+            [experiment_id], "tags.stage = 'prod' OR params.model = 'rf'", page_token=token
+        )
+
+
+def test_ilike_the_server_folds_otherwise_is_evaluated_here(served: Served) -> None:
+    experiment_id = served.experiments[3]
+    store = ServerStore(served.url)
+    for pattern, names in [("RÉSUMÉ%", NAMES[:3]), ("%sum%", NAMES[:5]), ("RESUME%", NAMES[3:])]:
+        found = store.search_runs(
+            [experiment_id], f"attributes.run_name ILIKE '{pattern}'", output_format="list"
+        )
+        assert sorted(r.info.run_name for r in found) == sorted(names), pattern
+    # A pattern both foldings read alike is still sent to the server.
+    store = ServerStore(served.url)
+    found = store.search_runs([experiment_id], "attributes.run_name ILIKE '%O%'", output_format="list")
+    assert len(found) == 3 and store.fetched == 3
 
 
 def test_histories_come_from_the_server(served: Served) -> None:
@@ -168,6 +245,20 @@ def test_histories_come_from_the_server(served: Served) -> None:
     assert store.histories([run.info.run_id]) == {run.info.run_id: {"auc": points}}
     assert store.histories([run.info.run_id], ["auc", "never-logged"]) == {run.info.run_id: {"auc": points}}
     assert store.histories([run.info.run_id], ["never-logged"]) == {}
+
+
+def test_a_workspace_read_from_a_server_reads_the_histories_it_is_asked_for(served: Served) -> None:
+    experiment_id = served.experiments[2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        workspace = runql.from_mlflow(served.url, experiment_ids=[experiment_id])
+    run_id = served.runs_of(experiment_id)[0].info.run_id
+    assert len(workspace.get_metric_history(run_id, "auc")) == 5
+    found = workspace.search_runs([experiment_id], "count(metrics.auc) = 5", profile="extended")
+    assert len(found) == 40
+    assert workspace.search_runs([experiment_id], "max(metrics.auc) > 0.98", profile="extended").shape[0] == 1
+    figure = runql.plot_metric_history(workspace, [run_id], "auc")
+    assert [len(line.get_xdata()) for line in figure.axes[0].get_lines()] == [5]
 
 
 def test_experiments_through_the_server(served: Served) -> None:
@@ -317,6 +408,22 @@ def test_the_done_example_through_the_command(served: Served) -> None:
     plan_text = run_command("plan", text, "-o", "metrics.auc DESC").stdout
     assert "pushed filter: params.model = 'xgb'" in plan_text
     assert "residual filter: metrics.auc > 0.5 OR tags.stage = 'prod'" in plan_text
+
+
+def test_a_loaded_server_answers_history_functions_through_the_command(served: Served) -> None:
+    done = run_command(
+        "runs", "--source", served.url, "--load", "-e", "explicit", "--profile", "extended",
+        "--filter", "count(metrics.auc) = 5", "--format", "json", "-c", "run_id",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) == 40
+
+
+def test_the_plan_of_an_experiments_search_says_it_is_answered_here() -> None:
+    done = run_command("plan", "name LIKE 'a%'", "--entity", "experiments")
+    assert done.returncode == 0, done.stderr
+    assert "pushed filter: (none: every experiment)" in done.stdout
+    assert "residual filter: attributes.name LIKE 'a%'" in done.stdout
 
 
 def test_history_through_the_command_shows_every_point(served: Served) -> None:

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -363,33 +363,46 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @contextlib.contextmanager
-def mlflow_server(backend_store_uri: str, artifacts: Path, timeout: float = 120) -> Iterator[str]:
+def mlflow_server(
+    backend_store_uri: str,
+    artifacts: Path,
+    timeout: float = 120,
+    *,
+    arguments: Sequence[str] = (),
+    environment: Mapping[str, str] | None = None,
+    log_name: str = "mlflow-server.log",
+) -> Iterator[str]:
     """An ``mlflow server`` on a free loopback port over ``backend_store_uri``; yields its URL and
-    stops it (and its workers) at exit. Its output goes to a file in ``artifacts``, shown if it fails
-    to start."""
+    stops it (and its workers) at exit. Its output goes to ``log_name`` in ``artifacts``, shown if it
+    fails to start.
+
+    ``arguments`` are added to the command (``["--app-name", "basic-auth"]``) and ``environment`` to
+    the server's environment (``{"RUNQL_PROFILE": "mlflow"}``); give servers sharing ``artifacts``
+    each a ``log_name``."""
     import urllib.error
     import urllib.request
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = artifacts / "mlflow-server.log"
+    log_path = artifacts / log_name
     command = [
         sys.executable, "-m", "mlflow", "server",
         "--backend-store-uri", backend_store_uri,
         "--default-artifact-root", artifacts.as_uri(),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        *arguments,
     ]  # fmt: skip
     with open(log_path, "w") as log:
         # A session of its own, so that stopping it stops the workers it forks as well.
         # Without its job runner (a dozen worker processes the tests never use) it starts faster.
-        environment = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        variables = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(environment or {})}
         server = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=environment,
+            env=variables,
         )
     try:
         deadline = time.monotonic() + timeout

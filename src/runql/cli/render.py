@@ -243,6 +243,7 @@ class Rows:
     values: list[list[Any]]
     times: frozenset[str] = frozenset()  # the columns that hold UTC times
     milliseconds: bool = False  # times shown to the millisecond
+    count: int | None = None  # how many rows are the things counted (None: all; the others are notes)
 
 
 def print_rows(rows: Rows, form: str, out: TextIO, err: TextIO, noun: str, drop: bool = True) -> None:
@@ -266,7 +267,8 @@ def print_rows(rows: Rows, form: str, out: TextIO, err: TextIO, noun: str, drop:
     out.write(text)
     if width is None:  # a file or a pipe: nothing was cut, and the count would be noise
         return
-    count = f"{len(cells)} {noun}{'' if len(cells) == 1 else 's'}"
+    counted = len(cells) if rows.count is None else rows.count
+    count = f"{counted} {noun}{'' if counted == 1 else 's'}"
     if hidden:
         count += f"; {hidden} more column{'s' if hidden > 1 else ''} with --columns or --format csv"
     print(count, file=err)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import argparse
 import difflib
 import fnmatch
+import re
 from typing import TYPE_CHECKING, Any, TextIO
 
 from runql.cli.command import Command, CommandError
 from runql.cli.render import Rows, add_format, print_rows, utc_times
 from runql.cli.source import add_source, open_store
-from runql.language.ast import Entity, clauses
-from runql.language.parser import parse
+from runql.errors import QueryError
+from runql.language.ast import Entity, Key, clauses
+from runql.language.parser import parse, parse_order_by
+from runql.language.unparser import unparse_key
 from runql.model.arguments import SEARCH_MAX_RESULTS_THRESHOLD
 from runql.model.records import RUN_NAME_TAG, LifecycleStage, ViewType
 from runql.profiles.catalog import PROFILE_NAMES
@@ -28,6 +31,10 @@ PARENT_TAG = "mlflow.parentRunId"
 
 _VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
 _KEY_PREFIXES = ("metrics.", "params.", "tags.")
+# A comma that separates two names of --columns: one outside parentheses, so at_step(metrics.loss, 10)
+# stays one name.
+_NAME_SEPARATOR = re.compile(r",(?![^()]*\))")
+_FUNCTION_COLUMNS = "; a function of a metric's history, such as 'min(metrics.loss)', is computed per run"
 
 
 def _add_search(parser: argparse.ArgumentParser, what: str) -> None:
@@ -52,7 +59,8 @@ def _add_search(parser: argparse.ArgumentParser, what: str) -> None:
         "-c",
         nargs="+",
         metavar="COLUMN",
-        help="the columns to print (space or comma separated; globs such as 'params.*' expand)",
+        help="the columns to print (space or comma separated; globs such as 'params.*' expand)"
+        + (_FUNCTION_COLUMNS if what == "runs" else ""),
     )
     add_format(parser)
 
@@ -68,8 +76,8 @@ def _named_columns(
     if not option:
         return None
     expanded: list[str] = []
-    for name in [name.strip() for item in option for name in item.split(",") if name.strip()]:
-        if not any(c in name for c in "*?["):
+    for name in [name.strip() for item in option for name in _NAME_SEPARATOR.split(item) if name.strip()]:
+        if _is_function(name) or not any(c in name for c in "*?["):
             expanded.append(name)
             continue
         matched = [c for c in available if fnmatch.fnmatchcase(c, name)]
@@ -79,8 +87,11 @@ def _named_columns(
     return list(dict.fromkeys(expanded))
 
 
-def _select(columns: dict[str, list[Any]], wanted: list[str], known: list[str], size: int) -> list[list[Any]]:
-    """The rows of the columns ``wanted``: a key column no row has comes out empty, a typo is an error."""
+def _select(
+    columns: dict[str, list[Any]], wanted: list[str], known: list[str], size: int, also: str = ""
+) -> list[list[Any]]:
+    """The rows of the columns ``wanted``: a key column no row has comes out empty, a typo is an error
+    (naming the ``known`` columns, then the key columns and what ``also`` says)."""
     chosen: list[list[Any]] = []
     for name in wanted:
         if name in columns:
@@ -92,7 +103,7 @@ def _select(columns: dict[str, list[Any]], wanted: list[str], known: list[str], 
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise CommandError(
                 f"unknown column {name!r}{hint}; columns are {', '.join(known)} and metrics.<key>, "
-                "params.<key>, tags.<key>"
+                f"params.<key>, tags.<key>{also}"
             )
     return [list(row) for row in zip(*chosen, strict=True)] if chosen else [[] for _ in range(size)]
 
@@ -126,7 +137,7 @@ def _configure_runs(parser: argparse.ArgumentParser) -> None:
 
 
 _RUN_COLUMNS = ("run_id", "run_name", "experiment", "status", "start_time")
-_RUN_EXTRA = ("experiment_id", "artifact_uri", "end_time")
+_RUN_EXTRA = ("experiment_id", "artifact_uri", "end_time", "lifecycle_stage", "user_id")
 _RUN_TIMES = frozenset({"start_time", "end_time"})
 
 
@@ -181,32 +192,66 @@ def _search(
     return store.search_runs(output_format="list", **search), None
 
 
-def _as_tree(runs: list[Run]) -> tuple[list[Run], list[int]]:
-    """``runs`` with each child right after its parent (in the order found), and each run's depth.
-    A run whose parent is not among ``runs`` is a root."""
+def _as_tree(runs: list[Run]) -> list[tuple[Run | str, int]]:
+    """The lines of ``runs`` as a tree, each with its depth: each child right after its parent, in the
+    order found. The children of a parent that is not among ``runs`` (on another page, filtered out,
+    deleted) come together under a line that is the parent's id (a ``str``), where the first was found."""
     found = {run.info.run_id for run in runs}
-    children: dict[str | None, list[Run]] = {}
+    children: dict[str, list[Run]] = {}
+    tops: list[Run | str] = []
     for run in runs:
         parent = run.data.tags.get(PARENT_TAG)
-        children.setdefault(parent if parent in found else None, []).append(run)
-    ordered: list[Run] = []
-    depths: list[int] = []
+        if not parent:
+            tops.append(run)
+            continue
+        if parent not in found and parent not in children:
+            tops.append(parent)
+        children.setdefault(parent, []).append(run)
+    lines: list[tuple[Run | str, int]] = []
     placed: set[str] = set()
 
     def place(run: Run, depth: int) -> None:
         if run.info.run_id in placed:  # a cycle of parent tags: each run is printed once
             return
         placed.add(run.info.run_id)
-        ordered.append(run)
-        depths.append(depth)
+        lines.append((run, depth))
         for child in children.get(run.info.run_id, []):
             place(child, depth + 1)
 
-    for root in children.get(None, []):
-        place(root, 0)
+    for top in tops:
+        if isinstance(top, str):
+            lines.append((top, 0))
+            for child in children[top]:
+                place(child, 1)
+        else:
+            place(top, 0)
     for run in runs:  # runs on a cycle have no root: printed where they are
         place(run, 0)
-    return ordered, depths
+    return lines
+
+
+def _not_shown(parent_id: str) -> str:
+    """The line of a tree that stands for a parent not printed: the start of its id, which names it to
+    ``runql describe``."""
+    return f"(parent {parent_id[:8]} not shown)"
+
+
+def _with_parents_not_shown(
+    lines: list[tuple[Run | str, int]], values: list[list[Any]], wanted: list[str]
+) -> list[list[Any]]:
+    """``values`` (a row per run of ``lines``) with a row for each parent not shown, saying so in the
+    run_name column (in the first column when run_name is not printed)."""
+    where = wanted.index("run_name") if "run_name" in wanted else 0
+    rows = iter(values)
+    shown: list[list[Any]] = []
+    for line, _ in lines:
+        if isinstance(line, str):
+            note: list[Any] = [None] * len(wanted)
+            note[where : where + 1] = [_not_shown(line)] if wanted else []
+            shown.append(note)
+        else:
+            shown.append(next(rows))
+    return shown
 
 
 def _run_columns(runs: list[Run], experiment_names: dict[str, str]) -> dict[str, list[Any]]:
@@ -224,6 +269,8 @@ def _run_columns(runs: list[Run], experiment_names: dict[str, str]) -> dict[str,
         "artifact_uri": [i.artifact_uri for i in infos],
         "start_time": utc_times([i.start_time for i in infos]),
         "end_time": utc_times([i.end_time for i in infos]),
+        "lifecycle_stage": [i.lifecycle_stage for i in infos],
+        "user_id": [i.user_id for i in infos],
     }
     for part in ("metrics", "params", "tags"):
         mappings = [getattr(r.data, part) for r in runs]
@@ -249,40 +296,108 @@ def _warn_of_absent_keys(
             print(diagnostic, file=err)
 
 
+def _column_name(key: Key) -> str:
+    """The column of a key: ``metrics.val_loss``, or a function of a history as the query writes it,
+    ``min(metrics.val_loss)``."""
+    prefixes = {Entity.METRIC: "metrics.", Entity.PARAM: "params.", Entity.TAG: "tags."}
+    return unparse_key(key) if key.aggregate is not None else prefixes[key.entity] + key.name
+
+
 def _query_keys(filter_string: str, order_by: list[str] | None) -> list[str]:
-    """The metric, param and tag columns a query names, in the order it names them."""
+    """The metric, param and tag columns a query names, and the functions of a metric's history it
+    names, in the order it names them."""
     query = parse(filter_string, order_by)
     keys = [c.key for c in clauses(query.filter)] + [s.key for s in query.order_by]
-    prefixes = {Entity.METRIC: "metrics.", Entity.PARAM: "params.", Entity.TAG: "tags."}
-    return list(dict.fromkeys(prefixes[k.entity] + k.name for k in keys if k.entity in prefixes))
+    kept = (Entity.METRIC, Entity.PARAM, Entity.TAG)
+    return list(dict.fromkeys(_column_name(k) for k in keys if k.entity in kept))
+
+
+def _is_function(name: str) -> bool:
+    """Whether a column name is a function of a metric's history (``params.f(x)`` is a param)."""
+    return "(" in name and not name.startswith(_KEY_PREFIXES)
+
+
+def _function(name: str) -> Key:
+    """The function of a metric's history a column names (``min(metrics.loss)``)."""
+    try:
+        (sort_key,) = parse_order_by([name])
+    except QueryError as error:
+        raise type(error)(
+            error.message,
+            code=error.code,
+            source=error.source,
+            span=error.span,
+            hint=error.hint,
+            where="--columns",
+        ) from None
+    key = sort_key.key
+    if key.aggregate is None or key.span is None or key.span.end != len(name):
+        raise CommandError(
+            f"unknown column {name!r}: a column with parentheses is a function of a metric's history, "
+            "such as min(metrics.loss) or at_step(metrics.loss, 10)"
+        )
+    return key
+
+
+def _history_columns(store: Store, runs: list[Run], names: list[str]) -> dict[str, list[float | None]]:
+    """The value of each function of a metric's history ``names`` names, for each of ``runs`` (these
+    runs only), computed from the metric's points as a search computes it; None for a run without
+    the metric. Each run's points of a metric are read once."""
+    from runql.engines.aggregates import history_value
+
+    keys = {name: _function(name) for name in names}
+    points: dict[tuple[str, str], list[Any]] = {}
+
+    def value(run: Run, key: Key) -> float | None:
+        if key.name not in run.data.metrics:  # a run logged a point of every metric it has a value of
+            return None
+        where = (run.info.run_id, key.name)
+        if where not in points:
+            points[where] = store.get_metric_history(*where)
+        return history_value(points[where], key)
+
+    return {name: [value(run, key) for run in runs] for name, key in keys.items()}
 
 
 def _run_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     store = open_store(args, err)
     experiment_ids = _searched_experiments(store, args, err)
-    runs, next_token = _search(store, args, experiment_ids)
-    depths: list[int] = []
-    if args.tree:
-        runs, depths = _as_tree(runs)
+    found, next_token = _search(store, args, experiment_ids)
+    lines = _as_tree(found) if args.tree else [(run, 0) for run in found]
+    runs = [line for line, _ in lines if not isinstance(line, str)]
     columns = _run_columns(runs, {e.experiment_id: e.name for e in store.experiments})
-    if args.tree and args.format in ("table", "markdown"):
+    indented = args.tree and args.format in ("table", "markdown")
+    if indented:
+        depths = [depth for line, depth in lines if not isinstance(line, str)]
         columns["run_name"] = [
             "  " * depth + ("└ " if depth else "") + (name or "")
             for depth, name in zip(depths, columns["run_name"], strict=True)
         ]
+    keys = _query_keys(args.filter, args.order_by)
     wanted = _named_columns(args.columns, list(columns), len(runs), err)
     if wanted is not None:
-        _warn_of_absent_keys(store, wanted, experiment_ids, _VIEWS[args.view], err)
+        functions = {c: _function(c) for c in wanted if _is_function(c)}
+        # A function's metric no run has is pointed out as the metric itself would be.
+        plain = [f"metrics.{functions[c].name}" if c in functions else c for c in wanted]
+        _warn_of_absent_keys(store, plain, experiment_ids, _VIEWS[args.view], err)
+        wanted = list(dict.fromkeys(unparse_key(functions[c]) if c in functions else c for c in wanted))
     elif args.format in ("csv", "json"):
-        wanted = list(columns)
+        wanted = list(dict.fromkeys([*columns, *keys]))
     else:
-        keys = _query_keys(args.filter, args.order_by)
         metrics = sorted(c for c in columns if c.startswith("metrics."))
         params = sorted(c for c in columns if c.startswith("params."))
+        attributes = list(_RUN_COLUMNS[2:])
+        if args.view != "active":  # a deleted run looks like any other but for its lifecycle_stage
+            attributes.insert(attributes.index("status") + 1, "lifecycle_stage")
         # The columns a query names come right after the run: the last columns give way first.
-        wanted = list(dict.fromkeys([*_RUN_COLUMNS[:2], *keys, *_RUN_COLUMNS[2:], *metrics, *params]))
-    values = _select(columns, wanted, [*_RUN_COLUMNS, *_RUN_EXTRA], len(runs))
-    print_rows(Rows(wanted, values, _RUN_TIMES), args.format, out, err, "run", drop=args.columns is None)
+        wanted = list(dict.fromkeys([*_RUN_COLUMNS[:2], *keys, *attributes, *metrics, *params]))
+    columns.update(_history_columns(store, runs, [c for c in wanted if _is_function(c)]))
+    also = "; functions of a metric's history too, such as min(metrics.<key>)"
+    values = _select(columns, wanted, [*_RUN_COLUMNS, *_RUN_EXTRA], len(runs), also)
+    if indented:
+        values = _with_parents_not_shown(lines, values, wanted)
+    rows = Rows(wanted, values, _RUN_TIMES, count=len(runs))
+    print_rows(rows, args.format, out, err, "run", drop=args.columns is None)
     if next_token is not None:
         print(f"more runs: --page-token {next_token}", file=err)
     return 0

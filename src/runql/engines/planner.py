@@ -11,8 +11,17 @@ meaning, written in the target's spelling, and leaves the rest to be evaluated l
   (Azure ML's quoted numbers) and how a clause the target would read otherwise stays local (a status
   pattern, which Azure ML matches ignoring case), and so does a clause some paths of the server are
   reported to refuse (LIKE on tags on Azure ML);
+* ``NOT key = 'v'`` is sent as ``key != 'v'`` (and ``NOT key != 'v'`` as ``key = 'v'``), which runql
+  reads alike (a run without the key is unknown either way, a NaN metric is unequal to every value), and
+  a server that refuses NOT accepts;
+* an ILIKE is pushed only when the target folds the case of its pattern as runql does
+  (``Profile.case_folding``): MLflow's server folds ASCII letters only, runql every letter, so
+  ``run_name ILIKE 'RÉSUMÉ%'`` stays local;
 * the order_by is pushed when the target accepts every key of it; otherwise the server's answer is
   sorted and paged locally.
+
+Experiments are not split: a store over a server reads them all and searches them itself (there are
+few), so an experiments plan pushes nothing.
 
 The plan's one law: the runs the server selects with ``pushed_filter``, filtered by
 ``residual_filter``, are the runs the whole query selects.
@@ -24,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from runql.errors import RunqlError
-from runql.language.ast import And, Compare, Entity, Expr, In, Literal, Query, SortKey
+from runql.language.ast import And, Compare, Entity, Expr, In, Literal, Not, Op, Query, SortKey
 from runql.language.unparser import unparse
 from runql.profiles.catalog import Profile
 from runql.profiles.checker import analyse, resolve_profile
@@ -72,9 +81,12 @@ class Plan:
         if not self.server_sorts:
             order = "none: sorted locally"
         residual = self.residual_filter or "none"
+        everything = (
+            "every experiment" if self.query.entity == "experiments" else "every run of the experiments"
+        )
         return (
             f"target: {self.target.name}\n"
-            f"pushed filter: {self.pushed_filter or '(none: every run of the experiments)'}\n"
+            f"pushed filter: {self.pushed_filter or f'(none: {everything})'}\n"
             f"pushed order_by: {order}\n"
             f"residual filter: {residual}\n"
             f"sorting: {'server' if self.server_sorts else 'local'}; "
@@ -92,14 +104,17 @@ def plan(
 ) -> Plan:
     """Split a query ``profile`` accepts into what a ``target`` server accepts and the rest.
 
-    Raises what :func:`runql.compile` raises when ``profile`` refuses the query.
+    An experiments query is answered whole by runql (a server store reads every experiment), so its
+    plan pushes nothing. Raises what :func:`runql.compile` raises when ``profile`` refuses the query.
     """
     query = compile_quietly(filter_string, order_by, profile=profile, entity=entity)
     server = resolve_profile(target, query.entity)
+    if query.entity == "experiments":
+        return Plan(query, server, "", (), query.query.filter, server_sorts=False)
     pushed: list[str] = []
     residual: list[Expr] = []
     for term in _conjuncts(query.query.filter):
-        spelled = _spelled(term, server)
+        spelled = _spelled(_pushable(term), server)
         if spelled is None:
             residual.append(term)
         else:
@@ -125,8 +140,27 @@ def _conjuncts(expr: Expr | None) -> Iterator[Expr]:
         yield expr
 
 
+def _pushable(term: Expr) -> Expr:
+    """``term`` in a form a server may accept with the same meaning: ``NOT k = v`` as ``k != v`` and
+    ``NOT k != v`` as ``k = v``. runql reads them alike on every key but a dataset's: a run without
+    the key is unknown either way, and a NaN metric is unequal to every value, so ``=`` is false and
+    ``!=`` true for it either way. (A run has several datasets: ``NOT datasets.name = 'a'`` is not
+    ``datasets.name != 'a'``.) Anything else is returned as it is."""
+    if (
+        isinstance(term, Not)
+        and isinstance(inner := term.term, Compare)
+        and inner.key.entity is not Entity.DATASET
+    ):
+        opposite = {Op.EQ: Op.NE, Op.NE: Op.EQ}.get(inner.op)
+        if opposite is not None:
+            return Compare(inner.key, opposite, inner.value)
+    return term
+
+
 def _spelled(term: Expr, server: Profile) -> str | None:
     """The text ``server`` reads as exactly ``term``, or None when it reads none so."""
+    if not _folds_alike(term, server):
+        return None
     for text in _spellings(term, server):
         try:
             lowered, diagnostics, _ = analyse(text, server, server.entity)
@@ -136,6 +170,29 @@ def _spelled(term: Expr, server: Profile) -> str | None:
         if lowered.filter == term and not refused_somewhere:
             return text
     return None
+
+
+# ASCII letters that Python's re.IGNORECASE also matches with a letter beyond ASCII: i and I with İ
+# (U+0130) and ı (U+0131), k and K with the KELVIN SIGN (U+212A), s and S with ſ (U+017F).
+_UNICODE_PARTNERS = frozenset("iIkKsS")
+
+
+def _folds_alike(term: Expr, server: Profile) -> bool:
+    """Whether ``server`` matches ``term``'s ILIKE pattern (if it is one) with runql's case folding.
+
+    runql folds case as Python's ``re.IGNORECASE`` does; a server whose ILIKE folds ASCII letters only
+    (``case_folding="ascii"``: MLflow's SQL store, ``lower(value) LIKE lower(pattern)``) agrees on a
+    pattern character exactly when that character is an ASCII letter without a partner beyond ASCII,
+    or has no case at all (a digit, ``%``, a CJK character): re.IGNORECASE matches a caseless
+    character only with itself.
+    """
+    if server.case_folding == "unicode" or not isinstance(term, Compare):
+        return True
+    if term.op not in (Op.ILIKE, Op.NOT_ILIKE) or not isinstance(pattern := term.value.value, str):
+        return True
+    return all(
+        (c.isascii() and c not in _UNICODE_PARTNERS) or (c.lower() == c and c.upper() == c) for c in pattern
+    )
 
 
 def _spellings(term: Expr, server: Profile) -> Iterator[str]:

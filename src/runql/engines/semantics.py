@@ -25,13 +25,16 @@ from typing import Any
 
 from runql.common.bounded import sized_cache
 from runql.common.regex import regex_search
-from runql.language.ast import Entity, Key, Op, SortKey
+from runql.errors import EvaluationError
+from runql.language.ast import Entity, Key, Op, SortKey, Span
 
 __all__ = [
     "DEFAULT_EXPERIMENT_ORDER",
+    "MAX_SENT_VALUES",
     "TIER_MISSING",
     "TIER_NAN",
     "TIER_VALUE",
+    "SentValues",
     "as_float",
     "exact_float",
     "experiment_order",
@@ -258,3 +261,45 @@ def pattern_matcher(op: Op, pattern: str) -> Callable[[str], bool]:
     if op.is_negated:
         return lambda value: not matches(value)
     return matches
+
+
+# -- pattern clauses answered as lists of values
+
+# The values of its keys that one query may send to a database or to Spark, in the lists that answer
+# its pattern clauses there (docs/security.md): about 30 MB of a PostgreSQL server's memory for short values.
+# Read when a list is made, so rebinding it takes effect.
+MAX_SENT_VALUES = 100_000
+
+
+class SentValues:
+    """The values one query sends as lists, for the pattern clauses an engine answers by matching a
+    key's distinct values here (RLIKE on PostgreSQL and Spark, a LIKE PostgreSQL cannot take), bounded
+    by :data:`MAX_SENT_VALUES`. ``source`` is the filter's text, for the caret of an error."""
+
+    def __init__(self, source: str = "") -> None:
+        self.source = source
+        self.count = 0
+
+    def split(
+        self, values: Sequence[str], matches: Callable[[str], bool], span: Span | None
+    ) -> tuple[list[str], bool]:
+        """The values to send for the clause at ``span`` that ``matches`` decides over a key's distinct
+        ``values``, and whether they are the ones that match (True) or, being fewer, the ones that do not
+        (False). Raises ``EvaluationError`` (``too-many-values``) when the query's lists would pass
+        :data:`MAX_SENT_VALUES`."""
+        flags = [bool(matches(value)) for value in values]
+        matching = 2 * sum(flags) <= len(flags)
+        sent = [value for value, flag in zip(values, flags, strict=True) if flag is matching]
+        self.count += len(sent)
+        if self.count > MAX_SENT_VALUES:
+            raise EvaluationError(
+                f"answering this clause would send {self.count:,} values of its keys in the query's lists, "
+                f"more than one query may (runql.engines.semantics.MAX_SENT_VALUES is {MAX_SENT_VALUES:,})",
+                code="too-many-values",
+                source=self.source,
+                span=span if self.source else None,
+                where="filter_string" if self.source else "",
+                hint="match fewer distinct values (a narrower pattern, fewer pattern clauses), or search "
+                "fewer experiments",
+            )
+        return sent, matching

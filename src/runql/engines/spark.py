@@ -21,8 +21,9 @@ difference is mapped here explicitly (docs/spark.md lists them):
 * LIKE is MLflow's pattern as a Java regular expression (no SQL LIKE, whose ``_``, ``%``, escapes and
   newlines mean otherwise), passed as a value, never spliced into SQL text;
 * RLIKE is RE2's (:mod:`runql.common.regex`), not Java's backtracking regular expressions: the key's distinct
-  values are read from the table (one Spark job per RLIKE clause), matched on the driver, and the
-  matching ones are the list the clause tests membership in;
+  values are read from the table (one Spark job per key), matched on the driver, and the matching ones
+  (or the others, when they are fewer) are the list the clause tests membership in, within
+  :data:`~runql.engines.semantics.MAX_SENT_VALUES` per query;
 * ordering sorts each key by its tier (value, NaN, missing) and then by its value, and ends with the
   natural order (start_time DESC with missing times last, run_id ASC), so neither Spark's NaN order
   nor its null placement reaches the answer;
@@ -45,7 +46,7 @@ from pyspark.sql import functions as F  # noqa: E402
 from pyspark.sql import types as T  # noqa: E402
 
 from runql.common.regex import regex_search  # noqa: E402
-from runql.engines.semantics import TIER_MISSING, TIER_NAN, TIER_VALUE  # noqa: E402
+from runql.engines.semantics import TIER_MISSING, TIER_NAN, TIER_VALUE, SentValues  # noqa: E402
 from runql.errors import EvaluationError, StoreError  # noqa: E402
 from runql.language.ast import (  # noqa: E402
     Aggregate,
@@ -272,21 +273,34 @@ def like_regex(pattern: str, ignore_case: bool) -> str:
 
 
 class _Compiler:
-    def __init__(self, table: _Table, frame: DataFrame | None) -> None:
+    def __init__(self, table: _Table, frame: DataFrame | None, source: str) -> None:
         self.table = table
         self.frame = frame
+        self.sent = SentValues(source)
+        # The distinct values read for each key, read once however many clauses match them.
+        self.values_read: dict[tuple[Entity, str], list[str]] = {}
 
-    def matching(self, values: Callable[[DataFrame], DataFrame], pattern: str) -> list[str]:
-        """The distinct values that RLIKE ``pattern`` matches (RE2's answer) in the one column ``value``
-        that ``values`` selects from the table."""
+    def matching(
+        self, key: Key, values: Callable[[DataFrame], DataFrame], node: Compare
+    ) -> Callable[[Column], Column]:
+        """A test of a present value of ``key`` for the RLIKE clause ``node`` (RE2's answer, whether
+        negated or not): membership in the distinct values the pattern matches, or absence from those it
+        does not match when they are fewer. ``values`` selects the key's values from the table, in one
+        column ``value``."""
         if self.frame is None:
             raise ValueError(
                 "RLIKE reads the distinct values of its key from the table: compile it with the "
                 "DataFrame, not its schema"
             )
-        search = regex_search(pattern)
-        rows = values(self.frame).where(F.col("value").isNotNull()).distinct().collect()
-        return [row[0] for row in rows if search(row[0])]
+        search = regex_search(str(node.value.value))
+        read = (key.entity, key.name)
+        if read not in self.values_read:
+            rows = values(self.frame).where(F.col("value").isNotNull()).distinct().collect()
+            self.values_read[read] = [row[0] for row in rows]
+        sent, matching = self.sent.split(self.values_read[read], search, node.span)
+        if matching is not node.op.is_negated:
+            return lambda value: value.isin(sent)
+        return lambda value: ~value.isin(sent)
 
     def truth(self, expr: Expr) -> Column:
         """True, false, or null (unknown) for each run, as the reference evaluator's ``truth``."""
@@ -319,9 +333,8 @@ class _Compiler:
             return ~found if node.negated else found
         if node.op in (Op.RLIKE, Op.NOT_RLIKE):
             # null where the run lacks the key: Spark's `null IN (...)` may be false
-            wanted = self.matching(lambda df: df.select(value.alias("value")), str(node.value.value))
-            matched = F.when(value.isNotNull(), value.isin(wanted))
-            return ~matched if node.op.is_negated else matched
+            test = self.matching(key, lambda df: df.select(value.alias("value")), node)
+            return F.when(value.isNotNull(), test(value))
         if node.op.is_pattern:
             matched = value.rlike(like_regex(str(node.value.value), node.op in (Op.ILIKE, Op.NOT_ILIKE)))
             return ~matched if node.op.is_negated else matched
@@ -348,11 +361,9 @@ class _Compiler:
             test = (lambda v: ~v.isin(wanted)) if negated else (lambda v: v.isin(wanted))
         elif node.op in (Op.RLIKE, Op.NOT_RLIKE):
             each = F.explode(inputs).alias("input")
-            wanted = self.matching(
-                lambda df: df.select(each).select(F.col("input")[field].alias("value")), str(node.value.value)
+            test = self.matching(
+                node.key, lambda df: df.select(each).select(F.col("input")[field].alias("value")), node
             )
-            negated = node.op.is_negated
-            test = (lambda v: ~v.isin(wanted)) if negated else (lambda v: v.isin(wanted))
         elif node.op.is_pattern:
             regex = like_regex(str(node.value.value), node.op in (Op.ILIKE, Op.NOT_ILIKE))
             negated = node.op.is_negated
@@ -422,10 +433,13 @@ def compile_query(
     """``compiled`` (a run query) as a filter Column and a sort specification over ``table`` (a run
     table, or its schema) in ``layout`` (None: detected from the schema)."""
     if compiled.entity != "runs":
-        raise ValueError("runql.engines.spark answers run queries; experiments are few and searched in memory")
+        raise ValueError(
+            "runql.engines.spark answers run queries; experiments are few and searched in memory"
+        )
     query = compiled.query
     _refuse_histories(query)
-    compiler = _Compiler(_Table(_schema(table), layout), None if isinstance(table, T.StructType) else table)
+    frame = None if isinstance(table, T.StructType) else table
+    compiler = _Compiler(_Table(_schema(table), layout), frame, query.filter_string)
     condition = None if query.filter is None else compiler.truth(query.filter)
     return SparkQuery(condition, tuple(compiler.order(query.order_by)))
 

@@ -18,7 +18,7 @@ from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from runql.errors import QuerySyntaxError
-from runql.language.ast import ENTITY_ALIASES, Span
+from runql.language.ast import ENTITY_ALIASES, Aggregate, Span
 
 __all__ = ["QUOTES", "syntax_error"]
 
@@ -81,6 +81,7 @@ _WORD_OPERATOR_FIXES = {
     "BETWEEN": "BETWEEN is not supported: write metrics.x >= 1 AND metrics.x <= 2",
     "CONTAINS": "write LIKE '%text%'",
 }
+_FUNCTION_NAMES = frozenset(aggregate.value for aggregate in Aggregate)
 _NUMBER_START = re.compile(r"[-+]?\.?\d")
 _NUMBER_WORD = re.compile(r"[-+]?(?:[eE][-+]\d|[\w.])*")
 _VALID_NUMBER = re.compile(r"-?(?:\d+(?:\.\d+)?[eE]-?\d+|\d+\.\d*|\.\d+|\d+)")
@@ -270,6 +271,28 @@ def _key_as_value(at: _At) -> _Problem | None:
         start,
         start + len(key),
         "a condition compares a key with a quoted string or a number, never with another key",
+    )
+
+
+def _function_as_value(at: _At) -> _Problem | None:
+    # max(metrics.m) after an operator: lexed as a bare word, then '('. A function of a history (or any
+    # name applied to a key) is a second operand, as a key there is, not a value left unquoted.
+    name = at.before("BARE_WORD")
+    if name is None or at.kind != "LPAR":
+        return None
+    argument = at.source[at.pos + 1 :].lstrip()
+    prefix = argument.partition(".")[0]
+    if str(name).lower() not in _FUNCTION_NAMES and not (prefix in ENTITY_ALIASES and "." in argument):
+        return None
+    start = name.start_pos or 0
+    close = at.source.find(")", at.pos)
+    end = close + 1 if close != -1 else len(at.source.rstrip())
+    return _Problem(
+        f"a function, {at.source[start:end]!r}, where a value belongs",
+        start,
+        end,
+        "a condition compares a key or a function with a quoted string or a number, never with another "
+        "key or function",
     )
 
 
@@ -479,6 +502,7 @@ _TOKEN_RULES: tuple[Callable[[_At], _Problem | None], ...] = (
     _ends_early,
     _list_item,
     _key_as_value,
+    _function_as_value,
     _missing_and,
     _unquoted_value,
     _after_key,

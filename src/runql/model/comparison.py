@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runql.common.optional import require
+from runql.common.redact import shown
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped,unused-ignore]
@@ -156,8 +158,11 @@ def plot_metric_history(
     stacked. ``x`` is ``"step"``, ``"time"`` (seconds since the run's first point) or ``"auto"``:
     the step, unless every point has step 0 (logged without steps). A metric with one point per run
     is drawn as bars, one per run. Runs that never logged a key are left out of its chart with a
-    warning; none having it is a ValueError. With ``out``, the figure is written there as a PNG.
-    Needs matplotlib (``pip install 'runql[plot]'``); no display is used.
+    warning; none having it is a ValueError. A value that is NaN, infinite (MLflow's SQL store keeps an
+    infinity as ±1.8e308) or beyond ±1e300 is not drawn: a note on the chart, and a warning, name the
+    runs that have some and what they are, and a bar that is not drawn is marked where it would stand.
+    With ``out``, the figure is written there as a PNG. Needs matplotlib (``pip install 'runql[plot]'``);
+    no display is used.
     """
     if key is None:
         raise TypeError("plot_metric_history needs the key of the metric to draw")
@@ -198,15 +203,71 @@ def _label(run: Run) -> str:
     return run.info.run_id
 
 
+# MLflow's SQL store keeps an infinity as the largest float, of its sign; matplotlib cannot scale an axis
+# that reaches near it (its margins overflow, and the whole chart comes out empty), so values beyond
+# ±1e300 are left out with the NaNs and the infinities, and a note on the chart says which.
+_STORED_INFINITY = sys.float_info.max
+_LARGEST_DRAWN = 1e300
+# Runs a note names one by one; the rest are counted.
+_NOTED_RUNS = 6
+
+
+def _not_drawn(value: float) -> str:
+    """Why ``value`` is left out of a chart ("" when it is drawn)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value) or abs(value) >= _STORED_INFINITY:
+        return "+inf" if value > 0 else "-inf"
+    if abs(value) > _LARGEST_DRAWN:
+        return "beyond ±1e300"
+    return ""
+
+
+def _counted(counts: Counter[str]) -> str:
+    """``+inf (1 point), NaN (3 points)``."""
+    return ", ".join(f"{why} ({count} point{'' if count == 1 else 's'})" for why, count in counts.items())
+
+
+def _note_left_out(axes: Any, key: str, left_out: list[tuple[str, Counter[str]]]) -> None:
+    """Draw the legend, titled with the runs whose values are not drawn and what those are (the legend
+    takes the place on the chart where it hides the least), and warn of them."""
+    if not left_out:
+        if axes.lines:
+            axes.legend(fontsize="small")
+        return
+    lines = [f"{shown(label, 60)}: {_counted(counts)}" for label, counts in left_out]
+    more = len(lines) - _NOTED_RUNS
+    note = "\n".join(["not drawn:", *lines[:_NOTED_RUNS], *([f"and {more} more runs"] if more > 0 else [])])
+    # The lines of the chart, when it has some, are listed below the note.
+    handles, labels = axes.get_legend_handles_labels()
+    legend = axes.legend(handles, labels, title=note, fontsize="small", title_fontsize="small")
+    legend.get_title().set_color("darkred")
+    warnings.warn(f"values of metric {key!r} not drawn: {'; '.join(lines)}", stacklevel=4)
+
+
 def _draw(axes: Any, key: str, histories: list[tuple[Run, list[Any]]], x: str) -> None:
+    left_out: list[tuple[str, Counter[str]]] = []
     if all(len(history) == 1 for _, history in histories):
         # One value per run has no line to draw: one bar per run.
         labels = [_label(run) for run, _ in histories]
-        axes.bar(range(len(labels)), [history[0].value for _, history in histories])
+        values = [history[0].value for _, history in histories]
+        reasons = [_not_drawn(value) for value in values]
+        axes.bar(
+            range(len(labels)),
+            [math.nan if why else value for value, why in zip(values, reasons, strict=True)],
+        )
+        for index, (label, why) in enumerate(zip(labels, reasons, strict=True)):
+            if why:
+                # Where the bar would stand, what its value is.
+                axes.text(index, 0, why, ha="center", va="bottom", fontsize="small", color="darkred")
+                left_out.append((label, Counter([why])))
+        # Every run keeps its place, the bars left out too (matplotlib would fit the axis to the drawn ones).
+        axes.set_xlim(-0.5, len(labels) - 0.5)
         axes.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize="small")
         axes.set_ylabel(key)
         axes.set_title(f"{key} (one value per run)")
         axes.grid(True, axis="y", alpha=0.3)
+        _note_left_out(axes, key, left_out)
         return
     if x == "auto":
         no_steps = all(all(p.step == 0 for p in h) for _, h in histories)
@@ -219,10 +280,15 @@ def _draw(axes: Any, key: str, histories: list[tuple[Run, list[Any]]], x: str) -
             points = sorted(((p.timestamp - start) / 1000, p.value) for p in history)
         else:
             points = sorted((p.step, p.value) for p in history)
-        xs, ys = [px for px, _ in points], [py for _, py in points]
-        axes.plot(xs, ys, marker="o" if len(points) < 30 else None, markersize=3, label=_label(run))
+        counts = Counter(why for why in map(_not_drawn, (py for _, py in points)) if why)
+        if counts:
+            left_out.append((_label(run), counts))
+            points = [(px, py) for px, py in points if not _not_drawn(py)]
+        if points:
+            xs, ys = [px for px, _ in points], [py for _, py in points]
+            axes.plot(xs, ys, marker="o" if len(points) < 30 else None, markersize=3, label=_label(run))
     axes.set_xlabel("seconds since the first point" if by_time else "step")
     axes.set_ylabel(key)
     axes.set_title(f"{key} by {'time' if by_time else 'step'}")
     axes.grid(True, alpha=0.3)
-    axes.legend(fontsize="small")
+    _note_left_out(axes, key, left_out)

@@ -13,9 +13,12 @@ from typing import TypeVar
 
 from runql.errors import ArgumentError
 
-__all__ = ["create_page_token", "next_page_token", "paginate", "parse_page_token"]
+__all__ = ["MAX_OFFSET", "create_page_token", "next_page_token", "paginate", "parse_page_token"]
 
 T = TypeVar("T")
+
+# The largest offset a token may hold: a database's BIGINT, which an OFFSET clause must fit in.
+MAX_OFFSET = 2**63 - 1
 
 
 def create_page_token(offset: int) -> str:
@@ -56,6 +59,8 @@ def parse_page_token(page_token: str | bytes | None) -> int:
         raise _token_error(f"Invalid page token, not stringable {offset}", page_token) from None
     if number < 0:
         raise _token_error(f"Invalid page token, negative offset {number}", page_token)
+    if number > MAX_OFFSET:  # {"offset": 1e300}: no search has that many rows, and no database takes it
+        raise _token_error(f"Invalid page token, offset {number:.3g} is beyond {MAX_OFFSET}", page_token)
     return number
 
 

@@ -18,6 +18,8 @@ from enum import IntEnum
 from itertools import repeat
 from typing import Any, Protocol, overload
 
+from runql.errors import ArgumentError
+
 __all__ = [
     "DATASET_CONTEXT_TAG",
     "RUN_NAME_TAG",
@@ -52,28 +54,24 @@ class ViewType(IntEnum):
     ALL = 3
 
     @classmethod
-    def from_string(cls, text: str) -> ViewType:
-        """The view named ``text``, in any case, spaces around ignored (``"active_only"``, ``"ALL"``);
-        another name is a ValueError."""
-        try:
-            return cls[text.strip().upper()]
-        except KeyError:
-            raise ValueError(
-                f"unknown view type {text!r}: use 'active_only', 'deleted_only' or 'all'"
-            ) from None
+    def from_string(cls, text: str, where: str = "run_view_type") -> ViewType:
+        """The view MLflow names ``active_only``, ``deleted_only`` or ``all``, or the command's ``active``
+        or ``deleted``, in any case, spaces around ignored; another name is an
+        :class:`~runql.errors.ArgumentError` (``bad-view-type``) about the argument ``where``."""
+        found = _VIEW_NAMES.get(text.strip().lower())
+        if found is None:
+            raise _view_type_error(text, where)
+        return found
 
     @classmethod
-    def coerce(cls, value: int | str | ViewType) -> ViewType:
+    def coerce(cls, value: int | str | ViewType, where: str = "run_view_type") -> ViewType:
         """The view an argument names: a ViewType, MLflow's int (1, 2, 3) or a name (:meth:`from_string`);
-        anything else is a ValueError."""
+        anything else is an :class:`~runql.errors.ArgumentError` about the argument ``where``."""
         if isinstance(value, str):
-            return cls.from_string(value)
-        try:
+            return cls.from_string(value, where)
+        if isinstance(value, int) and not isinstance(value, bool) and value in _VIEW_NUMBERS:
             return cls(value)
-        except ValueError:
-            raise ValueError(
-                f"unknown view type {value!r}: use ViewType.ACTIVE_ONLY (1), DELETED_ONLY (2) or ALL (3)"
-            ) from None
+        raise _view_type_error(value, where)
 
     @property
     def stages(self) -> frozenset[str]:
@@ -89,6 +87,26 @@ class LifecycleStage:
 
 
 _LIFECYCLE = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
+
+# The names a view goes by, lower case: MLflow's, and the command's (runql runs --view active).
+_VIEW_NAMES = {
+    "active_only": ViewType.ACTIVE_ONLY,
+    "active": ViewType.ACTIVE_ONLY,
+    "deleted_only": ViewType.DELETED_ONLY,
+    "deleted": ViewType.DELETED_ONLY,
+    "all": ViewType.ALL,
+}
+_VIEW_NUMBERS = frozenset(int(view) for view in ViewType)
+
+
+def _view_type_error(value: Any, where: str) -> ArgumentError:
+    return ArgumentError(
+        f"unknown view type {_shown(value)}: the views are 'active_only' (or 'active'), 'deleted_only' "
+        "(or 'deleted') and 'all', in any case, or ViewType.ACTIVE_ONLY (1), DELETED_ONLY (2) and ALL (3)",
+        code="bad-view-type",
+        where=where,
+    )
+
 
 _STAGES = {
     ViewType.ACTIVE_ONLY: frozenset({LifecycleStage.ACTIVE}),

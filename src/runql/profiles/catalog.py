@@ -178,6 +178,14 @@ class Profile:
     ``max``, ``avg``, ``count``, ``first``, ``last``, ``at_step(metrics.loss, 10)``): runql's extension
     for runs (docs/syntax.md). MLflow and Azure ML search only a metric's latest value."""
 
+    case_folding: str = "unicode"
+    """How the backend's ILIKE folds case: ``"unicode"``, every letter Python's ``re.IGNORECASE`` folds
+    (runql's engines, MLflow's in-memory search), or ``"ascii"``, ASCII letters only. An MLflow server
+    answers with its SQL store, whose ILIKE is ``lower(value) LIKE lower(pattern)``: SQLite's
+    ``lower()``, and PostgreSQL's in the C locale, fold ASCII letters only, so there ``run_name ILIKE
+    'RÉSUMÉ%'`` finds no ``résumé``. The planner sends an ``"ascii"`` target an ILIKE only when both
+    foldings read its pattern alike (:mod:`runql.engines.planner`)."""
+
     # The size limits: what a query may cost is bounded before any row is read (docs/security.md).
     # MLflow refuses a filter past 10,000 sqlparse tokens (whitespace included), about 1,250 clauses
     # or 5,000 list items at the most; the defaults are above that, so every profile accepts what
@@ -325,6 +333,9 @@ MLFLOW_RUNS = _with_attributes(
         order_by_attributes=frozenset(),
         order_by_aliases=frozenset(),
         rename_experiments=True,
+        # MLflow's server answers with its SQL store (see the field); Azure ML, derived from this
+        # profile, documents no folding, and keeps this one: what both foldings read alike.
+        case_folding="ascii",
     ),
     extensions=False,
 )
@@ -412,6 +423,7 @@ def _extended(base: Profile) -> Profile:
         null_kinds=kinds,
         quoted_numbers=True,
         dates=True,
+        case_folding="unicode",
     )
 
 

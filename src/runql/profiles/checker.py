@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from runql.common.regex import regex_search
+from runql.common.regex import RegexBudget
 from runql.errors import (
     Diagnostic,
-    EvaluationError,
     QueryValueError,
     QueryWarning,
     Severity,
@@ -163,6 +162,8 @@ class _Site:
     profile: Profile
     source: str
     where: str
+    # The RLIKE patterns met in this text: each compiled once, all within one budget.
+    regexes: RegexBudget = field(default_factory=RegexBudget, compare=False, repr=False)
 
     @property
     def written(self) -> bool:
@@ -540,19 +541,19 @@ def _comparison(site: _Site, node: Compare, kind: KeyKind) -> list[Diagnostic]:
     return found
 
 
+_REGEX_HINTS = {
+    "bad-regex": "RLIKE reads RE2's syntax: no back-references or look-arounds, repetition counts up to 1000",
+    "regex-budget": "use fewer or smaller patterns: a large class repeated (\\pL{200}) compiles to a large "
+    "program",
+}
+
+
 def _regex(site: _Site, literal: Literal) -> list[Diagnostic]:
-    try:
-        regex_search(str(literal.value))
-    except EvaluationError as error:
-        return [
-            site.problem(
-                "bad-regex",
-                error.message,
-                literal.span,
-                "RLIKE reads RE2's syntax: no back-references or look-arounds, repetition counts up to 1000",
-            )
-        ]
-    return []
+    refusal = site.regexes.refusal(str(literal.value))
+    if refusal is None:
+        return []
+    code, message = refusal
+    return [site.problem(code, message, literal.span, _REGEX_HINTS[code])]
 
 
 def _list(site: _Site, node: In, kind: KeyKind) -> list[Diagnostic]:

@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 from runql.engines.reference import experiment_sort_key, predicate, run_sort_key
 from runql.errors import Diagnostic, QueryWarning
 from runql.language.ast import Expr, Query
+from runql.model.arguments import check_page_size
 from runql.model.paging import paginate
 from runql.profiles.catalog import Profile
 from runql.profiles.checker import analyse
@@ -64,7 +65,9 @@ class CompiledQuery:
         self, rows: Iterable[T], max_results: int | None = None, page_token: str | bytes | None = None
     ) -> tuple[list[T], str | None]:
         """The rows the filter selects, in order, one page at a time, with the next page's token
-        (None after the last page); ``max_results=None`` returns every remaining row."""
+        (None after the last page); ``max_results=None`` returns every remaining row, and otherwise it is
+        a page size as MLflow's stores take it (1 to 50,000; ``bad-max-results`` else)."""
+        check_page_size(max_results, allow_none=True)
         try:
             ordered = sorted(filter(self._test, rows), key=self._key)
         except AttributeError as error:

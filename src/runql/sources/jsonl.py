@@ -9,19 +9,21 @@ or disagrees with it, and is refused. Files of version 1 (no closing line) are s
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
 import socket
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from runql.errors import StoreError
 from runql.sources.base import StoreRecords
 
-__all__ = ["read_jsonl", "write_jsonl"]
+__all__ = ["read_jsonl", "replaced", "write_jsonl"]
 
 FORMAT = "runql-workspace"
 FORMAT_VERSION = 2
@@ -43,28 +45,45 @@ def write_jsonl(
     """Write the records; a temporary file is renamed over ``path`` at the end, so a failed write
     leaves the old file whole. A file already at ``path`` keeps its permissions; when ``path`` is a
     symbolic link, the file it points to is replaced and the link stays."""
+    with replaced(path) as raw:
+        handle = io.TextIOWrapper(raw, encoding="utf-8")
+        header = {
+            "kind": "workspace",
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "active_experiment_id": active_experiment_id,
+            "last_active_run_id": last_active_run_id,
+        }
+        handle.write(json.dumps(header) + "\n")
+        counts = {"experiment": 0, "run": 0}
+        for kind, records in (("experiment", experiments), ("run", runs)):
+            for record in records:
+                line = {"kind": kind, **record}
+                handle.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
+                counts[kind] += 1
+        closing = {"kind": "end", "experiments": counts["experiment"], "runs": counts["run"]}
+        handle.write(json.dumps(closing) + "\n")
+        # Flushes the text into the file and leaves it open, for replaced() to sync to the disk and rename.
+        handle.detach()
+
+
+@contextmanager
+def replaced(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A new binary file that becomes ``path`` when the block ends without an error.
+
+    It is written under a hidden temporary name beside ``path``, flushed to the disk, then renamed over
+    ``path`` (``os.replace``), so a failed or killed write leaves the old file whole and a reader never
+    sees half a file. A file already at ``path`` keeps its permissions; when ``path`` is a symbolic link,
+    the file it points to is replaced and the link stays. :func:`write_jsonl` (``Workspace.save``) and
+    the run tables of ``runql export`` are written so.
+    """
     target = Path(os.path.realpath(path))
     _remove_stale(target)
     temporary, descriptor = _create_temporary(target)
     try:
-        with open(descriptor, "w", encoding="utf-8") as handle:
+        with open(descriptor, "wb") as handle:
             _keep_mode(temporary, target)
-            header = {
-                "kind": "workspace",
-                "format": FORMAT,
-                "version": FORMAT_VERSION,
-                "active_experiment_id": active_experiment_id,
-                "last_active_run_id": last_active_run_id,
-            }
-            handle.write(json.dumps(header) + "\n")
-            counts = {"experiment": 0, "run": 0}
-            for kind, records in (("experiment", experiments), ("run", runs)):
-                for record in records:
-                    line = {"kind": kind, **record}
-                    handle.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
-                    counts[kind] += 1
-            closing = {"kind": "end", "experiments": counts["experiment"], "runs": counts["run"]}
-            handle.write(json.dumps(closing) + "\n")
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)

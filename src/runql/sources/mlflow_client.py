@@ -1,36 +1,185 @@
 """Any MLflow tracking URI read through ``mlflow.MlflowClient``: a tracking server, Databricks, Azure ML.
 
-Experiments and runs are paged through (deleted ones included); a run's search result carries only
-the latest point of each metric, so ``with_history=True`` asks for every history as well (one
-request per run and metric key).
+Experiments and runs are paged through (deleted ones included). A run's search result carries only the
+latest point of each metric, so the histories stay on the server: the records come with a
+:class:`ClientHistories`, which asks the server for a history when one is needed (a function of a
+metric's history in a search, ``get_metric_history``, a plot, ``save``). ``with_history=True`` asks for
+every history at load instead (one request per run and metric key), for a workspace that outlives the
+server.
+
+A server is read defensively, here and by :class:`~runql.stores.server.ServerStore`: :class:`PageTokens`
+stops a listing whose page tokens come back or never end, an item a listing sends twice is kept once,
+and a reply MLflow's client cannot parse (:func:`unreadable_replies`) is a :class:`StoreError` naming
+what was wrong, never protobuf's own exception.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from runql.common.optional import progress_bar, require
 from runql.common.redact import redact
 from runql.errors import StoreError
+from runql.model.records import Metric
 from runql.sources.base import StoreRecords, sort_inputs
 
-__all__ = ["read_mlflow"]
+__all__ = ["MAX_PAGES", "ClientHistories", "PageTokens", "read_mlflow", "unreadable_replies"]
 
 # Page sizes every tracking server accepts (Databricks caps run pages at 1000).
 EXPERIMENT_PAGE = 1000
 RUN_PAGE = 1000
 ALL = 3  # MLflow's ViewType.ALL
 
+MAX_PAGES = 10_000
+"""The most pages one listing of a server reads (experiments, the runs of a search, a metric's history):
+ten million runs at a thousand a page. Past it the listing stops with ``server-misbehaved``: a server
+whose tokens never end would otherwise be read until memory runs out. Read when a listing starts, so
+rebinding it changes the next listing."""
 
-def _pages(fetch: Any) -> Iterator[Any]:
+
+class PageTokens:
+    """The page tokens of one listing of a server, checked as they come.
+
+    A token the server already sent (its ``next_page_token`` never changes, or comes back round) would
+    make the listing endless, and so would tokens that never end: either is a :class:`StoreError`
+    (``server-misbehaved``) naming ``what`` was listed. ``first`` is the token the listing starts from,
+    when it continues another.
+    """
+
+    def __init__(self, what: str, where: str, first: str | None = None) -> None:
+        self.what = what
+        self.where = where
+        self.pages = 0
+        self._limit = MAX_PAGES
+        self._seen: set[str] = set() if first is None else {first}
+
+    def follow(self, token: str | None) -> str | None:
+        """The token to ask for the next page with, given the one the page just read sent; None when
+        that page was the last."""
+        self.pages += 1
+        if not token:
+            return None
+        if token in self._seen:
+            raise StoreError(
+                f"the server sent a page token of {self.what} it had already sent: its pages would never end",
+                where=self.where,
+                code="server-misbehaved",
+            )
+        if self.pages >= self._limit:
+            raise StoreError(
+                f"the server sent more than {self._limit:,} pages of {self.what}, the most one listing "
+                "reads (runql.sources.mlflow_client.MAX_PAGES)",
+                where=self.where,
+                code="server-misbehaved",
+            )
+        self._seen.add(token)
+        return token
+
+
+def unreadable_replies() -> tuple[type[BaseException], ...]:
+    """What MLflow's client raises for a reply it cannot parse into its messages: protobuf's
+    ``ParseError`` (a ``run_id`` of 5, a time of 1e400, a step past 64 bits). A body that is not JSON
+    at all is an ``MlflowException`` of MLflow's own, a refusal quoting it."""
+    try:
+        from google.protobuf.json_format import ParseError  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:  # a client of one's own, without MLflow's protobuf
+        return ()
+    return (ParseError,)
+
+
+def unreadable(error: BaseException, where: str, uri: str | None) -> StoreError:
+    """The :class:`StoreError` for a reply ``error`` says cannot be parsed: its first line names the field
+    (``Failed to parse run_id field: expected string ...``)."""
+    message = redact(f"the server sent a reply MLflow's client cannot read: {first_line(error)}", uri)
+    return StoreError(message, where=where, code="server-misbehaved")
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (MLflow's messages go on with the server's whole reply)."""
+    text = str(getattr(error, "message", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+@contextmanager
+def _asked(where: str, uri: str | None) -> Iterator[None]:
+    """What a call of MLflow's client raises as a :class:`StoreError` quoting the server's first line,
+    without credentials (``not-found`` for an unknown experiment, ``server-refused`` otherwise)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as error:
+        missing = getattr(error, "error_code", None) == "RESOURCE_DOES_NOT_EXIST"
+        code = "not-found" if missing else "server-refused"
+        raise StoreError(redact(first_line(error), uri), where=where, code=code) from None
+    except unreadable_replies() as error:
+        raise unreadable(error, where, uri) from None
+
+
+def _listed(
+    fetch: Callable[[str | None], Any], what: str, where: str, id_of: Callable[[Any], str]
+) -> Iterator[Any]:
+    """Every item of every page ``fetch(token)`` returns, each id once: a server that repeats an item
+    across pages does not duplicate it."""
+    tokens = PageTokens(what, where)
+    seen: set[str] = set()
     token = None
     while True:
         page = fetch(token)
-        yield from page
-        token = page.token
-        if not token:
+        for item in page:
+            if (key := id_of(item)) not in seen:
+                seen.add(key)
+                yield item
+        token = tokens.follow(page.token)
+        if token is None:
             return
+
+
+def _points(key: str, points: Iterable[Any]) -> list[Metric]:
+    return [Metric(key, float(p.value), int(p.timestamp), int(p.step or 0)) for p in points]
+
+
+class ClientHistories:
+    """The metric histories of runs read through MLflow's client without them, asked for when needed.
+
+    A :class:`~runql.model.records.HistorySource`: each history is one request to the server (the
+    server must stay reachable), and nothing is kept, so a history includes the points logged since the
+    load. ``keys`` holds each run's metric keys (those of its latest values): a run is never asked for a
+    metric it does not have.
+    """
+
+    def __init__(self, client: Any, where: str, uri: str | None, keys: dict[str, frozenset[str]]) -> None:
+        self._client = client
+        self.where = where
+        self._uri = uri  # may hold a password: only ever shown through redact()
+        self._keys = keys
+
+    def __repr__(self) -> str:
+        return f"ClientHistories({self.where!r})"
+
+    def history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of metric ``key`` of run ``run_id``, as the server sends them (empty if none)."""
+        if key not in self._keys.get(run_id, ()):
+            return []
+        with _asked(self.where, self._uri):
+            return _points(key, self._client.get_metric_history(run_id, key))
+
+    def histories(
+        self, run_ids: Sequence[str], keys: Collection[str] | None = None
+    ) -> dict[str, dict[str, list[Metric]]]:
+        """Every point of the metrics ``keys`` (None: every metric) of the runs ``run_ids``, by run id and
+        key (runs without points left out): one request per run and metric it has."""
+        found: dict[str, dict[str, list[Metric]]] = {}
+        for run_id in run_ids:
+            held = self._keys.get(run_id, frozenset())
+            wanted = held if keys is None else [k for k in keys if k in held]
+            points = {key: history for key in wanted if (history := self.history(run_id, key))}
+            if points:
+                found[run_id] = points
+        return found
 
 
 def _experiment_record(experiment: Any) -> dict[str, Any]:
@@ -47,19 +196,15 @@ def _experiment_record(experiment: Any) -> dict[str, Any]:
 
 def _run_record(run: Any, histories: dict[str, list[Any]] | None) -> dict[str, Any]:
     info = run.info
+    metrics: dict[str, Any]
     if histories is None:
-        # The search result's Metric objects carry the latest point's step and timestamp.
-        latest = getattr(run.data, "_metric_objs", None) or []
-        histories = {m.key: [m] for m in latest}
-        for key, value in run.data.metrics.items():
-            histories.setdefault(key, [{"value": value, "step": 0, "timestamp": info.start_time}])
-    metrics = {
-        key: [
-            p if isinstance(p, dict) else {"value": p.value, "step": p.step, "timestamp": p.timestamp}
-            for p in points
-        ]
-        for key, points in histories.items()
-    }
+        # The latest values alone: the histories stay on the server (ClientHistories).
+        metrics = dict(run.data.metrics)
+    else:
+        metrics = {
+            key: [{"value": p.value, "step": p.step, "timestamp": p.timestamp} for p in points]
+            for key, points in histories.items()
+        }
     inputs = [
         {
             "dataset": {
@@ -101,42 +246,56 @@ def read_mlflow(
     """The experiments and runs a tracking URI serves (deleted ones included), through MLflow's client.
 
     ``tracking_uri`` defaults to MLflow's own default (``MLFLOW_TRACKING_URI``, then the local
-    store). ``experiment_ids`` limits the load to those experiments. With ``with_history``, every
-    metric history is fetched too; otherwise each metric keeps its latest point only. Needs MLflow
-    (``pip install 'runql[mlflow]'``).
+    store). ``experiment_ids`` limits the load to those experiments. Each run comes with its metrics'
+    latest values, and its histories are read from the server when asked for (the records'
+    ``histories``, a :class:`ClientHistories`); with ``with_history``, every history is read now. A
+    server that refuses is a :class:`StoreError` quoting it (``server-refused``); one whose pages never
+    end or whose reply cannot be parsed, ``server-misbehaved``. Needs MLflow (``pip install
+    'runql[mlflow]'``).
     """
     mlflow = require("mlflow", "mlflow", "reading runs through an MLflow tracking URI")
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     where = redact(tracking_uri) if tracking_uri else "the default tracking URI"
-    try:
-        records, experiments = _read(client, experiment_ids, with_history, progress)
-    except mlflow.exceptions.MlflowException as error:
-        raise StoreError(redact(str(error).splitlines()[0]), where=where) from None
-    return StoreRecords([_experiment_record(e) for e in experiments], records, where=where)
+    with _asked(where, tracking_uri):
+        records, experiments = _read(client, experiment_ids, with_history, progress, where)
+    histories = None
+    if not with_history:
+        keys = {r["run_id"]: frozenset(r["metrics"]) for r in records}
+        histories = ClientHistories(client, where, tracking_uri, keys)
+    return StoreRecords(
+        [_experiment_record(e) for e in experiments], records, where=where, histories=histories
+    )
+
+
+def _run_page(client: Any, experiment_id: str, token: str | None) -> Any:
+    return client.search_runs([experiment_id], run_view_type=ALL, max_results=RUN_PAGE, page_token=token)
 
 
 def _read(
-    client: Any, experiment_ids: Iterable[str | int] | None, with_history: bool, progress: bool | None
+    client: Any,
+    experiment_ids: Iterable[str | int] | None,
+    with_history: bool,
+    progress: bool | None,
+    where: str,
 ) -> tuple[list[dict[str, Any]], list[Any]]:
     if experiment_ids is None:
         experiments = list(
-            _pages(
+            _listed(
                 lambda token: client.search_experiments(
                     view_type=ALL, max_results=EXPERIMENT_PAGE, page_token=token
-                )
+                ),
+                "experiments",
+                where,
+                lambda e: str(e.experiment_id),
             )
         )
     else:
         experiments = [client.get_experiment(str(i)) for i in experiment_ids]
     runs: list[Any] = []
     for experiment in experiments:
-        runs.extend(
-            _pages(
-                lambda token, e=experiment: client.search_runs(
-                    [e.experiment_id], run_view_type=ALL, max_results=RUN_PAGE, page_token=token
-                )
-            )
-        )
+        fetch = functools.partial(_run_page, client, experiment.experiment_id)
+        what = f"the runs of experiment {experiment.experiment_id}"
+        runs.extend(_listed(fetch, what, where, lambda r: str(r.info.run_id)))
     records = []
     for run in progress_bar(
         runs, total=len(runs), desc="reading runs", unit="run", enabled=progress, extra="mlflow"

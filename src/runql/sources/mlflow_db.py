@@ -52,7 +52,7 @@ from runql.model.records import (
 from runql.sources.base import StoreRecords, dataset_inputs, local_path, url_scheme
 from runql.sources.schemes import DATABASE_SCHEMES
 
-__all__ = ["DatabaseHistories", "missing_driver", "read_mlflow_db"]
+__all__ = ["DatabaseHistories", "missing_driver", "read_error", "read_mlflow_db"]
 
 REQUIRED_TABLES = ("experiments", "experiment_tags", "runs", "metrics", "params", "tags")
 INPUT_TABLES = ("inputs", "input_tags", "datasets")
@@ -149,16 +149,16 @@ def read_mlflow_db(
     'runql[mlflow-db]'``) and, for a server, its driver.
     """
     sa = require("sqlalchemy", "mlflow-db", "reading an MLflow tracking database")
-    target, shown = connect_url(url)
-    engine = _engine(sa, target, shown)
+    target, where = connect_url(url)
+    engine = _engine(sa, target, where)
     try:
-        with _connected(sa, engine, shown) as connection, _collector_paused():
-            reader = _Reader(sa, connection, shown)
+        with _connected(sa, engine, where) as connection, _collector_paused():
+            reader = _Reader(sa, connection, where)
             experiments, runs, whole = reader.read(histories, progress)
     finally:
         engine.dispose()
     return StoreRecords(
-        experiments, runs, where=shown, histories=None if whole else DatabaseHistories(target, shown)
+        experiments, runs, where=where, histories=None if whole else DatabaseHistories(target, where)
     )
 
 
@@ -412,32 +412,32 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def missing_driver(shown_url: str, error: ImportError) -> MissingDependencyError:
+def missing_driver(where: str, error: ImportError) -> MissingDependencyError:
     """The error for a database URL whose driver is not installed, as one line that says what to install.
 
-    ``shown_url`` is the URL without its password. A PostgreSQL driver (``psycopg``, which SQLAlchemy 2.1
+    ``where`` is the URL without its password. A PostgreSQL driver (``psycopg``, which SQLAlchemy 2.1
     uses for a plain ``postgresql://`` URL, or ``psycopg2``) comes with the ``postgres`` extra.
     """
     module = (error.name or "").split(".")[0]
     if module in _POSTGRES_DRIVERS:
         return MissingDependencyError(
-            f"reading {shown_url} needs the PostgreSQL driver {module!r}: {install_hint('postgres')}"
+            f"reading {where} needs the PostgreSQL driver {module!r}: {install_hint('postgres')}"
         )
-    named = f" {module!r}" if module else ""
-    return MissingDependencyError(
-        f"reading {shown_url} needs its database driver{named}, which is not installed: "
-        f"{str(error).splitlines()[0] if str(error) else 'install it'}"
-    )
+    if module:
+        return MissingDependencyError(
+            f"reading {where} needs the database driver {module!r}, which is not installed"
+        )
+    return MissingDependencyError(f"reading {where} needs its database driver: {_detail(error)}")
 
 
-def _engine(sa: Any, target: str, shown_url: str) -> Any:
+def _engine(sa: Any, target: str, where: str) -> Any:
     try:
         # No pool: a connection is closed as soon as its read is done.
         return sa.create_engine(target, poolclass=sa.pool.NullPool)
     except ImportError as error:  # the database's driver (psycopg, pymysql, ...) is not installed
-        raise missing_driver(shown_url, error) from None
+        raise missing_driver(where, error) from None
     except sa.exc.ArgumentError as error:
-        raise StoreError(f"not a database URL: {error}", where=shown_url, code="not-a-store") from None
+        raise StoreError(f"not a database URL: {error}", where=where, code="not-a-store") from None
 
 
 def _detail(error: BaseException) -> str:
@@ -460,52 +460,57 @@ def _corrupt_sqlite(engine: Any, error: BaseException) -> bool:
     return engine.dialect.name == "sqlite" and type(found) is engine.dialect.loaded_dbapi.DatabaseError
 
 
+def read_error(engine: Any, error: BaseException, where: str) -> StoreError:
+    """The :class:`StoreError` for a statement on ``engine``'s database that failed with ``error``:
+    ``corrupt-store`` when the data is at fault (text that is not UTF-8, a damaged SQLite file), else
+    ``unreachable-store`` (the server went away, the file is locked, access is denied). ``where`` names
+    the store, and the table when it is known; the message is the driver's first line."""
+    if _undecodable(error):
+        return StoreError(f"text that is not UTF-8: {_detail(error)}", where=where)
+    if _corrupt_sqlite(engine, error):
+        return StoreError(f"the database file is damaged: {_detail(error)}", where=where)
+    return StoreError(f"cannot read the database: {_detail(error)}", where=where, code="unreachable-store")
+
+
 @contextmanager
-def _connected(sa: Any, engine: Any, shown_url: str, table: str = "") -> Iterator[Any]:
+def _connected(sa: Any, engine: Any, where: str, table: str = "") -> Iterator[Any]:
     """A connection to the database, closed afterwards. Failing to connect is ``unreachable-store``;
-    failing to read is ``corrupt-store`` when the data is at fault (text that is not UTF-8, a damaged
-    SQLite file), naming ``table`` when given, else ``unreachable-store``."""
+    failing to read is :func:`read_error`'s, naming ``table`` when given."""
     # Rows are read through the driver's own cursor, whose errors SQLAlchemy does not wrap.
     failures = (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error, UnicodeDecodeError)
     try:
         connection = engine.connect()
     except failures as error:
         message = f"cannot connect to the database: {_detail(error)}"
-        raise StoreError(message, where=shown_url, code="unreachable-store") from None
+        raise StoreError(message, where=where, code="unreachable-store") from None
     try:
         with connection:
             yield connection
     except failures as error:
-        where = f"{shown_url}, table {table}" if table else shown_url
-        if _undecodable(error):
-            raise StoreError(f"text that is not UTF-8: {_detail(error)}", where=where) from None
-        if _corrupt_sqlite(engine, error):
-            raise StoreError(f"the database file is damaged: {_detail(error)}", where=where) from None
-        message = f"cannot read the database: {_detail(error)}"
-        raise StoreError(message, where=where, code="unreachable-store") from None
+        raise read_error(engine, error, f"{where}, table {table}" if table else where) from None
 
 
 # -- the load ----------------------------------------------------------------------------------------
 
 
 class _Reader:
-    def __init__(self, sa: Any, connection: Any, shown_url: str) -> None:
+    def __init__(self, sa: Any, connection: Any, where: str) -> None:
         self.sa = sa
         self.connection = connection
-        self.shown = shown_url
+        self.where = where
         names = set(sa.inspect(connection).get_table_names())
         missing = [t for t in REQUIRED_TABLES if t not in names]
         if missing:
             if "runs" not in names and "experiments" not in names:
                 raise StoreError(
                     "not an MLflow tracking database: it has no 'experiments' or 'runs' table",
-                    where=shown_url,
+                    where=where,
                     code="not-a-store",
                 )
             raise StoreError(
                 f"the database lacks table{'s' if len(missing) > 1 else ''} {', '.join(missing)} of "
                 "MLflow's schema; it may be partial, or from an MLflow too old to read",
-                where=shown_url,
+                where=where,
                 code="missing-table",
             )
         self.names = names
@@ -529,7 +534,7 @@ class _Reader:
         if missing:
             raise StoreError(
                 f"table {name!r} lacks column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
-                where=self.shown,
+                where=self.where,
                 code="missing-table",
             )
         query = self.sa.select(*(table.c[c] for c in columns)).order_by(*(table.c[c] for c in order))
@@ -553,11 +558,11 @@ class _Reader:
                     if problem:
                         row_id = bytes(row[columns.index(key)] or b"").decode("utf-8", "backslashreplace")
                         message = f"{column} holds text that is not UTF-8 ({problem})"
-                        return StoreError(message, where=_row_place(self.shown, name, row_id, key))
-        return StoreError("text that is not UTF-8", where=f"{self.shown}, table {name}")
+                        return StoreError(message, where=_row_place(self.where, name, row_id, key))
+        return StoreError("text that is not UTF-8", where=f"{self.where}, table {name}")
 
     def _bad(self, table: str, row_id: Any, error: ValueError, key: str = "run_uuid") -> StoreError:
-        return StoreError(str(error), where=_row_place(self.shown, table, row_id, key))
+        return StoreError(str(error), where=_row_place(self.where, table, row_id, key))
 
     def read(self, histories: bool, progress: bool | None) -> tuple[list[dict[str, Any]], list[Run], bool]:
         """The experiment records and the runs, and whether the runs hold their whole histories."""
@@ -585,7 +590,7 @@ class _Reader:
     def _orphan(self, table: str, run_id: Any) -> StoreError:
         return StoreError(
             f"table {table!r} has a row for run {_value(run_id)}, which is not in table 'runs'",
-            where=self.shown,
+            where=self.where,
         )
 
     def _experiments(self) -> None:
@@ -635,7 +640,7 @@ class _Reader:
                     run = self._run(*row)
                     if run.info.run_id in self.runs:
                         raise StoreError(
-                            "the run appears twice", where=_row_place(self.shown, "runs", row[0])
+                            "the run appears twice", where=_row_place(self.where, "runs", row[0])
                         )
                     self.runs[run.info.run_id] = run
 
@@ -726,7 +731,7 @@ class _Reader:
         order = ("run_uuid", "key", *_HISTORY_ORDER)
         try:
             with self.rows("metrics", _POINT_COLUMNS, order=order) as chunks:
-                _add_points(chunks, into, self.shown)
+                _add_points(chunks, into, self.where)
         except KeyError as error:
             raise self._orphan("metrics", error.args[0]) from None
         if latest:
@@ -778,7 +783,7 @@ class _Reader:
                         raise StoreError(
                             f"input {_value(input_id)} names dataset {_value(source_id)}, which is not in "
                             "table 'datasets'",
-                            where=self.shown,
+                            where=self.where,
                         )
                     if run_id not in self.runs:
                         raise self._orphan("inputs", run_id)

@@ -16,8 +16,9 @@ Deleted runs stay in their experiment's folder with ``lifecycle_stage: deleted``
 keep every point in logged order, so histories are whole.
 
 A folder may come from anyone, so the reader refuses, with a :class:`StoreError` naming the path: a
-symbolic link that leads out of the store, anything that is not a regular file or folder (a pipe
-would hang the read, a device never end it), YAML aliases, and a field of the wrong type.
+symbolic link that leads out of the store, a file with hard links (another name of it may be outside),
+anything that is not a regular file or folder (a pipe would hang the read, a device never end it), YAML
+aliases, and a field of the wrong type.
 """
 
 from __future__ import annotations
@@ -113,6 +114,14 @@ _KINDS = (
     (stat.S_ISCHR, "a device"),
     (stat.S_ISBLK, "a device"),
     (stat.S_ISSOCK, "a socket"),
+)
+
+
+# A hard link is the file itself under another name, which may be outside the store (/etc/shadow linked
+# in as a tag): no path tells where the other names are, and MLflow makes none, so any is refused.
+_HARD_LINK = (
+    "a file with {links} names (hard links), of which runql cannot tell whether one is outside the store; "
+    "MLflow writes none: refused (copy the store without hard links, e.g. with cp -r)"
 )
 
 
@@ -213,7 +222,8 @@ class _FileStore:
     def _text(self, path: Path) -> str:
         """A file's text (MLflow writes and reads these files as UTF-8 without newline translation).
         The file is opened without following a link (a link's target, checked, is opened instead)
-        and without blocking, then checked to be a regular file before a byte is read."""
+        and without blocking, then checked to be a regular file of one name (no hard link) before a
+        byte is read."""
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
         try:
             try:
@@ -223,11 +233,15 @@ class _FileStore:
                     raise
                 descriptor = os.open(self._inside(path), flags)
             with open(descriptor, "rb") as handle:
-                mode = os.fstat(handle.fileno()).st_mode
-                if not stat.S_ISREG(mode):
+                status = os.fstat(handle.fileno())
+                if not stat.S_ISREG(status.st_mode):
                     raise StoreError(
-                        f"{_kind(mode)}, not a file MLflow writes: refused", where=str(path), code=_UNSAFE
+                        f"{_kind(status.st_mode)}, not a file MLflow writes: refused",
+                        where=str(path),
+                        code=_UNSAFE,
                     )
+                if status.st_nlink > 1:
+                    raise StoreError(_HARD_LINK.format(links=status.st_nlink), where=str(path), code=_UNSAFE)
                 data = handle.read()
         except OSError as error:
             raise StoreError(f"cannot read it: {error.strerror or error}", where=str(path)) from None

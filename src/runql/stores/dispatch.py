@@ -28,11 +28,16 @@ def connect(
     profile: str | Profile | None = None,
     schema: Schema | None = None,
     target: str | Profile | None = None,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
+    pool_timeout: float | None = None,
 ) -> SqlStore | ServerStore:
     """A read-only store that answers searches where the runs live.
 
     A database URL or a SQLite file's path gives a :class:`~runql.stores.sql.SqlStore`, which answers in
-    SQL (see :func:`runql.stores.sql.connect`; ``schema`` maps tables named otherwise; needs
+    SQL (see :func:`runql.stores.sql.connect`; ``schema`` maps tables named otherwise; ``pool_size``,
+    ``max_overflow`` and ``pool_timeout`` size the pool of connections threads sharing the store draw
+    from, by default 5, 10 more when those are busy, and 30 seconds of waiting for one; needs
     SQLAlchemy). A tracking server's URI (``http(s)://``, ``databricks``, ``azureml://``) gives a
     :class:`~runql.stores.server.ServerStore`, which sends the server what its language (``target``:
     ``mlflow``, or ``azureml`` for Azure ML URIs) accepts and evaluates the rest (needs MLflow).
@@ -43,10 +48,19 @@ def connect(
     if scheme_kind(text) == "mlflow":
         if schema is not None:
             raise TypeError("schema maps a database's tables: a tracking server has none")
+        if (pool_size, max_overflow, pool_timeout) != (None, None, None):
+            raise TypeError("pool_size, max_overflow and pool_timeout size a database's connection pool")
         return ServerStore(text, target=target, profile=profile)
     if target is not None:
         raise TypeError("target is the language of a tracking server: a database is answered in SQL")
     # Imported here: it needs SQLAlchemy, and without it names the extra to install.
     from runql.stores.sql import SqlStore
 
-    return SqlStore(text, profile=profile, schema=schema)
+    return SqlStore(
+        text,
+        profile=profile,
+        schema=schema,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+    )

@@ -5,26 +5,42 @@ answers the read calls of a :class:`~runql.stores.base.RunStore` through ``mlflo
 search is planned (:mod:`runql.engines.planner`): the server is sent the part of the filter and the
 order_by its language accepts, runql evaluates the rest on the runs it returns, and sorts and pages
 locally when the server cannot sort by the keys asked for. When the server sorts, runql stops reading
-its pages as soon as the page asked for is complete. Metric histories are read from the server when
-asked for, never replaced by the latest value.
+its pages as soon as the page asked for is complete, and the next page's token says where it stopped
+(the server's token and how many runs of that server page were read), so each page goes on from there.
+Metric histories are read from the server when asked for, never replaced by the latest value.
+
+A server is not trusted to behave: every call of the store has a deadline (:data:`DEADLINE`), a page
+token the server sends twice or pages that never end stop the search
+(:class:`~runql.sources.mlflow_client.PageTokens`), a run or experiment a server repeats is kept once,
+and a reply MLflow's client cannot parse is a :class:`~runql.StoreError` naming what was wrong
+(docs/security.md).
 """
 
 from __future__ import annotations
 
-import itertools
+import base64
+import binascii
+import contextvars
+import hashlib
+import json
+import math
+import threading
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 from runql.common.optional import require
 from runql.common.redact import redact
 from runql.engines.planner import Plan, plan
-from runql.errors import NotFoundError, StoreError
+from runql.errors import ArgumentError, NotFoundError, StoreError
 from runql.language.ast import Compare, Entity, Key, Literal, Op
 from runql.model.arguments import warn_at_caller
-from runql.model.paging import paginate, parse_page_token
+from runql.model.paging import paginate
 from runql.model.records import (
     Experiment,
     Metric,
@@ -37,17 +53,28 @@ from runql.model.records import (
 from runql.profiles.catalog import Profile
 from runql.profiles.compiled import CompiledQuery, OrderBy, compile_quietly
 from runql.sources.base import url_scheme
+from runql.sources.mlflow_client import PageTokens, first_line, unreadable, unreadable_replies
 from runql.sources.schemes import scheme_kind
 from runql.stores.base import Page, RunStore
 
-__all__ = ["ServerStore"]
+__all__ = ["DEADLINE", "ServerStore"]
 
 # Runs per request while runql reads a server's answer itself: what every server accepts (Databricks
 # caps pages at 1000, Azure ML metric histories below 1000).
 SERVER_PAGE = 1000
-# A server that does not answer its health check within this many seconds is reported unreachable,
-# instead of waiting out MLflow's client retries (minutes).
+
+DEADLINE = 120.0
+"""Seconds one call of a :class:`ServerStore` may take, every request it makes included, unless the
+store is given its own (``ServerStore(uri, deadline=...)``, or ``store.deadline = ...`` on a store
+``runql.connect`` opened). It is MLflow's own timeout for one request (``MLFLOW_HTTP_REQUEST_TIMEOUT``),
+so whatever MLflow would answer in one request is never cut short. Read when a store is made."""
+
+# A server that does not answer its health check within this many seconds (or the store's deadline,
+# when shorter) is reported unreachable, instead of waiting out MLflow's client retries (minutes).
 _PROBE_SECONDS = 10
+
+# The longest server page token a runql token may carry: servers' tokens are a few hundred characters.
+_MAX_SERVER_TOKEN = 4096
 
 
 def is_server_uri(uri: str) -> bool:
@@ -56,7 +83,33 @@ def is_server_uri(uri: str) -> bool:
     return scheme_kind(uri) == "mlflow"
 
 
-class ServerStore(RunStore[Plan, None]):
+class _Deadline:
+    """When one call of the store must be done by: ``seconds`` from its start (None: no deadline)."""
+
+    __slots__ = ("at", "seconds")
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.at = None if seconds is None else time.monotonic() + seconds
+
+    def left(self) -> float | None:
+        """Seconds left (0 or less once passed); None without a deadline."""
+        return None if self.at is None else self.at - time.monotonic()
+
+
+@dataclass(frozen=True)
+class _Position:
+    """Where reading the server's answer goes on: at run ``skip`` of the server page asked for with
+    ``token`` (None: the first page)."""
+
+    token: str | None
+    skip: int
+
+
+_START = _Position(None, 0)
+
+
+class ServerStore(RunStore[Plan, _Deadline]):
     """The read calls of a :class:`~runql.stores.base.RunStore`, answered by a tracking server with
     runql's planner.
 
@@ -64,6 +117,7 @@ class ServerStore(RunStore[Plan, None]):
     URIs); ``profile`` the language the store's searches are written in (the target's by default;
     ``extended`` for OR, NOT and parentheses against any server). ``client`` is an object with
     ``MlflowClient``'s methods, for a server reached otherwise; by default MLflow's client.
+    ``deadline`` is the seconds one call may take (:attr:`deadline`).
     """
 
     def __init__(
@@ -73,11 +127,13 @@ class ServerStore(RunStore[Plan, None]):
         target: str | Profile | None = None,
         profile: str | Profile | None = None,
         client: Any = None,
+        deadline: float | None = None,
     ) -> None:
         self.where = redact(tracking_uri)
         self._uri = tracking_uri  # may hold a token: only ever shown through redact()
         self.target: str | Profile = target or ("azureml" if tracking_uri.startswith("azureml") else "mlflow")
         self.profile = profile or (self.target if isinstance(self.target, str) else self.target.name)
+        self.deadline = DEADLINE if deadline is None else deadline
         self.fetched = 0
         """How many runs the server has returned to this store's searches (its traffic)."""
         if client is None:
@@ -91,9 +147,28 @@ class ServerStore(RunStore[Plan, None]):
     def __repr__(self) -> str:
         return f"ServerStore({self.where!r}, target={self.target!r})"
 
+    @property
+    def deadline(self) -> float | None:
+        """Seconds one call of the store (a search, with every page it reads; a run; a history) may
+        take before it stops with a :class:`~runql.StoreError` (``server-timeout``); None or infinity:
+        no deadline. Defaults to :data:`DEADLINE`; may be set on an open store. A request the deadline
+        cut short goes on in the background until MLflow's client gives up on it
+        (``MLFLOW_HTTP_REQUEST_TIMEOUT`` and ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` bound that)."""
+        return self._deadline
+
+    @deadline.setter
+    def deadline(self, seconds: float | None) -> None:
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0
+        ):
+            raise ValueError(f"a deadline is a positive number of seconds, or None; not {seconds!r:.80}")
+        self._deadline = None if seconds is None or math.isinf(seconds) else float(seconds)
+
     def _probe(self, tracking_uri: str) -> None:
+        url, headers = _without_userinfo(f"{tracking_uri.rstrip('/')}/health")
+        seconds = _PROBE_SECONDS if self.deadline is None else min(_PROBE_SECONDS, self.deadline)
         try:
-            urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=_PROBE_SECONDS).close()
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=seconds).close()
         except urllib.error.HTTPError:
             pass  # it answered: a server without a health endpoint is still there
         except (OSError, ValueError) as error:
@@ -109,36 +184,89 @@ class ServerStore(RunStore[Plan, None]):
             yield
         except self._refusals as error:
             if getattr(error, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
-                raise NotFoundError(_first_line(error)) from None
-            message = redact(_first_line(error), self._uri)
+                raise NotFoundError(redact(first_line(error), self._uri)) from None
+            message = redact(first_line(error), self._uri)
             raise StoreError(message, where=self.where, code="server-refused") from None
+        except unreadable_replies() as error:
+            raise unreadable(error, self.where, self._uri) from None
         except OSError as error:  # requests' errors are OSErrors: a connection lost or timed out
-            message = redact(_first_line(error), self._uri)
+            message = redact(first_line(error), self._uri)
             raise StoreError(message, where=self.where, code="unreachable-store") from None
+
+    def _ask(self, deadline: _Deadline, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``call(*args, **kwargs)`` of the client, given what is left of ``deadline``; its failures as
+        :meth:`_asking` says.
+
+        MLflow's client has no timeout of its own to pass (its settings are environment variables of
+        the whole process), so with a deadline the call runs in a thread of its own, which is left to
+        finish in the background when the deadline passes.
+        """
+        with self._asking():
+            left = deadline.left()
+            if left is None:
+                return call(*args, **kwargs)
+            outcome: list[tuple[bool, Any]] = []
+            done = threading.Event()
+            # The caller's context (MLflow keeps a workspace in a context variable) goes with the call.
+            context = contextvars.copy_context()
+
+            def run() -> None:
+                try:
+                    outcome.append((True, context.run(call, *args, **kwargs)))
+                except BaseException as error:  # handed to the caller, who raises it
+                    outcome.append((False, error))
+                finally:
+                    done.set()
+
+            if left > 0:
+                threading.Thread(target=run, name="runql-server-call", daemon=True).start()
+            if left <= 0 or not done.wait(left):
+                raise StoreError(
+                    f"the tracking server gave no complete answer within the store's deadline of "
+                    f"{deadline.seconds:g} s (ServerStore(..., deadline=seconds), or store.deadline)",
+                    where=self.where,
+                    code="server-timeout",
+                )
+            answered, value = outcome[0]
+            if not answered:
+                raise value
+            return value
 
     # -- experiments
 
     @property
     def experiments(self) -> list[Experiment]:
-        found: list[Experiment] = []
+        return self._experiments(_Deadline(self.deadline))
+
+    def _experiments_in(self, reading: _Deadline) -> list[Experiment]:
+        return self._experiments(reading)
+
+    def _experiments(self, deadline: _Deadline) -> list[Experiment]:
+        found: dict[str, Experiment] = {}
+        tokens = PageTokens("experiments", self.where)
         token = None
-        with self._asking():
-            while True:
-                page = self.client.search_experiments(
-                    view_type=int(ViewType.ALL), max_results=SERVER_PAGE, page_token=token
-                )
-                found.extend(experiment_from_record(e) for e in page)
-                token = page.token
-                if not token:
-                    return found
+        while True:
+            page = self._ask(
+                deadline,
+                self.client.search_experiments,
+                view_type=int(ViewType.ALL),
+                max_results=SERVER_PAGE,
+                page_token=token,
+            )
+            for entity in page:
+                experiment = experiment_from_record(entity)
+                # A server that sends an experiment twice has it once.
+                found.setdefault(experiment.experiment_id, experiment)
+            token = tokens.follow(page.token)
+            if token is None:
+                return list(found.values())
 
     def get_experiment(self, experiment_id: str | int) -> Experiment:
-        with self._asking():
-            return experiment_from_record(self.client.get_experiment(str(experiment_id)))
+        found = self._ask(_Deadline(self.deadline), self.client.get_experiment, str(experiment_id))
+        return experiment_from_record(found)
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        with self._asking():
-            found = self.client.get_experiment_by_name(name)
+        found = self._ask(_Deadline(self.deadline), self.client.get_experiment_by_name, name)
         return None if found is None else experiment_from_record(found)
 
     # -- runs
@@ -151,22 +279,22 @@ class ServerStore(RunStore[Plan, None]):
         return run
 
     def get_run(self, run_id: str) -> Run:
-        with self._asking():
-            return self._run(self.client.get_run(run_id))
+        return self._run(self._ask(_Deadline(self.deadline), self.client.get_run, run_id))
 
     def key_sets(self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str]) -> None:
         # A server cannot tell which keys its runs have without sending every run.
         del experiment_ids, lifecycle_stages
 
     def run_ids_starting(self, prefix: str, limit: int = 6) -> list[str]:
+        deadline = _Deadline(self.deadline)
         # Run ids are letters and digits: another prefix starts none (and needs no escape in LIKE).
-        experiment_ids = [e.experiment_id for e in self.experiments] if prefix.isalnum() else []
+        experiment_ids = [e.experiment_id for e in self._experiments(deadline)] if prefix.isalnum() else []
         if not experiment_ids:
             return []
         starting = Compare(Key(Entity.ATTRIBUTE, "run_id"), Op.LIKE, Literal(f"{prefix}%"))
         found = plan(starting, target=self.target, profile="extended")
-        runs = self._answer(experiment_ids, found, int(ViewType.ALL), limit)
-        return [run.info.run_id for run in itertools.islice(runs, limit)]
+        runs = self._selected(deadline, experiment_ids, found, int(ViewType.ALL), limit)
+        return [run.info.run_id for run in runs[:limit]]
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         points = self.history(run_id, key)
@@ -179,8 +307,7 @@ class ServerStore(RunStore[Plan, None]):
         """Every point of metric ``key`` of run ``run_id``, as the server's ``get_metric_history`` sends
         them; empty for a run without the metric and, unlike :meth:`get_metric_history`, for an unknown
         run."""
-        with self._asking():
-            points = self.client.get_metric_history(run_id, key)
+        points = self._ask(_Deadline(self.deadline), self.client.get_metric_history, run_id, key)
         return [Metric(key, float(p.value), int(p.timestamp), int(p.step or 0)) for p in points]
 
     def histories(
@@ -205,48 +332,102 @@ class ServerStore(RunStore[Plan, None]):
     def _compiled(self, query: Plan) -> CompiledQuery:
         return query.query
 
-    def _reading(self) -> AbstractContextManager[None]:
-        # Each request stands alone: a server keeps no transaction open across a search.
-        return nullcontext()
+    def _reading(self) -> AbstractContextManager[_Deadline]:
+        # Each request stands alone (a server keeps no transaction open across a search); the search's
+        # deadline spans them all.
+        return nullcontext(_Deadline(self.deadline))
 
-    def _server_pages(
-        self, experiment_ids: list[str], found: Plan, view: int, size: int, token: str | None
+    def _fetch(
+        self,
+        deadline: _Deadline,
+        experiment_ids: list[str],
+        found: Plan,
+        view: int,
+        size: int,
+        token: str | None,
     ) -> tuple[list[Run], str | None]:
-        with self._asking():
-            page = self.client.search_runs(
-                experiment_ids,
-                found.pushed_filter,
-                run_view_type=view,
-                max_results=size,
-                order_by=list(found.pushed_order_by) or None,
-                page_token=token,
-            )
+        """One page of the server's answer to the pushed part: at most ``size`` runs from ``token``."""
+        page = self._ask(
+            deadline,
+            self.client.search_runs,
+            experiment_ids,
+            found.pushed_filter,
+            run_view_type=view,
+            max_results=size,
+            order_by=list(found.pushed_order_by) or None,
+            page_token=token,
+        )
         self.fetched += len(page)
         return [self._run(r) for r in page], page.token or None
 
-    def _answer(self, experiment_ids: list[str], found: Plan, view: int, wanted: int | None) -> Iterator[Run]:
-        """The runs the whole query selects, in its order; when the server sorts, only until ``wanted``
-        of them are found (None: all)."""
-        if not experiment_ids:
-            return
-        residual = found.residual
-        test = None if residual is None else compile_quietly(residual, profile="extended").predicate
+    def _scan(
+        self,
+        deadline: _Deadline,
+        experiment_ids: list[str],
+        found: Plan,
+        view: int,
+        start: _Position,
+        wanted: int | None,
+        more: bool,
+    ) -> tuple[list[Run], _Position | None]:
+        """The runs the whole query selects, in the server's order, from ``start``: every one (``wanted``
+        None) or the first ``wanted``. With ``more``, also where the next one selected is (None when
+        none is); without, the position is None. A run the server sends twice is taken once.
+
+        The server is asked for what the answer still needs, scaled by the share of runs the residual
+        filter has kept so far (twice the last request while it has kept none), up to
+        :data:`SERVER_PAGE`. The first request stops where the page would be complete if every run
+        were kept, so a page that fills there leaves the next page a position at the start of a
+        server page, and the next page reads on from it instead of reading that server page again.
+        """
+        if wanted == 0 and not more:
+            return [], None
+        test = (
+            None if found.residual is None else compile_quietly(found.residual, profile="extended").predicate
+        )
         selected: list[Run] = []
-        token: str | None = None
+        seen: set[str] = set()
+        tokens = PageTokens("runs", self.where, first=start.token)
+        token, skip = start.token, start.skip
+        size = SERVER_PAGE if wanted is None else min(SERVER_PAGE, skip + max(wanted, 1))
+        tested = 0
         while True:
-            runs, token = self._server_pages(experiment_ids, found, view, SERVER_PAGE, token)
-            selected.extend(r for r in runs if test is None or test(r))
-            if found.server_sorts and wanted is not None and len(selected) >= wanted:
-                break
+            runs, next_token = self._fetch(deadline, experiment_ids, found, view, size, token)
+            for index in range(skip, len(runs)):
+                run = runs[index]
+                if run.info.run_id in seen:
+                    continue
+                seen.add(run.info.run_id)
+                tested += 1
+                if test is not None and not test(run):
+                    continue
+                if wanted is not None and len(selected) == wanted:
+                    return selected, _Position(token, index)
+                selected.append(run)
+                if not more and len(selected) == wanted:
+                    return selected, None
+            token, skip = tokens.follow(next_token), 0
             if token is None:
-                break
-        if not found.server_sorts:
-            selected.sort(key=found.query.sort_key)
-        yield from selected
+                return selected, None
+            if wanted is not None:
+                needed = wanted - len(selected) + (1 if more else 0)
+                estimate = math.ceil(needed * tested / len(selected)) if selected else 2 * size
+                size = min(SERVER_PAGE, max(estimate, 1))
+
+    def _selected(
+        self, deadline: _Deadline, experiment_ids: list[str], found: Plan, view: int, wanted: int | None
+    ) -> list[Run]:
+        """The first ``wanted`` runs (None: all) the whole query selects, in its order: read until
+        complete when the server sorts, else every run it selects, sorted here."""
+        if found.server_sorts:
+            return self._scan(deadline, experiment_ids, found, view, _START, wanted, more=False)[0]
+        runs = self._scan(deadline, experiment_ids, found, view, _START, None, more=False)[0]
+        runs.sort(key=found.query.sort_key)
+        return runs
 
     def _page(
         self,
-        reading: None,
+        reading: _Deadline,
         query: Plan,
         experiment_ids: list[str],
         view: ViewType,
@@ -254,17 +435,119 @@ class ServerStore(RunStore[Plan, None]):
         size: int | None,
         paged: bool,
     ) -> Page:
-        # A page the server answers exactly is the server's, with its token; the fluent search reads
-        # pages of SERVER_PAGE runs instead, which every server accepts.
-        if paged and query.server_pages and size is not None:
-            if not experiment_ids:
-                return Page([], None)
-            token = page_token.decode() if isinstance(page_token, bytes) else page_token
-            return Page(*self._server_pages(experiment_ids, query, int(view), size, token))
-        offset = parse_page_token(page_token)
-        # A paged search reads one run more than the page, which tells whether another page follows.
-        wanted = None if size is None else offset + size + (1 if paged else 0)
-        return Page(*paginate(list(self._answer(experiment_ids, query, int(view), wanted)), page_token, size))
+        if not experiment_ids:
+            return Page([], None)
+        if not paged:
+            # The fluent search reads pages of SERVER_PAGE runs, which every server accepts.
+            return Page(self._selected(reading, experiment_ids, query, int(view), size), None)
+        if query.server_pages:
+            # The server selects and sorts exactly: the page and its token are the server's own.
+            token = _text_token(page_token) or None
+            if size is None:
+                runs = self._scan(
+                    reading, experiment_ids, query, int(view), _Position(token, 0), None, False
+                )[0]
+                return Page(runs, None)
+            runs, next_token = self._fetch(reading, experiment_ids, query, int(view), size, token)
+            PageTokens("runs", self.where, first=token).follow(next_token)
+            return Page(_unique(runs), next_token)
+        if query.server_sorts:
+            search = _search_digest(experiment_ids, query, view)
+            start = _parse_position(page_token, search)
+            runs, after = self._scan(reading, experiment_ids, query, int(view), start, size, more=True)
+            return Page(runs, None if after is None else _position_token(after, search))
+        # Sorted here: every run the server selects is read and sorted, and the page cut from them.
+        return Page(
+            *paginate(self._selected(reading, experiment_ids, query, int(view), None), page_token, size)
+        )
+
+
+def _unique(runs: list[Run]) -> list[Run]:
+    """``runs`` with a run the server sent twice kept once, where it came first."""
+    return list({run.info.run_id: run for run in reversed(runs)}.values())[::-1]
+
+
+def _without_userinfo(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without its ``user:password@``, and the HTTP Basic authorization header that carries them
+    instead, as MLflow's client (through ``requests``) sends a URL's credentials. A URL without them is
+    returned as it is, with no header."""
+    parts = urllib.parse.urlsplit(url)
+    # The userinfo runs to the last '@' of the authority, as urllib and requests read it.
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return url, {}
+    user, _, password = userinfo.partition(":")
+    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()
+    header = "Basic " + base64.b64encode(pair).decode("ascii")
+    return urllib.parse.urlunsplit(parts._replace(netloc=host)), {"Authorization": header}
+
+
+# -- the token of a page runql cut from a server's sorted answer --------------------------------------
+
+
+def _text_token(page_token: str | bytes | None) -> str:
+    if isinstance(page_token, bytes):
+        try:
+            return page_token.decode("ascii")
+        except UnicodeDecodeError:
+            raise _bad_token("Invalid page token, not ASCII", repr(page_token[:200])) from None
+    return page_token or ""
+
+
+def _search_digest(experiment_ids: list[str], query: Plan, view: ViewType) -> str:
+    """What a position token is for: the experiments, view, pushed part and residual of one search."""
+    what = [
+        experiment_ids,
+        int(view),
+        query.pushed_filter,
+        list(query.pushed_order_by),
+        query.residual_filter,
+    ]
+    return hashlib.sha256(json.dumps(what).encode("utf-8")).hexdigest()[:16]
+
+
+def _position_token(position: _Position, search: str) -> str:
+    body = {"server": position.token, "skip": position.skip, "search": search}
+    return base64.b64encode(json.dumps(body).encode("utf-8")).decode("ascii")
+
+
+def _parse_position(page_token: str | bytes | None, search: str) -> _Position:
+    """Where a page goes on, from the token the previous page returned (empty: the first page).
+
+    The token is checked whole: base64 of ``{"server": <the server's token or null>, "skip": <runs of
+    that server page already read>, "search": <what it is for>}``, with a skip within a server page and
+    the digest of this very search, so a token made by hand, or one of another search, is an
+    ``ArgumentError`` (``bad-page-token``); the server's token inside it is read by the server, which
+    refuses one it did not make.
+    """
+    text = _text_token(page_token)
+    if not text:
+        return _START
+    try:
+        body = json.loads(base64.b64decode(text, validate=True))
+    except (ValueError, binascii.Error, RecursionError):  # RecursionError: deeply nested JSON
+        raise _bad_token("Invalid page token, not one a page of this store returned", text) from None
+    if not isinstance(body, dict) or set(body) != {"server", "skip", "search"}:
+        raise _bad_token("Invalid page token, not one a page of this store returned", text)
+    server, skip = body["server"], body["skip"]
+    if server is not None and not (isinstance(server, str) and 0 < len(server) <= _MAX_SERVER_TOKEN):
+        raise _bad_token("Invalid page token, its server token is not one", text)
+    if type(skip) is not int or not 0 <= skip < SERVER_PAGE:
+        raise _bad_token(f"Invalid page token, {skip!r:.40} runs cannot have been read of a page", text)
+    if body["search"] != search:
+        raise _bad_token("Invalid page token, it continues another search", text)
+    return _Position(server, skip)
+
+
+def _bad_token(message: str, text: str) -> ArgumentError:
+    return ArgumentError(
+        message,
+        code="bad-page-token",
+        source=text,
+        where="page_token",
+        hint="pass the next_page_token of the previous page of the same search unchanged, or None for the "
+        "first page",
+    )
 
 
 def _refusals() -> tuple[type[BaseException], ...]:
@@ -276,8 +559,3 @@ def _refusals() -> tuple[type[BaseException], ...]:
     except ImportError:
         return ()
     return (MlflowException,)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "message", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

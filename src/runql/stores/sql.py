@@ -5,31 +5,43 @@ the Workspace's read methods, signatures and answers. A run search is one statem
 ids of one page (:mod:`runql.engines.sql`), then set-based statements that read the runs of that page
 only: their rows, params, tags, latest metrics and dataset inputs. Experiments are few: they are read
 whole and searched in memory. A SQLite file is opened read-only; every search runs in one read-only
-transaction, so a store that MLflow writes at the same time gives a consistent answer. Needs
-SQLAlchemy (``runql[mlflow-db]``): importing this module without it raises
-:class:`~runql.MissingDependencyError`.
+transaction, so a store that MLflow writes at the same time gives a consistent answer. Each call takes
+a connection from the store's pool for its transaction, so threads may share a store: the pool's size
+bounds how many calls read at once, and a call that waits longer than ``pool_timeout`` for a connection
+is refused (``store-busy``). Every value read into a run is checked (:mod:`runql.sources.rows`): a row of
+the wrong type is ``corrupt-store``, naming the table and the row. Needs SQLAlchemy
+(``runql[mlflow-db]``): importing this module without it raises :class:`~runql.MissingDependencyError`.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
-from runql.common.optional import require
+from runql.common.optional import install_hint, require
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import sqlalchemy as sa
+    from typing_extensions import Unpack
+
+    # A statement of any columns, and one of its rows.
+    _Select: TypeAlias = sa.Select[Unpack[tuple[Any, ...]]]
+    _Row: TypeAlias = sa.Row[Unpack[tuple[Any, ...]]]
 else:
     # Before the imports that need SQLAlchemy: without it, this names the extra to install.
     sa = require("sqlalchemy", "mlflow-db", "searching an MLflow tracking database in SQL")
 
 from runql.common.redact import redact
 from runql.engines.sql import MLFLOW_SCHEMA, Schema, Tables, register_sqlite_functions, runs_select
-from runql.errors import MissingDependencyError, NotFoundError, StoreError
+from runql.errors import ArgumentError, MissingDependencyError, NotFoundError, StoreError
 from runql.model.keys import KeySets
 from runql.model.paging import next_page_token, parse_page_token
 from runql.model.records import (
@@ -44,30 +56,56 @@ from runql.model.records import (
 )
 from runql.profiles.catalog import Profile
 from runql.profiles.compiled import CompiledQuery, OrderBy
+from runql.sources import rows
 from runql.sources.base import dataset_inputs
 from runql.sources.mlflow_db import connect_url
 from runql.stores.base import Page, RunStore
 
-__all__ = ["SqlStore", "connect"]
+__all__ = ["MAX_OVERFLOW", "POOL_SIZE", "POOL_TIMEOUT", "SqlStore", "connect"]
 
+# The connection pool's defaults, SQLAlchemy's own: 5 connections kept open, 10 more opened when all 5
+# are busy (and closed when returned), and 30 seconds that a call waits for one when all 15 are busy.
+POOL_SIZE = 5
+MAX_OVERFLOW = 10
+POOL_TIMEOUT = 30.0
 
 # Bound parameters per statement when reading a page's runs: far below every database's limit.
 _CHUNK = 1000
 _SQLITE_MMAP_BYTES = 1 << 30
-_DATASET_FIELDS = ("name", "digest", "source_type", "source", "schema", "profile")
+# An experiment id as MLflow writes it: an integer's own decimal spelling, in ASCII digits.
+_EXPERIMENT_ID = re.compile(r"0|-?[1-9][0-9]*")
+# MLflow's experiment ids are BIGINT (INTEGER on SQLite, which holds 64 bits).
+_BIGINT = 2**63
 
 
 def connect(
-    url: str | os.PathLike[str], *, profile: str | Profile | None = None, schema: Schema = MLFLOW_SCHEMA
+    url: str | os.PathLike[str],
+    *,
+    profile: str | Profile | None = None,
+    schema: Schema = MLFLOW_SCHEMA,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
+    pool_timeout: float | None = None,
 ) -> SqlStore:
     """A read-only store over the MLflow tracking database at ``url`` (a SQLAlchemy URL such as
     ``sqlite:///mlflow.db`` or ``postgresql://user:password@host/db``, or a SQLite file's path).
 
     ``profile`` is the default profile of its searches (``mlflow`` when None); ``schema`` maps
-    MLflow's tables and columns to a database that names them otherwise. Raises ``StoreError`` when
-    the database is unreachable or lacks a table of MLflow's schema.
+    MLflow's tables and columns to a database that names them otherwise. ``pool_size``,
+    ``max_overflow`` and ``pool_timeout`` size the pool of connections that threads sharing the store
+    draw from (None: :data:`POOL_SIZE`, :data:`MAX_OVERFLOW`, :data:`POOL_TIMEOUT` seconds). Raises
+    ``StoreError`` when the database is unreachable, damaged or lacks a table of MLflow's schema,
+    ``ArgumentError`` (``bad-pool-size``) for a pool that cannot be, and ``MissingDependencyError``
+    when the database's driver is not installed.
     """
-    return SqlStore(url, profile=profile, schema=schema)
+    return SqlStore(
+        url,
+        profile=profile,
+        schema=schema,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+    )
 
 
 class SqlStore(RunStore[CompiledQuery, sa.Connection]):
@@ -80,14 +118,29 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
         *,
         profile: str | Profile | None = None,
         schema: Schema | None = None,
+        pool_size: int | None = None,
+        max_overflow: int | None = None,
+        pool_timeout: float | None = None,
     ) -> None:
+        self.pool_size = _count(pool_size, POOL_SIZE, "pool_size", least=1)
+        self.max_overflow = _count(max_overflow, MAX_OVERFLOW, "max_overflow", least=0)
+        self.pool_timeout = _seconds(pool_timeout, POOL_TIMEOUT, "pool_timeout")
         target, self.where = connect_url(url)
         self._url = target  # may hold a password: only ever shown through redact()
         self.profile: str | Profile = "mlflow" if profile is None else profile
         try:
-            self.engine = sa.create_engine(target)
-        except ImportError as error:  # the database's driver (psycopg2, pymysql, ...) is not installed
-            raise MissingDependencyError(f"reading {self.where} needs its database driver: {error}") from None
+            parsed = sa.make_url(target)
+            if parsed.get_backend_name() == "sqlite" and _unchanging(Path(self.where)):
+                parsed = parsed.update_query_dict({"immutable": "1"})
+            self.engine = sa.create_engine(
+                parsed,
+                poolclass=sa.pool.QueuePool,
+                pool_size=self.pool_size,
+                max_overflow=self.max_overflow,
+                pool_timeout=self.pool_timeout,
+            )
+        except ImportError as error:  # the database's driver (psycopg, pymysql, ...) is not installed
+            raise _missing_driver(target, self.where, error) from None
         except sa.exc.ArgumentError as error:
             raise StoreError(
                 redact(f"not a database URL: {error}", target), where=self.where, code="not-a-store"
@@ -116,13 +169,63 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
         try:
             with self.engine.connect().execution_options(**options) as connection, connection.begin():
                 yield connection
-        except sa.exc.OperationalError as error:
+        except sa.exc.TimeoutError:  # every connection of the pool stayed busy for pool_timeout
             raise StoreError(
-                redact(_one_line(error), self._url), where=self.where, code="unreachable-store"
+                f"all {self.pool_size + self.max_overflow} connections of the store's pool were busy for "
+                f"{self.pool_timeout:g} s: more calls read at once than the pool holds; pass runql.connect a "
+                "larger pool_size (or max_overflow), or a longer pool_timeout",
+                where=self.where,
+                code="store-busy",
             ) from None
-        except sa.exc.ProgrammingError as error:
+        except (sa.exc.DBAPIError, UnicodeDecodeError) as error:
+            raise self._failure(error) from None
+
+    def _failure(self, error: sa.exc.DBAPIError | UnicodeDecodeError) -> StoreError:
+        """What a failed statement says about the database."""
+        found = error.orig if isinstance(error, sa.exc.DBAPIError) and error.orig is not None else error
+        detail = redact(_one_line(found), self._url)
+        if _undecodable(error):
+            return StoreError(f"text that is not UTF-8: {detail}", where=self.where, code="corrupt-store")
+        if self.dialect == "sqlite":
+            if detail == "user-defined function raised exception":
+                # runql's LIKE and RLIKE functions fail only on a value that is not text: SQLite hands
+                # them bytes as they are, and text that is not UTF-8 cannot become a Python string.
+                return StoreError(
+                    "LIKE or RLIKE read a value that is not text (bytes, or text that is not UTF-8)",
+                    where=self.where,
+                    code="corrupt-store",
+                )
+            # Python's sqlite3 raises its bare DatabaseError for SQLITE_NOTADB and SQLITE_CORRUPT only.
+            if type(found) is self.engine.dialect.loaded_dbapi.DatabaseError:
+                message = f"not a SQLite database, or a damaged one: {detail}"
+                return StoreError(message, where=self.where, code="corrupt-store")
+        if isinstance(error, sa.exc.ProgrammingError):
+            return StoreError(detail, where=self.where, code="missing-table")
+        return StoreError(detail, where=self.where, code="unreachable-store")
+
+    def _rows(
+        self, connection: sa.Connection, statement: _Select, row_id: sa.Column[Any], noun: str = "run"
+    ) -> Sequence[_Row]:
+        """The rows of ``statement``. SQLite keeps any bytes in a text column, and its driver refuses text
+        that is not UTF-8 as it reads it: the statement is then read again with its columns as bytes, to
+        name the table, the column and the row (by ``row_id``, the column holding what the row belongs to:
+        a ``noun``) that hold it."""
+        try:
+            return connection.execute(statement).all()
+        except sa.exc.OperationalError as error:
+            if self.dialect != "sqlite" or not _undecodable(error):
+                raise
+            selected = list(statement.selected_columns)
+            raw = statement.with_only_columns(*(sa.cast(c, sa.LargeBinary) for c in (row_id, *selected)))
+            found = rows.undecodable(connection.execute(raw).all())
+            if found is None:
+                raise
+            shown_id, index, problem = found
+            column = _table_column(selected[index])
             raise StoreError(
-                redact(_one_line(error), self._url), where=self.where, code="missing-table"
+                f"{column.name} holds text that is not UTF-8 ({problem})",
+                where=rows.row_place(self.where, column.table.description, shown_id, noun),
+                code="corrupt-store",
             ) from None
 
     def _check_schema(self) -> None:
@@ -169,32 +272,31 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
     def _experiments(self, connection: sa.Connection) -> list[Experiment]:
         experiments, tags_table = self.tables["experiments"], self.tables["experiment_tags"]
         tags: dict[str, dict[str, str]] = defaultdict(dict)
-        for key, value, experiment_id in connection.execute(
-            sa.select(tags_table.c.key, tags_table.c.value, tags_table.c.experiment_id)
-        ).all():
-            tags[str(experiment_id)][key] = value
-        rows = connection.execute(
-            sa.select(
-                experiments.c.experiment_id,
-                experiments.c.name,
-                experiments.c.artifact_location,
-                experiments.c.lifecycle_stage,
-                experiments.c.creation_time,
-                experiments.c.last_update_time,
-            ).order_by(experiments.c.experiment_id)
-        )
-        return [
-            Experiment(
-                experiment_id=str(row[0]),
-                name=row[1],
-                artifact_location=row[2],
-                lifecycle_stage=row[3] or LifecycleStage.ACTIVE,
-                tags=tags.get(str(row[0]), {}),
-                creation_time=row[4],
-                last_update_time=row[5],
-            )
-            for row in rows
-        ]
+        statement = sa.select(tags_table.c.experiment_id, tags_table.c.key, tags_table.c.value)
+        tag_rows = self._rows(connection, statement, tags_table.c.experiment_id, "experiment")
+        for experiment_id, key, value in tag_rows:
+            try:
+                held = tags[rows.experiment_id(experiment_id)]
+                text = rows.optional_text(value, "value")
+                if text is not None:  # a NULL value, which MLflow's schema allows, is no tag
+                    held[rows.text(key, "key")] = text
+            except ValueError as error:
+                raise rows.bad_row(self.where, tags_table.name, experiment_id, error, "experiment") from None
+        statement = sa.select(
+            experiments.c.experiment_id,
+            experiments.c.name,
+            experiments.c.artifact_location,
+            experiments.c.lifecycle_stage,
+            experiments.c.creation_time,
+            experiments.c.last_update_time,
+        ).order_by(experiments.c.experiment_id)
+        found = []
+        for row in self._rows(connection, statement, experiments.c.experiment_id, "experiment"):
+            try:
+                found.append(_experiment(tags, *row))
+            except ValueError as error:
+                raise rows.bad_row(self.where, experiments.name, row[0], error, "experiment") from None
+        return found
 
     @property
     def experiments(self) -> list[Experiment]:
@@ -229,13 +331,11 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
         limit: int | None,
         offset: int,
     ) -> list[str]:
-        # MLflow's ids are integers in the database; an id that is not one names no experiment.
-        numeric = [int(i) for i in experiment_ids if i.lstrip("-").isdigit()]
         statement = runs_select(
             compiled,
             self.tables,
             self.dialect,
-            experiment_ids=numeric,
+            experiment_ids=_experiment_numbers(experiment_ids),
             lifecycle_stages=sorted(view.stages),
             limit=limit,
             offset=offset,
@@ -278,7 +378,7 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
     def key_sets(self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str]) -> KeySets:
         # Three SELECT DISTINCT statements, one per kind of key.
         runs = self.tables["runs"]
-        numeric = [int(i) for i in experiment_ids if i.lstrip("-").isdigit()]
+        numeric = _experiment_numbers(experiment_ids)
         found: dict[str, frozenset[str]] = {}
         with self._reading() as connection:
             for name, table in (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags")):
@@ -291,7 +391,11 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
                         runs.c.experiment_id.in_(numeric), runs.c.lifecycle_stage.in_(list(lifecycle_stages))
                     )
                 )
-                found[name] = frozenset(connection.execute(statement).scalars())
+                keys = [row[0] for row in self._rows(connection, statement, keyed.c.run_uuid)]
+                try:
+                    found[name] = frozenset(rows.text(key, "key") for key in keys)
+                except ValueError as error:
+                    raise StoreError(str(error), where=f"{self.where}, table {keyed.name}") from None
         return KeySets(**found)
 
     def run_ids_starting(self, prefix: str, limit: int = 6) -> list[str]:
@@ -303,25 +407,37 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
             sa.select(runs.c.run_uuid).where(runs.c.run_uuid.like(escaped + "%", escape="\\")).limit(limit)
         )
         with self._reading() as connection:
+            found = [row[0] for row in self._rows(connection, statement, runs.c.run_uuid)]
+        try:
             # LIKE ignores case on SQLite: the exact prefix is checked here.
-            return [i for i in connection.execute(statement).scalars() if i.startswith(prefix)]
+            return [i for i in found if rows.run_id(i).startswith(prefix)]
+        except ValueError as error:
+            raise StoreError(str(error), where=f"{self.where}, table {runs.name}") from None
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         metrics = self.tables["metrics"]
         with self._reading() as connection:
             if not self._read_runs(connection, [run_id], data=False):
                 raise NotFoundError(f"Run '{run_id}' not found")
-            rows = connection.execute(
-                sa.select(metrics.c.value, metrics.c.timestamp, metrics.c.step, metrics.c.is_nan)
+            statement = (
+                sa.select(metrics.c.value, metrics.c.timestamp, metrics.c.step, _as_stored(metrics.c.is_nan))
                 # `key || ''` keeps SQLite, which has no statistics on MLflow's tables, from walking the
                 # primary key's entries for that key across every run instead of this run's index.
                 .where(metrics.c.run_uuid == run_id, metrics.c.key.concat("") == key)
                 .order_by(metrics.c.timestamp, metrics.c.step, metrics.c.value)
             )
-            return [
-                Metric(key, math.nan if is_nan else float(value), timestamp, step or 0)
-                for value, timestamp, step, is_nan in rows
-            ]
+            points = self._rows(connection, statement, metrics.c.run_uuid)
+        history = []
+        for value, timestamp, step, is_nan in points:
+            # One test for the rows MLflow writes; any other row is checked field by field.
+            if type(value) is float and type(timestamp) is int and type(step) is int and is_nan == 0:
+                history.append(Metric(key, value, timestamp, step))
+                continue
+            try:
+                history.append(rows.metric_point(key, value, timestamp, step, is_nan))
+            except ValueError as error:
+                raise rows.bad_row(self.where, metrics.name, run_id, error) from None
+        return history
 
     # -- reading the runs of a page
 
@@ -331,36 +447,30 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
         runs: dict[str, Run] = {}
         table = self.tables["runs"]
         for chunk in _chunks(run_ids):
-            for row in connection.execute(
-                sa.select(
-                    table.c.run_uuid,
-                    table.c.experiment_id,
-                    table.c.user_id,
-                    table.c.status,
-                    table.c.start_time,
-                    table.c.end_time,
-                    table.c.lifecycle_stage,
-                    table.c.artifact_uri,
-                    table.c.name,
-                ).where(table.c.run_uuid.in_(chunk))
-            ).all():
-                info = RunInfo(
-                    run_id=row[0],
-                    experiment_id=str(row[1]),
-                    user_id=row[2],
-                    status=row[3],
-                    start_time=row[4],
-                    end_time=row[5],
-                    lifecycle_stage=row[6] or LifecycleStage.ACTIVE,
-                    artifact_uri=row[7],
-                    run_name=row[8],
-                )
-                runs[row[0]] = Run(info, RunData(), RunInputs())
+            statement = sa.select(
+                table.c.run_uuid,
+                table.c.experiment_id,
+                table.c.user_id,
+                table.c.status,
+                table.c.start_time,
+                table.c.end_time,
+                table.c.lifecycle_stage,
+                table.c.artifact_uri,
+                table.c.name,
+            ).where(table.c.run_uuid.in_(chunk))
+            for row in self._rows(connection, statement, table.c.run_uuid):
+                try:
+                    info = _run_info(*row)
+                except ValueError as error:
+                    raise rows.bad_row(self.where, table.name, row[0], error) from None
+                runs[info.run_id] = Run(info, RunData(), RunInputs())
         if data and runs:
             self._read_data(connection, runs)
         return [runs[run_id] for run_id in run_ids if run_id in runs]
 
     def _read_data(self, connection: sa.Connection, runs: dict[str, Run]) -> None:
+        """The params, tags, latest metrics and dataset inputs of ``runs``, into them. A row of the wrong
+        type is a StoreError naming its table and run, as the reader of the whole database's is."""
         latest = self.tables["latest_metrics"]
         inputs, datasets, input_tags = (
             self.tables["inputs"],
@@ -369,19 +479,35 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
         )
         found_inputs: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
         for chunk in _chunks(list(runs)):
-            for key, value, is_nan, run_id in connection.execute(
-                sa.select(latest.c.key, latest.c.value, latest.c.is_nan, latest.c.run_uuid).where(
-                    latest.c.run_uuid.in_(chunk)
-                )
-            ).all():
-                runs[run_id].data.metrics[key] = math.nan if is_nan else float(value)
+            statement = sa.select(
+                latest.c.run_uuid, latest.c.key, latest.c.value, _as_stored(latest.c.is_nan)
+            ).where(latest.c.run_uuid.in_(chunk))
+            for run_id, key, value, is_nan in self._rows(connection, statement, latest.c.run_uuid):
+                # One test for the rows MLflow writes; any other row is checked field by field.
+                if type(key) is not str or type(value) is not float or is_nan != 0:
+                    try:
+                        key = rows.text(key, "key")
+                        value = math.nan if rows.flag(is_nan, "is_nan") else rows.number(value, "value")
+                    except ValueError as error:
+                        raise rows.bad_row(self.where, latest.name, run_id, error) from None
+                runs[run_id].data.metrics[key] = value
             for part in ("params", "tags"):
                 table = self.tables[part]
-                for key, value, run_id in connection.execute(
-                    sa.select(table.c.key, table.c.value, table.c.run_uuid).where(table.c.run_uuid.in_(chunk))
-                ).all():
+                statement = sa.select(table.c.run_uuid, table.c.key, table.c.value).where(
+                    table.c.run_uuid.in_(chunk)
+                )
+                for run_id, key, value in self._rows(connection, statement, table.c.run_uuid):
+                    if type(key) is not str or type(value) is not str:
+                        try:
+                            rows.text(key, "key")
+                            # MLflow's schema lets a tag's value be NULL, not a param's: no value is no tag.
+                            if part == "tags" and value is None:
+                                continue
+                            rows.text(value, "value")
+                        except ValueError as error:
+                            raise rows.bad_row(self.where, table.name, run_id, error) from None
                     getattr(runs[run_id].data, part)[key] = value
-            for run_id, input_id, *dataset in connection.execute(
+            statement = (
                 sa.select(
                     inputs.c.destination_id,
                     inputs.c.input_uuid,
@@ -398,24 +524,104 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
                     inputs.c.destination_type == "RUN",
                     inputs.c.destination_id.in_(chunk),
                 )
-            ).all():
-                fields = dict(zip(_DATASET_FIELDS, dataset, strict=True))
-                found_inputs[run_id].append((input_id, fields))
+            )
+            for run_id, input_id, *dataset in self._rows(connection, statement, inputs.c.destination_id):
+                try:
+                    found_inputs[run_id].append((rows.text(input_id, "input_uuid"), _dataset(*dataset)))
+                except ValueError as error:
+                    raise rows.bad_row(self.where, datasets.name, run_id, error) from None
         if not found_inputs:
             return
         tags: dict[str, dict[str, str]] = defaultdict(dict)
         input_ids = [input_id for found in found_inputs.values() for input_id, _ in found]
         for chunk in _chunks(input_ids):
-            for input_id, name, value in connection.execute(
-                sa.select(input_tags.c.input_uuid, input_tags.c.name, input_tags.c.value).where(
-                    input_tags.c.input_uuid.in_(chunk)
-                )
-            ).all():
-                tags[input_id][name] = value
+            statement = sa.select(input_tags.c.input_uuid, input_tags.c.name, input_tags.c.value).where(
+                input_tags.c.input_uuid.in_(chunk)
+            )
+            for input_id, name, value in self._rows(connection, statement, input_tags.c.input_uuid, "input"):
+                try:
+                    tags[input_id][rows.text(name, "name")] = rows.text(value, "value")
+                except ValueError as error:
+                    raise rows.bad_row(self.where, input_tags.name, input_id, error, "input") from None
         for run_id, found in found_inputs.items():
             runs[run_id].inputs.dataset_inputs = dataset_inputs(
                 [{"dataset": fields, "tags": tags.get(input_id, {})} for input_id, fields in found]
             )
+
+
+def _dataset(
+    name: object, digest: object, source_type: object, source: object, schema: object, profile: object
+) -> dict[str, str | None]:
+    """A row of ``datasets`` as a dataset's fields; ValueError for a value of the wrong type."""
+    return {
+        "name": rows.text(name, "name"),
+        "digest": rows.text(digest, "digest"),
+        "source_type": rows.optional_text(source_type, "dataset_source_type"),
+        "source": rows.optional_text(source, "dataset_source"),
+        "schema": rows.optional_text(schema, "dataset_schema"),
+        "profile": rows.optional_text(profile, "dataset_profile"),
+    }
+
+
+def _experiment(
+    tags: dict[str, dict[str, str]],
+    experiment_id: object,
+    name: object,
+    artifact_location: object,
+    stage: object,
+    created: object,
+    updated: object,
+) -> Experiment:
+    """A row of ``experiments`` as an experiment with its ``tags`` (by experiment); ValueError for a value
+    of the wrong type."""
+    identifier = rows.experiment_id(experiment_id)
+    return Experiment(
+        experiment_id=identifier,
+        name=rows.text(name, "name"),
+        artifact_location=rows.optional_text(artifact_location, "artifact_location"),
+        lifecycle_stage=rows.one_of(stage, rows.LIFECYCLE_STAGES, LifecycleStage.ACTIVE, "lifecycle_stage"),
+        tags=tags.get(identifier, {}),
+        creation_time=rows.time_ms(created, "creation_time"),
+        last_update_time=rows.time_ms(updated, "last_update_time"),
+    )
+
+
+def _run_info(
+    run_id: object,
+    experiment_id: object,
+    user_id: object,
+    status: object,
+    start: object,
+    end: object,
+    stage: object,
+    artifact_uri: object,
+    name: object,
+) -> RunInfo:
+    """A row of ``runs`` as a run's info; ValueError for a value of the wrong type."""
+    end_time = rows.time_ms(end, "end_time")
+    return RunInfo(
+        run_id=rows.run_id(run_id),
+        experiment_id=rows.experiment_id(experiment_id),
+        user_id=rows.optional_text(user_id, "user_id"),
+        status=rows.run_status(status, end_time),
+        start_time=rows.time_ms(start, "start_time"),
+        end_time=end_time,
+        lifecycle_stage=rows.one_of(stage, rows.LIFECYCLE_STAGES, LifecycleStage.ACTIVE, "lifecycle_stage"),
+        artifact_uri=rows.optional_text(artifact_uri, "artifact_uri"),
+        run_name=rows.optional_text(name, "name"),
+    )
+
+
+def _as_stored(flag: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    """A boolean column read as the database holds it, for the check: SQLAlchemy's Boolean would make a
+    bool of anything SQLite holds in the column (``'yes'`` is True)."""
+    return sa.type_coerce(flag, sa.Integer())
+
+
+def _table_column(selected: Any) -> sa.Column[Any]:
+    """The column of a table that a selected expression reads: itself, or the one :func:`_as_stored` wraps."""
+    found = selected.clause if isinstance(selected, sa.sql.elements.TypeCoerce) else selected
+    return cast("sa.Column[Any]", found)
 
 
 def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
@@ -435,6 +641,95 @@ def _sqlite_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def _one_line(error: sa.exc.DBAPIError) -> str:
-    """The driver's message without SQLAlchemy's statement and parameters (which may be long)."""
-    return str(error.orig).strip().splitlines()[0] if error.orig is not None else str(error).splitlines()[0]
+def _one_line(error: BaseException) -> str:
+    """The first line of a driver's message, without what SQLAlchemy adds (the statement, its parameters)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _undecodable(error: BaseException) -> bool:
+    """Whether reading failed on text that is not UTF-8: SQLite's driver says so in an OperationalError,
+    a PostgreSQL driver raises UnicodeDecodeError (a database in SQL_ASCII may hold any bytes)."""
+    found = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+    return isinstance(found, UnicodeDecodeError) or str(found).startswith("Could not decode to UTF-8")
+
+
+def _experiment_numbers(experiment_ids: Iterable[str]) -> list[int]:
+    """The experiments ``experiment_ids`` name, as the integers MLflow's schema keys them by.
+
+    An id names an experiment only as MLflow writes it, the integer's own decimal spelling in ASCII
+    digits, within BIGINT: the Workspace compares ids as strings, and a server that refuses an id by its
+    text must not be got round with ``"07"``, ``" 7"``, ``"+7"`` or ``"٧"`` (which ``int()`` reads as 7).
+    Any other id names no experiment, as an id no experiment has.
+    """
+    return [
+        number
+        for text in experiment_ids
+        if _EXPERIMENT_ID.fullmatch(text) and -_BIGINT <= (number := int(text)) < _BIGINT
+    ]
+
+
+def _count(value: object, default: int, name: str, least: int) -> int:
+    """A number of connections given to :func:`connect`: an integer, at least ``least``; None is
+    ``default``."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ArgumentError(
+            f"{name} must be an integer of at least {least}, not {value!r}",
+            code="bad-pool-size",
+            where=name,
+            hint=f"pass {name}={default} (the default), or more connections for more threads",
+        )
+    return value
+
+
+def _seconds(value: object, default: float, name: str) -> float:
+    """A time given to :func:`connect`: a positive, finite number of seconds; None is ``default``."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ArgumentError(
+            f"{name} must be a positive number of seconds, not {value!r}",
+            code="bad-pool-size",
+            where=name,
+            hint=f"pass {name}={default:g} (the default)",
+        )
+    return float(value)
+
+
+def _missing_driver(target: str, where: str, error: ImportError) -> MissingDependencyError:
+    """The error for a database whose driver is not installed, as one line saying what to install: for
+    a plain ``postgresql://`` URL, the driver SQLAlchemy picks for it (psycopg on SQLAlchemy 2.1,
+    psycopg2 before), which the ``postgres`` extra installs."""
+    url = sa.make_url(target)
+    driver = url.get_dialect().driver
+    if url.drivername == "postgresql":
+        return MissingDependencyError(
+            f"reading {where} needs the PostgreSQL driver {driver!r}, which is not installed: "
+            f"{install_hint('postgres')}"
+        )
+    return MissingDependencyError(
+        f"reading {where} needs the driver {driver!r} its URL names ({url.drivername}), which is not "
+        f"installed: {_one_line(error)}"
+    )
+
+
+def _unchanging(path: Path) -> bool:
+    """Whether nothing can change the SQLite file at ``path`` while it is read, so that SQLite may read
+    it as immutable: it lies on a file system mounted read-only, and no journal beside it holds a write
+    that SQLite would have to read too.
+
+    A read-only connection to a database in WAL mode needs the ``-shm`` and ``-wal`` files beside it to
+    coordinate with writers, and SQLite makes them when they are missing (and the folder is writable);
+    an immutable one needs neither. Anywhere else MLflow may write while the store reads (the store
+    promises consistent answers then), and an immutable connection would read pages half written.
+    """
+    statvfs = getattr(os, "statvfs", None)  # not on Windows
+    if statvfs is None:
+        return False
+    try:
+        read_only = bool(statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+    return read_only and not any(path.with_name(path.name + end).exists() for end in ("-wal", "-journal"))
