@@ -354,10 +354,61 @@ def test_wide_characters_align_and_times_say_utc(tmp_path: Path) -> None:
 # -- 11. the README ----------------------------------------------------------------------------------
 
 
+def _section(text: str, title: str) -> str:
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def _extras() -> list[str]:
+    """The optional dependencies pyproject.toml declares, but the test extra."""
+    pyproject = (README.parent / "pyproject.toml").read_text()
+    table = pyproject[pyproject.index("[project.optional-dependencies]") :]
+    table = table[: table.index("\n[", 1)]
+    return [name for name in re.findall(r"^([a-z0-9-]+) = \[", table, flags=re.MULTILINE) if name != "test"]
+
+
 def test_readme_names_the_extras_of_the_tour() -> None:
-    text = README.read_text()
-    setup = text[text.index("## Set up") : text.index("## A 30-second tour")]
-    assert "'.[plot]'" in setup and "runql[plot]" in setup
+    extras = _section(README.read_text(), "Extras")
+    assert "'.[plot]'" in extras and "runql[plot]" in extras
+    # issue 22, finding 6: "everything at once" is every extra, and each is said what it is for.
+    (everything,) = re.findall(r"pip install '\.\[([a-z0-9,-]+)\]'\n", extras)
+    assert sorted(everything.split(",")) == sorted(_extras())
+    for extra in _extras():
+        assert re.search(f"`{extra}`\\s+(for|to)\\s", extras), extra
+
+
+def test_readme_sets_up_with_two_commands() -> None:
+    setup = _section(README.read_text(), "Set up")
+    assert re.findall(r"```bash\n(.*?)```", setup, flags=re.DOTALL) == [
+        'pip install . && runql runs --filter "metrics.auc > 0.8" --order-by "metrics.auc DESC" '
+        "--max-results 5\n",
+        'pip install ".[test]" && pytest\n',
+    ]
+    assert "Java" in setup and "JRE 17" in setup  # the Spark tests need it
+
+
+def test_readme_says_whose_runs_its_examples_compare() -> None:
+    tour = _section(README.read_text(), "A 30-second tour")
+    (line,) = [line for line in tour.splitlines() if line.startswith("runql compare ")]
+    ids = line.split()[2:4]
+    sample = Workspace.sample()
+    assert all(sample.get_run(run_id) for run_id in ids)
+    after = tour[tour.index(line) :]
+    said = after[after.index("```") + 3 :].strip().split("\n\n")[0]  # the paragraph under the example
+    assert "bundled sample" in said and all(run_id in said for run_id in ids)
+    assert "runql runs --max-results 2 --columns run_id" in tour  # how to get ids of one's own runs
+
+
+def test_docs_describe_every_command() -> None:
+    from runql.cli.registry import COMMANDS
+
+    text = (README.parent / "docs" / "cli.md").read_text()
+    intro = text[: text.index("\n## ")]
+    for command in COMMANDS:
+        assert f"`runql {command.name}`" in intro, command.name
+    for command in ("describe", "compare", "plan", "export"):
+        assert f"\n## {command}\n" in text, command
 
 
 # -- issue 12, finding 14 ---------------------------------------------------------------------------

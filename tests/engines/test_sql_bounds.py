@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from support.mlflow_stores import log_with_mlflow
 
 import runql
-from runql import Compare, Entity, Key, Literal, Op
+from runql import Compare, Entity, In, Key, Literal, Op
 from runql.engines import semantics
 from runql.engines.aggregates import history_value
 from runql.engines.sql import runs_select
@@ -75,7 +75,10 @@ def _database(
     experiment = written.experiments["b"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        runs = [r for r in runql.from_mlflow_db(url).runs if r.info.experiment_id == experiment]
+        # Every point read now: the reference must not ask the database for a key it cannot be sent.
+        runs = [
+            r for r in runql.from_mlflow_db(url, histories=True).runs if r.info.experiment_id == experiment
+        ]
     store = runql.connect(url)
     yield Database(backend, url, store, experiment, runs)
     store.close()
@@ -407,15 +410,15 @@ def test_a_character_no_database_stores_is_compared_as_what_it_means(
     text_database: Database, odd: str
 ) -> None:
     texts = (odd, f"x{odd}", f"x{odd}a", f"%{odd}%", f"\ud7ff{odd}")
-    filters = [
+    filters: list[str | Expr] = [
         f"attributes.run_name {op} '{text}'"
         for op in ("=", "!=", "LIKE", "NOT LIKE", "ILIKE")
         for text in texts
     ]
     filters += [f"params.a {op} '{text}'" for op in ("=", "!=", "LIKE", "NOT ILIKE") for text in texts]
+    # Built as trees: the parser refuses such a character in a list item (bad-list).
+    filters += [In(Key(Entity.PARAM, "a"), (Literal(odd), Literal("a")), negated=n) for n in (False, True)]
     filters += [
-        f"params.a IN ('{odd}', 'a')",
-        f"params.a NOT IN ('{odd}', 'a')",
         f"params.`{odd}` = 'x'",
         f"params.`{odd}` != 'x'",
         f"params.`{odd}` IS NULL",
@@ -465,8 +468,8 @@ def _history_records() -> list[dict[str, Any]]:
     return [
         {
             "run_id": name,
-            "experiment_id": "b",
             "start_time": index,
+            "tags": {"mlflow.runName": name},
             "metrics": {"x": [{"value": v, "step": s, "timestamp": s} for s, v in enumerate(values)]},
         }
         for index, (name, values) in enumerate(HISTORIES.items())
@@ -479,18 +482,25 @@ def history_database(request: pytest.FixtureRequest) -> Iterator[Database]:
 
 
 def test_avg_over_the_largest_floats_never_overflows(history_database: Database) -> None:
+    names = {run.info.run_id: run.info.run_name for run in history_database.runs}
     means = {
-        run.info.run_id: history_value(
+        run.info.run_name: history_value(
             run.data.history("x"), Key(Entity.METRIC, "x", aggregate=Aggregate.AVG)
         )
         for run in history_database.runs
     }
     assert means["twice"] == LARGEST and means["below"] < -LARGEST / 2
     for order_by in (["avg(metrics.x)"], ["avg(metrics.x) DESC"]):
-        assert history_database.found("", order_by) == history_database.expected("", order_by)
+        # "thrice" and "twice" may tie in one engine and not in another: their means differ in the last digit.
+        found, expected = (
+            [names[i] for i in ids if names[i] != "thrice"]
+            for ids in (history_database.found("", order_by), history_database.expected("", order_by))
+        )
+        assert found == expected
     for name, mean in means.items():
         assert mean is not None
         # The engines may round a mean apart in its last digit (docs/syntax.md): a window of a few ulps.
         low, high = mean - 4 * math.ulp(mean), mean + 4 * math.ulp(mean)
-        text = f"avg(metrics.x) >= {low!r} AND avg(metrics.x) <= {min(high, LARGEST)!r}"
-        assert name in history_database.found(text), (name, mean)
+        bounds = [repr(b).replace("e+", "e") for b in (low, min(high, LARGEST))]  # no '+' in an exponent
+        text = f"avg(metrics.x) >= {bounds[0]} AND avg(metrics.x) <= {bounds[1]}"
+        assert name in [names[i] for i in history_database.found(text)], (name, mean)

@@ -107,12 +107,12 @@ def experiment_id(path: Path) -> str:
         return str(db.execute("SELECT experiment_id FROM experiments WHERE name = 'hostile'").fetchone()[0])
 
 
-# A row of run 'a' changed, the message expected, the table it names.
+# The table of a row of run 'a', the change made to the row, and what the refusal says.
 RUN_ROWS = [
     (
         "runs",
-        "start_time = 'yesterday'",
-        "start_time must be milliseconds since the epoch (an integer), not 'yest",
+        "start_time = 'today'",
+        "start_time must be milliseconds since the epoch (an integer), not 'today'",
     ),
     ("runs", "end_time = 1.5", "end_time must be milliseconds since the epoch (an integer), not 1.5"),
     ("runs", "start_time = 9007199254740993", "start_time must be between"),

@@ -199,6 +199,28 @@ def test_experiments_whose_page_token_never_changes_stop(serve: Any) -> None:
         runql.from_mlflow(server.url())
 
 
+def test_a_history_whose_page_token_never_changes_stops(serve: Any) -> None:
+    point = {"key": "loss", "value": 0.5, "timestamp": 1, "step": 0}
+
+    def answer(request: Request) -> Reply | None:
+        if request.endpoint == "metrics/get-history":
+            return 200, {"metrics": [point], "next_page_token": "same"}
+        if request.endpoint == "experiments/search":
+            return 200, {"experiments": [EXPERIMENT]}
+        if request.endpoint == "runs/search":
+            return 200, {"runs": [run(0)]}
+        return None
+
+    server = serve(answer)
+    with pytest.raises(runql.StoreError) as caught:
+        ServerStore(server.url()).get_metric_history(f"{0:032x}", "loss")
+    assert caught.value.code == "server-misbehaved" and len(server.asked("metrics/get-history")) == 2
+    workspace = runql.from_mlflow(server.url())
+    with pytest.raises(runql.StoreError, match="page token") as caught:
+        workspace.get_metric_history(f"{0:032x}", "loss")
+    assert caught.value.code == "server-misbehaved"
+
+
 def test_a_server_whose_pages_never_end_is_stopped_at_the_limit(
     serve: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -469,7 +469,7 @@ def _refused(call: Callable[[], object], table: str, row: str) -> None:
         call()
     message = str(caught.value)
     assert caught.value.code == "corrupt-store", message
-    assert f"table {table}, " in message and row in message and "\n" not in message, message
+    assert f", table {table}" in message and row in message and "\n" not in message, message
 
 
 @pytest.mark.parametrize(("damage", "backend"), _damages())
@@ -510,6 +510,67 @@ def test_like_over_text_that_is_not_utf8_is_corrupt_store(
             with pytest.raises(runql.StoreError) as caught:
                 store.search_runs([sqlite_stored.experiment], text, profile="extended")
             assert caught.value.code == "corrupt-store" and "\n" not in str(caught.value), text
+
+
+def test_keys_and_run_ids_that_are_not_text_are_corrupt_store(
+    sqlite_stored: Stored, copy_of: Callable[[Stored], str]
+) -> None:
+    url = copy_of(sqlite_stored)
+    other, run = sqlite_stored.runs[:2]
+    _execute(
+        url,
+        "UPDATE tags SET key = X'00' WHERE run_uuid = :other AND key = 't'",
+        "UPDATE runs SET run_uuid = CAST(run_uuid || X'80' AS TEXT) WHERE run_uuid = :run",
+        other=other,
+        run=run,
+    )
+    with runql.connect(url) as store:
+        _refused(lambda: store.key_sets([sqlite_stored.experiment], ["active"]), "tags", "key must be text")
+        _refused(lambda: store.run_ids_starting(run[:6]), "runs", f"run {run}\\x80: run_uuid holds text")
+        # The statement that finds a page's ids reads them: it names the column only.
+        with pytest.raises(runql.StoreError) as caught:
+            store.search_runs([sqlite_stored.experiment])
+        assert caught.value.code == "corrupt-store" and "'run_uuid'" in str(caught.value)
+
+
+def test_text_that_is_not_utf8_in_postgresql_is_corrupt_store(postgres_server: Any) -> None:
+    """A PostgreSQL database holds text that is not UTF-8 only in the SQL_ASCII encoding, which psycopg2
+    reads and refuses as it decodes a row."""
+    from support.services import DATABASE_PREFIX
+
+    from runql.engines.sql import MLFLOW_SCHEMA
+
+    name = f"{DATABASE_PREFIX}ascii_{os.getpid()}"
+    admin = sa.create_engine(postgres_server.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'"
+        )
+    admin.dispose()
+    url = sa.make_url(postgres_server.url).set(drivername="postgresql+psycopg2", database=name)
+    shown = url.render_as_string(hide_password=False)
+    try:
+        tables = MLFLOW_SCHEMA.build().tables
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with engine.begin() as connection:
+            tables["runs"].metadata.create_all(connection)
+            connection.execute(tables["experiments"].insert(), {"experiment_id": 0, "name": "Default"})
+            connection.execute(
+                tables["runs"].insert(),
+                {"run_uuid": "r", "experiment_id": 0, "status": "FINISHED", "lifecycle_stage": "active"},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO params (key, value, run_uuid) "
+                    "VALUES ('a', convert_from('\\x6180ff'::bytea, 'SQL_ASCII'), 'r')"
+                )
+            )
+        engine.dispose()
+        with runql.connect(shown) as store, pytest.raises(runql.StoreError) as caught:
+            store.search_runs(["0"])
+        assert caught.value.code == "corrupt-store" and "\n" not in str(caught.value)
+    finally:
+        postgres_server.drop_database(shown)
 
 
 # -- files that are not a sound SQLite database ---------------------------------------------------------

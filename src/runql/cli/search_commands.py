@@ -127,7 +127,8 @@ def _configure_runs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tree",
         action="store_true",
-        help="put each run right after its parent, its name indented (nested runs, mlflow.parentRunId)",
+        help="put each run right after its parent, its name indented (nested runs, mlflow.parentRunId); "
+        "a run whose parent is not printed comes under a line '(parent <id> not shown)'",
     )
     parser.add_argument(
         "--page-token",
@@ -363,7 +364,7 @@ def _run_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     store = open_store(args, err)
     experiment_ids = _searched_experiments(store, args, err)
     found, next_token = _search(store, args, experiment_ids)
-    lines = _as_tree(found) if args.tree else [(run, 0) for run in found]
+    lines: list[tuple[Run | str, int]] = _as_tree(found) if args.tree else [(run, 0) for run in found]
     runs = [line for line, _ in lines if not isinstance(line, str)]
     columns = _run_columns(runs, {e.experiment_id: e.name for e in store.experiments})
     indented = args.tree and args.format in ("table", "markdown")
@@ -418,6 +419,9 @@ examples:
   runql runs --filter "tags.mlflow.parentRunId = '7e3a9c1d5b2f4e6a8c0d1f3b5a7c9e2d'" --format csv
   runql runs --view deleted --format json --max-results 2
   runql runs --tree --columns run_id run_name status                # nested runs under their parent
+  runql runs --view all --columns run_id run_name lifecycle_stage   # which runs are deleted
+  runql runs -p extended --filter "min(metrics.log_loss) < 0.1"     # min(metrics.log_loss) is a column
+  runql runs -c run_id 'count(metrics.auc)' 'at_step(metrics.auc, 10)' metrics.auc
   runql runs --filter "attributes.status = 'Failed'" --profile azureml
   runql runs --source ./mlruns --filter "metrics.auc > 0.8"          # an mlruns folder MLflow wrote
 
@@ -426,6 +430,8 @@ Without --source, the store is found as MLflow finds it: MLFLOW_TRACKING_URI, th
 one was read is said on stderr. With no experiment option, every experiment is searched (every
 active one with --view active); MLflow itself would search only the active experiment.
 A metric, param or tag key that no searched run has is pointed out on stderr, with the close keys.
+A function of a metric's history that the query names (min(metrics.loss)) is a column of its own,
+computed for the printed runs; --columns names others.
 An empty cell is a value never logged; a logged NaN prints NaN (JSON: "NaN", "Infinity").
 On a terminal the table fits its width: wide cells are cut with '…' and columns that do not fit are
 left out (their count goes to stderr; --columns or --format csv shows them); printed to a file or a

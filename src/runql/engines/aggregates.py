@@ -7,7 +7,9 @@ columnar engine, :mod:`runql.engines.columnar`) and in SQL (:mod:`runql.engines.
 * The points are every logged point of the metric. A run without a point has no value (missing), as a
   run without the metric has none for ``metrics.<name>``.
 * ``min``, ``max`` and ``avg`` skip NaN points; a history of NaN points only gives NaN. ``avg`` is the
-  correctly rounded sum (``math.fsum``) divided by the number of values.
+  correctly rounded sum (``math.fsum``) divided by the number of values; a sum past the largest float
+  (MLflow stores infinity as the largest float, and two of them pass it) is taken of the values scaled
+  by 2**-64, so a mean of finite values is finite, as it is in SQL.
 * ``count`` counts every point, NaN points included.
 * ``last`` is the latest value, exactly ``metrics.<name>``: the greatest step, then the greatest
   timestamp (MLflow's rule, :func:`runql.model.records.latest_metric`).
@@ -20,12 +22,19 @@ columnar engine, :mod:`runql.engines.columnar`) and in SQL (:mod:`runql.engines.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 
 from runql.language.ast import Aggregate, Key
 from runql.model.records import Metric, latest_metric
 
 __all__ = ["history_value", "mean", "number_first", "number_last"]
+
+
+# A history has fewer than 2**64 points, so the sum of its values scaled by this cannot overflow; scaling
+# by a power of two is exact but for values near the smallest floats, which such a sum does not notice.
+_SCALE = 2.0**-64
+_LARGEST = sys.float_info.max
 
 
 def mean(values: Sequence[float]) -> float:
@@ -35,11 +44,9 @@ def mean(values: Sequence[float]) -> float:
         return math.fsum(values) / count
     except ValueError:  # inf and -inf together
         return math.nan
-    except OverflowError:  # the sum passes the largest float: sum the halves, which cannot
-        try:
-            return math.fsum(v * 0.5 for v in values) / count * 2.0
-        except OverflowError:
-            return sum(v / count for v in values)
+    except OverflowError:  # the sum of finite values passes the largest float, their mean does not
+        scaled = math.fsum(v * _SCALE for v in values) / count / _SCALE
+        return max(-_LARGEST, min(_LARGEST, scaled))  # rounding must not push it past the largest float
 
 
 def history_value(points: Sequence[Metric], key: Key) -> float | None:

@@ -190,11 +190,18 @@ def _histories(chosen: list[Run], key: str) -> list[tuple[Run, list[Any]]]:
     """The runs that logged ``key``, each with its history (a warning names those that did not)."""
     histories = [(run, run.data.history(key, run.info.start_time or 0)) for run in chosen]
     if not any(history for _, history in histories):
-        raise ValueError(f"none of the runs logged metric {key!r}")
+        raise ValueError(f"none of the runs logged metric {_quoted(key)}")
     missing = [run.info.run_id for run, history in histories if not history]
     if missing:
-        warnings.warn(f"runs without metric {key!r} are not drawn: {', '.join(missing)}", stacklevel=3)
+        warnings.warn(
+            f"runs without metric {_quoted(key)} are not drawn: {shown(', '.join(missing))}", stacklevel=3
+        )
     return [(run, history) for run, history in histories if history]
+
+
+def _quoted(key: str) -> str:
+    """A metric's key in a message: quoted, on one line, cut (a key may be as long as its writer liked)."""
+    return shown(repr(key), 80)
 
 
 def _label(run: Run) -> str:
@@ -242,7 +249,7 @@ def _note_left_out(axes: Any, key: str, left_out: list[tuple[str, Counter[str]]]
     handles, labels = axes.get_legend_handles_labels()
     legend = axes.legend(handles, labels, title=note, fontsize="small", title_fontsize="small")
     legend.get_title().set_color("darkred")
-    warnings.warn(f"values of metric {key!r} not drawn: {'; '.join(lines)}", stacklevel=4)
+    warnings.warn(f"values of metric {_quoted(key)} not drawn: {'; '.join(lines)}", stacklevel=4)
 
 
 def _draw(axes: Any, key: str, histories: list[tuple[Run, list[Any]]], x: str) -> None:

@@ -60,7 +60,9 @@ def parse_page_token(page_token: str | bytes | None) -> int:
     if number < 0:
         raise _token_error(f"Invalid page token, negative offset {number}", page_token)
     if number > MAX_OFFSET:  # {"offset": 1e300}: no search has that many rows, and no database takes it
-        raise _token_error(f"Invalid page token, offset {number:.3g} is beyond {MAX_OFFSET}", page_token)
+        digits = str(number)
+        shown = digits if len(digits) <= 30 else f"{digits[:20]}... ({len(digits)} digits)"
+        raise _token_error(f"Invalid page token, offset {shown} is beyond {MAX_OFFSET}", page_token)
     return number
 
 

@@ -131,12 +131,12 @@ def write_run_table(
     for that one, and writing through it would create its target).
     """
     if not replace and os.path.lexists(out):
-        found = f"a symbolic link to {os.readlink(out)}" if os.path.islink(out) else "there"
+        found = f"is a symbolic link to {shown(os.readlink(out))}" if os.path.islink(out) else "exists"
         raise ArgumentError(
-            f"{shown(os.fspath(out))} is {shown(found)}: not replaced",
+            f"{shown(os.fspath(out))} {found}: not replaced",
             code="out-exists",
             where="out",
-            hint="name another file, or ask for it to be replaced (runql export --force)",
+            hint="name another file, or pass replace=True (runql export --force)",
         )
     runs = list(runs)
     table = run_table(runs, layout)

@@ -79,7 +79,11 @@ def replaced(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """
     target = Path(os.path.realpath(path))
     _remove_stale(target)
-    temporary, descriptor = _create_temporary(target)
+    try:
+        temporary, descriptor = _create_temporary(target)
+    except OSError as error:
+        # Named after the file asked for: the temporary one's name would only puzzle.
+        raise OSError(error.errno, error.strerror, str(target)) from None
     try:
         with open(descriptor, "wb") as handle:
             _keep_mode(temporary, target)

@@ -26,7 +26,16 @@ from runql.errors import StoreError
 from runql.model.records import Metric
 from runql.sources.base import StoreRecords, sort_inputs
 
-__all__ = ["MAX_PAGES", "ClientHistories", "PageTokens", "read_mlflow", "unreadable_replies"]
+__all__ = [
+    "MAX_PAGES",
+    "ClientHistories",
+    "PageTokens",
+    "first_line",
+    "history_points",
+    "read_mlflow",
+    "unreadable",
+    "unreadable_replies",
+]
 
 # Page sizes every tracking server accepts (Databricks caps run pages at 1000).
 EXPERIMENT_PAGE = 1000
@@ -138,6 +147,40 @@ def _listed(
             return
 
 
+def history_points(
+    client: Any, run_id: str, key: str, where: str, ask: Callable[..., Any] | None = None
+) -> list[Metric]:
+    """Every point of metric ``key`` of run ``run_id`` that ``client`` reads, in the server's order.
+
+    ``MlflowClient.get_metric_history`` pages through a history without looking at the tokens, so a
+    server that repeats one would keep it reading forever: through MLflow's own client, the pages are
+    read here instead, from the store behind it (as that method does, with its page size), and their
+    tokens checked (:class:`PageTokens`). Another client's ``get_metric_history`` is called as it is.
+    ``ask(call, *args, **kwargs)`` makes each request (a store's deadline); by default, the call itself.
+    """
+    ask = ask or (lambda call, *args, **kwargs: call(*args, **kwargs))
+    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    if store is None:
+        return _points(key, ask(client.get_metric_history, run_id, key))
+    from mlflow.store.tracking import GET_METRIC_HISTORY_MAX_RESULTS
+
+    tokens = PageTokens(f"the history of metric {key!r}", where)
+    points: list[Metric] = []
+    token = None
+    while True:
+        page = ask(
+            store.get_metric_history,
+            run_id=run_id,
+            metric_key=key,
+            max_results=GET_METRIC_HISTORY_MAX_RESULTS,
+            page_token=token,
+        )
+        points.extend(_points(key, page))
+        token = tokens.follow(getattr(page, "token", None))
+        if token is None:
+            return points
+
+
 def _points(key: str, points: Iterable[Any]) -> list[Metric]:
     return [Metric(key, float(p.value), int(p.timestamp), int(p.step or 0)) for p in points]
 
@@ -165,7 +208,7 @@ class ClientHistories:
         if key not in self._keys.get(run_id, ()):
             return []
         with _asked(self.where, self._uri):
-            return _points(key, self._client.get_metric_history(run_id, key))
+            return history_points(self._client, run_id, key, self.where)
 
     def histories(
         self, run_ids: Sequence[str], keys: Collection[str] | None = None
@@ -194,7 +237,7 @@ def _experiment_record(experiment: Any) -> dict[str, Any]:
     }
 
 
-def _run_record(run: Any, histories: dict[str, list[Any]] | None) -> dict[str, Any]:
+def _run_record(run: Any, histories: dict[str, list[Metric]] | None) -> dict[str, Any]:
     info = run.info
     metrics: dict[str, Any]
     if histories is None:
@@ -302,6 +345,6 @@ def _read(
     ):
         histories = None
         if with_history:
-            histories = {key: client.get_metric_history(run.info.run_id, key) for key in run.data.metrics}
+            histories = {key: history_points(client, run.info.run_id, key, where) for key in run.data.metrics}
         records.append(_run_record(run, histories))
     return records, experiments

@@ -14,11 +14,11 @@ never creates or changes a database (a database in WAL mode keeps the ``-wal`` a
 makes beside it to read it; docs/security.md).
 
 A database may come from anyone, and its tables hold what was put in them, whatever MLflow's schema says
-(SQLite keeps text in an integer column). Every row is checked as it is read, as the readers of files
-check a line or a ``meta.yaml``: a value of the wrong type for its column (text in a time or a step, a
-metric value that is not a number, a status MLflow does not have, text that is not UTF-8) is a
-:class:`StoreError` (``corrupt-store``) naming the table and the row, by its run id, never a value that
-would break a search later.
+(SQLite keeps text in an integer column). Every row is checked as it is read (:mod:`runql.sources.rows`),
+as the readers of files check a line or a ``meta.yaml``: a value of the wrong type for its column (text
+in a time or a step, a metric value that is not a number, a status MLflow does not have, text that is not
+UTF-8) is a :class:`StoreError` (``corrupt-store``) naming the table and the row, by its run id, never a
+value that would break a search later.
 """
 
 from __future__ import annotations
@@ -35,10 +35,9 @@ from typing import Any
 from urllib.parse import quote
 
 from runql.common.optional import install_hint, progress_bar, require
-from runql.common.redact import redact, shown
+from runql.common.redact import redact
 from runql.errors import MissingDependencyError, StoreError
 from runql.model.records import (
-    TIME_LIMIT,
     History,
     LifecycleStage,
     Metric,
@@ -46,13 +45,13 @@ from runql.model.records import (
     RunData,
     RunInfo,
     RunInputs,
-    RunStatus,
     latest_metric,
 )
+from runql.sources import rows as check
 from runql.sources.base import StoreRecords, dataset_inputs, local_path, url_scheme
 from runql.sources.schemes import DATABASE_SCHEMES
 
-__all__ = ["DatabaseHistories", "missing_driver", "read_error", "read_mlflow_db"]
+__all__ = ["DatabaseHistories", "missing_driver", "read_mlflow_db"]
 
 REQUIRED_TABLES = ("experiments", "experiment_tags", "runs", "metrics", "params", "tags")
 INPUT_TABLES = ("inputs", "input_tags", "datasets")
@@ -74,19 +73,14 @@ _RUN_COLUMNS = (
 _POINT_COLUMNS = ("run_uuid", "key", "value", "timestamp", "step", "is_nan")
 # The table keeps no logged order; MLflow's SQL store reads a history back by timestamp, step, value.
 _HISTORY_ORDER = ("timestamp", "step", "value")
-# The column that names a row of each table in a message (run_uuid for the others), and what it names.
+# The column that names a row of each table in a message, and what its id names (run_uuid, a run, for
+# the others).
 _ROW_KEYS = {
-    "experiments": "experiment_id",
-    "experiment_tags": "experiment_id",
-    "datasets": "dataset_uuid",
-    "inputs": "input_uuid",
-    "input_tags": "input_uuid",
-}
-_ROW_NAMES = {
-    "run_uuid": "run",
-    "experiment_id": "experiment",
-    "dataset_uuid": "dataset",
-    "input_uuid": "input",
+    "experiments": ("experiment_id", "experiment"),
+    "experiment_tags": ("experiment_id", "experiment"),
+    "datasets": ("dataset_uuid", "dataset"),
+    "inputs": ("input_uuid", "input"),
+    "input_tags": ("input_uuid", "input"),
 }
 # The first bytes of every SQLite database file.
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -210,10 +204,9 @@ class DatabaseHistories:
                         points.append(Metric(key, value, timestamp, step))
                         continue
                     try:
-                        points.append(_point(key, value, timestamp, step, is_nan))
+                        points.append(check.metric_point(key, value, timestamp, step, is_nan))
                     except ValueError as error:
-                        where = _row_place(self.where, "metrics", run_id)
-                        raise StoreError(str(error), where=where) from None
+                        raise check.bad_row(self.where, "metrics", run_id, error) from None
             return points
 
     def histories(
@@ -271,12 +264,6 @@ def _driver_rows(connection: Any, query: Any) -> Iterator[Iterator[list[Any]]]:
         cursor.close()
 
 
-def _row_place(where: str, table: str, row_id: Any, key: str = "run_uuid") -> str:
-    """Where a row is, for a message: the store, the table, and the row by the id it holds."""
-    text = row_id if isinstance(row_id, str) else repr(row_id)
-    return f"{where}, table {table}, {_ROW_NAMES[key]} {shown(text, 80)}"
-
-
 def _add_points(
     chunks: Iterable[Sequence[Sequence[Any]]],
     into: Mapping[str, dict[str, list[Metric]]] | Mapping[str, dict[str, History | list[Metric]]],
@@ -292,9 +279,10 @@ def _add_points(
     for chunk in chunks:
         for run_id, key, value, timestamp, step, is_nan in chunk:
             if (run_id, key) != current:
-                if type(key) is not str:
-                    message = f"a metric key must be a string, not {_value(key)}"
-                    raise StoreError(message, where=_row_place(where, "metrics", run_id))
+                try:
+                    check.text(key, "key")
+                except ValueError as error:
+                    raise check.bad_row(where, "metrics", run_id, error) from None
                 current = (run_id, key)
                 name = names.setdefault(key, key)  # one string per key, not one per point
                 history = into[run_id][name] = []
@@ -303,97 +291,9 @@ def _add_points(
                 history.append(Metric(name, value, timestamp, step))
                 continue
             try:
-                history.append(_point(name, value, timestamp, step, is_nan))
+                history.append(check.metric_point(name, value, timestamp, step, is_nan))
             except ValueError as error:
-                raise StoreError(str(error), where=_row_place(where, "metrics", run_id)) from None
-
-
-# -- the checks of a row's values: each raises ValueError naming the column and the value --------------
-
-
-def _value(value: Any) -> str:
-    """A value of a row, for a message: its repr, cut (a hostile row may hold megabytes)."""
-    return shown(repr(value), 80)
-
-
-def _flag(value: Any, column: str) -> bool:
-    """A boolean column: SQLite holds 0 or 1, PostgreSQL and MySQL a bool."""
-    if value == 0:
-        return False
-    if value == 1:
-        return True
-    raise ValueError(f"{column} must be a boolean (0 or 1), not {_value(value)}")
-
-
-def _number(value: Any, column: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{column} must be a number, not {_value(value)}")
-    return float(value)
-
-
-def _integer(value: Any, column: str) -> int:
-    """A BIGINT column: an integer (SQLite may hold text, a float or a blob in one)."""
-    if type(value) is not int:
-        raise ValueError(f"{column} must be an integer, not {_value(value)}")
-    return value
-
-
-def _time(value: Any, column: str) -> int | None:
-    """A run's or an experiment's time: milliseconds since the epoch, or NULL; within what a DataFrame and
-    the column store hold exactly (2**53 milliseconds), as the other readers require."""
-    if value is None:
-        return None
-    if type(value) is not int:
-        raise ValueError(f"{column} must be milliseconds since the epoch (an integer), not {_value(value)}")
-    if not -TIME_LIMIT <= value < TIME_LIMIT:
-        raise ValueError(f"{column} must be between -{TIME_LIMIT} and {TIME_LIMIT}, not {value}")
-    return value
-
-
-def _text(value: Any, column: str) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    raise ValueError(f"{column} must be text, not {_value(value)}")
-
-
-def _name(value: Any, column: str) -> str:
-    """A column that must hold text (a key, a name): never NULL."""
-    if type(value) is not str:
-        raise ValueError(f"{column} must be text, not {_value(value)}")
-    return value
-
-
-def _identifier(value: Any, column: str) -> str:
-    """An experiment id: an integer in MLflow's schema, text in older ones."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
-        raise ValueError(f"{column} must be an integer or text, not {_value(value)}")
-    return str(value)
-
-
-def _one_of(value: Any, allowed: Sequence[str], default: str, column: str) -> str:
-    if value is None or value == "":
-        return default
-    if type(value) is not str or value not in allowed:
-        raise ValueError(f"{column} must be one of {', '.join(allowed)}, not {_value(value)}")
-    return value
-
-
-def _utf8_problem(raw: bytes | None) -> str:
-    """What makes ``raw`` not UTF-8 ("" when it is)."""
-    try:
-        bytes(raw or b"").decode("utf-8")
-    except UnicodeDecodeError as error:
-        return f"{error.reason} at byte {error.start}"
-    return ""
-
-
-def _point(key: str, value: Any, timestamp: Any, step: Any, is_nan: Any) -> Metric:
-    """A row of ``metrics`` as a point. MLflow stores NaN as ``is_nan`` (the value then means nothing) and
-    an infinity as the largest float; a step of NULL, from old schemas, is 0."""
-    nan = _flag(is_nan, "is_nan")
-    number = math.nan if nan else _number(value, "value")
-    steps = 0 if step is None else _integer(step, "step")
-    return Metric(key, number, _integer(timestamp, "timestamp"), steps)
+                raise check.bad_row(where, "metrics", run_id, error) from None
 
 
 # -- connecting --------------------------------------------------------------------------------------
@@ -460,7 +360,7 @@ def _corrupt_sqlite(engine: Any, error: BaseException) -> bool:
     return engine.dialect.name == "sqlite" and type(found) is engine.dialect.loaded_dbapi.DatabaseError
 
 
-def read_error(engine: Any, error: BaseException, where: str) -> StoreError:
+def _read_error(engine: Any, error: BaseException, where: str) -> StoreError:
     """The :class:`StoreError` for a statement on ``engine``'s database that failed with ``error``:
     ``corrupt-store`` when the data is at fault (text that is not UTF-8, a damaged SQLite file), else
     ``unreachable-store`` (the server went away, the file is locked, access is denied). ``where`` names
@@ -475,7 +375,7 @@ def read_error(engine: Any, error: BaseException, where: str) -> StoreError:
 @contextmanager
 def _connected(sa: Any, engine: Any, where: str, table: str = "") -> Iterator[Any]:
     """A connection to the database, closed afterwards. Failing to connect is ``unreachable-store``;
-    failing to read is :func:`read_error`'s, naming ``table`` when given."""
+    failing to read is :func:`_read_error`'s, naming ``table`` when given."""
     # Rows are read through the driver's own cursor, whose errors SQLAlchemy does not wrap.
     failures = (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error, UnicodeDecodeError)
     try:
@@ -487,7 +387,7 @@ def _connected(sa: Any, engine: Any, where: str, table: str = "") -> Iterator[An
         with connection:
             yield connection
     except failures as error:
-        raise read_error(engine, error, f"{where}, table {table}" if table else where) from None
+        raise _read_error(engine, error, f"{where}, table {table}" if table else where) from None
 
 
 # -- the load ----------------------------------------------------------------------------------------
@@ -549,20 +449,16 @@ class _Reader:
     def _not_utf8(self, name: str, columns: Sequence[str]) -> StoreError:
         """The error for text that is not UTF-8 in table ``name``: its columns are read again as bytes
         (only after the read failed) to find the first row holding some."""
-        table, key = self.table(name), _ROW_KEYS.get(name, "run_uuid")
-        query = self.sa.select(*(self.sa.cast(table.c[c], self.sa.LargeBinary) for c in columns))
+        table = self.table(name)
+        key, noun = _ROW_KEYS.get(name, ("run_uuid", "run"))
+        query = self.sa.select(*(self.sa.cast(table.c[c], self.sa.LargeBinary) for c in (key, *columns)))
         with _driver_rows(self.connection, query) as chunks:
-            for row in (row for chunk in chunks for row in chunk):
-                for column, raw in zip(columns, row, strict=True):
-                    problem = _utf8_problem(raw)
-                    if problem:
-                        row_id = bytes(row[columns.index(key)] or b"").decode("utf-8", "backslashreplace")
-                        message = f"{column} holds text that is not UTF-8 ({problem})"
-                        return StoreError(message, where=_row_place(self.where, name, row_id, key))
-        return StoreError("text that is not UTF-8", where=f"{self.where}, table {name}")
-
-    def _bad(self, table: str, row_id: Any, error: ValueError, key: str = "run_uuid") -> StoreError:
-        return StoreError(str(error), where=_row_place(self.where, table, row_id, key))
+            found = check.undecodable(row for chunk in chunks for row in chunk)
+        if found is None:
+            return StoreError("text that is not UTF-8", where=f"{self.where}, table {name}")
+        row_id, index, problem = found
+        message = f"{columns[index]} holds text that is not UTF-8 ({problem})"
+        return StoreError(message, where=check.row_place(self.where, name, row_id, noun))
 
     def read(self, histories: bool, progress: bool | None) -> tuple[list[dict[str, Any]], list[Run], bool]:
         """The experiment records and the runs, and whether the runs hold their whole histories."""
@@ -589,7 +485,7 @@ class _Reader:
 
     def _orphan(self, table: str, run_id: Any) -> StoreError:
         return StoreError(
-            f"table {table!r} has a row for run {_value(run_id)}, which is not in table 'runs'",
+            f"table {table!r} has a row for run {check.shown_value(run_id)}, which is not in table 'runs'",
             where=self.where,
         )
 
@@ -599,12 +495,14 @@ class _Reader:
             for chunk in chunks:
                 for key, value, experiment_id in chunk:
                     try:
-                        tags = experiment_tags[_identifier(experiment_id, "experiment_id")]
-                        name, text = _name(key, "key"), _text(value, "value")
+                        tags = experiment_tags[check.experiment_id(experiment_id)]
+                        name, text = check.text(key, "key"), check.optional_text(value, "value")
                         if text is not None:  # a NULL value, which the schema allows, is no value
                             tags[name] = text
                     except ValueError as error:
-                        raise self._bad("experiment_tags", experiment_id, error, "experiment_id") from None
+                        raise check.bad_row(
+                            self.where, "experiment_tags", experiment_id, error, "experiment"
+                        ) from None
         columns = (
             "experiment_id",
             "name",
@@ -617,20 +515,20 @@ class _Reader:
             for chunk in chunks:
                 for experiment_id, name, artifact_location, stage, created, updated in chunk:
                     try:
-                        identifier = _identifier(experiment_id, "experiment_id")
+                        identifier = check.experiment_id(experiment_id)
                         record = {
                             "experiment_id": identifier,
-                            "name": _name(name, "name"),
-                            "artifact_location": _text(artifact_location, "artifact_location"),
-                            "lifecycle_stage": _one_of(
-                                stage, _STAGES, LifecycleStage.ACTIVE, "lifecycle_stage"
-                            ),
-                            "creation_time": _time(created, "creation_time"),
-                            "last_update_time": _time(updated, "last_update_time"),
+                            "name": check.text(name, "name"),
+                            "artifact_location": check.optional_text(artifact_location, "artifact_location"),
+                            "lifecycle_stage": _stage(stage),
+                            "creation_time": check.time_ms(created, "creation_time"),
+                            "last_update_time": check.time_ms(updated, "last_update_time"),
                             "tags": experiment_tags.get(identifier, {}),
                         }
                     except ValueError as error:
-                        raise self._bad("experiments", experiment_id, error, "experiment_id") from None
+                        raise check.bad_row(
+                            self.where, "experiments", experiment_id, error, "experiment"
+                        ) from None
                     self.experiments.append(record)
 
     def _runs(self) -> None:
@@ -640,7 +538,7 @@ class _Reader:
                     run = self._run(*row)
                     if run.info.run_id in self.runs:
                         raise StoreError(
-                            "the run appears twice", where=_row_place(self.where, "runs", row[0])
+                            "the run appears twice", where=check.row_place(self.where, "runs", row[0])
                         )
                     self.runs[run.info.run_id] = run
 
@@ -658,27 +556,21 @@ class _Reader:
     ) -> Run:
         """A row of ``runs`` as a run without data yet."""
         try:
-            if type(run_id) is not str or not run_id:
-                raise ValueError(f"run_uuid must be a run id (text), not {_value(run_id)}")
-            end_time = _time(end, "end_time")
+            identifier = check.run_id(run_id)
+            end_time = check.time_ms(end, "end_time")
             info = RunInfo(
-                run_id=run_id,
-                experiment_id=_identifier(experiment_id, "experiment_id"),
-                user_id=_text(user_id, "user_id"),
-                status=_one_of(
-                    status,
-                    RunStatus.ALL,
-                    RunStatus.FINISHED if end_time is not None else RunStatus.RUNNING,
-                    "status",
-                ),
-                start_time=_time(start, "start_time"),
+                run_id=identifier,
+                experiment_id=check.experiment_id(experiment_id),
+                user_id=check.optional_text(user_id, "user_id"),
+                status=check.run_status(status, end_time),
+                start_time=check.time_ms(start, "start_time"),
                 end_time=end_time,
-                lifecycle_stage=_one_of(stage, _STAGES, LifecycleStage.ACTIVE, "lifecycle_stage"),
-                artifact_uri=_text(artifact_uri, "artifact_uri"),
-                run_name=_text(name, "name"),
+                lifecycle_stage=_stage(stage),
+                artifact_uri=check.optional_text(artifact_uri, "artifact_uri"),
+                run_name=check.optional_text(name, "name"),
             )
         except ValueError as error:
-            raise self._bad("runs", run_id, error) from None
+            raise check.bad_row(self.where, "runs", run_id, error) from None
         return Run(info, RunData(), RunInputs())
 
     def _strings(self, part: str) -> None:
@@ -695,12 +587,12 @@ class _Reader:
                     for run_id, key, value in chunk:
                         if type(key) is not str or type(value) is not str:
                             try:
-                                _name(key, "key")
+                                check.text(key, "key")
                                 if nullable and value is None:
                                     continue  # no value, as a search reads it: the run lacks the tag
-                                _name(value, "value")
+                                check.text(value, "value")
                             except ValueError as error:
-                                raise self._bad(part, run_id, error) from None
+                                raise check.bad_row(self.where, part, run_id, error) from None
                         into[run_id][once(key, key)] = once(value, value)
         except KeyError as error:
             raise self._orphan(part, error.args[0]) from None
@@ -716,10 +608,11 @@ class _Reader:
                         # Checked as one test on the rows MLflow writes; any other row field by field.
                         if type(key) is not str or type(value) is not float or is_nan != 0:
                             try:
-                                key = _name(key, "key")
-                                value = math.nan if _flag(is_nan, "is_nan") else _number(value, "value")
+                                key = check.text(key, "key")
+                                nan = check.flag(is_nan, "is_nan")
+                                value = math.nan if nan else check.number(value, "value")
                             except ValueError as error:
-                                raise self._bad("latest_metrics", run_id, error) from None
+                                raise check.bad_row(self.where, "latest_metrics", run_id, error) from None
                         into[run_id][once(key, key)] = value
         except KeyError as error:
             raise self._orphan("latest_metrics", error.args[0]) from None
@@ -753,24 +646,25 @@ class _Reader:
             for chunk in chunks:
                 for dataset_id, name, digest, source_type, source, schema, profile in chunk:
                     try:
-                        datasets[_name(dataset_id, "dataset_uuid")] = {
-                            "name": _name(name, "name"),
-                            "digest": _name(digest, "digest"),
-                            "source_type": _text(source_type, "dataset_source_type"),
-                            "source": _text(source, "dataset_source"),
-                            "schema": _text(schema, "dataset_schema"),
-                            "profile": _text(profile, "dataset_profile"),
+                        datasets[check.text(dataset_id, "dataset_uuid")] = {
+                            "name": check.text(name, "name"),
+                            "digest": check.text(digest, "digest"),
+                            "source_type": check.optional_text(source_type, "dataset_source_type"),
+                            "source": check.optional_text(source, "dataset_source"),
+                            "schema": check.optional_text(schema, "dataset_schema"),
+                            "profile": check.optional_text(profile, "dataset_profile"),
                         }
                     except ValueError as error:
-                        raise self._bad("datasets", dataset_id, error, "dataset_uuid") from None
+                        raise check.bad_row(self.where, "datasets", dataset_id, error, "dataset") from None
         input_tags: dict[str, dict[str, str]] = defaultdict(dict)
         with self.rows("input_tags", ("input_uuid", "name", "value")) as chunks:
             for chunk in chunks:
                 for input_id, name, value in chunk:
                     try:
-                        input_tags[_name(input_id, "input_uuid")][_name(name, "name")] = _name(value, "value")
+                        tags = input_tags[check.text(input_id, "input_uuid")]
+                        tags[check.text(name, "name")] = check.text(value, "value")
                     except ValueError as error:
-                        raise self._bad("input_tags", input_id, error, "input_uuid") from None
+                        raise check.bad_row(self.where, "input_tags", input_id, error, "input") from None
         found: dict[str, list[dict[str, Any]]] = defaultdict(list)
         columns = ("input_uuid", "source_type", "source_id", "destination_type", "destination_id")
         with self.rows("inputs", columns) as chunks:
@@ -780,8 +674,9 @@ class _Reader:
                         continue  # model inputs and outputs: not part of run search
                     dataset = datasets.get(source_id)
                     if dataset is None:
+                        named = check.shown_value(source_id)
                         raise StoreError(
-                            f"input {_value(input_id)} names dataset {_value(source_id)}, which is not in "
+                            f"input {check.shown_value(input_id)} names dataset {named}, which is not in "
                             "table 'datasets'",
                             where=self.where,
                         )
@@ -792,4 +687,6 @@ class _Reader:
             self.runs[run_id].inputs.dataset_inputs = dataset_inputs(inputs)
 
 
-_STAGES = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
+def _stage(value: object) -> str:
+    """A lifecycle stage; NULL is active, as in MLflow's schema."""
+    return check.one_of(value, check.LIFECYCLE_STAGES, LifecycleStage.ACTIVE, "lifecycle_stage")

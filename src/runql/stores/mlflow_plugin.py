@@ -126,8 +126,9 @@ def tracking_store(store_uri: str, artifact_uri: str | None = None) -> Any:
         from mlflow.tracking._tracking_service.utils import _SERVER_ARTIFACT_ROOT_ENV_VAR
 
         artifact_uri = os.environ.get(_SERVER_ARTIFACT_ROOT_ENV_VAR, DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH)
-    store_class = _tracking_class(bool(MLFLOW_ENABLE_WORKSPACES.get()))
-    return store_class(url, artifact_uri, runql_profile=profile, **_replica(store_class))
+    workspaces = bool(MLFLOW_ENABLE_WORKSPACES.get())
+    replica = _replica(_tracking_base(workspaces))
+    return _tracking_class(workspaces)(url, artifact_uri, runql_profile=profile, **replica)
 
 
 def registry_store(store_uri: str) -> Any:
@@ -162,18 +163,21 @@ def _replica(store_class: Any) -> dict[str, str]:
     return {"read_db_uri": database_url(replica)}
 
 
-@functools.cache
-def _tracking_class(workspaces: bool) -> type:
-    """MLflow's SQL tracking store class (workspace-aware or not) with runql's searches in front."""
-    base: type
+def _tracking_base(workspaces: bool) -> type:
+    """The class MLflow's own builder chooses: its SQL tracking store, workspace-aware or not."""
     if workspaces:
         from mlflow.store.tracking.sqlalchemy_workspace_store import WorkspaceAwareSqlAlchemyStore
 
-        base = WorkspaceAwareSqlAlchemyStore
-    else:
-        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+        return cast(type, WorkspaceAwareSqlAlchemyStore)
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-        base = SqlAlchemyStore
+    return cast(type, SqlAlchemyStore)
+
+
+@functools.cache
+def _tracking_class(workspaces: bool) -> type:
+    """MLflow's SQL tracking store class (workspace-aware or not) with runql's searches in front."""
+    base = _tracking_base(workspaces)
     return type(f"Runql{base.__name__}", (RunqlSearches, base), {"__module__": __name__})
 
 

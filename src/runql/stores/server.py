@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextvars
+import functools
 import hashlib
 import json
 import math
@@ -53,7 +54,7 @@ from runql.model.records import (
 from runql.profiles.catalog import Profile
 from runql.profiles.compiled import CompiledQuery, OrderBy, compile_quietly
 from runql.sources.base import url_scheme
-from runql.sources.mlflow_client import PageTokens, first_line, unreadable, unreadable_replies
+from runql.sources.mlflow_client import PageTokens, first_line, history_points, unreadable, unreadable_replies
 from runql.sources.schemes import scheme_kind
 from runql.stores.base import Page, RunStore
 
@@ -158,6 +159,8 @@ class ServerStore(RunStore[Plan, _Deadline]):
 
     @deadline.setter
     def deadline(self, seconds: float | None) -> None:
+        """Set the deadline: a positive number of seconds, or None or infinity for none; anything else
+        is a ValueError."""
         if seconds is not None and (
             isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0
         ):
@@ -307,8 +310,8 @@ class ServerStore(RunStore[Plan, _Deadline]):
         """Every point of metric ``key`` of run ``run_id``, as the server's ``get_metric_history`` sends
         them; empty for a run without the metric and, unlike :meth:`get_metric_history`, for an unknown
         run."""
-        points = self._ask(_Deadline(self.deadline), self.client.get_metric_history, run_id, key)
-        return [Metric(key, float(p.value), int(p.timestamp), int(p.step or 0)) for p in points]
+        deadline = _Deadline(self.deadline)
+        return history_points(self.client, run_id, key, self.where, functools.partial(self._ask, deadline))
 
     def histories(
         self, run_ids: Sequence[str], keys: Collection[str] | None = None

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from runql.common.optional import install_hint, require
+from runql.common.optional import require
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -41,7 +41,7 @@ else:
 
 from runql.common.redact import redact
 from runql.engines.sql import MLFLOW_SCHEMA, Schema, Tables, register_sqlite_functions, runs_select
-from runql.errors import ArgumentError, MissingDependencyError, NotFoundError, StoreError
+from runql.errors import ArgumentError, NotFoundError, StoreError
 from runql.model.keys import KeySets
 from runql.model.paging import next_page_token, parse_page_token
 from runql.model.records import (
@@ -58,7 +58,7 @@ from runql.profiles.catalog import Profile
 from runql.profiles.compiled import CompiledQuery, OrderBy
 from runql.sources import rows
 from runql.sources.base import dataset_inputs
-from runql.sources.mlflow_db import connect_url
+from runql.sources.mlflow_db import connect_url, missing_driver
 from runql.stores.base import Page, RunStore
 
 __all__ = ["MAX_OVERFLOW", "POOL_SIZE", "POOL_TIMEOUT", "SqlStore", "connect"]
@@ -140,7 +140,7 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
                 pool_timeout=self.pool_timeout,
             )
         except ImportError as error:  # the database's driver (psycopg, pymysql, ...) is not installed
-            raise _missing_driver(target, self.where, error) from None
+            raise missing_driver(self.where, error) from None
         except sa.exc.ArgumentError as error:
             raise StoreError(
                 redact(f"not a database URL: {error}", target), where=self.where, code="not-a-store"
@@ -171,9 +171,9 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
                 yield connection
         except sa.exc.TimeoutError:  # every connection of the pool stayed busy for pool_timeout
             raise StoreError(
-                f"all {self.pool_size + self.max_overflow} connections of the store's pool were busy for "
-                f"{self.pool_timeout:g} s: more calls read at once than the pool holds; pass runql.connect a "
-                "larger pool_size (or max_overflow), or a longer pool_timeout",
+                f"no connection of the store's pool (at most {self.pool_size + self.max_overflow}) was free "
+                f"within {self.pool_timeout:g} s: more calls read at once than the pool holds; pass "
+                "runql.connect a larger pool_size (or max_overflow), or a longer pool_timeout",
                 where=self.where,
                 code="store-busy",
             ) from None
@@ -407,12 +407,9 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
             sa.select(runs.c.run_uuid).where(runs.c.run_uuid.like(escaped + "%", escape="\\")).limit(limit)
         )
         with self._reading() as connection:
-            found = [row[0] for row in self._rows(connection, statement, runs.c.run_uuid)]
-        try:
-            # LIKE ignores case on SQLite: the exact prefix is checked here.
-            return [i for i in found if rows.run_id(i).startswith(prefix)]
-        except ValueError as error:
-            raise StoreError(str(error), where=f"{self.where}, table {runs.name}") from None
+            found = self._rows(connection, statement, runs.c.run_uuid)
+        # LIKE ignores case on SQLite: the exact prefix is checked here.
+        return [row[0] for row in found if row[0].startswith(prefix)]
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         metrics = self.tables["metrics"]
@@ -696,23 +693,6 @@ def _seconds(value: object, default: float, name: str) -> float:
             hint=f"pass {name}={default:g} (the default)",
         )
     return float(value)
-
-
-def _missing_driver(target: str, where: str, error: ImportError) -> MissingDependencyError:
-    """The error for a database whose driver is not installed, as one line saying what to install: for
-    a plain ``postgresql://`` URL, the driver SQLAlchemy picks for it (psycopg on SQLAlchemy 2.1,
-    psycopg2 before), which the ``postgres`` extra installs."""
-    url = sa.make_url(target)
-    driver = url.get_dialect().driver
-    if url.drivername == "postgresql":
-        return MissingDependencyError(
-            f"reading {where} needs the PostgreSQL driver {driver!r}, which is not installed: "
-            f"{install_hint('postgres')}"
-        )
-    return MissingDependencyError(
-        f"reading {where} needs the driver {driver!r} its URL names ({url.drivername}), which is not "
-        f"installed: {_one_line(error)}"
-    )
 
 
 def _unchanging(path: Path) -> bool:
