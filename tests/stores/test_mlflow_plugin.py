@@ -318,6 +318,8 @@ def test_the_mlflow_profile_answers_as_the_plain_server(site: Site) -> None:
     assert 0 < refused < len(cases)
 
 
+# Parsing does not depend on the database (the generated refusals above run on both): once, on SQLite.
+@pytest.mark.parametrize("site", ["sqlite"], indirect=True)
 def test_the_corpus_is_refused_where_mlflow_refuses_it(site: Site) -> None:
     """Every filter of the syntax corpus: the plugin in the mlflow profile accepts what the plain server
     accepts, but where the corpus marks a documented difference (docs/compatibility.md, ## Syntax); it

@@ -589,3 +589,19 @@ def test_last_active_run_of_a_store_is_the_latest_started_of_the_active_experime
     )
     found = ws.last_active_run()
     assert found is not None and found.info.run_id == "b"
+
+
+def test_an_unknown_experiment_name_is_logged_on_one_short_line(caplog: pytest.LogCaptureFixture) -> None:
+    ws = Workspace.sample()
+    hostile = "x" * 10**6 + "\nforged: a second log line"
+    with caplog.at_level(logging.WARNING, logger="runql"):
+        ws.search_runs(experiment_names=[hostile])
+    [record] = [r for r in caplog.records if r.name == "runql"]
+    message = record.getMessage()
+    assert "\n" not in message and len(message) < 400
+
+
+def test_a_bad_view_type_of_experiments_names_its_argument() -> None:
+    with pytest.raises(runql.ArgumentError, match="view_type") as caught:
+        Workspace.sample().search_experiments(view_type="bogus")
+    assert caught.value.code == "bad-view-type" and "run_view_type" not in str(caught.value)

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from runql.common.redact import shown
 from runql.errors import ArgumentError, Diagnostic, QueryWarning
 from runql.model.records import Experiment, LifecycleStage
 
@@ -113,7 +114,7 @@ def resolve_experiments(
             if name in by_name:
                 resolved.append(by_name[name])
             else:
-                _log.warning("Cannot retrieve experiment by name %s", name)
+                _log.warning("Cannot retrieve experiment by name %s", shown(name))
         return resolved
     if search_all_experiments:
         return [e.experiment_id for e in experiments() if e.lifecycle_stage == LifecycleStage.ACTIVE]

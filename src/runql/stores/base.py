@@ -280,7 +280,7 @@ class RunStore(ABC, Generic[_Q, _S]):
         profile: str | Profile | None,
     ) -> list[Experiment]:
         compiled = self._compile(filter_string, profile, "experiments", order_by)
-        stages = ViewType.coerce(view_type).stages
+        stages = ViewType.coerce(view_type, "view_type").stages
         return compiled.search([e for e in self.experiments if e.lifecycle_stage in stages])[0]
 
     def search_experiments(
