@@ -139,6 +139,7 @@ class Site:
     generated: str  # an experiment of generated runs, the whole vocabulary
     safe: str  # generated runs without what MLflow's SQL store and runql answer otherwise
     issue: str  # the issue's runs: model, stage, an auc history
+    edges: str  # runs where MLflow's SQL store and runql answer otherwise (docs/compatibility.md)
 
     def runs_of(self, experiment_id: str) -> list[Run]:
         return [
@@ -167,6 +168,24 @@ def issue_runs() -> list[dict[str, Any]]:
     ]
 
 
+# A newline inside a value, a letter whose case only Unicode folds, a backslash.
+EDGE_RUNS = [
+    {
+        "run_id": f"{i:032x}",
+        "experiment_id": "edges",
+        "user_id": "someone",
+        "start_time": 1000 - i,
+        "run_name": f"edge {i}",
+        "params": {"p": p, "b": b},
+        "tags": {"t": t},
+        "metrics": {"m": [{"value": float(i), "step": 0, "timestamp": 1}]},
+    }
+    for i, (p, b, t) in enumerate(
+        [("line1\nline2", "back\\slash", "Ü"), ("line1", "x", "ü"), ("other", "y", "u")]
+    )
+]
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     backend = request.param
@@ -183,6 +202,9 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     ids["issue"] = log_with_mlflow(
         database, issue_runs(), [{"experiment_id": "issue", "name": "issue"}]
     ).experiments["issue"]
+    ids["edges"] = log_with_mlflow(
+        database, EDGE_RUNS, [{"experiment_id": "edges", "name": "edges"}]
+    ).experiments["edges"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = runql.from_mlflow_db(database)
@@ -316,6 +338,35 @@ def test_the_mlflow_profile_answers_as_the_plain_server(site: Site) -> None:
                 search(site.plain, site.safe, text, order_by, page, mine[2])
             )
     assert 0 < refused < len(cases)
+
+
+def test_where_the_mlflow_profile_answers_otherwise(site: Site) -> None:
+    """Each difference docs/compatibility.md lists between the plugin in the mlflow profile and the plain
+    server, observed: runql keeps MLflow's in-memory meaning where MLflow's SQL store departs from it, and
+    answers what the plain server fails on with HTTP 500."""
+    status, body = call(site.plain, "api/2.0/mlflow/runs/search", {"experiment_ids": [site.edges]})
+    assert status == 200
+    named = {run["info"]["run_name"]: run["info"]["run_id"] for run in body["runs"]}
+    newline, plain_u, ascii_u = named["edge 0"], named["edge 1"], named["edge 2"]
+
+    def both(text: str, order_by: Sequence[str] = ()) -> tuple[Any, Any]:
+        found = [answer(search(base, site.edges, text, order_by, 100)) for base in (site.plain, site.mlflow)]
+        return found[0], found[1]
+
+    # like-newline: `_` and `%` do not match a newline in runql, as in MLflow's in-memory search.
+    for text in ("params.p LIKE 'line1_line2'", "params.p LIKE '%line2'"):
+        assert both(text) == ((200, [newline], ""), (200, [], "")), text
+    # sqlite-ilike: SQLite's lower() folds ASCII letters only; PostgreSQL's C locale alike, in both.
+    unicode_fold = (200, [newline, plain_u], "") if site.backend == "sqlite" else (200, [plain_u], "")
+    assert both("tags.t ILIKE 'ü'") == ((200, [plain_u], ""), unicode_fold)
+    # postgres-like-backslash: PostgreSQL's LIKE reads a backslash as an escape; runql's pattern has none.
+    plain, mine = both("params.b LIKE 'back\\slash'")
+    assert mine == (200, [newline], "") and plain == (mine if site.backend == "sqlite" else (200, [], ""))
+    # server-errors: a repeated order_by key (the first wins, with a warning), NUL on PostgreSQL.
+    plain, mine = both("", ["metrics.m", "metrics.m DESC"])
+    assert plain[0] == 500 and mine == (200, [newline, plain_u, ascii_u], "")
+    plain, mine = both("params.p = 'a\x00b'")
+    assert mine == (200, [], "") and plain[0] == (200 if site.backend == "sqlite" else 500)
 
 
 # Parsing does not depend on the database (the generated refusals above run on both): once, on SQLite.

@@ -238,7 +238,7 @@ def test_a_server_whose_pages_never_end_is_stopped_at_the_limit(
 
 
 def test_runs_and_experiments_a_server_repeats_are_kept_once(serve: Any) -> None:
-    pages = {None: ([0, 1, 2], "p2"), "p2": ([2, 1, 3], None)}
+    pages = {None: ([0, 1, 2], "p2"), "p2": ([2, 1, 2, 3], None)}
 
     def answer(request: Request) -> Reply | None:
         if request.endpoint == "runs/search":
@@ -316,6 +316,7 @@ def test_the_deadline_has_a_default_and_can_be_set_or_removed(serve: Any) -> Non
     store.deadline = None
     assert store.deadline is None
     assert ServerStore(server.url(), deadline=float("inf")).deadline is None
+    assert ServerStore(server.url(), deadline=None).deadline is None
     for bad in (0, -1, float("nan"), "10", True):
         with pytest.raises(ValueError, match="deadline"):
             store.deadline = bad  # type: ignore[assignment]

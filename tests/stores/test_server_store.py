@@ -14,6 +14,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -248,7 +249,9 @@ def test_histories_come_from_the_server(served: Served) -> None:
     assert store.histories([run.info.run_id], ["never-logged"]) == {}
 
 
-def test_a_workspace_read_from_a_server_reads_the_histories_it_is_asked_for(served: Served) -> None:
+def test_a_workspace_read_from_a_server_reads_the_histories_it_is_asked_for(
+    served: Served, tmp_path: Path
+) -> None:
     experiment_id = served.experiments[2]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -263,6 +266,9 @@ def test_a_workspace_read_from_a_server_reads_the_histories_it_is_asked_for(serv
     )
     figure = runql.plot_metric_history(workspace, [run_id], "auc")
     assert [len(line.get_xdata()) for line in figure.axes[0].get_lines()] == [5]
+    # Saved, the workspace holds every point: it no longer needs the server.
+    workspace.save(tmp_path / "saved.jsonl")
+    assert len(runql.Workspace.load(tmp_path / "saved.jsonl").get_metric_history(run_id, "auc")) == 5
 
 
 def test_experiments_through_the_server(served: Served) -> None:

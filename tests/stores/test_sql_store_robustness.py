@@ -78,11 +78,12 @@ def postgres_stored(new_postgres_database: Callable[..., str]) -> Stored:
     return _store(new_postgres_database(mlflow_schema=True))
 
 
+STORED = {"sqlite": "sqlite_stored", "postgresql": "postgres_stored"}
+
+
 @pytest.fixture(params=BACKENDS)
 def stored(request: pytest.FixtureRequest) -> Stored:
-    found: Stored = request.getfixturevalue(
-        f"{'postgres' if request.param == 'postgresql' else 'sqlite'}_stored"
-    )
+    found: Stored = request.getfixturevalue(STORED[request.param])
     return found
 
 
@@ -476,7 +477,7 @@ def _refused(call: Callable[[], object], table: str, row: str) -> None:
 def test_a_row_of_the_wrong_type_is_corrupt_store_naming_table_and_row(
     damage: Damage, backend: str, request: pytest.FixtureRequest, copy_of: Callable[[Stored], str]
 ) -> None:
-    stored: Stored = request.getfixturevalue(f"{'postgres' if backend == 'postgresql' else 'sqlite'}_stored")
+    stored: Stored = request.getfixturevalue(STORED[backend])
     url = copy_of(stored)
     run, experiment = stored.runs[1], stored.experiment
     _execute(url, *getattr(damage, backend), run=run, experiment=int(experiment))

@@ -31,8 +31,8 @@ The statement answers exactly what the reference evaluator answers, in every pro
 * Ordering is explicit: each order_by key sorts by its tier (value, NaN, missing) and then by its value,
   and the natural order follows (start_time DESC with missing times last, run_id ASC), so no
   database's NULL placement leaks into the answer. A key ordered by again is dropped (its first clause
-  leaves no ties it could break); the first keys are joined, the others read by correlated scalar
-  subqueries, so a statement never joins more than a few tables (SQLite crashes past 30).
+  leaves no ties it could break); a few keys are joined, more are read by correlated scalar subqueries
+  and nothing is joined (SQLite 3.40 crashes on a join whose ORDER BY has 64 terms).
 
 Every value reaches the database as a bound parameter. Table and column names come from a
 :class:`Schema`, MLflow's by default.
@@ -226,6 +226,9 @@ def _sqlite_rlike(pattern: str | bytes | None, value: str | None) -> int | None:
 DistinctValues = Callable[["sa.Select[Any]"], Sequence[str]]
 """Runs a SELECT of one string column and returns its values: how RLIKE reads a key's values."""
 
+# What a statement of distinct values is compiled with, to know it again (_Compiler.matching).
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it untyped
+
 
 # -- strings the database cannot hold
 
@@ -299,8 +302,6 @@ def _postgres_like(column: Any, pattern: str, ignore_case: bool) -> Condition | 
         )
     return sa.and_(*tests)
 
-
-_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it untyped
 
 # -- ordering
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from runql.common.optional import progress_bar, require
-from runql.common.redact import redact
+from runql.common.redact import redact, shown
 from runql.errors import StoreError
 from runql.model.records import Metric
 from runql.sources.base import StoreRecords, sort_inputs
@@ -30,8 +30,8 @@ __all__ = [
     "MAX_PAGES",
     "ClientHistories",
     "PageTokens",
-    "first_line",
     "history_points",
+    "quoted",
     "read_mlflow",
     "unreadable",
     "unreadable_replies",
@@ -102,14 +102,20 @@ def unreadable_replies() -> tuple[type[BaseException], ...]:
 def unreadable(error: BaseException, where: str, uri: str | None) -> StoreError:
     """The :class:`StoreError` for a reply ``error`` says cannot be parsed: its first line names the field
     (``Failed to parse run_id field: expected string ...``)."""
-    message = redact(f"the server sent a reply MLflow's client cannot read: {first_line(error)}", uri)
+    message = f"the server sent a reply MLflow's client cannot read: {quoted(error, uri)}"
     return StoreError(message, where=where, code="server-misbehaved")
 
 
-def first_line(error: BaseException) -> str:
-    """The first line of an error's message (MLflow's messages go on with the server's whole reply)."""
+# The most characters of a server's message an error quotes: a reply may be a megabyte long.
+QUOTED = 1000
+
+
+def quoted(error: BaseException, uri: str | None) -> str:
+    """The first line of an error's message (MLflow's messages go on with the server's whole reply),
+    without credentials, then cut to :data:`QUOTED` characters (in that order: a cut could split a
+    password from the ``@`` that marks it)."""
     text = str(getattr(error, "message", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    return shown(redact(text.splitlines()[0], uri), QUOTED) if text else type(error).__name__
 
 
 @contextmanager
@@ -123,7 +129,7 @@ def _asked(where: str, uri: str | None) -> Iterator[None]:
     except MlflowException as error:
         missing = getattr(error, "error_code", None) == "RESOURCE_DOES_NOT_EXIST"
         code = "not-found" if missing else "server-refused"
-        raise StoreError(redact(first_line(error), uri), where=where, code=code) from None
+        raise StoreError(quoted(error, uri), where=where, code=code) from None
     except unreadable_replies() as error:
         raise unreadable(error, where, uri) from None
 

@@ -54,7 +54,7 @@ from runql.model.records import (
 from runql.profiles.catalog import Profile
 from runql.profiles.compiled import CompiledQuery, OrderBy, compile_quietly
 from runql.sources.base import url_scheme
-from runql.sources.mlflow_client import PageTokens, first_line, history_points, unreadable, unreadable_replies
+from runql.sources.mlflow_client import PageTokens, history_points, quoted, unreadable, unreadable_replies
 from runql.sources.schemes import scheme_kind
 from runql.stores.base import Page, RunStore
 
@@ -65,10 +65,10 @@ __all__ = ["DEADLINE", "ServerStore"]
 SERVER_PAGE = 1000
 
 DEADLINE = 120.0
-"""Seconds one call of a :class:`ServerStore` may take, every request it makes included, unless the
-store is given its own (``ServerStore(uri, deadline=...)``, or ``store.deadline = ...`` on a store
+"""Seconds one call of a :class:`ServerStore` may take by default, every request it makes included (a
+store is given its own with ``ServerStore(uri, deadline=...)``, or ``store.deadline = ...`` on a store
 ``runql.connect`` opened). It is MLflow's own timeout for one request (``MLFLOW_HTTP_REQUEST_TIMEOUT``),
-so whatever MLflow would answer in one request is never cut short. Read when a store is made."""
+so whatever MLflow would answer in one request is never cut short."""
 
 # A server that does not answer its health check within this many seconds (or the store's deadline,
 # when shorter) is reported unreachable, instead of waiting out MLflow's client retries (minutes).
@@ -118,7 +118,7 @@ class ServerStore(RunStore[Plan, _Deadline]):
     URIs); ``profile`` the language the store's searches are written in (the target's by default;
     ``extended`` for OR, NOT and parentheses against any server). ``client`` is an object with
     ``MlflowClient``'s methods, for a server reached otherwise; by default MLflow's client.
-    ``deadline`` is the seconds one call may take (:attr:`deadline`).
+    ``deadline`` is the seconds one call may take (:attr:`deadline`; None: no deadline).
     """
 
     def __init__(
@@ -128,13 +128,13 @@ class ServerStore(RunStore[Plan, _Deadline]):
         target: str | Profile | None = None,
         profile: str | Profile | None = None,
         client: Any = None,
-        deadline: float | None = None,
+        deadline: float | None = DEADLINE,
     ) -> None:
         self.where = redact(tracking_uri)
         self._uri = tracking_uri  # may hold a token: only ever shown through redact()
         self.target: str | Profile = target or ("azureml" if tracking_uri.startswith("azureml") else "mlflow")
         self.profile = profile or (self.target if isinstance(self.target, str) else self.target.name)
-        self.deadline = DEADLINE if deadline is None else deadline
+        self.deadline = deadline
         self.fetched = 0
         """How many runs the server has returned to this store's searches (its traffic)."""
         if client is None:
@@ -187,14 +187,12 @@ class ServerStore(RunStore[Plan, _Deadline]):
             yield
         except self._refusals as error:
             if getattr(error, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
-                raise NotFoundError(redact(first_line(error), self._uri)) from None
-            message = redact(first_line(error), self._uri)
-            raise StoreError(message, where=self.where, code="server-refused") from None
+                raise NotFoundError(quoted(error, self._uri)) from None
+            raise StoreError(quoted(error, self._uri), where=self.where, code="server-refused") from None
         except unreadable_replies() as error:
             raise unreadable(error, self.where, self._uri) from None
         except OSError as error:  # requests' errors are OSErrors: a connection lost or timed out
-            message = redact(first_line(error), self._uri)
-            raise StoreError(message, where=self.where, code="unreachable-store") from None
+            raise StoreError(quoted(error, self._uri), where=self.where, code="unreachable-store") from None
 
     def _ask(self, deadline: _Deadline, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``call(*args, **kwargs)`` of the client, given what is left of ``deadline``; its failures as
@@ -441,7 +439,7 @@ class ServerStore(RunStore[Plan, _Deadline]):
         if not experiment_ids:
             return Page([], None)
         if not paged:
-            # The fluent search reads pages of SERVER_PAGE runs, which every server accepts.
+            # The fluent search wants no token: its first `size` runs, however they are found.
             return Page(self._selected(reading, experiment_ids, query, int(view), size), None)
         if query.server_pages:
             # The server selects and sorts exactly: the page and its token are the server's own.
@@ -467,7 +465,13 @@ class ServerStore(RunStore[Plan, _Deadline]):
 
 def _unique(runs: list[Run]) -> list[Run]:
     """``runs`` with a run the server sent twice kept once, where it came first."""
-    return list({run.info.run_id: run for run in reversed(runs)}.values())[::-1]
+    seen: set[str] = set()
+    kept = []
+    for run in runs:
+        if run.info.run_id not in seen:
+            seen.add(run.info.run_id)
+            kept.append(run)
+    return kept
 
 
 def _without_userinfo(url: str) -> tuple[str, dict[str, str]]:

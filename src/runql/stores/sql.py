@@ -662,7 +662,9 @@ def _experiment_numbers(experiment_ids: Iterable[str]) -> list[int]:
     return [
         number
         for text in experiment_ids
-        if _EXPERIMENT_ID.fullmatch(text) and -_BIGINT <= (number := int(text)) < _BIGINT
+        if isinstance(text, str)
+        and _EXPERIMENT_ID.fullmatch(text)
+        and -_BIGINT <= (number := int(text)) < _BIGINT
     ]
 
 
