@@ -188,16 +188,20 @@ def test_history_is_kept_whole_and_in_logged_order_by_the_file_reader(
     ]
 
 
-def test_client_without_history_keeps_the_latest_point(
+def test_client_without_history_reads_each_history_when_asked(
     stores: dict[str, Store], workspaces: dict[str, Workspace]
 ) -> None:
     ws = from_mlflow(stores["db"].uri)
+    full = workspaces["db"]
     for run in ws.runs:
-        full = workspaces["db"].get_run(run.info.run_id)
+        run_id = run.info.run_id
         assert {k: _number(v) for k, v in run.data.metrics.items()} == {
-            k: _number(v) for k, v in full.data.metrics.items()
+            k: _number(v) for k, v in full.get_run(run_id).data.metrics.items()
         }
-        assert all(len(ws.get_metric_history(run.info.run_id, k)) == 1 for k in run.data.metrics)
+        for key in run.data.metrics:
+            points = [ws.get_metric_history(run_id, key), full.get_metric_history(run_id, key)]
+            read, expected = ([(m.step, m.timestamp, _number(m.value)) for m in p] for p in points)
+            assert read == expected
 
 
 def test_client_reads_only_the_experiments_asked_for(stores: dict[str, Store]) -> None:

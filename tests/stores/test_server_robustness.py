@@ -425,3 +425,23 @@ def test_a_scheme_no_store_reads_is_refused_without_the_password(url: str) -> No
         shown += [str(e) for e in (caught.value.__cause__, caught.value.__context__) if e is not None]
         assert caught.value.code == "not-a-store" and not any("s3cret" in text for text in shown)
         assert "alice:***@" in caught.value.where
+
+
+def test_an_experiment_id_is_sent_only_as_mlflow_writes_it() -> None:
+    """A server reads "٧" (ARABIC-INDIC SEVEN) as experiment 7: an id spelled otherwise than MLflow
+    writes it names no experiment, and never reaches the server."""
+    asked: list[list[str]] = []
+
+    class Client:
+        def search_runs(self, experiment_ids: list[str], *args: Any, **kwargs: Any) -> Any:
+            from mlflow.store.entities.paged_list import PagedList
+
+            asked.append(list(experiment_ids))
+            return PagedList([], None)
+
+    store = ServerStore("http://127.0.0.1:9", client=Client())
+    for spelling in ["٧", "07", " 7", "+7", "²", "9" * 30]:
+        assert store.search_runs_paged([spelling]) == ([], None)
+    assert asked == []
+    store.search_runs_paged(["7"])
+    assert asked == [["7"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -84,6 +85,24 @@ def id_list(given: Any) -> list[str]:
     if isinstance(given, (str, int)):
         return [str(given)]
     return [str(i) for i in given]
+
+
+# MLflow writes an experiment id as an integer's own decimal spelling; its schema keys them as BIGINT.
+_EXPERIMENT_ID = re.compile(r"0|-?[1-9][0-9]*")
+_BIGINT = 2**63
+
+
+def experiment_number(text: object) -> int | None:
+    """The experiment an id names, as the integer MLflow's schema keys it by; None when it names none.
+
+    An id names an experiment only as MLflow writes it, the integer's own decimal spelling in ASCII
+    digits, within BIGINT: a store in front of which ids are refused by their text (a server's deny-list)
+    must not be got round with ``"07"``, ``" 7"``, ``"+7"`` or ``"٧"``, which ``int()`` reads as 7.
+    """
+    if not isinstance(text, str) or not _EXPERIMENT_ID.fullmatch(text):
+        return None
+    number = int(text)
+    return number if -_BIGINT <= number < _BIGINT else None
 
 
 def resolve_experiments(

@@ -40,7 +40,7 @@ from runql.common.redact import redact
 from runql.engines.planner import Plan, plan
 from runql.errors import ArgumentError, NotFoundError, StoreError
 from runql.language.ast import Compare, Entity, Key, Literal, Op
-from runql.model.arguments import warn_at_caller
+from runql.model.arguments import experiment_number, warn_at_caller
 from runql.model.paging import paginate
 from runql.model.records import (
     Experiment,
@@ -436,6 +436,8 @@ class ServerStore(RunStore[Plan, _Deadline]):
         size: int | None,
         paged: bool,
     ) -> Page:
+        # Only ids spelled as MLflow writes them: the server would read "٧" as experiment 7.
+        experiment_ids = [i for i in experiment_ids if experiment_number(i) is not None]
         if not experiment_ids:
             return Page([], None)
         if not paged:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ else:
 from runql.common.redact import redact
 from runql.engines.sql import MLFLOW_SCHEMA, Schema, Tables, register_sqlite_functions, runs_select
 from runql.errors import ArgumentError, NotFoundError, StoreError
+from runql.model.arguments import experiment_number
 from runql.model.keys import KeySets
 from runql.model.paging import next_page_token, parse_page_token
 from runql.model.records import (
@@ -72,10 +72,6 @@ POOL_TIMEOUT = 30.0
 # Bound parameters per statement when reading a page's runs: far below every database's limit.
 _CHUNK = 1000
 _SQLITE_MMAP_BYTES = 1 << 30
-# An experiment id as MLflow writes it: an integer's own decimal spelling, in ASCII digits.
-_EXPERIMENT_ID = re.compile(r"0|-?[1-9][0-9]*")
-# MLflow's experiment ids are BIGINT (INTEGER on SQLite, which holds 64 bits).
-_BIGINT = 2**63
 
 
 def connect(
@@ -652,20 +648,9 @@ def _undecodable(error: BaseException) -> bool:
 
 
 def _experiment_numbers(experiment_ids: Iterable[str]) -> list[int]:
-    """The experiments ``experiment_ids`` name, as the integers MLflow's schema keys them by.
-
-    An id names an experiment only as MLflow writes it, the integer's own decimal spelling in ASCII
-    digits, within BIGINT: the Workspace compares ids as strings, and a server that refuses an id by its
-    text must not be got round with ``"07"``, ``" 7"``, ``"+7"`` or ``"٧"`` (which ``int()`` reads as 7).
-    Any other id names no experiment, as an id no experiment has.
-    """
-    return [
-        number
-        for text in experiment_ids
-        if isinstance(text, str)
-        and _EXPERIMENT_ID.fullmatch(text)
-        and -_BIGINT <= (number := int(text)) < _BIGINT
-    ]
+    """The experiments ``experiment_ids`` name, as the integers MLflow's schema keys them by (an id
+    spelled otherwise than MLflow writes it names none: :func:`experiment_number`)."""
+    return [number for text in experiment_ids if (number := experiment_number(text)) is not None]
 
 
 def _count(value: object, default: int, name: str, least: int) -> int:

@@ -334,7 +334,8 @@ class Workspace(RunStore[CompiledQuery, None]):
 
         ``tracking_uri`` defaults to MLflow's own default (``MLFLOW_TRACKING_URI``, then the local
         store). ``experiment_ids`` limits the load to those experiments. With ``with_history``, every
-        metric history is fetched too; otherwise each metric keeps its latest point only.
+        metric history is fetched too; otherwise a history is read from the server when first asked for
+        (a history function, ``get_metric_history``, a plot).
         """
         with _without_credentials(tracking_uri):
             return cls._from_store(
