@@ -332,3 +332,14 @@ def test_a_database_in_wal_mode_is_read_with_its_latest_commits(copy: Written) -
         writer.commit()
         assert (copy.path.parent / "mlflow.db-wal").stat().st_size > 0
         assert runql.from_mlflow_db(copy.path).get_run(run_id).info.run_name == "renamed"
+
+
+@pytest.mark.parametrize("key", ["lo\ud800ss", "lo\x00ss"])
+def test_a_key_no_database_can_hold_has_no_history(pristine: Written, key: str) -> None:
+    ws = runql.from_mlflow_db(f"sqlite:///{pristine.path}")
+    run_id = pristine.runs["a"]
+    assert ws.get_metric_history(run_id, key) == []
+    found = ws.search_runs(
+        search_all_experiments=True, filter_string=f"max(metrics.`{key}`) > 0", profile="extended"
+    )
+    assert len(found) == 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 import gc
 import math
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -182,6 +183,8 @@ class DatabaseHistories:
 
     def history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of metric ``key`` of run ``run_id`` in table ``metrics`` (empty if none)."""
+        if not _storable(key):
+            return []
         engine = self._engine()
         sa, metrics = self._sa, _metrics_table(self._sa)
         # The key is compared as an expression, which no index holds: SQLite, without statistics, would
@@ -214,6 +217,8 @@ class DatabaseHistories:
     ) -> dict[str, dict[str, list[Metric]]]:
         """Every point of the metrics ``keys`` (None: of every metric) of the runs ``run_ids``, by run id
         and key (runs without points left out), read in a few statements rather than one per run."""
+        if keys is not None:
+            keys = [key for key in keys if _storable(key)]
         engine = self._engine()
         sa, metrics = self._sa, _metrics_table(self._sa)
         found: defaultdict[str, dict[str, list[Metric]]] = defaultdict(dict)
@@ -237,6 +242,16 @@ class DatabaseHistories:
                 with _driver_rows(connection, query) as chunks:
                     _add_points(chunks, found, self.where)
         return dict(found)
+
+
+# A lone surrogate cannot be encoded for any database driver, nor NUL stored in PostgreSQL's text: a key
+# holding one was never logged, and asking for it would raise the driver's error.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(key: str) -> bool:
+    """Whether a metric may be named ``key`` in a database (a key no database holds has no points)."""
+    return _UNSTORABLE.search(key) is None
 
 
 def _metrics_table(sa: Any) -> Any:

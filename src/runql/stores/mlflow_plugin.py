@@ -8,8 +8,8 @@ and ``mlflow.workspace_provider``), so that ::
 
 serves MLflow's whole REST API, and its UI, from MLflow's own SQL store on the database ``sqlite:///mlflow.db``,
 but for the searches: a run search is compiled by runql and answered in SQL (:func:`runql.sql.runs_select`
-selects the page's ids; MLflow's own models read those runs), and so is an experiment search outside the
-``mlflow`` profile (in memory: experiments are few).
+selects the page's ids, a few set-based statements read those runs into MLflow's entities), and so is an
+experiment search outside the ``mlflow`` profile (in memory: experiments are few).
 
 The profile is a setting of the server: the URI's query parameter ``runql_profile`` (``runql+sqlite:///
 mlflow.db?runql_profile=mlflow``), else the environment variable ``RUNQL_PROFILE``, else ``extended``.
@@ -204,10 +204,10 @@ class RunqlSearches:
     ``search_experiments`` call, so MLflow's defaults and result types stay its own).
 
     Runs: the filter and order_by are compiled with the server's profile, one statement selects the ids
-    of the page (one more tells whether a page follows), and the page's runs are read by id with
-    MLflow's own models and entity conversion, with their dataset inputs and model outputs, as MLflow's
-    search returns them. Experiments: in the ``mlflow`` profile, MLflow's own search; otherwise every
-    experiment of the view (within the active workspace) read once and searched in memory.
+    of the page (one more tells whether a page follows), and the page's runs are read by id into MLflow's
+    entities, with their dataset inputs and model outputs, as MLflow's search returns them. Experiments:
+    in the ``mlflow`` profile, MLflow's own search; otherwise every experiment of the view (within the
+    active workspace) read once and searched in memory.
     """
 
     runql_profile: str
