@@ -31,7 +31,8 @@ from support.mlflow_stores import experiment_ids, log_with_mlflow, write_with_ml
 
 from runql import Workspace, from_mlflow_db  # noqa: E402
 from runql import strategies as rst  # noqa: E402
-from runql.model.records import Run, run_from_record  # noqa: E402
+from runql.model.entities import Run  # noqa: E402
+from runql.model.records import run_from_record  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
 import mlflow_db  # noqa: E402

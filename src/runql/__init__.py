@@ -42,7 +42,7 @@ from runql.language.ast import (
 from runql.language.parser import parse, parse_filter, parse_order_by
 from runql.language.unparser import unparse, unparse_query
 from runql.model.comparison import compare_runs, plot_metric_history
-from runql.model.records import (
+from runql.model.entities import (
     Dataset,
     DatasetInput,
     Experiment,

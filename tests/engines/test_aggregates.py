@@ -26,7 +26,8 @@ from runql.errors import QueryError, UnsupportedQueryError
 from runql.language.ast import Aggregate
 from runql.language.parser import parse, parse_filter
 from runql.language.unparser import unparse_query
-from runql.model.records import Metric, Run, run_from_record, run_to_record
+from runql.model.entities import Metric, Run
+from runql.model.records import run_from_record, run_to_record
 from runql.testing.conformance import examples
 from runql.testing.strategies import DEFAULT_VOCABULARY, runs
 

@@ -7,7 +7,8 @@ import math
 from types import SimpleNamespace
 
 import runql
-from runql.model.records import History, Metric, RunData, latest_metric, run_from_record
+from runql.model.entities import History, Metric, RunData, latest_metric
+from runql.model.records import run_from_record
 
 POINTS = [{"value": 1.0, "timestamp": 5, "step": 0}, {"value": math.nan, "timestamp": 6, "step": 1}]
 

@@ -15,7 +15,8 @@ import runql
 from runql.engines.planner import Plan, _conjuncts, _pushable, plan
 from runql.engines.semantics import pattern_matcher
 from runql.language.ast import Op, Query
-from runql.model.records import Run, run_from_record
+from runql.model.entities import Run
+from runql.model.records import run_from_record
 from runql.profiles.catalog import get_profile
 from runql.profiles.checker import analyse
 from runql.profiles.compiled import compile_quietly

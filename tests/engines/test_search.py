@@ -18,8 +18,8 @@ from runql import (
 )
 from runql import strategies as rst
 from runql.engines.reference import filter_runs, sort_experiments, sort_runs
+from runql.model.entities import Experiment, Metric, Run, RunData, RunInfo
 from runql.model.paging import paginate
-from runql.model.records import Experiment, Metric, Run, RunData, RunInfo
 
 
 def _ids(rows: list[Any]) -> list[str]:

@@ -30,7 +30,7 @@ import runql
 import runql.engines.spark as rs
 from runql.language.ast import Entity, Key, Literal, clauses
 from runql.language.unparser import unparse_key, unparse_literal
-from runql.model.records import (
+from runql.model.entities import (
     DATASET_CONTEXT_TAG,
     Dataset,
     DatasetInput,
@@ -39,8 +39,8 @@ from runql.model.records import (
     RunData,
     RunInfo,
     RunInputs,
-    run_from_record,
 )
+from runql.model.records import run_from_record
 from runql.profiles.compiled import compile_quietly
 from runql.sources.export import run_table, write_run_table
 from runql.testing.conformance import examples

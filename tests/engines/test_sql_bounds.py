@@ -27,7 +27,7 @@ from runql.engines.aggregates import history_value
 from runql.engines.sql import runs_select
 from runql.errors import ArgumentError, EvaluationError
 from runql.language.ast import Aggregate, Expr
-from runql.model.records import Run
+from runql.model.entities import Run
 from runql.stores.sql import SqlStore
 
 BACKENDS = ("sqlite", "postgresql")

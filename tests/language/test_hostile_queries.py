@@ -25,8 +25,8 @@ from runql.errors import ArgumentError, QuerySyntaxError, QueryValueError, Unsup
 from runql.language import parser as parse_module
 from runql.language.ast import MAX_NESTING, And, Compare, Entity, Key, Literal, Not, Op
 from runql.language.unparser import unparse
+from runql.model.entities import Run, RunData, RunInfo, RunInputs
 from runql.model.paging import parse_page_token
-from runql.model.records import Run, RunData, RunInfo, RunInputs
 from runql.profiles.catalog import get_profile
 
 # -- helpers -----------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from runql.model.comparison import plot_metric_history
-from runql.model.records import Run, run_from_record
+from runql.model.entities import Run
+from runql.model.records import run_from_record
 
 STORED_INFINITY = sys.float_info.max
 

@@ -9,7 +9,7 @@ import pytest
 
 from runql import ArgumentError, Workspace
 from runql.errors import ERROR_CODES
-from runql.model.records import LifecycleStage, ViewType
+from runql.model.entities import LifecycleStage, ViewType
 
 
 @pytest.mark.parametrize(

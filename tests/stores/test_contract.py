@@ -21,7 +21,8 @@ from support.services import mlflow_server
 
 import runql
 from runql import QueryWarning, ViewType, Workspace
-from runql.model.records import LifecycleStage, Run, run_from_record
+from runql.model.entities import LifecycleStage, Run
+from runql.model.records import run_from_record
 from runql.stores.base import RunStore
 from runql.stores.server import ServerStore
 from runql.stores.sql import SqlStore

@@ -34,7 +34,7 @@ from support.mlflow_stores import log_with_mlflow
 from support.services import mlflow_server
 
 import runql
-from runql.model.records import LifecycleStage, Run
+from runql.model.entities import LifecycleStage, Run
 from runql.stores import mlflow_plugin
 from runql.stores.sql import SqlStore
 from runql.testing.conformance import examples
@@ -443,6 +443,16 @@ def test_the_ui_endpoint_answers_the_issues_example(site: Site) -> None:
         found += ids
         request["page_token"] = token
     assert found == ids_of(expected) and not token
+    # Text typed without a key: MLflow 3.17.2's UI can send it as an RLIKE on the run name (a quote escaped
+    # with a backslash), joined to its time-range picker with a lowercase "and". Its own store refuses
+    # RLIKE; the plugin answers.
+    typed = {"experiment_ids": [site.edges], "filter": "attributes.run_name RLIKE 'edge [01]' and "}
+    typed["filter"] += "attributes.start_time >= 999"
+    status, ids, _ = answer(call(site.extended, "ajax-api/2.0/mlflow/runs/search", typed))
+    assert status == 200 and len(ids) == 2
+    assert call(site.plain, "ajax-api/2.0/mlflow/runs/search", typed)[0] == 400
+    quoted = {"experiment_ids": [site.edges], "filter": "attributes.run_name RLIKE 'it\\'s'"}
+    assert answer(call(site.extended, "ajax-api/2.0/mlflow/runs/search", quoted)) == (200, [], "")
 
 
 def test_mlflow_search_runs_answers_the_issues_example(site: Site) -> None:

@@ -24,7 +24,7 @@ from support.mlflow_stores import log_with_mlflow
 from support.services import free_port, mlflow_server
 
 import runql
-from runql.model.records import LifecycleStage, Run
+from runql.model.entities import LifecycleStage, Run
 from runql.profiles.compiled import compile_quietly
 from runql.stores.server import ServerStore
 from runql.testing.conformance import examples

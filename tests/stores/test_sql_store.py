@@ -23,8 +23,8 @@ from support.rlike_cases import CATASTROPHIC, RLIKE_KEYS, RLIKE_PATTERNS, rlike_
 
 import runql
 from runql import Compare, Entity, In, Key, Literal, Op
+from runql.model.entities import LifecycleStage, Run
 from runql.model.paging import parse_page_token
-from runql.model.records import LifecycleStage, Run
 from runql.stores.sql import SqlStore
 from runql.testing.conformance import examples
 from runql.testing.strategies import DEFAULT_VOCABULARY, Vocabulary, queries, runs

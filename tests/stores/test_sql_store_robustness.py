@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from support.mlflow_stores import log_with_mlflow
 
 import runql
-from runql.model.records import Run
+from runql.model.entities import Run
 from runql.stores.sql import SqlStore
 
 BACKENDS = ("sqlite", "postgresql")

@@ -28,8 +28,9 @@ from runql import (
 )
 from runql.engines.reference import filter_runs
 from runql.language.ast import Compare, Entity, Key, Literal, Op
+from runql.model.entities import Metric, RunData, latest_metric
 from runql.model.paging import create_page_token, parse_page_token
-from runql.model.records import Metric, RunData, latest_metric, run_to_record
+from runql.model.records import run_to_record
 
 T0 = 1_700_000_000_000
 

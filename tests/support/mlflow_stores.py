@@ -38,14 +38,8 @@ from mlflow.entities import (
 )
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-from runql.model.records import (
-    RUN_NAME_TAG,
-    Experiment,
-    LifecycleStage,
-    Run,
-    experiment_from_record,
-    run_from_record,
-)
+from runql.model.entities import RUN_NAME_TAG, Experiment, LifecycleStage, Run
+from runql.model.records import experiment_from_record, run_from_record
 
 __all__ = [
     "DEFAULT_ARTIFACT_ROOT",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from runql.model.records import Run
+from runql.model.entities import Run
 
 # Patterns where RE2 and Python's re agree (no $, no \d \w \s \b): re.search is the independent answer.
 RLIKE_PATTERNS = ["^x", "boost", "(?i)^LIGHT", "[0-9]", "é|日", "^(?:vision|nlp)(?:-2)?", ".", "^\\.|_|%"]

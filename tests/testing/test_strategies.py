@@ -15,7 +15,7 @@ from runql import Severity, check, parse, parse_order_by, unparse_query
 from runql import strategies as rst
 from runql.engines.reference import filter_runs
 from runql.language.ast import And, Compare, In, IsNull, Not, Op, Or, clauses
-from runql.model.records import Run
+from runql.model.entities import Run
 from runql.testing.conformance import examples
 
 QUICK = settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], database=None)

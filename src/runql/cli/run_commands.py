@@ -14,11 +14,11 @@ from runql.cli.search_commands import PARENT_TAG
 from runql.cli.source import add_source, find_run_id, load_workspace, open_store
 from runql.language.ast import Compare, Entity, Key, Literal, Op
 from runql.language.unparser import unparse
-from runql.model.records import RUN_NAME_TAG, ViewType
+from runql.model.entities import RUN_NAME_TAG, ViewType
 
 if TYPE_CHECKING:
     from runql.cli.source import Store
-    from runql.model.records import Run
+    from runql.model.entities import Run
 
 __all__ = ["COMPARE", "DESCRIBE", "EXPORT", "HISTORY"]
 
@@ -85,7 +85,7 @@ def _configure_describe(parser: argparse.ArgumentParser) -> None:
 def _describe(store: Store, run: Run) -> dict[str, Any]:
     """Everything about ``run``: attributes, params, latest metrics with their step, tags, datasets,
     parent and children."""
-    from runql.model.records import latest_metric
+    from runql.model.entities import latest_metric
 
     info = run.info
     experiment = store.get_experiment(info.experiment_id)

@@ -17,12 +17,12 @@ from runql.language.ast import Entity, Key, clauses
 from runql.language.parser import parse, parse_order_by
 from runql.language.unparser import unparse_key
 from runql.model.arguments import SEARCH_MAX_RESULTS_THRESHOLD
-from runql.model.records import RUN_NAME_TAG, LifecycleStage, ViewType
+from runql.model.entities import RUN_NAME_TAG, LifecycleStage, ViewType
 from runql.profiles.catalog import PROFILE_NAMES
 
 if TYPE_CHECKING:
     from runql.cli.source import Store
-    from runql.model.records import Run
+    from runql.model.entities import Run
 
 __all__ = ["EXPERIMENTS", "PARENT_TAG", "RUNS"]
 

@@ -27,8 +27,9 @@ PUBLIC = {
     "runql.sql": "runql.engines.sql",
 }
 
-# Module paths of the flat layout that a user may have imported.
-MOVED = {
+# Module paths of the flat layout that a user may have imported; a module split in two is served as
+# one module holding the names of both.
+MOVED: dict[str, str | tuple[str, ...]] = {
     "runql.ast": "runql.language.ast",
     "runql.attributes": "runql.language.attributes",
     "runql._grammar": "runql.language.grammar",
@@ -38,7 +39,7 @@ MOVED = {
     "runql.redact": "runql.common.redact",
     "runql.regex": "runql.common.regex",
     "runql.errors_doc": "runql.common.errors_doc",
-    "runql.records": "runql.model.records",
+    "runql.records": ("runql.model.entities", "runql.model.records"),
     "runql.keys": "runql.model.keys",
     "runql.paging": "runql.model.paging",
     "runql.output": "runql.model.frames",
@@ -87,13 +88,22 @@ class _OldPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        if spec.name in MOVED:
-            warnings.warn(
-                f"{spec.name} moved to {MOVED[spec.name]}; import it from there",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-        return importlib.import_module(PUBLIC.get(spec.name) or MOVED[spec.name])
+        if spec.name in PUBLIC:
+            return importlib.import_module(PUBLIC[spec.name])
+        new = MOVED[spec.name]
+        places = (new,) if isinstance(new, str) else new
+        warnings.warn(
+            f"{spec.name} moved to {' and '.join(places)}; import it from there",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if isinstance(new, str):
+            return importlib.import_module(new)
+        joined = ModuleType(spec.name, f"The names of {', '.join(places)}.")
+        for place in places:
+            module = importlib.import_module(place)
+            joined.__dict__.update({k: v for k, v in vars(module).items() if not k.startswith("__")})
+        return joined
 
     def exec_module(self, module: ModuleType) -> None:
         """The module was run when it was imported under its own name."""

@@ -12,7 +12,7 @@ columnar engine, :mod:`runql.engines.columnar`) and in SQL (:mod:`runql.engines.
   by 2**-64, so a mean of finite values is finite, as it is in SQL.
 * ``count`` counts every point, NaN points included.
 * ``last`` is the latest value, exactly ``metrics.<name>``: the greatest step, then the greatest
-  timestamp (MLflow's rule, :func:`runql.model.records.latest_metric`).
+  timestamp (MLflow's rule, :func:`runql.model.entities.latest_metric`).
 * ``first`` is the point of the smallest step, then the smallest timestamp; of points tied on both, a
   number before NaN, then the smallest value.
 * ``at_step(m, s)`` is the point at step ``s`` with the greatest timestamp; of points tied on it, a
@@ -26,7 +26,7 @@ import sys
 from collections.abc import Sequence
 
 from runql.language.ast import Aggregate, Key
-from runql.model.records import Metric, latest_metric
+from runql.model.entities import Metric, latest_metric
 
 __all__ = ["history_value", "mean", "number_first", "number_last"]
 

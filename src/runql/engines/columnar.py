@@ -41,8 +41,8 @@ from runql.language.ast import (
     assert_never,
 )
 from runql.language.attributes import RUN_NUMERIC_ATTRIBUTES, RUN_STRING_ATTRIBUTES
+from runql.model.entities import History, HistorySource, Metric
 from runql.model.frames import INFO_COLUMNS, frame_from_columns
-from runql.model.records import History, HistorySource, Metric
 
 if TYPE_CHECKING:
     from runql.profiles.compiled import CompiledQuery

@@ -47,7 +47,7 @@ from runql.language.attributes import (
     RUN_NUMERIC_ATTRIBUTES,
     RUN_STRING_ATTRIBUTES,
 )
-from runql.model.records import DATASET_CONTEXT_TAG
+from runql.model.entities import DATASET_CONTEXT_TAG
 
 __all__ = [
     "dataset_clause_matches",

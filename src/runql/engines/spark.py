@@ -67,7 +67,7 @@ from runql.language.ast import (  # noqa: E402
 from runql.language.ast import Literal as LiteralNode  # noqa: E402
 from runql.language.attributes import RUN_NUMERIC_ATTRIBUTES  # noqa: E402
 from runql.model.arguments import check_total, warn_at_caller  # noqa: E402
-from runql.model.records import RUN_NAME_TAG, ViewType  # noqa: E402
+from runql.model.entities import RUN_NAME_TAG, ViewType  # noqa: E402
 from runql.profiles.compiled import CompiledQuery, OrderBy, compile_quietly  # noqa: E402
 
 __all__ = [

@@ -74,7 +74,7 @@ from runql.language.ast import (
     assert_never,
 )
 from runql.language.attributes import RUN_NUMERIC_ATTRIBUTES
-from runql.model.records import DATASET_CONTEXT_TAG
+from runql.model.entities import DATASET_CONTEXT_TAG
 from runql.profiles.compiled import CompiledQuery
 
 # SQLAlchemy comes with an extra: without it, importing this module names the extra to install.

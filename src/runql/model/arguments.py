@@ -17,7 +17,7 @@ from typing import Any
 
 from runql.common.redact import shown
 from runql.errors import ArgumentError, Diagnostic, QueryWarning
-from runql.model.records import Experiment, LifecycleStage
+from runql.model.entities import Experiment, LifecycleStage
 
 __all__ = [
     "DEFAULT_EXPERIMENT_ID",

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped,unused-ignore]
     from matplotlib.figure import Figure
 
-    from runql.model.records import Run
+    from runql.model.entities import Run
 
 __all__ = ["DIFFERS", "RunLookup", "compare_runs", "plot_metric_history"]
 

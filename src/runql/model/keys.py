@@ -19,7 +19,7 @@ from runql.errors import Diagnostic, QueryWarning, Severity
 from runql.language.ast import Entity, Key, Query, Span, clauses
 
 if TYPE_CHECKING:
-    from runql.model.records import Run
+    from runql.model.entities import Run
 
 __all__ = ["KeySets", "absent_keys", "warn_absent_keys"]
 

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
-from runql.model.records import DATASET_CONTEXT_TAG, Dataset, DatasetInput, HistorySource, InputTag
+from runql.model.entities import DATASET_CONTEXT_TAG, Dataset, DatasetInput, HistorySource, InputTag
 
 __all__ = ["StoreRecords", "dataset_inputs", "local_path", "sort_inputs", "url_scheme"]
 
@@ -18,7 +18,7 @@ __all__ = ["StoreRecords", "dataset_inputs", "local_path", "sort_inputs", "url_s
 class StoreRecords:
     """A store read, as the records :class:`~runql.Workspace` is built from.
 
-    ``runs`` are run records, or :class:`~runql.model.records.Run` objects a reader built itself. ``where``
+    ``runs`` are run records, or :class:`~runql.model.entities.Run` objects a reader built itself. ``where``
     names the store in errors. ``histories``, when set, keeps the metric histories the runs were read
     without (a tracking database), and reads them when asked for.
     """

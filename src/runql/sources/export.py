@@ -29,7 +29,7 @@ from typing import Any
 from runql.common.optional import require
 from runql.common.redact import shown
 from runql.errors import ArgumentError
-from runql.model.records import Run
+from runql.model.entities import Run
 from runql.sources.jsonl import replaced
 
 __all__ = ["EXPORT_LAYOUTS", "run_table", "write_run_table"]

@@ -23,7 +23,7 @@ from typing import Any
 from runql.common.optional import progress_bar, require
 from runql.common.redact import redact, shown
 from runql.errors import StoreError
-from runql.model.records import Metric
+from runql.model.entities import Metric
 from runql.sources.base import StoreRecords, sort_inputs
 
 __all__ = [
@@ -194,7 +194,7 @@ def _points(key: str, points: Iterable[Any]) -> list[Metric]:
 class ClientHistories:
     """The metric histories of runs read through MLflow's client without them, asked for when needed.
 
-    A :class:`~runql.model.records.HistorySource`: each history is one request to the server (the
+    A :class:`~runql.model.entities.HistorySource`: each history is one request to the server (the
     server must stay reachable), and nothing is kept, so a history includes the points logged since the
     load. ``keys`` holds each run's metric keys (those of its latest values): a run is never asked for a
     metric it does not have.

@@ -38,7 +38,7 @@ from urllib.parse import quote
 from runql.common.optional import install_hint, progress_bar, require
 from runql.common.redact import redact
 from runql.errors import MissingDependencyError, StoreError
-from runql.model.records import (
+from runql.model.entities import (
     History,
     LifecycleStage,
     Metric,

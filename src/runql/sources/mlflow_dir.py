@@ -30,7 +30,8 @@ from typing import Any
 
 from runql.common.optional import progress_bar, require
 from runql.errors import StoreError
-from runql.model.records import TIME_LIMIT, LifecycleStage, RunStatus
+from runql.model.entities import LifecycleStage, RunStatus
+from runql.model.records import TIME_LIMIT
 from runql.sources.base import StoreRecords, local_path, sort_inputs
 
 __all__ = ["read_mlflow_dir"]

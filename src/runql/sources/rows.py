@@ -20,7 +20,8 @@ from collections.abc import Iterable, Sequence
 
 from runql.common.redact import shown
 from runql.errors import StoreError
-from runql.model.records import TIME_LIMIT, LifecycleStage, Metric, RunStatus
+from runql.model.entities import LifecycleStage, Metric, RunStatus
+from runql.model.records import TIME_LIMIT
 
 __all__ = [
     "LIFECYCLE_STAGES",

@@ -35,10 +35,10 @@ from runql.model.arguments import (
     resolve_experiments,
     warn_at_caller,
 )
+from runql.model.entities import Experiment, Metric, Run, ViewType
 from runql.model.frames import check_output_format, runs_to_frame
 from runql.model.keys import KeySets, absent_keys
 from runql.model.paging import paginate
-from runql.model.records import Experiment, Metric, Run, ViewType
 from runql.profiles.catalog import Profile
 from runql.profiles.compiled import CompiledQuery, OrderBy, compile_quietly
 

@@ -41,16 +41,9 @@ from runql.engines.planner import Plan, plan
 from runql.errors import ArgumentError, NotFoundError, StoreError
 from runql.language.ast import Compare, Entity, Key, Literal, Op
 from runql.model.arguments import experiment_number, warn_at_caller
+from runql.model.entities import Experiment, Metric, Run, StoredHistories, ViewType
 from runql.model.paging import paginate
-from runql.model.records import (
-    Experiment,
-    Metric,
-    Run,
-    StoredHistories,
-    ViewType,
-    experiment_from_record,
-    run_from_record,
-)
+from runql.model.records import experiment_from_record, run_from_record
 from runql.profiles.catalog import Profile
 from runql.profiles.compiled import CompiledQuery, OrderBy, compile_quietly
 from runql.sources.base import url_scheme

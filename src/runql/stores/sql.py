@@ -42,9 +42,7 @@ from runql.common.redact import redact
 from runql.engines.sql import MLFLOW_SCHEMA, Schema, Tables, register_sqlite_functions, runs_select
 from runql.errors import ArgumentError, NotFoundError, StoreError
 from runql.model.arguments import experiment_number
-from runql.model.keys import KeySets
-from runql.model.paging import next_page_token, parse_page_token
-from runql.model.records import (
+from runql.model.entities import (
     Experiment,
     LifecycleStage,
     Metric,
@@ -54,6 +52,8 @@ from runql.model.records import (
     RunInputs,
     ViewType,
 )
+from runql.model.keys import KeySets
+from runql.model.paging import next_page_token, parse_page_token
 from runql.profiles.catalog import Profile
 from runql.profiles.compiled import CompiledQuery, OrderBy
 from runql.sources import rows

@@ -31,9 +31,7 @@ from runql.common.redact import redact
 from runql.errors import Diagnostic, MissingDependencyError, NotFoundError, StoreError, UnsupportedQueryError
 from runql.model.arguments import DEFAULT_EXPERIMENT_ID
 from runql.model.comparison import compare_runs, plot_metric_history
-from runql.model.keys import KeySets
-from runql.model.paging import next_page_token, parse_page_token
-from runql.model.records import (
+from runql.model.entities import (
     RUN_NAME_TAG,
     Experiment,
     FileInfo,
@@ -46,6 +44,10 @@ from runql.model.records import (
     RunStatus,
     StoredHistories,
     ViewType,
+)
+from runql.model.keys import KeySets
+from runql.model.paging import next_page_token, parse_page_token
+from runql.model.records import (
     check_int,
     check_text,
     experiment_from_record,
@@ -167,7 +169,7 @@ class Workspace(RunStore[CompiledQuery, None]):
         (``{key: value}`` or ``{key: [{"value", "step", "timestamp"}, ...]}``), ``params``, ``tags``
         and ``inputs``. Experiments that runs name but ``experiments`` lacks are created.
 
-        ``history_source`` (a :class:`~runql.model.records.HistorySource`) keeps the metric histories that
+        ``history_source`` (a :class:`~runql.model.entities.HistorySource`) keeps the metric histories that
         ``runs`` leave out, as a tracking database does: a run reads a history from it whenever asked
         for one (:meth:`get_metric_history`), and :meth:`save` writes them whole.
         """

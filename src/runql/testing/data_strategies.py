@@ -18,7 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from runql.model.records import (
+from runql.model.entities import (
     DATASET_CONTEXT_TAG,
     Dataset,
     DatasetInput,

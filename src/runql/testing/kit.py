@@ -16,7 +16,7 @@ from typing import Any
 from runql.engines.reference import filter_experiments, filter_runs, sort_experiments, sort_runs
 from runql.errors import QueryWarning, RunqlError
 from runql.language.ast import Query
-from runql.model.records import DATASET_CONTEXT_TAG
+from runql.model.entities import DATASET_CONTEXT_TAG
 from runql.profiles.checker import validate
 
 __all__ = [

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from runql.errors import RunqlError
-from runql.model.records import DATASET_CONTEXT_TAG, Metric, Run, RunData, RunInfo, RunInputs, latest_metric
+from runql.model.entities import DATASET_CONTEXT_TAG, Metric, Run, RunData, RunInfo, RunInputs, latest_metric
 from runql.testing.kit import row_id
 
 __all__ = [

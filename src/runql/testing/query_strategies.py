@@ -42,7 +42,7 @@ from runql.language.attributes import (
 )
 from runql.language.parser import parse
 from runql.language.unparser import unparse, unparse_key, unparse_literal
-from runql.model.records import RunStatus
+from runql.model.entities import RunStatus
 from runql.profiles.catalog import Profile
 from runql.profiles.checker import check, resolve_profile
 from runql.testing.data_strategies import DEFAULT_VOCABULARY, T0, TIME_STEP, Vocabulary, experiments, runs
