@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from support.mlflow_stores import create_mlflow_schema
-from workload import EXPERIMENTS, run_records
+from workload import EXPERIMENTS, run_records, wide_run_records
 
 __all__ = [
     "CACHE_VARIABLE",
@@ -77,9 +77,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "runql-bench")
 
 
-def benchmark_records(n_runs: int, seed: int = SEED) -> list[dict[str, Any]]:
-    """``workload.run_records(n_runs, seed)``, one run in ten with one or two dataset inputs."""
-    records = run_records(n_runs, seed)
+WORKLOADS = {"standard": run_records, "wide": wide_run_records}
+"""The workloads a database is built from (workload.py): the first one, and the wide one."""
+
+
+def benchmark_records(n_runs: int, seed: int = SEED, workload: str = "standard") -> list[dict[str, Any]]:
+    """``workload.run_records(n_runs, seed)`` (or the ``workload`` named in :data:`WORKLOADS`), one run
+    in ten with one or two dataset inputs."""
+    records = WORKLOADS[workload](n_runs, seed)
     rng = random.Random(seed + 1)
     for record in records:
         if rng.random() < 0.1:
@@ -98,13 +103,16 @@ def benchmark_records(n_runs: int, seed: int = SEED) -> list[dict[str, Any]]:
     return records
 
 
-def build_sqlite(n_runs: int, seed: int = SEED, folder: Path | None = None) -> str:
-    """The URL of a SQLite MLflow database of ``n_runs`` benchmark runs, built unless already cached."""
+def build_sqlite(n_runs: int, seed: int = SEED, folder: Path | None = None, workload: str = "standard") -> str:
+    """The URL of a SQLite MLflow database of ``n_runs`` benchmark runs of ``workload``, built unless
+    already cached."""
     import mlflow
 
     folder = cache_dir() if folder is None else folder
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"mlflow-{n_runs}-seed{seed}-mlflow{mlflow.__version__}-layout{LAYOUT}.db"
+    # The first workload's files keep the names they always had.
+    kind = "" if workload == "standard" else f"-{workload}"
+    path = folder / f"mlflow-{n_runs}{kind}-seed{seed}-mlflow{mlflow.__version__}-layout{LAYOUT}.db"
     if not path.exists():
         # Built under another name and renamed when complete: an interrupted build is never taken as cached.
         partial = path.with_suffix(f".{os.getpid()}.partial")
@@ -112,17 +120,18 @@ def build_sqlite(n_runs: int, seed: int = SEED, folder: Path | None = None) -> s
         try:
             url = f"sqlite:///{partial}"
             create_mlflow_schema(url, ARTIFACT_ROOT)
-            fill(url, benchmark_records(n_runs, seed))
+            fill(url, benchmark_records(n_runs, seed, workload))
             os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)
     return f"sqlite:///{path}"
 
 
-def build_postgres(url: str, n_runs: int, seed: int = SEED) -> None:
-    """Fill the empty PostgreSQL database at ``url`` with ``n_runs`` benchmark runs, MLflow's schema first."""
+def build_postgres(url: str, n_runs: int, seed: int = SEED, workload: str = "standard") -> None:
+    """Fill the empty PostgreSQL database at ``url`` with ``n_runs`` benchmark runs of ``workload``,
+    MLflow's schema first."""
     create_mlflow_schema(url, ARTIFACT_ROOT)
-    fill(url, benchmark_records(n_runs, seed))
+    fill(url, benchmark_records(n_runs, seed, workload))
 
 
 def fill(url: str, records: Sequence[dict[str, Any]], progress: Callable[[int], None] | None = None) -> None:
@@ -385,16 +394,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--postgres", metavar="URL", help="fill this empty PostgreSQL database instead (one size)"
     )
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="standard")
     args = parser.parse_args(argv)
     if args.postgres and len(args.sizes) != 1:
         parser.error("--postgres fills one database: give one size")
     for n_runs in args.sizes:
         start = time.perf_counter()
         if args.postgres:
-            build_postgres(args.postgres, n_runs, args.seed)
+            build_postgres(args.postgres, n_runs, args.seed, args.workload)
             where = args.postgres.split("@")[-1]
         else:
-            where = build_sqlite(n_runs, args.seed)
+            where = build_sqlite(n_runs, args.seed, workload=args.workload)
         print(f"{n_runs:>9,} runs  {time.perf_counter() - start:8.1f} s  {where}", flush=True)
 
 

@@ -1,7 +1,9 @@
 """Deterministic run records shaped like a real tracking store, for the benchmarks.
 
-About 20 params, 10 metrics and 8 tags per run, with a realistic share of missing keys, NaN metrics,
-unfinished runs and repeated string values.
+Two workloads: :func:`run_records`, about 20 params, 10 metrics and 8 tags per run, with a realistic share
+of missing keys, NaN metrics, unfinished runs and repeated string values; and :func:`wide_run_records`,
+50 params, 30 metrics and 20 tags per run with keys quoted in backticks, nested runs, long values and
+skewed distributions.
 """
 
 from __future__ import annotations
@@ -123,4 +125,90 @@ QUERIES = [
         "AND attributes.status = 'FINISHED'",
     ),
     ("backtick-quoted key", "metrics.`f1-score` >= 0.9"),
+]
+
+
+# The second workload: wider runs, awkward key names, nested runs, long and skewed values. Its shape is
+# unlike the first's on purpose, so that no benchmark is tuned to one.
+WIDE_METRICS = [f"val.loss_{i}" for i in range(10)] + [f"train acc {i}" for i in range(10)] + [
+    f"step`{i}`.rate" for i in range(10)
+]
+WIDE_PARAMS = ["feature set", "optimizer.name", "model`s head"] + [f"layer {i}.units" for i in range(47)]
+WIDE_TAGS = ["mlflow.runName", "mlflow.parentRunId", "mlflow.user", "git.commit", "data path"] + [
+    f"label`{i}` note" for i in range(15)
+]
+# Zipf-like weights: the first value of each list is chosen far more often than the last.
+FEATURE_SETS = ["text+numeric", "numeric", "text", "image", "text+image", "audio"]
+OPTIMIZERS = ["adamw", "adam", "sgd", "lion", "adafactor"]
+
+
+def _skewed(rng: random.Random, values: list[str]) -> str:
+    return rng.choices(values, weights=[1 / (i + 1) ** 1.5 for i in range(len(values))])[0]
+
+
+def wide_run_records(count: int, seed: int = 11) -> list[dict[str, Any]]:
+    """``count`` runs of the second workload: 50 params, 30 metrics and 20 tags per run (a few missing);
+    keys with spaces, dots and backticks; one run in four a child of an earlier run
+    (``mlflow.parentRunId``); long string values; skewed value distributions."""
+    rng = random.Random(seed)
+    records: list[dict[str, Any]] = []
+    for i in range(count):
+        run_id = f"{rng.getrandbits(128):032x}"
+        start = 1_650_000_000_000 + rng.randrange(0, 40_000_000_000)
+        status = rng.choice(STATUSES)
+        end = None if status in ("RUNNING", "SCHEDULED") else start + rng.randrange(1_000, 20_000_000)
+        # Skewed metrics: most values small, a long tail (a beta distribution), a few NaN.
+        metrics = {
+            key: float("nan") if rng.random() < 0.003 else round(rng.betavariate(1.2, 6.0), 5)
+            for key in WIDE_METRICS
+            if rng.random() < 0.95
+        }
+        metrics["auc"] = round(rng.betavariate(5.0, 2.0), 4)
+        params = {
+            "feature set": _skewed(rng, FEATURE_SETS),
+            "optimizer.name": _skewed(rng, OPTIMIZERS),
+            # A long value: a serialized configuration, as runs log them.
+            "model`s head": "{" + ", ".join(f'"w{j}": {rng.randrange(4096)}' for j in range(40)) + "}",
+        }
+        for key in WIDE_PARAMS[3:]:
+            if rng.random() < 0.97:
+                params[key] = str(rng.choice([16, 32, 64, 128, 256, 512, 1024]))
+        tags = {
+            "mlflow.runName": f"wide-{i}",
+            "mlflow.user": _skewed(rng, USERS),
+            "git.commit": f"{rng.getrandbits(160):040x}",
+            "data path": f"s3://bucket/datasets/{_skewed(rng, FEATURE_SETS)}/{rng.randrange(1000):04d}.parquet",
+        }
+        if records and rng.random() < 0.25:
+            tags["mlflow.parentRunId"] = rng.choice(records[-50:])["run_id"]
+        for key in WIDE_TAGS[5:]:
+            if rng.random() < 0.95:
+                tags[key] = "note " * rng.randrange(1, 40)
+        records.append(
+            {
+                "run_id": run_id,
+                "run_name": f"wide-{i}",
+                "experiment_id": _skewed(rng, EXPERIMENTS),
+                "user_id": tags["mlflow.user"],
+                "status": status,
+                "start_time": start,
+                "end_time": end,
+                "artifact_uri": f"file:///tmp/mlruns/wide/{i}/artifacts",
+                "lifecycle_stage": "active",
+                "metrics": metrics,
+                "params": params,
+                "tags": tags,
+            }
+        )
+    return records
+
+
+# The second workload's questions: name, filter_string.
+WIDE_QUERIES = [
+    ("top-level, feature set LIKE", "tags.`mlflow.parentRunId` IS NULL AND params.`feature set` LIKE '%text%'"),
+    ("nested runs", "tags.`mlflow.parentRunId` IS NOT NULL"),
+    ("dotted param equality", "params.`optimizer.name` = 'lion'"),
+    ("metric with spaces", "metrics.`train acc 3` > 0.5"),
+    ("absent key", "metrics.`train_acc_3` > 0.5"),
+    ("no filter", ""),
 ]

@@ -377,3 +377,28 @@ def test_export_writes_a_run_table_and_keeps_an_existing_file(tmp_path: Path) ->
         cwd=tmp_path,
     )
     assert again.returncode == 1 and "exists" in again.stderr
+
+
+@pytest.mark.parametrize("command", ["export", "plot"])
+def test_out_never_writes_through_a_link_to_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    target = tmp_path / "elsewhere" / "made.out"
+    target.parent.mkdir()
+    link = tmp_path / "out.file"
+    link.symlink_to(target)
+    ids = ("1234-5678-90AB-CDEFG", "5678-1234-90AB-CDEFG")
+    args = ["export"] if command == "export" else ["compare", *ids, "--plot", "auc"]
+    code, _, err = run(capsys, *args, "--out", str(link))
+    assert code == 1 and "exists" in err
+    assert not target.exists()
+
+
+def test_plot_out_replaces_a_file_whole(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_file = tmp_path / "auc.png"
+    out_file.write_bytes(b"old")
+    ids = ("1234-5678-90AB-CDEFG", "5678-1234-90AB-CDEFG")
+    code, _, err = run(capsys, "compare", *ids, "--plot", "auc", "--out", str(out_file), "--force")
+    assert code == 0, err
+    assert out_file.read_bytes()[:8] == PNG
+    assert [p.name for p in tmp_path.iterdir()] == ["auc.png"]  # no temporary file left beside it

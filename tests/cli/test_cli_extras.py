@@ -101,3 +101,9 @@ def test_every_extra_the_readme_names_is_tried() -> None:
     extras = readme[readme.index("\n## Extras\n") :]
     for extra in {case[0] for case in CASES} | {"postgres"}:
         assert f"`{extra}`" in extras[: extras.index("\n## ", 1)], extra
+
+
+def test_the_regex_hint_names_the_package_on_the_index(tmp_path: Path) -> None:
+    """The module is ``re2``; the package to install is ``google-re2``."""
+    done = _without(EXTRA_PACKAGES, ["runs", "-p", "extended", "--filter", "params.m RLIKE 'x'"], tmp_path)
+    assert "'google-re2'" in done.stderr, done.stderr

@@ -15,6 +15,7 @@ from runql.cli.source import add_source, find_run_id, load_workspace, open_store
 from runql.language.ast import Compare, Entity, Key, Literal, Op
 from runql.language.unparser import unparse
 from runql.model.entities import RUN_NAME_TAG, ViewType
+from runql.sources.jsonl import replaced
 
 if TYPE_CHECKING:
     from runql.cli.source import Store
@@ -24,7 +25,8 @@ __all__ = ["COMPARE", "DESCRIBE", "EXPORT", "HISTORY"]
 
 
 def _refuse_to_replace(path: str, force: bool) -> None:
-    if os.path.exists(path) and not force:
+    # lexists: a symbolic link to nothing is there too, and writing through it would create its target.
+    if os.path.lexists(path) and not force:
         raise CommandError(f"{path} exists: pass --force to replace it, or name another --out file")
 
 
@@ -259,7 +261,10 @@ def _run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.plot is not None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            plot_metric_history(workspace, run_ids, args.plot, out=args.out, x=args.x)
+            figure = plot_metric_history(workspace, run_ids, args.plot, x=args.x)
+        # Written beside --out and renamed over it once whole, as export and Workspace.save write.
+        with replaced(args.out) as handle:
+            figure.savefig(handle, format="png", dpi=100)
         for warning in caught:
             print(f"warning: {warning.message}", file=err)
         print(f"wrote {args.out}", file=err)
@@ -313,7 +318,7 @@ def _run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from runql.sources.export import write_run_table
 
     _refuse_to_replace(args.out, args.force)
-    count = write_run_table(load_workspace(args, err).runs, args.out, args.layout)
+    count = write_run_table(load_workspace(args, err).runs, args.out, args.layout, replace=args.force)
     print(f"wrote {count} runs to {args.out} ({args.layout} layout)", file=err)
     return 0
 

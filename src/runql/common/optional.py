@@ -19,7 +19,7 @@ __all__ = ["install_hint", "progress_bar", "require"]
 
 T = TypeVar("T")
 
-_PACKAGES = {"yaml": "PyYAML", "sqlalchemy": "SQLAlchemy"}  # import name -> name on PyPI
+_PACKAGES = {"yaml": "PyYAML", "sqlalchemy": "SQLAlchemy", "re2": "google-re2"}  # import name -> name on PyPI
 
 
 def require(module: str, extra: str, what: str) -> ModuleType:

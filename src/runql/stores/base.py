@@ -187,6 +187,17 @@ class RunStore(ABC, Generic[_Q, _S]):
         warn_at_caller(compiled.warnings)
         return compiled
 
+    def _present_keys(
+        self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str], named: Sequence[Key]
+    ) -> KeySets | None:
+        """What :func:`~runql.model.keys.absent_keys` needs to judge the metric, param and tag keys
+        ``named``: of each kind, the keys of ``named`` some run of ``experiment_ids`` in
+        ``lifecycle_stages`` has, and every key of that kind when one of ``named`` is absent (for the
+        close keys a warning names). By default :meth:`key_sets`; a store that can ask about single keys
+        more cheaply than it can list them all overrides it."""
+        del named
+        return self.key_sets(experiment_ids, lifecycle_stages)
+
     def _warn_absent_keys(
         self, compiled: CompiledQuery, experiment_ids: Iterable[str], view: ViewType, found: Page
     ) -> None:
@@ -194,9 +205,10 @@ class RunStore(ABC, Generic[_Q, _S]):
         store's keys are read only when one is absent from every run ``found``."""
         q = compiled.query
         keys = [c.key for c in clauses(q.filter)] + [s.key for s in q.order_by]
-        if all(found.holds(key) for key in keys if key.entity in _DATA):
+        named = [key for key in keys if key.entity in _DATA]
+        if all(found.holds(key) for key in named):
             return
-        present = self.key_sets(experiment_ids, view.stages)
+        present = self._present_keys(experiment_ids, view.stages, named)
         if present is not None:
             warn_at_caller(absent_keys(q, present))
 
