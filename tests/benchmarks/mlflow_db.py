@@ -103,7 +103,9 @@ def benchmark_records(n_runs: int, seed: int = SEED, workload: str = "standard")
     return records
 
 
-def build_sqlite(n_runs: int, seed: int = SEED, folder: Path | None = None, workload: str = "standard") -> str:
+def build_sqlite(
+    n_runs: int, seed: int = SEED, folder: Path | None = None, workload: str = "standard"
+) -> str:
     """The URL of a SQLite MLflow database of ``n_runs`` benchmark runs of ``workload``, built unless
     already cached."""
     import mlflow

@@ -130,9 +130,11 @@ QUERIES = [
 
 # The second workload: wider runs, awkward key names, nested runs, long and skewed values. Its shape is
 # unlike the first's on purpose, so that no benchmark is tuned to one.
-WIDE_METRICS = [f"val.loss_{i}" for i in range(10)] + [f"train acc {i}" for i in range(10)] + [
-    f"step`{i}`.rate" for i in range(10)
-]
+WIDE_METRICS = (
+    [f"val.loss_{i}" for i in range(10)]
+    + [f"train acc {i}" for i in range(10)]
+    + [f"step`{i}`.rate" for i in range(10)]
+)
 WIDE_PARAMS = ["feature set", "optimizer.name", "model`s head"] + [f"layer {i}.units" for i in range(47)]
 WIDE_TAGS = ["mlflow.runName", "mlflow.parentRunId", "mlflow.user", "git.commit", "data path"] + [
     f"label`{i}` note" for i in range(15)
@@ -177,7 +179,7 @@ def wide_run_records(count: int, seed: int = 11) -> list[dict[str, Any]]:
             "mlflow.runName": f"wide-{i}",
             "mlflow.user": _skewed(rng, USERS),
             "git.commit": f"{rng.getrandbits(160):040x}",
-            "data path": f"s3://bucket/datasets/{_skewed(rng, FEATURE_SETS)}/{rng.randrange(1000):04d}.parquet",
+            "data path": f"s3://bucket/{_skewed(rng, FEATURE_SETS)}/{rng.randrange(1000):04d}.parquet",
         }
         if records and rng.random() < 0.25:
             tags["mlflow.parentRunId"] = rng.choice(records[-50:])["run_id"]
@@ -205,7 +207,10 @@ def wide_run_records(count: int, seed: int = 11) -> list[dict[str, Any]]:
 
 # The second workload's questions: name, filter_string.
 WIDE_QUERIES = [
-    ("top-level, feature set LIKE", "tags.`mlflow.parentRunId` IS NULL AND params.`feature set` LIKE '%text%'"),
+    (
+        "top-level, feature set LIKE",
+        "tags.`mlflow.parentRunId` IS NULL AND params.`feature set` LIKE '%text%'",
+    ),
     ("nested runs", "tags.`mlflow.parentRunId` IS NOT NULL"),
     ("dotted param equality", "params.`optimizer.name` = 'lion'"),
     ("metric with spaces", "metrics.`train acc 3` > 0.5"),

@@ -211,11 +211,13 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     store = runql.connect(database, profile="extended")
     assert isinstance(store, SqlStore)
     folder = tmp_path_factory.mktemp(f"plugin-{backend}")
-    specs = [
-        (database, {}),
-        (plugin_uri(database), {}),
-        (plugin_uri(database), {"environment": {"RUNQL_PROFILE": "mlflow"}}),
-    ]
+    # The mlflow profile set each way a server can be told it: the environment, and the URI.
+    mlflow_profile: tuple[str, dict[str, Any]] = (
+        (plugin_uri(database), {"environment": {"RUNQL_PROFILE": "mlflow"}})
+        if backend == "sqlite"
+        else (plugin_uri(database, runql_profile="mlflow"), {})
+    )
+    specs = [(database, {}), (plugin_uri(database), {}), mlflow_profile]
     with servers(*specs, folder=folder) as (plain, extended, mlflow):
         yield Site(backend, database, plain, extended, mlflow, store, reference, **ids)
     store.close()

@@ -428,8 +428,8 @@ def test_a_scheme_no_store_reads_is_refused_without_the_password(url: str) -> No
 
 
 def test_an_experiment_id_is_sent_only_as_mlflow_writes_it() -> None:
-    """A server reads "٧" (ARABIC-INDIC SEVEN) as experiment 7: an id spelled otherwise than MLflow
-    writes it names no experiment, and never reaches the server."""
+    """A server reads "٧" (ARABIC-INDIC SEVEN) as experiment 7: an id it would read as another names no
+    experiment, and never reaches the server; one that is no number is the server's to refuse."""
     asked: list[list[str]] = []
 
     class Client:
@@ -440,8 +440,9 @@ def test_an_experiment_id_is_sent_only_as_mlflow_writes_it() -> None:
             return PagedList([], None)
 
     store = ServerStore("http://127.0.0.1:9", client=Client())
-    for spelling in ["٧", "07", " 7", "+7", "²", "9" * 30]:
+    for spelling in ["٧", "07", " 7", "+7", "9" * 30]:
         assert store.search_runs_paged([spelling]) == ([], None)
     assert asked == []
     store.search_runs_paged(["7"])
-    assert asked == [["7"]]
+    store.search_runs_paged(["abc", "²"])
+    assert asked == [["7"], ["abc", "²"]]

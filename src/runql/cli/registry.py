@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from runql.cli.command import Command, CommandError
+from runql.cli.conform_command import CONFORM
 from runql.cli.query_commands import CHECK, PLAN, PROFILES
 from runql.cli.run_commands import COMPARE, DESCRIBE, EXPORT, HISTORY
 from runql.cli.search_commands import EXPERIMENTS, RUNS
@@ -24,7 +25,18 @@ from runql.errors import QueryWarning, RunqlError, UnsupportedQueryError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS: list[Command] = [RUNS, EXPERIMENTS, HISTORY, DESCRIBE, COMPARE, CHECK, PLAN, EXPORT, PROFILES]
+COMMANDS: list[Command] = [
+    RUNS,
+    EXPERIMENTS,
+    HISTORY,
+    DESCRIBE,
+    COMPARE,
+    CHECK,
+    PLAN,
+    EXPORT,
+    PROFILES,
+    CONFORM,
+]
 """The subcommands, in the order ``runql --help`` lists them."""
 
 

@@ -103,6 +103,20 @@ class _Position:
 _START = _Position(None, 0)
 
 
+
+def _read_as_another(experiment_id: str) -> bool:
+    """Whether a server would take ``experiment_id`` for an id spelled otherwise (``"٧"``, ``"07"``,
+    ``" 7"`` for 7; past BIGINT): such an id names no experiment and is never sent, so a deny-list of ids
+    in front of the server cannot be got round. An id that is no number at all is sent, for the server
+    to refuse as MLflow does."""
+    if experiment_number(experiment_id) is not None:
+        return False
+    try:
+        int(experiment_id)
+    except ValueError:
+        return False
+    return True
+
 class ServerStore(RunStore[Plan, _Deadline]):
     """The read calls of a :class:`~runql.stores.base.RunStore`, answered by a tracking server with
     runql's planner.
@@ -429,8 +443,7 @@ class ServerStore(RunStore[Plan, _Deadline]):
         size: int | None,
         paged: bool,
     ) -> Page:
-        # Only ids spelled as MLflow writes them: the server would read "٧" as experiment 7.
-        experiment_ids = [i for i in experiment_ids if experiment_number(i) is not None]
+        experiment_ids = [i for i in experiment_ids if not _read_as_another(i)]
         if not experiment_ids:
             return Page([], None)
         if not paged:

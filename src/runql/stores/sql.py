@@ -31,9 +31,8 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from typing_extensions import Unpack
 
-    # A statement of any columns, and one of its rows.
+    # A statement of any columns.
     _Select: TypeAlias = sa.Select[Unpack[tuple[Any, ...]]]
-    _Row: TypeAlias = sa.Row[Unpack[tuple[Any, ...]]]
 else:
     # Before the imports that need SQLAlchemy: without it, this names the extra to install.
     sa = require("sqlalchemy", "mlflow-db", "searching an MLflow tracking database in SQL")
@@ -41,6 +40,7 @@ else:
 from runql.common.redact import redact
 from runql.engines.sql import MLFLOW_SCHEMA, Schema, Tables, register_sqlite_functions, runs_select
 from runql.errors import ArgumentError, NotFoundError, StoreError
+from runql.language.ast import Entity, Key
 from runql.model.arguments import experiment_number
 from runql.model.entities import (
     Experiment,
@@ -71,7 +71,15 @@ POOL_TIMEOUT = 30.0
 
 # Bound parameters per statement when reading a page's runs: far below every database's limit.
 _CHUNK = 1000
+# The kinds of key (as KeySets names them) and the tables that hold each.
+_KEY_TABLES = {"metrics": "latest_metrics", "params": "params", "tags": "tags"}
+_KIND_OF = {Entity.METRIC: "metrics", Entity.PARAM: "params", Entity.TAG: "tags"}
 _SQLITE_MMAP_BYTES = 1 << 30
+# The databases whose schema this process has checked (SqlStore._verified_key): a store opened again on
+# one skips the check, a statement and a round trip. Forgotten whole past this many, a bound no real
+# process reaches.
+_VERIFIED: set[tuple[object, ...]] = set()
+_VERIFIED_MOST = 1024
 
 
 def connect(
@@ -145,11 +153,31 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
-        self.tables: Tables = (schema or MLFLOW_SCHEMA).build()
-        self._check_schema()
+        mapping = schema or MLFLOW_SCHEMA
+        self.tables: Tables = mapping.build()
+        verified = self._verified_key(parsed, mapping)
+        if verified not in _VERIFIED:
+            self._check_schema()
+            if len(_VERIFIED) >= _VERIFIED_MOST:
+                _VERIFIED.clear()
+            _VERIFIED.add(verified)
 
     def __repr__(self) -> str:
         return f"SqlStore({self.where!r})"
+
+    def _verified_key(self, url: sa.URL, schema: Schema) -> tuple[object, ...]:
+        """What a verified schema is remembered by: the URL without its credentials (another user of the
+        same database sees the same tables), the schema's mapping, and for a SQLite file its identity
+        and last change, so a file replaced or altered since is checked again."""
+        address = url.set(username=None, password=None).render_as_string(hide_password=False)
+        mapping = (tuple(sorted(schema.tables.items())), tuple(sorted(schema.columns.items())))
+        if self.dialect != "sqlite":
+            return (address, mapping)
+        try:
+            found = os.stat(self.where)
+        except OSError:  # then the check says what is wrong
+            return (address, mapping, None)
+        return (address, mapping, found.st_dev, found.st_ino, found.st_mtime_ns, found.st_size)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -199,15 +227,30 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
             return StoreError(detail, where=self.where, code="missing-table")
         return StoreError(detail, where=self.where, code="unreachable-store")
 
+    def _fetch(self, connection: sa.Connection, statement: sa.Executable) -> list[tuple[Any, ...]]:
+        """The rows of ``statement`` as the driver's own tuples, fetched from its cursor: a Row object
+        per row cost as much as the driver's fetch. No column of the schema needs SQLAlchemy's result
+        processing (every value is checked by :mod:`runql.sources.rows` instead). An error of the
+        driver while fetching is raised as SQLAlchemy raises one while executing."""
+        result = connection.execute(statement)
+        try:
+            return cast("list[tuple[Any, ...]]", result.cursor.fetchall())
+        except self.engine.dialect.loaded_dbapi.Error as error:
+            raise sa.exc.DBAPIError.instance(
+                None, None, error, self.engine.dialect.loaded_dbapi.Error, dialect=self.engine.dialect
+            ) from error
+        finally:
+            result.close()
+
     def _rows(
         self, connection: sa.Connection, statement: _Select, row_id: sa.Column[Any], noun: str = "run"
-    ) -> Sequence[_Row]:
+    ) -> Sequence[tuple[Any, ...]]:
         """The rows of ``statement``. SQLite keeps any bytes in a text column, and its driver refuses text
         that is not UTF-8 as it reads it: the statement is then read again with its columns as bytes, to
         name the table, the column and the row (by ``row_id``, the column holding what the row belongs to:
         a ``noun``) that hold it."""
         try:
-            return connection.execute(statement).all()
+            return self._fetch(connection, statement)
         except sa.exc.OperationalError as error:
             if self.dialect != "sqlite" or not _undecodable(error):
                 raise
@@ -337,7 +380,7 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
             offset=offset,
             distinct_values=lambda values: connection.execute(values).scalars().all(),
         )
-        return [row[0] for row in connection.execute(statement).all()]
+        return [row[0] for row in self._fetch(connection, statement)]
 
     def _prepare(
         self, filter_string: str | None, order_by: OrderBy, profile: str | Profile | None
@@ -372,27 +415,69 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
         return found[0]
 
     def key_sets(self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str]) -> KeySets:
-        # Three SELECT DISTINCT statements, one per kind of key.
-        runs = self.tables["runs"]
-        numeric = _experiment_numbers(experiment_ids)
-        found: dict[str, frozenset[str]] = {}
+        numeric, stages = _experiment_numbers(experiment_ids), list(lifecycle_stages)
         with self._reading() as connection:
-            for name, table in (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags")):
-                keyed = self.tables[table]
-                statement = (
-                    sa.select(keyed.c.key)
-                    .distinct()
-                    .select_from(keyed.join(runs, keyed.c.run_uuid == runs.c.run_uuid))
-                    .where(
-                        runs.c.experiment_id.in_(numeric), runs.c.lifecycle_stage.in_(list(lifecycle_stages))
-                    )
-                )
-                keys = [row[0] for row in self._rows(connection, statement, keyed.c.run_uuid)]
-                try:
-                    found[name] = frozenset(rows.text(key, "key") for key in keys)
-                except ValueError as error:
-                    raise StoreError(str(error), where=f"{self.where}, table {keyed.name}") from None
+            found = {kind: self._keys_of(connection, kind, numeric, stages) for kind in _KEY_TABLES}
         return KeySets(**found)
+
+    def _present_keys(
+        self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str], named: Sequence[Key]
+    ) -> KeySets:
+        """One statement of index seeks, one per key ``named``: whether some searched run has it. Only a
+        kind with a key absent has its every key listed, for the close keys its warning names."""
+        numeric, stages = _experiment_numbers(experiment_ids), list(lifecycle_stages)
+        wanted = list(dict.fromkeys((_KIND_OF[key.entity], key.name) for key in named))
+        found: dict[str, frozenset[str]] = {kind: frozenset() for kind in _KEY_TABLES}
+        if not wanted:
+            return KeySets(**found)
+        with self._reading() as connection:
+            probes = [
+                self._has_key(kind, name, numeric, stages).label(f"k{i}")
+                for i, (kind, name) in enumerate(wanted)
+            ]
+            has = connection.execute(sa.select(*probes)).one()
+            absent = {kind for (kind, _), there in zip(wanted, has, strict=True) if not there}
+            for kind in _KEY_TABLES:
+                if kind in absent:
+                    found[kind] = self._keys_of(connection, kind, numeric, stages)
+                else:
+                    found[kind] = frozenset(name for of, name in wanted if of == kind)
+        return KeySets(**found)
+
+    def _has_key(
+        self, kind: str, name: str | sa.ColumnElement[Any], numeric: list[int], stages: list[str]
+    ) -> sa.Exists:
+        """Whether some run of the experiments ``numeric`` in ``stages`` has the ``kind`` key ``name``: a
+        seek on the key table's primary key, which leads with ``key``, then the runs' primary key for
+        each entry until one is in the searched experiments."""
+        runs, keyed = self.tables["runs"], self.tables[_KEY_TABLES[kind]]
+        return sa.exists().where(
+            keyed.c.key == name,
+            runs.c.run_uuid == keyed.c.run_uuid,
+            runs.c.experiment_id.in_(numeric),
+            runs.c.lifecycle_stage.in_(stages),
+        )
+
+    def _keys_of(
+        self, connection: sa.Connection, kind: str, numeric: list[int], stages: list[str]
+    ) -> frozenset[str]:
+        """Every ``kind`` key of the runs of the experiments ``numeric`` in ``stages``.
+
+        A loose index scan: the key table's primary key leads with ``key``, so each next distinct key is
+        one seek past the last (a recursive CTE), and each is kept when :meth:`_has_key` finds a searched
+        run with it. That reads one index entry per distinct key, where ``SELECT DISTINCT`` joined to the
+        runs read every row of the table."""
+        keyed = self.tables[_KEY_TABLES[kind]]
+        walk = sa.select(sa.func.min(keyed.c.key).label("key")).cte("walk", recursive=True)
+        following = sa.select(sa.func.min(keyed.c.key)).where(keyed.c.key > walk.c.key).scalar_subquery()
+        walk = walk.union_all(sa.select(following).where(walk.c.key.is_not(None)))
+        statement = sa.select(walk.c.key).where(
+            walk.c.key.is_not(None), self._has_key(kind, walk.c.key, numeric, stages)
+        )
+        try:
+            return frozenset(rows.text(key, "key") for (key,) in connection.execute(statement))
+        except ValueError as error:
+            raise StoreError(str(error), where=f"{self.where}, table {keyed.name}") from None
 
     def run_ids_starting(self, prefix: str, limit: int = 6) -> list[str]:
         if not prefix:
@@ -471,6 +556,12 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
             self.tables["input_tags"],
         )
         found_inputs: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+        # Each run's dicts, looked up once per row rather than through the run's attributes.
+        held: dict[str, dict[str, dict[str, Any]]] = {
+            "metrics": {run_id: run.data.metrics for run_id, run in runs.items()},
+            "params": {run_id: run.data.params for run_id, run in runs.items()},
+            "tags": {run_id: run.data.tags for run_id, run in runs.items()},
+        }
         for chunk in _chunks(list(runs)):
             statement = sa.select(
                 latest.c.run_uuid, latest.c.key, latest.c.value, _as_stored(latest.c.is_nan)
@@ -483,8 +574,9 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
                         value = math.nan if rows.flag(is_nan, "is_nan") else rows.number(value, "value")
                     except ValueError as error:
                         raise rows.bad_row(self.where, latest.name, run_id, error) from None
-                runs[run_id].data.metrics[key] = value
+                held["metrics"][run_id][key] = value
             for part in ("params", "tags"):
+                into = held[part]
                 table = self.tables[part]
                 statement = sa.select(table.c.run_uuid, table.c.key, table.c.value).where(
                     table.c.run_uuid.in_(chunk)
@@ -499,7 +591,7 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
                             rows.text(value, "value")
                         except ValueError as error:
                             raise rows.bad_row(self.where, table.name, run_id, error) from None
-                    getattr(runs[run_id].data, part)[key] = value
+                    into[run_id][key] = value
             statement = (
                 sa.select(
                     inputs.c.destination_id,

@@ -8,9 +8,13 @@ differs from the reference evaluator's. It needs hypothesis (``pip install runql
 (1) accept or refuse, (2) results of MLflow's in-memory search, (3) results of a real MLflow
 SQLite store. It needs MLflow, which runql otherwise never imports.
 
-This module is the public face (``runql.conformance``) of three parts: the kit
-(:mod:`runql.testing.kit`), MLflow's answers (:mod:`runql.testing.mlflow_oracle`) and the layers that
-compare runql's with them (:mod:`runql.testing.differential`).
+:func:`check_server` measures a tracking server (``runql conform URI``): it logs generated runs into it
+and compares its answers, page by page, with the reference evaluator's.
+
+This module is the public face (``runql.conformance``) of four parts: the kit
+(:mod:`runql.testing.kit`), MLflow's answers (:mod:`runql.testing.mlflow_oracle`), the layers that
+compare runql's with them (:mod:`runql.testing.differential`) and the server check
+(:mod:`runql.testing.server_check`).
 """
 
 from __future__ import annotations
@@ -18,13 +22,18 @@ from __future__ import annotations
 from runql.testing.differential import LayerResult, main
 from runql.testing.kit import DEFAULT_EXAMPLES, ConformanceError, check_backend, examples, expected_ids
 from runql.testing.mlflow_oracle import MlflowUnavailableError
+from runql.testing.server_check import CATEGORIES, Disagreement, ServerReport, check_server
 
 __all__ = [
+    "CATEGORIES",
     "DEFAULT_EXAMPLES",
     "ConformanceError",
+    "Disagreement",
     "LayerResult",
     "MlflowUnavailableError",
+    "ServerReport",
     "check_backend",
+    "check_server",
     "examples",
     "expected_ids",
     "main",

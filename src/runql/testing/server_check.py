@@ -1,0 +1,626 @@
+"""A tracking server's search measured against runql's reference evaluator: :func:`check_server`.
+
+The check logs a generated workspace into the server through MLflow's client, in experiments named
+``runql-conform-<seed>-...``, reads back what the server kept (its run ids, names, users and tags),
+draws queries about those runs and asks the server each one over HTTP, page by page. The reference
+evaluator answers the same query over the runs as the server holds them; every disagreement is counted
+in its category with the shortest query that shows it.
+
+MLflow's client retries a failed request with back-off for minutes and waits on a silent server
+indefinitely: for the duration of the check ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` is ``0`` and
+``MLFLOW_HTTP_REQUEST_TIMEOUT`` the timeout asked for, and both are restored afterwards. Credentials
+come from MLflow's own environment variables (``MLFLOW_TRACKING_TOKEN``, ``MLFLOW_TRACKING_USERNAME``
+and ``MLFLOW_TRACKING_PASSWORD``); the report shows the URI with its password hidden.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import importlib
+import json
+import os
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from runql.common.optional import require
+from runql.common.redact import redact, shown
+from runql.engines.embedding import search
+from runql.errors import QueryError, Severity, StoreError
+from runql.language.ast import Query
+from runql.model.entities import LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs
+from runql.profiles.checker import check
+from runql.testing.kit import examples
+from runql.testing.mlflow_oracle import _quiet
+
+__all__ = [
+    "CATEGORIES",
+    "Disagreement",
+    "ServerReport",
+    "check_server",
+]
+
+CATEGORIES: dict[str, str] = {
+    "refused": "refused (4xx) a query the profile accepts",
+    "server-error": "server error (5xx)",
+    "wrong-rows": "wrong rows (missing, extra or duplicated runs)",
+    "wrong-order": "wrong order (the right runs, in another order)",
+    "wrong-paging": "wrong page tokens or page sizes",
+    "accepted-refused": "accepted a query the profile refuses",
+}
+"""Each category of disagreement, by the name the report and its JSON give it."""
+
+_VIEWS = ("ACTIVE_ONLY", "ACTIVE_ONLY", "ACTIVE_ONLY", "DELETED_ONLY", "ALL")
+_STAGES = {
+    "ACTIVE_ONLY": {LifecycleStage.ACTIVE},
+    "DELETED_ONLY": {LifecycleStage.DELETED},
+    "ALL": {LifecycleStage.ACTIVE, LifecycleStage.DELETED},
+}
+_SEARCH = "/api/2.0/mlflow/runs/search"
+_ENVIRONMENT = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
+# The most pages a paged search is followed for: past it, the server's tokens do not end.
+_PAGE_LIMIT = 200
+
+
+@dataclass
+class Disagreement:
+    """The shortest query found in one category: its text, view, page size, the ids expected and got."""
+
+    filter_string: str
+    order_by: list[str]
+    view: str
+    page_size: int | None
+    expected: list[str]
+    got: list[str]
+    detail: str
+
+    def size(self) -> tuple[int, int]:
+        """What "shortest" compares: the filter's and then the order_by's length."""
+        return len(self.filter_string), len(" ".join(self.order_by))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The example as JSON-ready values."""
+        return {
+            "filter_string": self.filter_string,
+            "order_by": self.order_by,
+            "run_view_type": self.view,
+            "page_size": self.page_size,
+            "expected": self.expected,
+            "got": self.got,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class ServerReport:
+    """What :func:`check_server` measured: queries asked, agreed, left out, and each category's count
+    and shortest example."""
+
+    uri: str
+    profile: str
+    seed: int
+    runs: int = 0
+    total: int = 0
+    agreed: int = 0
+    capabilities: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, Disagreement] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def agreement(self) -> float:
+        """The share of queries answered as the reference does, 1.0 when none was asked."""
+        return self.agreed / self.total if self.total else 1.0
+
+    def add(
+        self,
+        category: str | Sequence[str] | None,
+        example: Disagreement | Sequence[Disagreement] | None = None,
+    ) -> None:
+        """Count one query: agreed when ``category`` is None, else a disagreement in that category (or in
+        each of several, with an example each), whose example is kept when it is the shortest so far."""
+        self.total += 1
+        if category is None:
+            self.agreed += 1
+            return
+        categories = [category] if isinstance(category, str) else list(category)
+        found = [example] if isinstance(example, Disagreement) else list(example or [])
+        for index, name in enumerate(categories):
+            self.counts[name] += 1
+            kept = self.examples.get(name)
+            shown_example = found[index] if index < len(found) else None
+            if shown_example is not None and (kept is None or shown_example.size() < kept.size()):
+                self.examples[name] = shown_example
+
+    def to_json(self) -> str:
+        """The report as JSON, for CI."""
+        return json.dumps(
+            {
+                "uri": self.uri,
+                "profile": self.profile,
+                "seed": self.seed,
+                "runs": self.runs,
+                "queries": self.total,
+                "agreed": self.agreed,
+                "agreement": self.agreement,
+                "capabilities": self.capabilities,
+                "left_out": self.missing,
+                "disagreements": {
+                    name: {"count": self.counts[name], "example": self.examples[name].to_dict()}
+                    for name in CATEGORIES
+                    if self.counts[name]
+                },
+                "notes": self.notes,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+
+    def to_markdown(self) -> str:
+        """The report as Markdown, for people."""
+        lines = [
+            f"# runql conform: {self.uri}",
+            "",
+            f"{self.agreed}/{self.total} queries answered as runql's reference does "
+            f"({self.agreement:.2%}), profile `{self.profile}`, seed {self.seed}, {self.runs} runs logged.",
+            "",
+            "## Capabilities",
+            "",
+        ]
+        lines += [f"- {name}: {value}" for name, value in self.capabilities.items()]
+        if self.missing:
+            lines += ["", "Queries left out for a missing capability:", ""]
+            lines += [f"- {name}: {count}" for name, count in self.missing.items()]
+        lines += ["", "## Disagreements", ""]
+        if not self.counts:
+            lines.append("None.")
+        else:
+            lines += ["| category | queries |", "| --- | --- |"]
+            lines += [
+                f"| {CATEGORIES[name]} | {self.counts[name]} |" for name in CATEGORIES if self.counts[name]
+            ]
+        for name in CATEGORIES:
+            example = self.examples.get(name)
+            if example is None:
+                continue
+            lines += [
+                "",
+                f"### {CATEGORIES[name]}",
+                "",
+                f"- filter_string: `{example.filter_string}`"
+                if example.filter_string
+                else "- filter_string: none",
+                f"- order_by: `{example.order_by}`",
+                f"- run_view_type: {example.view}, page size: {example.page_size or 'one page'}",
+                f"- expected: {example.expected}",
+                f"- got: {example.got}",
+                f"- {example.detail}",
+            ]
+        if self.notes:
+            lines += ["", "## Notes", ""]
+            lines += [f"- {note}" for note in self.notes]
+        return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def _http_environment(timeout: float) -> Iterator[None]:
+    """No retries and a timeout on every request MLflow's client makes, restored afterwards."""
+    saved = {name: os.environ.get(name) for name in _ENVIRONMENT}
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(max(1, round(timeout)))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class _Server:
+    """The server as the check sees it: MLflow's client for writes, raw searches for reads."""
+
+    def __init__(self, uri: str, timeout: float) -> None:
+        mlflow = require("mlflow", "mlflow", "runql conform")
+        rest = importlib.import_module("mlflow.utils.rest_utils")
+        tracking = importlib.import_module("mlflow.tracking._tracking_service.utils")
+        self.entities = importlib.import_module("mlflow.entities")
+        self.client = mlflow.MlflowClient(tracking_uri=uri)
+        self._http_request = rest.http_request
+        # Credentials as MLflow's client reads them: its environment variables, nothing else.
+        self._creds = tracking.get_default_host_creds(uri)
+        self.timeout = timeout
+
+    def search(self, body: dict[str, Any]) -> tuple[int, Any]:
+        """The status and the JSON body (or the text) of one ``runs/search`` request, never retried."""
+        response = self._http_request(
+            self._creds,
+            _SEARCH,
+            "POST",
+            max_retries=0,
+            timeout=self.timeout,
+            raise_on_status=False,
+            json=body,
+        )
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, response.text
+
+
+@dataclass
+class _Logged:
+    experiment_ids: list[str]
+    runs: list[Run]
+
+
+def _vocabulary(non_ascii: bool) -> Any:
+    from runql.testing.data_strategies import DEFAULT_VOCABULARY
+
+    vocabulary = DEFAULT_VOCABULARY.store_safe()
+    if non_ascii:
+        return vocabulary
+    return replace(
+        vocabulary,
+        metric_keys=tuple(k for k in vocabulary.metric_keys if k.isascii()),
+        param_keys=tuple(k for k in vocabulary.param_keys if k.isascii()),
+        tag_keys=tuple(k for k in vocabulary.tag_keys if k.isascii()),
+        experiment_tag_keys=tuple(k for k in vocabulary.experiment_tag_keys if k.isascii()),
+    )
+
+
+def _probe(server: _Server, prefix: str, report: ServerReport, created: list[str]) -> tuple[bool, bool]:
+    """Log one run in an experiment of its own and try what servers are known to lack."""
+    e = server.entities
+    experiment_id = server.client.create_experiment(f"{prefix}-probe")
+    created.append(experiment_id)
+    run_id = server.client.create_run(experiment_id).info.run_id
+    try:
+        server.client.log_inputs(run_id, datasets=[e.DatasetInput(e.Dataset("probe", "d", "local", "s"), [])])
+        inputs = True
+    except Exception as error:  # the client raises MlflowException, or requests' errors
+        inputs = False
+        report.capabilities["log-inputs endpoint"] = f"missing ({shown(str(error))})"
+    else:
+        report.capabilities["log-inputs endpoint"] = "yes"
+    try:
+        server.client.log_param(run_id, "café", "1")
+        non_ascii = "café" in server.client.get_run(run_id).data.params
+    except Exception:  # refused: the keys are left out of the data and the queries
+        non_ascii = False
+    report.capabilities["non-ASCII keys"] = "yes" if non_ascii else "refused"
+    for index in range(2):
+        server.client.create_run(experiment_id, start_time=index)
+    status, body = server.search({"experiment_ids": [experiment_id]})
+    if status == 200 and isinstance(body, dict):
+        report.capabilities["default max_results"] = f"returned {len(body.get('runs', []))} of 3 runs"
+    else:
+        report.capabilities["default max_results"] = f"HTTP {status} without max_results"
+    status, body = server.search({"experiment_ids": [experiment_id], "max_results": 1})
+    token = body.get("next_page_token") if status == 200 and isinstance(body, dict) else None
+    report.capabilities["page token"] = _token_shape(token)
+    return inputs, non_ascii
+
+
+def _token_shape(token: str | None) -> str:
+    if not token:
+        return "none returned for a page of 1 of 3 runs"
+    try:
+        decoded = json.loads(base64.b64decode(token))
+    except (binascii.Error, ValueError):
+        return "opaque"
+    return f"base64 JSON with {sorted(decoded)}" if isinstance(decoded, dict) else "base64 JSON"
+
+
+def _log(server: _Server, prefix: str, generated: Sequence[Run], inputs: bool, created: list[str]) -> _Logged:
+    """Log ``generated`` into one experiment: the first run is a parent of the second, the last one or
+    two are deleted; returns the runs as the server keeps them."""
+    e = server.entities
+    experiment_id = server.client.create_experiment(f"{prefix}-runs")
+    created.append(experiment_id)
+    kept: list[Run] = []
+    deleted = {len(generated) - 1} if len(generated) < 6 else {len(generated) - 1, len(generated) - 2}
+    for index, run in enumerate(generated):
+        info = run.info
+        tags = dict(run.data.tags)
+        if index == 1 and kept:
+            tags["mlflow.parentRunId"] = kept[0].info.run_id
+        run_id = server.client.create_run(
+            experiment_id, start_time=info.start_time, tags=tags, run_name=info.run_name
+        ).info.run_id
+        points = [
+            e.Metric(p.key, p.value, p.timestamp, p.step)
+            for history in run.data.histories.values()
+            for p in history
+        ]
+        params = [e.Param(k, v) for k, v in run.data.params.items()]
+        server.client.log_batch(run_id, metrics=points, params=params)
+        datasets = (
+            {(d.dataset.name, d.dataset.digest): d for d in run.inputs.dataset_inputs} if inputs else {}
+        )
+        if datasets:
+            server.client.log_inputs(
+                run_id,
+                datasets=[
+                    e.DatasetInput(
+                        e.Dataset(d.dataset.name, d.dataset.digest, "local", d.dataset.source or ""),
+                        [e.InputTag(t.key, t.value) for t in d.tags],
+                    )
+                    for d in datasets.values()
+                ],
+            )
+        if info.end_time is not None:
+            server.client.set_terminated(run_id, info.status, end_time=info.end_time)
+        elif info.status != "RUNNING":
+            server.client.update_run(run_id, status=info.status)
+        if index in deleted:
+            server.client.delete_run(run_id)
+        stored = server.client.get_run(run_id)
+        data = RunData(params=dict(stored.data.params), tags=dict(stored.data.tags))
+        for history in run.data.histories.values():
+            for point in history:
+                data.log(Metric(point.key, point.value, point.timestamp, point.step))
+        kept.append(
+            Run(
+                RunInfo(
+                    run_id=run_id,
+                    experiment_id=experiment_id,
+                    run_name=stored.info.run_name,
+                    user_id=stored.info.user_id,
+                    status=stored.info.status,
+                    start_time=stored.info.start_time,
+                    end_time=stored.info.end_time,
+                    artifact_uri=stored.info.artifact_uri,
+                    lifecycle_stage=stored.info.lifecycle_stage,
+                ),
+                data,
+                RunInputs(list(datasets.values())),
+            )
+        )
+    return _Logged([experiment_id], kept)
+
+
+def _accepts(query: Query, profile: str) -> bool:
+    try:
+        diagnostics = check(query.filter_string, profile, "runs", list(query.order_by_strings))
+    except QueryError:
+        return False
+    return not any(d.severity is Severity.ERROR for d in diagnostics)
+
+
+def _expected(runs: Sequence[Run], query: Query, view: str, profile: str) -> list[str]:
+    stages = _STAGES[view]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        page, _ = search(
+            [r for r in runs if r.info.lifecycle_stage in stages],
+            query.filter_string,
+            list(query.order_by_strings),
+            None,
+            None,
+            profile,
+        )
+    return [r.info.run_id for r in page]
+
+
+def _message(body: Any) -> str:
+    text = body.get("message", "") if isinstance(body, dict) else str(body)
+    return shown(str(text))
+
+
+def _row_faults(expected: list[str], got: list[str]) -> list[tuple[str, str]]:
+    """What is wrong with ``got``: its runs (missing, extra, duplicated), and the order of the runs both
+    answers hold, each judged on its own so that a dropped run does not hide a wrong order."""
+    if got == expected:
+        return []
+    want, have = Counter(expected), Counter(got)
+    faults = []
+    if want != have:
+        missing = sorted((want - have).elements())
+        duplicated = sorted(k for k, n in have.items() if n > 1)
+        extra = sorted(k for k in have if k not in want)
+        parts = [
+            f"{name} {ids}"
+            for name, ids in (("missing", missing), ("duplicated", duplicated), ("extra", extra))
+            if ids
+        ]
+        faults.append(("wrong-rows", "; ".join(parts)))
+    shared_expected = [k for k in expected if k in have]
+    shared_got = list(dict.fromkeys(k for k in got if k in want))
+    if shared_expected != shared_got:
+        faults.append(("wrong-order", f"the runs both hold, in another order: {shared_got}"))
+    return faults
+
+
+class _Checker:
+    """Asks the server the drawn queries and fills the report."""
+
+    def __init__(self, server: _Server, logged: _Logged, profile: str, report: ServerReport) -> None:
+        self.server, self.logged, self.profile, self.report = server, logged, profile, report
+
+    def _body(self, query: Query, view: str, max_results: int, token: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "experiment_ids": self.logged.experiment_ids,
+            "filter": query.filter_string,
+            "run_view_type": view,
+            "max_results": max_results,
+        }
+        if query.order_by_strings:
+            body["order_by"] = list(query.order_by_strings)
+        if token:
+            body["page_token"] = token
+        return body
+
+    def _example(
+        self, query: Query, view: str, size: int | None, expected: list[str], got: list[str], detail: str
+    ) -> Disagreement:
+        return Disagreement(
+            query.filter_string, list(query.order_by_strings), view, size, expected, got, detail
+        )
+
+    def refused(self, query: Query, view: str) -> None:
+        """A query the profile refuses: the server should refuse it too (any 4xx)."""
+        status, body = self.server.search(self._body(query, view, 1000, None))
+        if status == 200:
+            got = [r["info"]["run_id"] for r in body.get("runs", [])] if isinstance(body, dict) else []
+            detail = "answered with HTTP 200"
+            self.report.add("accepted-refused", self._example(query, view, None, [], got, detail))
+        elif status >= 500:
+            self.report.add(
+                "server-error", self._example(query, view, None, [], [], f"HTTP {status}: {_message(body)}")
+            )
+        else:
+            self.report.add(None)
+
+    def accepted(self, query: Query, view: str, page_size: int) -> None:
+        """A query the profile accepts: one page of every run, then pages of ``page_size``."""
+        expected = _expected(self.logged.runs, query, view, self.profile)
+        status, body = self.server.search(self._body(query, view, 1000, None))
+        failure = self._status(status, body)
+        if failure is not None:
+            self.report.add(failure[0], self._example(query, view, None, expected, [], failure[1]))
+            return
+        got = [r["info"]["run_id"] for r in body.get("runs", [])]
+        faults = _row_faults(expected, got)
+        if faults:
+            self.report.add(
+                [category for category, _ in faults],
+                [self._example(query, view, None, expected, got, detail) for _, detail in faults],
+            )
+            return
+        if page_size < len(expected) or page_size == 1:
+            paging = self._pages(query, view, page_size, expected)
+            if paging is not None:
+                self.report.add(paging[0], paging[1])
+                return
+        self.report.add(None)
+
+    def _status(self, status: int, body: Any) -> tuple[str, str] | None:
+        if status == 200 and isinstance(body, dict):
+            return None
+        if 400 <= status < 500:
+            return "refused", f"HTTP {status}: {_message(body)}"
+        return "server-error", f"HTTP {status}: {_message(body)}"
+
+    def _pages(
+        self, query: Query, view: str, size: int, expected: list[str]
+    ) -> tuple[str, Disagreement] | None:
+        got: list[str] = []
+        token: str | None = None
+        for _ in range(_PAGE_LIMIT):
+            status, body = self.server.search(self._body(query, view, size, token))
+            failure = self._status(status, body)
+            if failure is not None:
+                return failure[0], self._example(
+                    query, view, size, expected, got, f"a later page: {failure[1]}"
+                )
+            page = [r["info"]["run_id"] for r in body.get("runs", [])]
+            got += page
+            token = body.get("next_page_token") or None
+            if len(page) > size:
+                detail = f"a page of {len(page)} runs for max_results {size}"
+                return "wrong-paging", self._example(query, view, size, expected, got, detail)
+            if token is None:
+                break
+            if not page:
+                detail = "an empty page with a next page token"
+                return "wrong-paging", self._example(query, view, size, expected, got, detail)
+        else:
+            detail = f"page tokens still coming after {_PAGE_LIMIT} pages"
+            return "wrong-paging", self._example(query, view, size, expected, got, detail)
+        if got != expected:
+            detail = "the pages joined differ from the one-page answer"
+            return "wrong-paging", self._example(query, view, size, expected, got, detail)
+        return None
+
+
+def _needs_datasets(query: Query) -> bool:
+    return "datasets." in query.filter_string or any("datasets." in o for o in query.order_by_strings)
+
+
+def check_server(
+    uri: str,
+    *,
+    profile: str = "mlflow",
+    max_examples: int = 100,
+    seed: int = 0,
+    keep: bool = False,
+    page_sizes: Sequence[int] = (1, 2, 3, 1000),
+    timeout: float = 30.0,
+    refused_share: float = 0.2,
+) -> ServerReport:
+    """Measure the tracking server at ``uri`` against runql's reference evaluator under ``profile``.
+
+    Logs a generated workspace into experiments named ``runql-conform-<seed>-...`` (deleted afterwards
+    unless ``keep``), probes what the server can store, asks ``max_examples`` queries drawn with
+    ``seed`` (about ``refused_share`` of them ones the profile refuses, which the server should refuse
+    too), each as one page and as pages of a size from ``page_sizes`` followed to the end, and returns
+    the :class:`ServerReport`. Needs MLflow's client (``runql[mlflow]``) and hypothesis
+    (``runql[strategies]``). Every request has ``timeout`` seconds and none is retried.
+    """
+    from hypothesis import strategies as st
+
+    from runql.testing.data_strategies import runs as generated_runs
+    from runql.testing.query_strategies import queries
+
+    report = ServerReport(redact(uri), profile, seed)
+    report.notes.append(
+        "data and queries use the store-safe vocabulary (Vocabulary.store_safe): MLflow's SQL store answers "
+        "newlines under LIKE, non-ASCII case-folding and infinite metrics otherwise than its in-memory "
+        "search, which the mlflow profile follows (docs/compatibility.md)"
+    )
+    # A suffix of its own per check: a deleted experiment keeps its name taken in MLflow's stores.
+    prefix = f"runql-conform-{seed}-{uuid.uuid4().hex[:8]}"
+    with _http_environment(timeout), _quiet():
+        server = _Server(uri, timeout)
+        created: list[str] = []
+        try:
+            try:
+                inputs, non_ascii = _probe(server, prefix, report, created)
+                vocabulary = _vocabulary(non_ascii)
+                if not non_ascii:
+                    report.notes.append("non-ASCII keys are left out of the data and the queries")
+                (generated,) = examples(generated_runs(vocabulary, min_size=8, max_size=12), 1, seed)
+                logged = _log(server, prefix, generated, inputs, created)
+            except Exception as error:  # MLflow's client raises MlflowException, requests' errors and more
+                # Nothing can be measured without the data: one line naming the server, its password hidden.
+                code = "unreachable-store" if not created else "server-refused"
+                what = "could not be reached" if not created else "refused to store the generated runs"
+                message = f"{what}: {shown(redact(str(error), uri))}"
+                raise StoreError(message, where=redact(uri), code=code) from None
+            report.runs = len(logged.runs)
+            checker = _Checker(server, logged, profile, report)
+            valid = queries(profile, "runs", vocabulary, logged.runs)
+            invalid = queries(profile, "runs", vocabulary, logged.runs, valid=False).filter(
+                lambda q: not _accepts(q, profile)
+            )
+            refused_count = round(max_examples * refused_share)
+            drawn = examples(
+                st.tuples(valid, st.sampled_from(_VIEWS), st.sampled_from(list(page_sizes))),
+                max_examples - refused_count,
+                seed,
+            )
+            skipped = 0
+            for query, view, size in drawn:
+                if not inputs and _needs_datasets(query):
+                    skipped += 1
+                    continue
+                checker.accepted(query, view, size)
+            if skipped:
+                report.missing["log-inputs endpoint (dataset clauses)"] = skipped
+            if refused_count:
+                for query, view in examples(st.tuples(invalid, st.sampled_from(_VIEWS)), refused_count, seed):
+                    checker.refused(query, view)
+        finally:
+            if not keep:
+                for experiment_id in created:
+                    with contextlib.suppress(Exception):  # a failed clean-up leaves names a person recognises
+                        server.client.delete_experiment(experiment_id)
+    return report
