@@ -142,10 +142,11 @@ import json, statistics, sys, time, warnings
 warnings.simplefilter("ignore")
 url, experiments, filter_string, page = json.loads(sys.argv[1])
 import runql
-from runql.language.ast import clauses
+from runql.language.ast import Entity, clauses
 store = runql.connect(url)
 compiled = runql.compile(filter_string)
-named = [c.key for c in clauses(compiled.query.filter)]
+kinds = (Entity.METRIC, Entity.PARAM, Entity.TAG)
+named = [c.key for c in clauses(compiled.query.filter) if c.key.entity in kinds]
 with store._reading() as connection:
     ids = store._search_ids(connection, compiled, experiments, runql.ViewType.ACTIVE_ONLY, page, 0)
 def median(action):

@@ -24,7 +24,6 @@ then would be a circular import, which MLflow reports as a warning and answers b
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 import os
 from collections import defaultdict
@@ -140,9 +139,8 @@ def tracking_store(store_uri: str, artifact_uri: str | None = None) -> Any:
         from mlflow.tracking._tracking_service.utils import _SERVER_ARTIFACT_ROOT_ENV_VAR
 
         artifact_uri = os.environ.get(_SERVER_ARTIFACT_ROOT_ENV_VAR, DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH)
-    workspaces = bool(MLFLOW_ENABLE_WORKSPACES.get())
-    replica = _replica(_tracking_base(workspaces))
-    return _tracking_class(workspaces)(url, artifact_uri, runql_profile=profile, **replica)
+    store_class = _tracking_class(bool(MLFLOW_ENABLE_WORKSPACES.get()))
+    return store_class(url, artifact_uri, runql_profile=profile, read_db_uri=_read_replica())
 
 
 def registry_store(store_uri: str) -> Any:
@@ -157,7 +155,7 @@ def registry_store(store_uri: str) -> Any:
         from mlflow.store.model_registry.sqlalchemy_workspace_store import WorkspaceAwareSqlAlchemyStore
 
         store_class = WorkspaceAwareSqlAlchemyStore
-    return store_class(database_url(store_uri), **_replica(store_class))
+    return store_class(database_url(store_uri), read_db_uri=_read_replica())
 
 
 def workspace_store(workspace_uri: str) -> Any:
@@ -169,29 +167,26 @@ def workspace_store(workspace_uri: str) -> Any:
     return SqlAlchemyStore(database_url(workspace_uri))
 
 
-def _replica(store_class: Any) -> dict[str, str]:
-    """``read_db_uri`` as MLflow's server builder passes it, for a store class that takes it."""
+def _read_replica() -> str | None:
+    """The read replica's URL the server was given (``--read-replica-backend-store-uri``), read as MLflow's
+    own server builders read it and passed to the store as they pass it, without a ``runql+`` prefix."""
     replica = os.environ.get(_READ_REPLICA_VARIABLE)
-    if not replica or "read_db_uri" not in inspect.signature(store_class.__init__).parameters:
-        return {}
-    return {"read_db_uri": database_url(replica)}
-
-
-def _tracking_base(workspaces: bool) -> type:
-    """The class MLflow's own builder chooses: its SQL tracking store, workspace-aware or not."""
-    if workspaces:
-        from mlflow.store.tracking.sqlalchemy_workspace_store import WorkspaceAwareSqlAlchemyStore
-
-        return cast(type, WorkspaceAwareSqlAlchemyStore)
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    return cast(type, SqlAlchemyStore)
+    return database_url(replica) if replica else None
 
 
 @functools.cache
 def _tracking_class(workspaces: bool) -> type:
-    """MLflow's SQL tracking store class (workspace-aware or not) with runql's searches in front."""
-    base = _tracking_base(workspaces)
+    """The class MLflow's own builder chooses (its SQL tracking store, workspace-aware or not), with
+    :class:`RunqlSearches` in front."""
+    base: Any
+    if workspaces:
+        from mlflow.store.tracking.sqlalchemy_workspace_store import WorkspaceAwareSqlAlchemyStore
+
+        base = WorkspaceAwareSqlAlchemyStore
+    else:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        base = SqlAlchemyStore
     return type(f"Runql{base.__name__}", (RunqlSearches, base), {"__module__": __name__})
 
 
@@ -221,6 +216,8 @@ class RunqlSearches:
     _experiment_where_clauses: Callable[[], list[Any]]
     _get_run_inputs: Callable[..., list[list[Any]]]
     _get_model_outputs_bulk: Callable[..., dict[str, list[Any]]]
+    _get_effective_experiment_trace_archival_retention_context: Callable[[], Any]
+    _to_experiment: Callable[[Any, Any], Any]
 
     def __init__(self, *args: Any, runql_profile: str = DEFAULT_PROFILE, **kwargs: Any) -> None:
         self.runql_profile = runql_profile
@@ -367,7 +364,8 @@ class RunqlSearches:
             compiled = _experiment_query(filter_string or "", _listed(order_by), self.runql_profile)
             offset = parse_page_token(page_token)
         stages = list(LifecycleStage.view_type_to_stages(view_type))
-        context = self._retention_context()
+        # What MLflow builds its experiment entities with (the trace archival retention in effect).
+        context = self._get_effective_experiment_trace_archival_retention_context()
         with self.ManagedSessionMaker() as session:
             statement = (
                 sa.select(SqlExperiment)
@@ -375,7 +373,7 @@ class RunqlSearches:
                 .where(SqlExperiment.lifecycle_stage.in_(stages), *self._experiment_where_clauses())
             )
             experiments = [
-                self._experiment_entity(row, context)
+                self._to_experiment(row, context)
                 for row in session.execute(statement).scalars(SqlExperiment).all()
             ]
         with _as_mlflow_errors():
@@ -383,16 +381,6 @@ class RunqlSearches:
         end = offset + max_results
         token = SearchExperimentsUtils.create_page_token(end) if end < len(selected) else None
         return selected[offset:end], token
-
-    def _retention_context(self) -> Any:
-        """What MLflow's experiment entities are built with (the trace archival retention), where the
-        installed MLflow has it."""
-        resolve = getattr(self, "_get_effective_experiment_trace_archival_retention_context", None)
-        return None if resolve is None else resolve()
-
-    def _experiment_entity(self, row: Any, context: Any) -> Any:
-        convert = getattr(self, "_to_experiment", None)
-        return row.to_mlflow_entity() if convert is None else convert(row, context)
 
 
 def _experiment_query(filter_string: str, order_by: list[str] | None, profile: str) -> CompiledQuery:

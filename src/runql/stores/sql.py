@@ -446,17 +446,24 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
 
     def _has_key(
         self, kind: str, name: str | sa.ColumnElement[Any], numeric: list[int], stages: list[str]
-    ) -> sa.Exists:
+    ) -> sa.ColumnElement[bool]:
         """Whether some run of the experiments ``numeric`` in ``stages`` has the ``kind`` key ``name``: a
         seek on the key table's primary key, which leads with ``key``, then the runs' primary key for
-        each entry until one is in the searched experiments."""
+        each entry until one is in the searched experiments. A scalar subquery with LIMIT 1 rather than
+        EXISTS: PostgreSQL turns an EXISTS correlated with the walk of :meth:`_keys_of` into a hash
+        join over the whole table, and evaluates this one per key."""
         runs, keyed = self.tables["runs"], self.tables[_KEY_TABLES[kind]]
-        return sa.exists().where(
-            keyed.c.key == name,
-            runs.c.run_uuid == keyed.c.run_uuid,
-            runs.c.experiment_id.in_(numeric),
-            runs.c.lifecycle_stage.in_(stages),
+        first = (
+            sa.select(sa.literal(1))
+            .where(
+                keyed.c.key == name,
+                runs.c.run_uuid == keyed.c.run_uuid,
+                runs.c.experiment_id.in_(numeric),
+                runs.c.lifecycle_stage.in_(stages),
+            )
+            .limit(1)
         )
+        return first.scalar_subquery().is_not(None)
 
     def _keys_of(
         self, connection: sa.Connection, kind: str, numeric: list[int], stages: list[str]
