@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 import runql
 from runql.engines.sql import Schema
 from runql.sources import schemes
+from runql.sources.mlflow_db import connect_url
 from runql.sources.schemes import scheme_kind, source_kind
 from runql.stores.sql import SqlStore
 
@@ -97,3 +100,12 @@ def test_without_sqlalchemy_a_database_names_the_extra(
         importlib.import_module("runql.stores.sql")
     with pytest.raises(runql.MissingDependencyError, match=r"runql\[mlflow-db\]"):
         runql.connect(url)
+
+
+def test_a_plugin_servers_url_is_its_database(tmp_path: Path) -> None:
+    """``runql+sqlite:///...``, the URL an `mlflow server` with runql's plugin is given, names a database."""
+    database = tmp_path / "mlflow.db"
+    with closing(sqlite3.connect(database)) as connection:
+        connection.execute("CREATE TABLE t (x)")
+    assert scheme_kind(f"runql+sqlite:///{database}") == "mlflow-db"
+    assert connect_url(f"runql+sqlite:///{database}")[1] == str(database)

@@ -178,3 +178,14 @@ def test_a_schema_is_checked_once_per_database(probed: Probed) -> None:
     finally:
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
     assert statements == []
+
+
+def test_a_key_only_another_experiment_or_a_deleted_run_has_is_warned_of(probed: Probed) -> None:
+    found = _search(probed, ["a"], "metrics.acc > 0.5 AND metrics.only_b > 0", [], ViewType.ACTIVE_ONLY)
+    assert [d.message for d in found] == [
+        "no run in the searched experiments has a metric 'acc'; did you mean 'accuracy'?",
+        "no run in the searched experiments has a metric 'only_b'",
+    ]
+    assert found[1].hint == "the runs' metrics are accuracy, loss"
+    assert len(_search(probed, ["a"], "params.gone = 'yes'", [], ViewType.ACTIVE_ONLY)) == 1
+    assert _search(probed, ["a"], "params.gone = 'yes'", [], ViewType.ALL) == []

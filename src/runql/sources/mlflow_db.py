@@ -50,7 +50,7 @@ from runql.model.entities import (
 )
 from runql.sources import rows as check
 from runql.sources.base import StoreRecords, dataset_inputs, local_path, url_scheme
-from runql.sources.schemes import DATABASE_SCHEMES
+from runql.sources.schemes import DATABASE_SCHEMES, RUNQL_PREFIX
 
 __all__ = ["DatabaseHistories", "missing_driver", "read_mlflow_db"]
 
@@ -92,6 +92,8 @@ _POSTGRES_DRIVERS = ("psycopg", "psycopg2")
 def connect_url(url_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     """The SQLAlchemy URL to connect with, and the name to show in errors (no password)."""
     text = os.fspath(url_or_path)
+    if text.startswith(RUNQL_PREFIX):  # the URL an `mlflow server` with runql's plugin is given
+        text = text[len(RUNQL_PREFIX) :]
     scheme = url_scheme(text).split("+")[0]
     if scheme in DATABASE_SCHEMES and scheme != "sqlite":
         return text, redact(text)

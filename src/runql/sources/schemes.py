@@ -20,7 +20,7 @@ from runql.common.redact import redact
 from runql.errors import StoreError
 from runql.sources.base import local_path, url_scheme
 
-__all__ = ["DATABASE_SCHEMES", "SCHEMES", "StoreKind", "scheme_kind", "source_kind"]
+__all__ = ["DATABASE_SCHEMES", "RUNQL_PREFIX", "SCHEMES", "StoreKind", "scheme_kind", "source_kind"]
 
 StoreKind = Literal["jsonl", "mlflow-dir", "mlflow-db", "mlflow"]
 """What a source is: a file :meth:`~runql.Workspace.save` wrote (``jsonl``), an MLflow file store
@@ -36,6 +36,8 @@ SCHEMES: Mapping[str, StoreKind] = MappingProxyType(
         "mysql": "mlflow-db",
         "mariadb": "mlflow-db",
         "mssql": "mlflow-db",
+        # runql+sqlite://, runql+postgresql://...: the database an `mlflow server` serves with runql's plugin.
+        "runql": "mlflow-db",
         # Tracking servers MLflow's client reaches (Azure ML through its MLflow plugin).
         "http": "mlflow",
         "https": "mlflow",
@@ -47,8 +49,11 @@ SCHEMES: Mapping[str, StoreKind] = MappingProxyType(
 )
 """The kind of store each URL scheme names. A path, or a ``file:`` URI, names what is there."""
 
-DATABASE_SCHEMES = tuple(scheme for scheme, kind in SCHEMES.items() if kind == "mlflow-db")
+DATABASE_SCHEMES = tuple(s for s, kind in SCHEMES.items() if kind == "mlflow-db" and s != "runql")
 """The URL schemes of MLflow's tracking databases."""
+
+RUNQL_PREFIX = "runql+"
+"""What MLflow's server is given before a database URL to serve it with runql's plugin."""
 
 # MLflow reads the bare word as Databricks' default profile.
 _BARE_SERVER_URIS = ("databricks",)

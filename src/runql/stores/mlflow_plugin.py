@@ -37,6 +37,7 @@ from runql.language.parser import parse_filter
 from runql.model.paging import parse_page_token
 from runql.profiles.catalog import get_profile
 from runql.profiles.compiled import CompiledQuery, compile_quietly
+from runql.sources.schemes import RUNQL_PREFIX
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -51,7 +52,7 @@ __all__ = [
     "workspace_store",
 ]
 
-SCHEME_PREFIX = "runql+"
+SCHEME_PREFIX = RUNQL_PREFIX
 """What a URI scheme starts with to be served by the plugin; the rest of the URI is the database's URL."""
 
 PROFILE_PARAMETER = "runql_profile"

@@ -3,7 +3,9 @@
 ``runql.connect("sqlite:///mlflow.db")`` (or a PostgreSQL URL) gives a :class:`~runql.stores.base.RunStore`:
 the Workspace's read methods, signatures and answers. A run search is one statement that selects the
 ids of one page (:mod:`runql.engines.sql`), then set-based statements that read the runs of that page
-only: their rows, params, tags, latest metrics and dataset inputs. Experiments are few: they are read
+only: their rows, params, tags, latest metrics and dataset inputs, fetched from the driver's cursor. A key
+the page lacks is looked up by index seeks on that key alone, for the absent-key warning (the keys of a kind
+are listed only when one is absent, to name the close ones). Experiments are few: they are read
 whole and searched in memory. A SQLite file is opened read-only; every search runs in one read-only
 transaction, so a store that MLflow writes at the same time gives a consistent answer. Each call takes
 a connection from the store's pool for its transaction, so threads may share a store: the pool's size
