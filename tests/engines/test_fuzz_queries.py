@@ -122,3 +122,49 @@ def test_search_raises_only_runql_errors(
     token = base64.b64encode(text.encode("utf-8", "surrogatepass")).decode("ascii")
     _only_runql_errors(lambda: runql.search(some_runs, page_token=token))
     _only_runql_errors(lambda: runql.search(some_runs, page_token=text))
+
+
+# -- the SQL stores -----------------------------------------------------------------------------------
+# Characters no database stores: a lone surrogate (which json.loads makes of a request body) and NUL
+# (which PostgreSQL's text refuses), in keys, values and order_by keys.
+_UNSTORABLE_KEYS = ["params.`a\ud800`", "tags.`k\x00`", "metrics.`m\udfff`"]
+_UNSTORABLE_VALUES = ["'\ud800'", "'a\x00b'"]
+_UNSTORABLE = [*_UNSTORABLE_KEYS, *_UNSTORABLE_VALUES, "\ud800", "\x00"]
+sql_texts = st.one_of(
+    hostile_texts,
+    st.lists(
+        st.tuples(st.sampled_from(_WORDS + _UNSTORABLE), st.sampled_from(_SPACES)), min_size=1, max_size=12
+    ).map(lambda parts: "".join(word + space for word, space in parts)),
+    st.builds(
+        lambda key, op, value: f"{key} {op} {value}",
+        st.sampled_from(["params.model", "tags.team", "metrics.auc", *_UNSTORABLE_KEYS]),
+        st.sampled_from(["=", "!=", "LIKE", "ILIKE", "RLIKE", "IN", "<", ">="]),
+        st.sampled_from(["'x'", "0.5", "('a', '\ud800')", *_UNSTORABLE_VALUES]),
+    ),
+)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def sql_store(request: pytest.FixtureRequest, workspace: runql.Workspace) -> Any:
+    """The sample's runs, logged by MLflow into a tracking database, searched in place."""
+    from support.mlflow_stores import log_with_mlflow
+
+    url = request.getfixturevalue(
+        "new_sqlite_database" if request.param == "sqlite" else "new_postgres_database"
+    )(mlflow_schema=True)
+    logged = log_with_mlflow(url, workspace.runs[:40], workspace.experiments)
+    with runql.connect(url) as store:
+        yield store, sorted(set(logged.experiments.values()))
+
+
+@FUZZ
+@given(text=sql_texts, profile=st.sampled_from(["mlflow", "extended"]))
+def test_sql_stores_raise_only_runql_errors(text: str, profile: str, sql_store: Any) -> None:
+    store, experiment_ids = sql_store
+    _only_runql_errors(lambda: store.search_runs_paged(experiment_ids, text, profile=profile))
+    _only_runql_errors(lambda: store.search_runs_paged(experiment_ids, order_by=[text], profile=profile))
+    _only_runql_errors(lambda: store.search_runs_paged([text], profile=profile))
+    _only_runql_errors(lambda: store.search_runs_paged(experiment_ids, page_token=text))
+    token = base64.b64encode(text.encode("utf-8", "surrogatepass")).decode("ascii")
+    _only_runql_errors(lambda: store.search_runs_paged(experiment_ids, page_token=token))
+    _only_runql_errors(lambda: store.search_experiments(filter_string=text, profile=profile))

@@ -239,6 +239,11 @@ _UNSTORABLE = {
 }
 
 
+def storable(text: str, dialect: str) -> bool:
+    """Whether a database of ``dialect`` can hold ``text`` (no lone surrogate; on PostgreSQL no NUL)."""
+    return _first_unstorable(text, dialect) < 0
+
+
 def _first_unstorable(text: str, dialect: str) -> int:
     """Where the first character of ``text`` that no stored string holds is, -1 when there is none."""
     found = _UNSTORABLE.get(dialect, _UNSTORABLE["sqlite"]).search(text)
@@ -338,7 +343,7 @@ class _Compiler:
         return self.tables["runs"]
 
     def storable(self, text: str) -> bool:
-        return _first_unstorable(text, self.dialect) < 0
+        return storable(text, self.dialect)
 
     # Each node's (true set, false set), as conditions on the current row of ``runs``.
 

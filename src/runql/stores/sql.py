@@ -40,7 +40,14 @@ else:
     sa = require("sqlalchemy", "mlflow-db", "searching an MLflow tracking database in SQL")
 
 from runql.common.redact import redact
-from runql.engines.sql import MLFLOW_SCHEMA, Schema, Tables, register_sqlite_functions, runs_select
+from runql.engines.sql import (
+    MLFLOW_SCHEMA,
+    Schema,
+    Tables,
+    register_sqlite_functions,
+    runs_select,
+    storable,
+)
 from runql.errors import ArgumentError, NotFoundError, StoreError
 from runql.language.ast import Entity, Key
 from runql.model.arguments import experiment_number
@@ -428,17 +435,21 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
         """One statement of index seeks, one per key ``named``: whether some searched run has it. Only a
         kind with a key absent has its every key listed, for the close keys its warning names."""
         numeric, stages = _experiment_numbers(experiment_ids), list(lifecycle_stages)
-        wanted = list(dict.fromkeys((_KIND_OF[key.entity], key.name) for key in named))
+        named_keys = list(dict.fromkeys((_KIND_OF[key.entity], key.name) for key in named))
+        # A key no database can hold is absent without asking (and could not be sent).
+        wanted = [(kind, name) for kind, name in named_keys if storable(name, self.dialect)]
+        absent = {kind for kind, name in named_keys if (kind, name) not in wanted}
         found: dict[str, frozenset[str]] = {kind: frozenset() for kind in _KEY_TABLES}
-        if not wanted:
+        if not named_keys:
             return KeySets(**found)
         with self._reading() as connection:
-            probes = [
-                self._has_key(kind, name, numeric, stages).label(f"k{i}")
-                for i, (kind, name) in enumerate(wanted)
-            ]
-            has = connection.execute(sa.select(*probes)).one()
-            absent = {kind for (kind, _), there in zip(wanted, has, strict=True) if not there}
+            if wanted:
+                probes = [
+                    self._has_key(kind, name, numeric, stages).label(f"k{i}")
+                    for i, (kind, name) in enumerate(wanted)
+                ]
+                has = connection.execute(sa.select(*probes)).one()
+                absent |= {kind for (kind, _), there in zip(wanted, has, strict=True) if not there}
             for kind in _KEY_TABLES:
                 if kind in absent:
                     found[kind] = self._keys_of(connection, kind, numeric, stages)
