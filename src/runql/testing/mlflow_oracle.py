@@ -27,15 +27,45 @@ from runql.testing.kit import row_id
 __all__ = [
     "MlflowUnavailableError",
     "SqliteStore",
+    "log_run_data",
     "mlflow_accepts",
     "mlflow_search",
     "mlflow_version",
+    "quiet_mlflow",
     "sqlite_store",
     "to_mlflow_experiment",
     "to_mlflow_run",
     "token_offset",
 ]
 
+
+
+def log_run_data(client: Any, entities: Any, run_id: str, run: Run, inputs: bool = True) -> list[Any]:
+    """Log what ``run`` holds into MLflow's run ``run_id`` through ``client`` (an ``MlflowClient``;
+    ``entities`` is ``mlflow.entities``): every metric point, the params, the dataset inputs (unless
+    ``inputs`` is false: a server without the endpoint) and the status with the end time. Returns the
+    dataset inputs logged, each once, as MLflow keeps them."""
+    e, info = entities, run.info
+    histories = run.data.histories.values()
+    points = [e.Metric(p.key, p.value, p.timestamp, p.step) for history in histories for p in history]
+    client.log_batch(run_id, metrics=points, params=[e.Param(k, v) for k, v in run.data.params.items()])
+    datasets = {(d.dataset.name, d.dataset.digest): d for d in run.inputs.dataset_inputs} if inputs else {}
+    if datasets:
+        client.log_inputs(
+            run_id,
+            datasets=[
+                e.DatasetInput(
+                    e.Dataset(d.dataset.name, d.dataset.digest, "local", d.dataset.source or ""),
+                    [e.InputTag(t.key, t.value) for t in d.tags],
+                )
+                for d in datasets.values()
+            ],
+        )
+    if info.end_time is not None:
+        client.set_terminated(run_id, info.status, end_time=info.end_time)
+    elif info.status != "RUNNING":
+        client.update_run(run_id, status=info.status)
+    return list(datasets.values())
 
 class MlflowUnavailableError(RunqlError, RuntimeError):
     """MLflow is needed for the differential layers and is not installed."""
@@ -207,35 +237,13 @@ class SqliteStore:
             experiment_id, start_time=info.start_time, tags=dict(run.data.tags), run_name=info.run_name
         )
         run_id = created.info.run_id
-        points = [
-            e.Metric(p.key, p.value, p.timestamp, p.step)
-            for history in run.data.histories.values()
-            for p in history
-        ]
-        params = [e.Param(k, v) for k, v in run.data.params.items()]
-        self.client.log_batch(run_id, metrics=points, params=params)
-        inputs = {(d.dataset.name, d.dataset.digest): d for d in run.inputs.dataset_inputs}
-        if inputs:
-            self.client.log_inputs(
-                run_id,
-                datasets=[
-                    e.DatasetInput(
-                        e.Dataset(d.dataset.name, d.dataset.digest, "local", d.dataset.source or ""),
-                        [e.InputTag(t.key, t.value) for t in d.tags],
-                    )
-                    for d in inputs.values()
-                ],
-            )
-        if info.end_time is not None:
-            self.client.set_terminated(run_id, info.status, end_time=info.end_time)
-        elif info.status != "RUNNING":
-            self.client.update_run(run_id, status=info.status)
+        logged_inputs = log_run_data(self.client, e, run_id, run)
         stored = self.client.get_run(run_id)
         data = RunData(params=dict(run.data.params), tags=dict(stored.data.tags))
         for history in run.data.histories.values():
             for point in history:
                 data.log(Metric(point.key, point.value, point.timestamp, point.step))
-        kept = RunInputs(list(inputs.values()))
+        kept = RunInputs(logged_inputs)
         return Run(
             RunInfo(
                 run_id=run_id,
@@ -262,12 +270,13 @@ class SqliteStore:
 @contextmanager
 def sqlite_store(workspaces: Sequence[Sequence[Run]]) -> Iterator[SqliteStore]:
     """A :class:`SqliteStore` of ``workspaces`` in a temporary folder, MLflow's logging and warnings quiet."""
-    with tempfile.TemporaryDirectory(prefix="runql-conformance-") as folder, _quiet():
+    with tempfile.TemporaryDirectory(prefix="runql-conformance-") as folder, quiet_mlflow():
         yield SqliteStore(workspaces, Path(folder))
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_mlflow() -> Iterator[None]:
+    """MLflow's and alembic's logs below errors, and warnings ignored, while the block runs."""
     loggers = [logging.getLogger(name) for name in ("mlflow", "alembic")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:

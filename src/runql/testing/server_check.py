@@ -36,7 +36,7 @@ from runql.language.ast import Query
 from runql.model.entities import LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs
 from runql.profiles.checker import check
 from runql.testing.kit import examples
-from runql.testing.mlflow_oracle import _quiet
+from runql.testing.mlflow_oracle import log_run_data, quiet_mlflow
 
 __all__ = [
     "CATEGORIES",
@@ -322,7 +322,6 @@ def _token_shape(token: str | None) -> str:
 def _log(server: _Server, prefix: str, generated: Sequence[Run], inputs: bool, created: list[str]) -> _Logged:
     """Log ``generated`` into one experiment: the first run is a parent of the second, the last one or
     two are deleted; returns the runs as the server keeps them."""
-    e = server.entities
     experiment_id = server.client.create_experiment(f"{prefix}-runs")
     created.append(experiment_id)
     kept: list[Run] = []
@@ -335,31 +334,7 @@ def _log(server: _Server, prefix: str, generated: Sequence[Run], inputs: bool, c
         run_id = server.client.create_run(
             experiment_id, start_time=info.start_time, tags=tags, run_name=info.run_name
         ).info.run_id
-        points = [
-            e.Metric(p.key, p.value, p.timestamp, p.step)
-            for history in run.data.histories.values()
-            for p in history
-        ]
-        params = [e.Param(k, v) for k, v in run.data.params.items()]
-        server.client.log_batch(run_id, metrics=points, params=params)
-        datasets = (
-            {(d.dataset.name, d.dataset.digest): d for d in run.inputs.dataset_inputs} if inputs else {}
-        )
-        if datasets:
-            server.client.log_inputs(
-                run_id,
-                datasets=[
-                    e.DatasetInput(
-                        e.Dataset(d.dataset.name, d.dataset.digest, "local", d.dataset.source or ""),
-                        [e.InputTag(t.key, t.value) for t in d.tags],
-                    )
-                    for d in datasets.values()
-                ],
-            )
-        if info.end_time is not None:
-            server.client.set_terminated(run_id, info.status, end_time=info.end_time)
-        elif info.status != "RUNNING":
-            server.client.update_run(run_id, status=info.status)
+        logged_inputs = log_run_data(server.client, server.entities, run_id, run, inputs)
         if index in deleted:
             server.client.delete_run(run_id)
         stored = server.client.get_run(run_id)
@@ -381,7 +356,7 @@ def _log(server: _Server, prefix: str, generated: Sequence[Run], inputs: bool, c
                     lifecycle_stage=stored.info.lifecycle_stage,
                 ),
                 data,
-                RunInputs(list(datasets.values())),
+                RunInputs(logged_inputs),
             )
         )
     return _Logged([experiment_id], kept)
@@ -578,7 +553,7 @@ def check_server(
     )
     # A suffix of its own per check: a deleted experiment keeps its name taken in MLflow's stores.
     prefix = f"runql-conform-{seed}-{uuid.uuid4().hex[:8]}"
-    with _http_environment(timeout), _quiet():
+    with _http_environment(timeout), quiet_mlflow():
         server = _Server(uri, timeout)
         created: list[str] = []
         try:
