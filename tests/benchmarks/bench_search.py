@@ -6,7 +6,8 @@
 For each size it builds a runql workspace and MLflow's entities from the same records, times the
 representative queries of ``workload.QUERIES`` (each without and with ``order_by=["metrics.auc DESC"]``)
 with runql's ``search_runs`` and MLflow's ``SearchUtils.filter`` + ``sort``, checks that both return
-the same run ids, and prints medians and ratios. The DataFrame row times runql's whole ``search_runs``
+the same run ids, and prints medians and ratios; ``--max-results 1000`` times the first page of 1,000
+runs (MLflow's answer cut to the same length). The DataFrame row times runql's whole ``search_runs``
 (search and frame) against MLflow's frame building alone, over the same 10,000 runs. MLflow is
 skipped above ``--mlflow-max`` runs (its entities for a million runs do not fit this machine's memory
 next to runql's). Needs the test extra.
@@ -81,7 +82,7 @@ def row(name: str, ours: float, theirs: float | None, note: str = "") -> None:
     print(f"  {name:<44} {ours * 1e3:12.3f} {their_text} {ratio}  {note}")
 
 
-def bench(size: int, mlflow_max: int, repeat: int) -> None:
+def bench(size: int, mlflow_max: int, repeat: int, page: int | None) -> None:
     records = run_records(size)
     experiments = [{"experiment_id": e, "name": f"experiment {e}"} for e in EXPERIMENTS]
     with_mlflow = size <= mlflow_max
@@ -104,6 +105,7 @@ def bench(size: int, mlflow_max: int, repeat: int) -> None:
     print(f"  {'memory per run':<44} {per_run:>10,.0f} B {their_per_run:>12}")
 
     ids = [r["run_id"] for r in records]
+    limit = {} if page is None else {"max_results": page}
     from mlflow.utils.search_utils import SearchUtils
 
     for name, template in QUERIES:
@@ -112,7 +114,11 @@ def bench(size: int, mlflow_max: int, repeat: int) -> None:
 
             def ours(f: str = filter_string, o: list[str] = order_by) -> list[Any]:
                 return workspace.search_runs(
-                    filter_string=f, order_by=o, search_all_experiments=True, output_format="list"
+                    filter_string=f,
+                    order_by=o,
+                    search_all_experiments=True,
+                    output_format="list",
+                    **limit,
                 )
 
             ours_s = median_seconds(ours, repeat)
@@ -122,7 +128,7 @@ def bench(size: int, mlflow_max: int, repeat: int) -> None:
                 continue
 
             def theirs(f: str = filter_string, o: list[str] = order_by) -> list[Any]:
-                return SearchUtils.sort(SearchUtils.filter(theirs_runs, f), o)
+                return SearchUtils.sort(SearchUtils.filter(theirs_runs, f), o)[:page]
 
             theirs_s = median_seconds(theirs, max(1, repeat // 3))
             same = [r.info.run_id for r in ours()] == [r.info.run_id for r in theirs()]
@@ -133,7 +139,11 @@ def bench(size: int, mlflow_max: int, repeat: int) -> None:
         "three-clause AND + order_by",
         median_seconds(
             lambda: workspace.search_runs(
-                filter_string=three, order_by=ORDER, search_all_experiments=True, output_format="list"
+                filter_string=three,
+                order_by=ORDER,
+                search_all_experiments=True,
+                output_format="list",
+                **limit,
             ),
             repeat,
         ),
@@ -164,9 +174,10 @@ def main() -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000])
     parser.add_argument("--mlflow-max", type=int, default=100_000, help="largest size MLflow is run on")
     parser.add_argument("--repeat", type=int, default=9, help="timed repetitions per row (median)")
+    parser.add_argument("--max-results", type=int, default=None, help="runs per search (default: all)")
     args = parser.parse_args()
     for size in args.sizes:
-        bench(size, args.mlflow_max, args.repeat)
+        bench(size, args.mlflow_max, args.repeat, args.max_results)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import runql
 from runql import strategies as rst
 from runql.engines.aggregates import history_value
-from runql.engines.columnar import ColumnarRuns
+from runql.engines.columnar import ColumnarRuns, _sort_arrays
 from runql.engines.reference import filter_runs, sort_runs
 from runql.language.ast import Aggregate, Entity, Key
 from runql.model.frames import runs_to_frame
@@ -138,3 +138,60 @@ def test_history_columns_equal_the_rule_run_by_run(histories: list[list[Any]], s
             assert column.present_mask[row], (aggregate, row)
             found = float(column.values[row])
             assert found == expected or (math.isnan(found) and math.isnan(expected)), (aggregate, row)
+
+
+# -- the first rows of a page: candidates by the first key, against sorting every run ---------------
+
+_TIED_NUMBERS = st.sampled_from([0.0, -0.0, 1.0, -1.0, float("nan"), float("inf"), float("-inf")])
+_ORDER_KEYS = [
+    "metrics.m",  # few values, NaN, infinities, often missing: ties at any cut
+    "metrics.n",
+    "params.p",  # strings: ordered by rank
+    "tags.t",
+    "attributes.end_time",  # no run has one: every run ties in the missing tier
+    "metrics.nobody",  # no run has it: no column, so the next key comes first
+    "attributes.start_time",
+    "attributes.run_id",
+]
+
+
+@st.composite
+def _tied_runs(draw: st.DrawFn) -> list[runql.Run]:
+    count = draw(st.integers(1, 80))
+    # How many runs have each key, from none to all: a few values ahead of many missing ones is where a
+    # cut on the value alone would go wrong.
+    density = draw(st.integers(0, 8))
+
+    def has() -> bool:
+        return draw(st.integers(0, 7)) < density
+
+    runs = []
+    for index in range(count):
+        metrics = {k: draw(_TIED_NUMBERS) for k in ("m", "n") if has()}
+        params = {"p": draw(st.sampled_from(["a", "b", "B", ""]))} if has() else {}
+        tags = {"t": draw(st.sampled_from(["x", "y"]))} if has() else {}
+        record = {"run_id": f"r{draw(st.integers(0, 999)):03}{index}", "start_time": draw(st.integers(0, 2))}
+        runs.append(run_from_record({**record, "metrics": metrics, "params": params, "tags": tags}))
+    return runs
+
+
+@settings(max_examples=400, derandomize=True)
+@given(data=st.data())
+def test_the_first_rows_equal_those_of_sorting_every_run(data: st.DataObject) -> None:
+    runs = data.draw(_tied_runs())
+    keys = data.draw(st.lists(st.sampled_from(_ORDER_KEYS), min_size=1, max_size=3))
+    order_by = runql.parse_order_by([f"{k} {data.draw(st.sampled_from(['ASC', 'DESC']))}" for k in keys])
+    store = ColumnarRuns(runs)
+    every = store.search(None, order_by)
+    # k at, just before and just after the end of a group tied on the first key, or anywhere.
+    first_key = store.column(order_by[0].key)
+    boundaries = [len(runs)]
+    if first_key is not None:
+        value_key, tier = (a.tolist() for a in _sort_arrays(first_key, order_by[0].descending, every))
+        tied = list(zip(tier, value_key, strict=True))
+        boundaries = [i for i in range(1, len(runs)) if tied[i] != tied[i - 1]]
+    anchor = data.draw(st.sampled_from(boundaries or [len(runs)]))
+    first = data.draw(st.sampled_from([anchor - 1, anchor, anchor + 1]) | st.integers(0, len(runs) + 1))
+    found = store.search(None, order_by, first=first)
+    assert found[:first].tolist() == every[:first].tolist()
+    assert sorted(found.tolist()) == sorted(every.tolist())

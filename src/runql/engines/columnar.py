@@ -52,6 +52,9 @@ Indices = npt.NDArray[np.intp]
 
 _STRING_ATTRIBUTES = tuple(sorted(RUN_STRING_ATTRIBUTES))
 _NUMERIC_ATTRIBUTES = tuple(sorted(RUN_NUMERIC_ATTRIBUTES))
+# A page this small against the selection sorts only its candidates; a larger one gains little over
+# sorting every selected run, and ties at the cut can make its candidates nearly all of them.
+_TOP_FRACTION = 4
 
 _COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
     Op.EQ: operator.eq,
@@ -480,31 +483,45 @@ class ColumnarRuns:
         return self._natural_order
 
     def search(
-        self, expr: Expr | None, order_by: Sequence[SortKey] = (), within: Mask | None = None
+        self,
+        expr: Expr | None,
+        order_by: Sequence[SortKey] = (),
+        within: Mask | None = None,
+        first: int | None = None,
     ) -> Indices:
         """Row numbers of the runs ``expr`` selects (restricted to ``within``) in MLflow's order: the
         order_by keys, then start_time DESC, run_id ASC. Missing values and NaN sort last in both
-        directions (values, then NaN, then missing)."""
+        directions (values, then NaN, then missing). With ``first``, only the first ``first`` rows are
+        in that order; the others follow in no promised order (a page needs only its own end sorted)."""
         selected = self.mask(expr)
         if within is not None:
             selected = selected & within  # never in place: a mask may be a column's own array
         natural = self._natural()
         rows = natural[selected[natural]]  # the selected rows, already in the natural order
-        keys: list[npt.NDArray[Any]] = []
-        for sort_key in reversed(order_by):
+        columns: list[tuple[Column, bool]] = []
+        for sort_key in order_by:
             column = self.column(sort_key.key)
             if column is None:
                 if sort_key.key.entity is Entity.DATASET:
                     raise EvaluationError("runs cannot be ordered by datasets", code="unsupported-order-by")
                 continue
-            keys.extend(_sort_arrays(column, sort_key.descending, rows))
-        # lexsort is stable, so rows that tie on every key keep the natural order.
-        return rows[np.lexsort(keys)] if keys else rows
+            columns.append((column, sort_key.descending))
+        if not columns:
+            return rows
+        if first is not None and first > 0 and first * _TOP_FRACTION < len(rows):
+            candidates = _candidates(*columns[0], rows, first)
+            head = candidates[_lexsorted(columns, rows[candidates])]
+            rest = np.ones(len(rows), dtype=bool)
+            rest[head] = False
+            return np.concatenate([rows[head], rows[rest]])
+        return rows[_lexsorted(columns, rows)]
 
-    def select(self, compiled: CompiledQuery, within: Mask | None = None) -> Selection:
-        """The runs ``compiled`` selects among ``within``, in its order, read only when a page of them
-        is taken."""
-        return Selection(self, self.search(compiled.query.filter, compiled.query.order_by, within))
+    def select(
+        self, compiled: CompiledQuery, within: Mask | None = None, first: int | None = None
+    ) -> Selection:
+        """The runs ``compiled`` selects among ``within``, in its order (only the first ``first`` when
+        given, as :meth:`search` says), read only when a page of them is taken."""
+        return Selection(self, self.search(compiled.query.filter, compiled.query.order_by, within, first))
 
     def frame(self, rows: Indices) -> pd.DataFrame:
         """The DataFrame of ``rows`` as ``mlflow.search_runs`` lays it out, read from the columns."""
@@ -571,6 +588,28 @@ class Selection(Sequence[Any]):
         if isinstance(index, slice):
             return [self._runs[row] for row in self._rows[index].tolist()]
         return self._runs[self._rows[index]]
+
+
+def _lexsorted(columns: Sequence[tuple[Column, bool]], rows: Indices) -> Indices:
+    """Positions in ``rows`` in the order of ``columns`` (column, descending), the first key most
+    significant; lexsort is stable, so rows that tie on every key keep their order in ``rows``."""
+    keys: list[npt.NDArray[Any]] = []
+    for column, descending in reversed(columns):
+        keys.extend(_sort_arrays(column, descending, rows))
+    return np.lexsort(keys)
+
+
+def _candidates(column: Column, descending: bool, rows: Indices, first: int) -> Indices:
+    """Positions in ``rows`` (ascending) of every row that can be among the ``first`` of the order whose
+    most significant key is ``column``: those at or before the ``first``-th row on that key alone,
+    ties at the cut included, so sorting them by every key gives the same first rows as sorting all."""
+    value_key, tier = _sort_arrays(column, descending, rows)
+    # One array ordered as (tier, value): a row outside the value tier gets a key no value passes. A
+    # value equal to it (an infinity) only adds candidates, which the full sort of them then places.
+    beyond = np.inf if value_key.dtype.kind == "f" else np.iinfo(value_key.dtype).max
+    combined = np.where(tier == TIER_VALUE, value_key, beyond)
+    cut = combined[np.argpartition(combined, first - 1)[first - 1]]
+    return np.flatnonzero(combined <= cut)
 
 
 def _sort_arrays(column: Column, descending: bool, rows: Indices) -> list[npt.NDArray[Any]]:

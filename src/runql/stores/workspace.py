@@ -514,8 +514,10 @@ class Workspace(RunStore[CompiledQuery, None]):
         store = self._columns()
         within = store.among("experiment_id", experiment_ids)
         within &= store.among("lifecycle_stage", view.stages)
-        rows = store.search(query.query.filter, query.query.order_by, within)
         stop = None if size is None else start + size
+        # Only the rows up to the page's end need their order; every selected row still counts for
+        # the next page token and for the keys the selection holds.
+        rows = store.search(query.query.filter, query.query.order_by, within, first=stop)
         return _Selected(
             Selection(store, rows),
             Selection(store, rows[start:stop]),
