@@ -211,9 +211,8 @@ def test_a_repeated_key_is_ordered_by_once(sorted_database: Database) -> None:
     def statement(order_by: list[str]) -> str:
         compiled = runql.compile("", order_by, profile="extended")
         tables, dialect = sorted_database.store.tables, sorted_database.store.dialect
-        experiments = [int(sorted_database.experiment)]
-        found = runs_select(compiled, tables, dialect, experiment_ids=experiments, lifecycle_stages=["active"])
-        return str(found)
+        ids = [int(sorted_database.experiment)]
+        return str(runs_select(compiled, tables, dialect, experiment_ids=ids, lifecycle_stages=["active"]))
 
     once = statement(["max(metrics.h0)"])
     with pytest.warns(runql.QueryWarning, match="duplicate-order-by"):
