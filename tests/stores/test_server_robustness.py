@@ -301,10 +301,26 @@ def test_a_server_that_stalls_after_its_health_check_meets_the_deadline(serve: A
 
 @pytest.mark.usefixtures("mlflows_retries")
 def test_a_server_that_answers_500_fails_at_the_deadline_not_after_mlflows_retries(serve: Any) -> None:
-    server = serve(lambda r: None if r.endpoint == "health" else (500, {"error_code": "INTERNAL_ERROR"}))
+    failing = threading.Event()
+    failing.set()
+
+    def answer(request: Request) -> Reply | None:
+        if request.endpoint == "health":
+            return None
+        if failing.is_set():
+            return 500, {"error_code": "INTERNAL_ERROR"}
+        return 400, {"message": "the test is over"}  # not retried: the call left behind ends
+
+    server = serve(answer)
+    before = set(threading.enumerate())
     with pytest.raises(runql.StoreError) as caught:
         ServerStore(server.url(), deadline=0.2).search_runs_paged(["1"])
     assert caught.value.code == "server-timeout"
+    # The call left behind goes on retrying with MLflow's back-off until it is answered otherwise: let it
+    # end here, not in a later test.
+    failing.clear()
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=60)
 
 
 def test_the_deadline_has_a_default_and_can_be_set_or_removed(serve: Any) -> None:
