@@ -26,7 +26,6 @@ from __future__ import annotations
 import gc
 import math
 import os
-import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -183,11 +182,18 @@ class DatabaseHistories:
             self._made = _engine(self._sa, self._target, self.where)
         return self._made
 
+    @staticmethod
+    def _storable(engine: Any, key: str) -> bool:
+        # Imported here: the engine's module needs SQLAlchemy, which this module imports only when reading.
+        from runql.engines.sql import storable
+
+        return storable(key, engine.dialect.name)
+
     def history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of metric ``key`` of run ``run_id`` in table ``metrics`` (empty if none)."""
-        if not _storable(key):
-            return []
         engine = self._engine()
+        if not self._storable(engine, key):  # never logged, and the driver could not even send it
+            return []
         sa, metrics = self._sa, _metrics_table(self._sa)
         # The key is compared as an expression, which no index holds: SQLite, without statistics, would
         # otherwise walk the primary key (key, timestamp, ...) through that key's points of every run,
@@ -219,9 +225,9 @@ class DatabaseHistories:
     ) -> dict[str, dict[str, list[Metric]]]:
         """Every point of the metrics ``keys`` (None: of every metric) of the runs ``run_ids``, by run id
         and key (runs without points left out), read in a few statements rather than one per run."""
-        if keys is not None:
-            keys = [key for key in keys if _storable(key)]
         engine = self._engine()
+        if keys is not None:
+            keys = [key for key in keys if self._storable(engine, key)]
         sa, metrics = self._sa, _metrics_table(self._sa)
         found: defaultdict[str, dict[str, list[Metric]]] = defaultdict(dict)
         points = sa.select(*(metrics.c[c] for c in _POINT_COLUMNS)).order_by(
@@ -244,16 +250,6 @@ class DatabaseHistories:
                 with _driver_rows(connection, query) as chunks:
                     _add_points(chunks, found, self.where)
         return dict(found)
-
-
-# A lone surrogate cannot be encoded for any database driver, nor NUL stored in PostgreSQL's text: a key
-# holding one was never logged, and asking for it would raise the driver's error.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def _storable(key: str) -> bool:
-    """Whether a metric may be named ``key`` in a database (a key no database holds has no points)."""
-    return _UNSTORABLE.search(key) is None
 
 
 def _metrics_table(sa: Any) -> Any:
