@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SHOWN_LIMIT", "redact", "shown"]
+__all__ = ["SHOWN_LIMIT", "redact", "shown", "shown_value"]
 
 # scheme://userinfo@ where userinfo runs to the last '@' before the path: a password may hold '@'
 # (unescaped, as people type them), which a split at the first '@' would show the tail of.
@@ -66,3 +66,8 @@ def shown(text: str, limit: int = SHOWN_LIMIT) -> str:
     if len(text) > limit:
         cut += f"... ({len(text):,} characters)"
     return cut
+
+
+def shown_value(value: object) -> str:
+    """Any value for a message: its repr on one bounded line (a hostile record may hold megabytes)."""
+    return shown(repr(value), 80)

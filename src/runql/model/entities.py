@@ -17,7 +17,7 @@ from enum import IntEnum
 from itertools import repeat
 from typing import Any, Protocol, overload
 
-from runql.common.redact import shown
+from runql.common.redact import shown_value
 from runql.errors import ArgumentError
 
 __all__ = [
@@ -99,7 +99,7 @@ _VIEW_NUMBERS = frozenset(int(view) for view in ViewType)
 
 def _view_type_error(value: Any, where: str) -> ArgumentError:
     return ArgumentError(
-        f"unknown view type {shown(repr(value))}: the views are 'active_only' (or 'active'), 'deleted_only' "
+        f"unknown view type {shown_value(value)}: the views are 'active_only' (or 'active'), 'deleted_only' "
         "(or 'deleted') and 'all', in any case, or ViewType.ACTIVE_ONLY (1), DELETED_ONLY (2) and ALL (3)",
         code="bad-view-type",
         where=where,

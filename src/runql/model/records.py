@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runql.common.redact import shown_value
 from runql.model.entities import (
     DATASET_CONTEXT_TAG,
     RUN_NAME_TAG,
@@ -28,13 +29,6 @@ from runql.model.entities import (
     history_of,
     latest_metric,
 )
-
-
-def _shown(value: Any) -> str:
-    """A value for an error message: its repr, cut short (a hostile record may hold megabytes)."""
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:77]}..."
-
 
 _LIFECYCLE = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
 _INFO_FIELDS = (
@@ -65,7 +59,7 @@ def metric_value(value: Any) -> float:
     if isinstance(value, str) and value in _NON_FINITE:
         return _NON_FINITE[value]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"a metric value must be a number, not {_shown(value)}")
+        raise ValueError(f"a metric value must be a number, not {shown_value(value)}")
     return float(value)
 
 
@@ -81,9 +75,9 @@ def _optional_int(value: Any, what: str, limit: int = TIME_LIMIT) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{what} must be milliseconds since the epoch (an int), not {_shown(value)}")
+        raise ValueError(f"{what} must be milliseconds since the epoch (an int), not {shown_value(value)}")
     if not -limit <= value < limit:
-        raise ValueError(f"{what} must be between -{limit} and {limit}, not {_shown(value)}")
+        raise ValueError(f"{what} must be between -{limit} and {limit}, not {shown_value(value)}")
     return int(value)
 
 
@@ -104,7 +98,7 @@ def check_text(value: Any, what: str) -> str | None:
 def _optional_text(value: Any, what: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    raise ValueError(f"{what} must be a string, not {_shown(value)}")
+    raise ValueError(f"{what} must be a string, not {shown_value(value)}")
 
 
 def _one_of(value: Any, allowed: Sequence[str], default: str, what: str) -> str:
@@ -112,14 +106,14 @@ def _one_of(value: Any, allowed: Sequence[str], default: str, what: str) -> str:
     if value is None or value == "":
         return default
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {_shown(value)}")
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {shown_value(value)}")
     return value
 
 
 def _identifier(value: Any, what: str) -> str:
     """An id given as a string or an integer, as a string."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError(f"{what} must be a string, not {_shown(value)}")
+        raise ValueError(f"{what} must be a string, not {shown_value(value)}")
     return str(value)
 
 
@@ -133,7 +127,7 @@ def _history(key: str, raw: Any, default_timestamp: int) -> History | list[Metri
         for step, item in enumerate(raw):
             if isinstance(item, Mapping):
                 if "value" not in item:
-                    raise ValueError(f"a point of metric {key!r} has no 'value': {_shown(item)}")
+                    raise ValueError(f"a point of metric {key!r} has no 'value': {shown_value(item)}")
                 timestamp = _optional_int(item.get("timestamp"), "a metric timestamp", _INT64)
                 values.append(metric_value(item["value"]))
                 timestamps.append(default_timestamp if timestamp is None else timestamp)
@@ -163,16 +157,16 @@ def _strings(raw: Any, what: str) -> dict[str, str]:
             else [(item.key, item.value) for item in raw]
         )
     except (AttributeError, TypeError, ValueError):
-        raise ValueError(f"{what}s must be a mapping of names to values, not {_shown(raw)}") from None
+        raise ValueError(f"{what}s must be a mapping of names to values, not {shown_value(raw)}") from None
     out = {}
     for key, value in items:
         if not isinstance(key, str):
-            raise ValueError(f"{what} keys must be strings, not {_shown(key)}")
+            raise ValueError(f"{what} keys must be strings, not {shown_value(key)}")
         if isinstance(value, str):
             out[key] = value
         elif isinstance(value, (Mapping, list, tuple, set, frozenset)):
             # A number becomes its text, as MLflow logs it; a container is a mistake, not a value.
-            raise ValueError(f"{what} {key!r} must be a string, not {_shown(value)}")
+            raise ValueError(f"{what} {key!r} must be a string, not {shown_value(value)}")
         else:
             out[key] = str(value)
     return out
@@ -184,10 +178,10 @@ def _dataset_input(raw: Any) -> DatasetInput:
     if isinstance(raw, Mapping):
         source = raw.get("dataset", raw)
         if not isinstance(source, Mapping):
-            raise ValueError(f"an input's dataset must be a mapping, not {_shown(source)}")
+            raise ValueError(f"an input's dataset must be a mapping, not {shown_value(source)}")
         name = source.get("name")
         if isinstance(name, bool) or not isinstance(name, (str, int, float)):
-            raise ValueError(f"a dataset needs a 'name' string, not {_shown(name)}")
+            raise ValueError(f"a dataset needs a 'name' string, not {shown_value(name)}")
         digest = source.get("digest")
         dataset = Dataset(
             name=str(name),
@@ -202,7 +196,7 @@ def _dataset_input(raw: Any) -> DatasetInput:
             tags.setdefault(DATASET_CONTEXT_TAG, _identifier(raw["context"], "an input context"))
         return DatasetInput(dataset, [InputTag(k, v) for k, v in tags.items()])
     if not hasattr(raw, "dataset"):
-        raise ValueError(f"an input must be a mapping with a 'dataset', not {_shown(raw)}")
+        raise ValueError(f"an input must be a mapping with a 'dataset', not {shown_value(raw)}")
     ds = raw.dataset
     return DatasetInput(
         Dataset(
@@ -240,7 +234,7 @@ def run_from_record(record: Mapping[str, Any] | Any, artifact_root: str | None =
     # every search that reads it later.
     run_id = record.get("run_id")
     if not isinstance(run_id, str) or not run_id:
-        raise ValueError(f"a run record needs a non-empty string 'run_id', got {_shown(run_id)}")
+        raise ValueError(f"a run record needs a non-empty string 'run_id', got {shown_value(run_id)}")
     start_time = _optional_int(record.get("start_time"), "start_time")
     end_time = _optional_int(record.get("end_time"), "end_time")
     tags = _strings(record.get("tags"), "tag")
@@ -271,11 +265,11 @@ def run_from_record(record: Mapping[str, Any] | Any, artifact_root: str | None =
     raw_metrics = record.get("metrics") or {}
     # type() first: isinstance against an ABC costs more than the rest of a small record.
     if type(raw_metrics) is not dict and not isinstance(raw_metrics, Mapping):
-        raise ValueError(f"metrics must be a mapping of names to values, not {_shown(raw_metrics)}")
+        raise ValueError(f"metrics must be a mapping of names to values, not {shown_value(raw_metrics)}")
     default_ts = start_time or 0
     for key, raw in raw_metrics.items():
         if not isinstance(key, str):
-            raise ValueError(f"metric keys must be strings, not {_shown(key)}")
+            raise ValueError(f"metric keys must be strings, not {shown_value(key)}")
         if type(raw) is float or (type(raw) is int) or (type(raw) is str and raw in _NON_FINITE):
             data.metrics[key] = metric_value(raw)  # a plain value: no history to keep
             continue
@@ -286,7 +280,7 @@ def run_from_record(record: Mapping[str, Any] | Any, artifact_root: str | None =
     if type(raw_inputs) is not list and (
         isinstance(raw_inputs, (str, bytes, Mapping)) or not isinstance(raw_inputs, Sequence)
     ):
-        raise ValueError(f"inputs must be a list of dataset inputs, not {_shown(raw_inputs)}")
+        raise ValueError(f"inputs must be a list of dataset inputs, not {shown_value(raw_inputs)}")
     inputs = RunInputs([_dataset_input(item) for item in raw_inputs])
     return Run(info, data, inputs)
 
@@ -327,7 +321,7 @@ def experiment_from_record(record: Mapping[str, Any] | Any) -> Experiment:
         get = lambda name, default=None: getattr(record, name, default)  # noqa: E731
     experiment_id = get("experiment_id")
     if experiment_id is None or str(experiment_id) == "":
-        raise ValueError(f"an experiment record needs an 'experiment_id', got {_shown(experiment_id)}")
+        raise ValueError(f"an experiment record needs an 'experiment_id', got {shown_value(experiment_id)}")
     experiment_id = _identifier(experiment_id, "experiment_id")
     creation_time = _optional_int(get("creation_time"), "creation_time")
     name = get("name")
@@ -398,7 +392,7 @@ def _keyed_by_strings(mapping: Mapping[Any, Any], what: str, owner: str) -> dict
     "null", and the file would read back as another run."""
     for key in mapping:
         if not isinstance(key, str):
-            raise ValueError(f"{owner}: {what} keys must be strings, not {_shown(key)}; not saved")
+            raise ValueError(f"{owner}: {what} keys must be strings, not {shown_value(key)}; not saved")
     return dict(mapping)
 
 

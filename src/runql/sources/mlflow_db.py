@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import quote
 
 from runql.common.optional import install_hint, progress_bar, require
-from runql.common.redact import redact
+from runql.common.redact import redact, shown_value
 from runql.errors import MissingDependencyError, StoreError
 from runql.model.entities import (
     History,
@@ -498,7 +498,7 @@ class _Reader:
 
     def _orphan(self, table: str, run_id: Any) -> StoreError:
         return StoreError(
-            f"table {table!r} has a row for run {check.shown_value(run_id)}, which is not in table 'runs'",
+            f"table {table!r} has a row for run {shown_value(run_id)}, which is not in table 'runs'",
             where=self.where,
         )
 
@@ -687,9 +687,9 @@ class _Reader:
                         continue  # model inputs and outputs: not part of run search
                     dataset = datasets.get(source_id)
                     if dataset is None:
-                        named = check.shown_value(source_id)
+                        named = shown_value(source_id)
                         raise StoreError(
-                            f"input {check.shown_value(input_id)} names dataset {named}, which is not in "
+                            f"input {shown_value(input_id)} names dataset {named}, which is not in "
                             "table 'datasets'",
                             where=self.where,
                         )

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from runql.common.optional import progress_bar, require
+from runql.common.redact import shown_value
 from runql.errors import StoreError
 from runql.model.entities import LifecycleStage, RunStatus
 from runql.model.records import TIME_LIMIT
@@ -135,7 +136,9 @@ def _optional_int(meta: dict[str, Any], key: str, where: Path) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise StoreError(f"{key} must be an integer (milliseconds), not {_shown(value)}", where=str(where))
+        raise StoreError(
+            f"{key} must be an integer (milliseconds), not {shown_value(value)}", where=str(where)
+        )
     if not -TIME_LIMIT <= value < TIME_LIMIT:
         raise StoreError(
             f"{key} must be between -{TIME_LIMIT} and {TIME_LIMIT}, not {value}", where=str(where)
@@ -143,16 +146,12 @@ def _optional_int(meta: dict[str, Any], key: str, where: Path) -> int | None:
     return value
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:77]}..."
-
 
 def _optional_text(meta: dict[str, Any], key: str, where: Path) -> str | None:
     value = meta.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise StoreError(f"{key} must be a string, not {_shown(value)}", where=str(where))
+    raise StoreError(f"{key} must be a string, not {shown_value(value)}", where=str(where))
 
 
 def _scalar_mapping(value: Any, what: str, where: Path) -> dict[str, str]:
@@ -160,12 +159,12 @@ def _scalar_mapping(value: Any, what: str, where: Path) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise StoreError(f"{what} must be a mapping, not {_shown(value)}", where=str(where))
+        raise StoreError(f"{what} must be a mapping, not {shown_value(value)}", where=str(where))
     out = {}
     for key, item in value.items():
         if isinstance(key, (dict, list)) or isinstance(item, (dict, list)):
             raise StoreError(
-                f"{what} must map names to plain values, not {_shown({key: item})}", where=str(where)
+                f"{what} must map names to plain values, not {shown_value({key: item})}", where=str(where)
             )
         out[str(key)] = str(item)
     return out
@@ -402,7 +401,7 @@ class _FileStore:
         if isinstance(status, int) and status in STATUS_NUMBERS:
             status = STATUS_NUMBERS[status]
         elif not isinstance(status, str) or status not in RunStatus.ALL:
-            raise StoreError(f"unknown run status {_shown(status)}", where=str(where))
+            raise StoreError(f"unknown run status {shown_value(status)}", where=str(where))
         stage = _stage(meta, where)
         tags = self._values(folder / "tags")
         return {
@@ -471,14 +470,14 @@ class _FileStore:
 def _identifier(value: Any, where: Path, what: str = "experiment_id") -> str:
     """An id or name: YAML reads an unquoted 12 as an int, so ints are taken as their text."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise StoreError(f"{what} must be a string, not {_shown(value)}", where=str(where))
+        raise StoreError(f"{what} must be a string, not {shown_value(value)}", where=str(where))
     return str(value)
 
 
 def _stage(meta: dict[str, Any], where: Path) -> str:
     stage = meta.get("lifecycle_stage") or LifecycleStage.ACTIVE
     if stage not in (LifecycleStage.ACTIVE, LifecycleStage.DELETED):
-        raise StoreError(f"unknown lifecycle_stage {_shown(stage)}", where=str(where))
+        raise StoreError(f"unknown lifecycle_stage {shown_value(stage)}", where=str(where))
     return str(stage)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from runql.common.redact import shown
+from runql.common.redact import shown, shown_value
 from runql.errors import StoreError
 from runql.model.entities import LifecycleStage, Metric, RunStatus
 from runql.model.records import TIME_LIMIT
@@ -36,7 +36,6 @@ __all__ = [
     "row_place",
     "run_id",
     "run_status",
-    "shown_value",
     "text",
     "time_ms",
     "undecodable",
@@ -45,19 +44,13 @@ __all__ = [
 LIFECYCLE_STAGES = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
 
 # Characters of a value a message quotes: a hostile row may hold megabytes.
-_SHOWN = 80
-
-
-def shown_value(value: object) -> str:
-    """A value of a row, for a message: its repr on one line, cut."""
-    return shown(repr(value), _SHOWN)
 
 
 def row_place(where: str, table: str, row_id: object, noun: str = "run") -> str:
     """Where a row is, for a message: the store ``where``, the table, and the row by the id it holds
     (``noun`` says what the id names: a run, an experiment, an input, a dataset)."""
     named = row_id if isinstance(row_id, str) else repr(row_id)
-    return f"{where}, table {table}, {noun} {shown(named, _SHOWN)}"
+    return f"{where}, table {table}, {noun} {shown(named, 80)}"
 
 
 def bad_row(where: str, table: str, row_id: object, error: ValueError, noun: str = "run") -> StoreError:
