@@ -40,7 +40,7 @@ from runql.language.ast import (
     Span,
 )
 from runql.language.parser import parse, parse_filter, parse_order_by
-from runql.language.unparser import unparse, unparse_query
+from runql.language.unparser import and_all, unparse, unparse_query
 from runql.model.comparison import compare_runs, plot_metric_history
 from runql.model.entities import (
     Dataset,
@@ -103,6 +103,7 @@ __all__ = [
     "UnsupportedQueryError",
     "ViewType",
     "Workspace",
+    "and_all",
     "check",
     "compare_runs",
     "compile",

@@ -299,6 +299,12 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
         _PROFILE,
     ),
     ErrorCode(
+        "bad-pattern",
+        "in the mlflow profile on PostgreSQL, a LIKE or ILIKE pattern ends with a lone backslash, an escape "
+        "with nothing to escape, which PostgreSQL refuses once matching a value reaches it",
+        (EvaluationError,),
+    ),
+    ErrorCode(
         "too-many-values",
         "a LIKE or RLIKE answered by matching a key's distinct values would send a database or Spark more "
         "of them than one query may (runql.engines.semantics.MAX_SENT_VALUES)",

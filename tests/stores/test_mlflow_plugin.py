@@ -137,9 +137,9 @@ class Site:
     store: SqlStore  # runql.connect on the same database
     reference: runql.Workspace
     generated: str  # an experiment of generated runs, the whole vocabulary
-    safe: str  # generated runs without what MLflow's SQL store and runql answer otherwise
+    parting: str  # generated runs of the values alone on which MLflow's SQL store and in-memory search part
     issue: str  # the issue's runs: model, stage, an auc history
-    edges: str  # runs where MLflow's SQL store and runql answer otherwise (docs/compatibility.md)
+    edges: str  # runs where MLflow's SQL store and its in-memory search part (docs/compatibility.md)
 
     def runs_of(self, experiment_id: str) -> list[Run]:
         return [
@@ -192,7 +192,8 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     make = request.getfixturevalue("new_sqlite_database" if backend == "sqlite" else "new_postgres_database")
     database = make(mlflow_schema=True)
     ids = {}
-    for name, vocabulary in (("generated", DEFAULT_VOCABULARY), ("safe", DEFAULT_VOCABULARY.store_safe())):
+    drawn = (("generated", DEFAULT_VOCABULARY), ("parting", DEFAULT_VOCABULARY.where_stores_part()))
+    for name, vocabulary in drawn:
         generated = examples(runs(vocabulary, min_size=12, max_size=16), 1, SEED + len(ids))[0]
         for run in generated:
             run.info.experiment_id = name
@@ -297,7 +298,7 @@ def test_extended_queries_page_as_runql_connect_does(site: Site) -> None:
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=site.extended)
-    for offset, experiment_id in enumerate((site.generated, site.safe)):
+    for offset, experiment_id in enumerate((site.generated, site.parting)):
         rows = site.runs_of(experiment_id)
         strategy = st.tuples(
             queries("extended", "runs", DEFAULT_VOCABULARY, rows), st.sampled_from([3, 7, 1000])
@@ -321,54 +322,74 @@ def test_extended_queries_page_as_runql_connect_does(site: Site) -> None:
 
 
 def test_the_mlflow_profile_answers_as_the_plain_server(site: Site) -> None:
-    rows = site.runs_of(site.safe)
-    vocabulary = DEFAULT_VOCABULARY.store_safe()
-    accepted = st.tuples(queries("mlflow", "runs", vocabulary, rows), st.sampled_from([2, 1000]))
-    near = st.tuples(queries("mlflow", "runs", vocabulary, rows, valid=False), st.sampled_from([2, 1000]))
-    cases = examples(accepted, COUNT, SEED + 20) + examples(near, 2 * COUNT, SEED + 21)
+    cases = []
+    for offset, experiment_id in enumerate((site.generated, site.parting)):
+        rows = site.runs_of(experiment_id)
+        accepted = st.tuples(queries("mlflow", "runs", DEFAULT_VOCABULARY, rows), st.sampled_from([2, 1000]))
+        near = st.tuples(
+            queries("mlflow", "runs", DEFAULT_VOCABULARY, rows, valid=False), st.sampled_from([2, 1000])
+        )
+        seed = SEED + 20 + 2 * offset
+        cases += [(experiment_id, *case) for case in examples(accepted, COUNT, seed)]
+        cases += [(experiment_id, *case) for case in examples(near, 2 * COUNT, seed + 1)]
     refused = 0
-    for query, page in cases:
+    for experiment_id, query, page in cases:
         text, order_by = query.filter_string, list(query.order_by_strings)
-        if site.backend == "postgresql" and "\\" in text and "LIKE" in text.upper():
-            continue  # postgres-like-backslash: MLflow's LIKE there reads a backslash as an escape
-        theirs = answer(search(site.plain, site.safe, text, order_by, page))
-        mine = answer(search(site.mlflow, site.safe, text, order_by, page))
+        theirs = answer(search(site.plain, experiment_id, text, order_by, page))
+        mine = answer(search(site.mlflow, experiment_id, text, order_by, page))
         assert mine == theirs, (text, order_by, page)
         refused += theirs[0] != 200
         if theirs[2]:  # the token continues on either server
-            assert answer(search(site.mlflow, site.safe, text, order_by, page, theirs[2])) == answer(
-                search(site.plain, site.safe, text, order_by, page, mine[2])
+            assert answer(search(site.mlflow, experiment_id, text, order_by, page, theirs[2])) == answer(
+                search(site.plain, experiment_id, text, order_by, page, mine[2])
             )
     assert 0 < refused < len(cases)
 
 
-def test_where_the_mlflow_profile_answers_otherwise(site: Site) -> None:
-    """Each difference docs/compatibility.md lists between the plugin in the mlflow profile and the plain
-    server, observed: runql keeps MLflow's in-memory meaning where MLflow's SQL store departs from it, and
-    answers what the plain server fails on with HTTP 500."""
+def test_the_edges_answer_as_each_profile_says(site: Site) -> None:
+    """Where MLflow's SQL store and its in-memory search part, the plugin in the mlflow profile answers as
+    the plain server (the database's LIKE), and in the extended profile as runql's other engines (the
+    in-memory meaning); where the plain server fails with HTTP 500, the plugin answers or refuses with 400
+    (docs/compatibility.md)."""
     status, body = call(site.plain, "api/2.0/mlflow/runs/search", {"experiment_ids": [site.edges]})
     assert status == 200
     named = {run["info"]["run_name"]: run["info"]["run_id"] for run in body["runs"]}
     newline, plain_u, ascii_u = named["edge 0"], named["edge 1"], named["edge 2"]
+    postgresql = site.backend == "postgresql"
 
-    def both(text: str, order_by: Sequence[str] = ()) -> tuple[Any, Any]:
-        found = [answer(search(base, site.edges, text, order_by, 100)) for base in (site.plain, site.mlflow)]
-        return found[0], found[1]
+    def each(text: str, order_by: Sequence[str] = ()) -> list[Any]:
+        bases = (site.plain, site.mlflow, site.extended)
+        return [answer(search(base, site.edges, text, order_by, 100)) for base in bases]
 
-    # like-newline: `_` and `%` do not match a newline in runql, as in MLflow's in-memory search.
+    # `_` and `%` cross a newline in the database's LIKE, not in MLflow's in-memory search.
     for text in ("params.p LIKE 'line1_line2'", "params.p LIKE '%line2'"):
-        assert both(text) == ((200, [newline], ""), (200, [], "")), text
-    # sqlite-ilike: SQLite's lower() folds ASCII letters only; PostgreSQL's C locale alike, in both.
-    unicode_fold = (200, [newline, plain_u], "") if site.backend == "sqlite" else (200, [plain_u], "")
-    assert both("tags.t ILIKE 'ü'") == ((200, [plain_u], ""), unicode_fold)
-    # postgres-like-backslash: PostgreSQL's LIKE reads a backslash as an escape; runql's pattern has none.
-    plain, mine = both("params.b LIKE 'back\\slash'")
-    assert mine == (200, [newline], "") and plain == (mine if site.backend == "sqlite" else (200, [], ""))
+        assert each(text) == [(200, [newline], "")] * 2 + [(200, [], "")], text
+    # SQLite's lower() folds ASCII letters only, Python every letter; PostgreSQL's ILIKE folds as its
+    # locale does, in every profile (postgres-ilike), and the test database's is C.
+    unicode_fold = (200, [plain_u] if postgresql else [newline, plain_u], "")
+    assert each("tags.t ILIKE 'ü'") == [(200, [plain_u], "")] * 2 + [unicode_fold]
+    # PostgreSQL's LIKE reads a backslash as an escape; a pattern of runql's has none.
+    escaped = (200, [], "") if postgresql else (200, [newline], "")
+    assert each("params.b LIKE 'back\\slash'") == [escaped] * 2 + [(200, [newline], "")]
+    # A lone backslash at the end of a pattern: PostgreSQL refuses it once a value's match reaches it.
+    assert each("params.b LIKE 'slash\\'") == [(200, [], "")] * 3
+    # There MLflow answers the database's error with BAD_REQUEST, the plugin with INVALID_PARAMETER_VALUE.
+    plain, mine, extended = each("params.b LIKE 'back\\'")
+    assert extended == (200, [], "")
+    with runql.connect(site.database, profile="mlflow") as store:
+        if postgresql:
+            assert (plain, mine) == ((400, ["BAD_REQUEST"], ""), (400, ["INVALID_PARAMETER_VALUE"], ""))
+            with pytest.raises(runql.EvaluationError, match="lone backslash") as refused:
+                store.search_runs([site.edges], "params.b LIKE 'back\\'")
+            assert refused.value.code == "bad-pattern"
+        else:
+            assert plain == mine == (200, [], "")
+            assert store.search_runs([site.edges], "params.b LIKE 'back\\'", output_format="list") == []
     # server-errors: a repeated order_by key (the first wins, with a warning), NUL on PostgreSQL.
-    plain, mine = both("", ["metrics.m", "metrics.m DESC"])
+    plain, mine, _ = each("", ["metrics.m", "metrics.m DESC"])
     assert plain[0] == 500 and mine == (200, [newline, plain_u, ascii_u], "")
-    plain, mine = both("params.p = 'a\x00b'")
-    assert mine == (200, [], "") and plain[0] == (200 if site.backend == "sqlite" else 500)
+    plain, mine, _ = each("params.p = 'a\x00b'")
+    assert mine == (200, [], "") and plain[0] == (500 if postgresql else 200)
 
 
 # Parsing does not depend on the database (the generated refusals above run on both): once, on SQLite.
@@ -379,7 +400,7 @@ def test_the_corpus_is_refused_where_mlflow_refuses_it(site: Site) -> None:
     refuses with HTTP 400, never a server error, also where the plain server answers 500."""
     differing, failing = [], []
     for case in json.loads(CORPUS.read_text("utf-8"))["cases"]:
-        request = {"experiment_ids": [site.safe], "filter": case["filter"]}
+        request = {"experiment_ids": [site.generated], "filter": case["filter"]}
         plain = call(site.plain, "api/2.0/mlflow/runs/search", request)
         mine = call(site.mlflow, "api/2.0/mlflow/runs/search", request)
         assert mine[0] in (200, 400), (case["name"], mine)
@@ -478,8 +499,8 @@ def test_experiment_searches(site: Site) -> None:
 
     plugin, plain = MlflowClient(tracking_uri=site.extended), MlflowClient(tracking_uri=site.plain)
     for text in (
-        "name RLIKE '^(safe|issue)$'",
-        "(name = 'safe' OR tags.team IS NOT NULL)",
+        "name RLIKE '^(parting|issue)$'",
+        "(name = 'parting' OR tags.team IS NOT NULL)",
         "NOT name LIKE 'gen%'",
     ):
         expected = quietly(site.store.search_experiments, filter_string=text, order_by=["name"])
@@ -495,12 +516,12 @@ def test_experiment_searches(site: Site) -> None:
     status, body = call(
         site.extended,
         "api/2.0/mlflow/experiments/search",
-        {"filter": "name = 'safe' OR name = 'issue'", "max_results": 10},
+        {"filter": "name = 'parting' OR name = 'issue'", "max_results": 10},
     )
     assert (
         status == 400
         and "[unsupported-or]" in body["message"]
-        and "hint: write (name = 'safe'" in body["message"]
+        and "hint: write (name = 'parting'" in body["message"]
     )
     # The mlflow profile is MLflow's own experiment search.
     for request in (

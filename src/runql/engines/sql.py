@@ -84,7 +84,15 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 from sqlalchemy.sql.elements import ColumnElement  # noqa: E402
 
-__all__ = ["MLFLOW_SCHEMA", "DistinctValues", "Schema", "Tables", "register_sqlite_functions", "runs_select"]
+__all__ = [
+    "MLFLOW_SCHEMA",
+    "DistinctValues",
+    "Schema",
+    "Tables",
+    "refused_pattern",
+    "register_sqlite_functions",
+    "runs_select",
+]
 
 Condition = ColumnElement[bool]
 
@@ -308,6 +316,33 @@ def _postgres_like(column: Any, pattern: str, ignore_case: bool) -> Condition | 
     return sa.and_(*tests)
 
 
+# -- LIKE as the database's own
+
+# SQLite's LIKE with case_sensitive_like set, which MLflow's connections set, is GLOB with `%` and `_` as
+# `*` and `?`, and GLOB's own wildcards written as one-character classes.
+_GLOB_SPELLING = {"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}
+
+
+# PostgreSQL's SQLSTATE for a LIKE pattern that ends with its escape character, raised only when matching
+# a value reaches that end, as MLflow's SQL store meets it too.
+_INVALID_ESCAPE_SEQUENCE = "22025"
+
+
+def refused_pattern(error: BaseException) -> EvaluationError | None:
+    """The error to raise for a database's refusal of a LIKE or ILIKE pattern handed to it
+    (``Profile.database_patterns``), None when ``error`` is another failure."""
+    found = getattr(error, "orig", None)
+    state = getattr(found, "pgcode", None) or getattr(found, "sqlstate", None)
+    if state != _INVALID_ESCAPE_SEQUENCE:
+        return None
+    return EvaluationError(
+        "a LIKE or ILIKE pattern ends with a lone backslash, which PostgreSQL reads as an escape with "
+        "nothing to escape (the mlflow profile hands patterns to the database, as MLflow does): double it "
+        "to match a backslash",
+        code="bad-pattern",
+    )
+
+
 # -- ordering
 
 # Up to this many order_by keys, each is read by a join; past it, each by correlated scalar subqueries
@@ -335,6 +370,8 @@ class _Compiler:
     # Once one clause drives the search (its runs looked up by primary key), the others are probed
     # run by run: a correlated EXISTS costs one index probe where IN would read its whole key.
     probe: bool = False
+    # LIKE and ILIKE as the database's own (Profile.database_patterns), MLflow's SQL store's meaning.
+    database_patterns: bool = False
     # The distinct values read for each statement of them, read once however many clauses match them.
     values_read: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
@@ -476,6 +513,8 @@ class _Compiler:
 
     def like(self, node: Compare, column: Any, pattern: str, scope: Condition | None) -> Condition:
         ignore_case = node.op in (Op.ILIKE, Op.NOT_ILIKE)
+        if self.database_patterns:
+            return self.database_like(column, pattern, ignore_case)
         matched: Condition | None
         if self.dialect == "sqlite":
             matched = sa.func.runql_like(pattern, column, int(ignore_case)) == 1
@@ -485,6 +524,27 @@ class _Compiler:
             if matched is None:
                 matcher = pattern_matcher(Op.ILIKE if ignore_case else Op.LIKE, pattern)
                 matched = self.matching(node, column, matcher, scope)
+            return matched
+        raise EvaluationError(
+            f"LIKE is not compiled for {self.dialect}: runql answers it on SQLite and PostgreSQL",
+            code="unsupported-database",
+        )
+
+    def database_like(self, column: Any, pattern: str, ignore_case: bool) -> Condition:
+        """The pattern as MLflow's SQL store sends it: ``value LIKE pattern``, and for ILIKE SQLAlchemy's
+        ``lower(value) LIKE lower(pattern)`` on SQLite and PostgreSQL's own ILIKE. MLflow makes SQLite's
+        LIKE case-sensitive on its connections; the same match, without depending on how a connection
+        was set up, is GLOB with the wildcards renamed."""
+        matched: Condition
+        if self.dialect == "sqlite":
+            glob = "".join(_GLOB_SPELLING.get(c, c) for c in pattern)
+            if ignore_case:
+                matched = sa.func.lower(column).op("GLOB", is_comparison=True)(sa.func.lower(glob))
+            else:
+                matched = column.op("GLOB", is_comparison=True)(glob)
+            return matched
+        if self.dialect == "postgresql":  # a lone backslash at the end: refused_pattern
+            matched = column.ilike(pattern) if ignore_case else column.like(pattern)
             return matched
         raise EvaluationError(
             f"LIKE is not compiled for {self.dialect}: runql answers it on SQLite and PostgreSQL",
@@ -810,7 +870,14 @@ def runs_select(
         runs.c.experiment_id.in_(list(experiment_ids)), runs.c.lifecycle_stage.in_(lifecycle_stages)
     )
     source_text = compiled.query.filter_string
-    compiler = _Compiler(tables, dialect, distinct_values, searched, SentValues(source_text))
+    compiler = _Compiler(
+        tables,
+        dialect,
+        distinct_values,
+        searched,
+        SentValues(source_text),
+        database_patterns=compiled.profile.database_patterns,
+    )
     conditions: list[Condition] = [searched]
     if compiled.query.filter is not None:
         conditions += _filter_conditions(compiler, compiled.query.filter)

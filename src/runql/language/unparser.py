@@ -29,8 +29,9 @@ from runql.language.ast import (
     too_deep,
 )
 from runql.language.attributes import ATTRIBUTE_ALIASES
+from runql.language.parser import parse_filter
 
-__all__ = ["unparse"]
+__all__ = ["and_all", "unparse"]
 
 PLAIN_KEY = re.compile(r"\w*[^\W\d]\w*(?:\.\w*[^\W\d]\w*)*")
 """A key name that needs no quotes: dot-separated words, each holding a letter."""
@@ -165,3 +166,24 @@ def unparse(node: Expr | Key | Literal | SortKey | None) -> str:
 def unparse_query(query: Query) -> tuple[str, list[str]]:
     """``(filter_string, order_by)`` for a whole query."""
     return unparse(query.filter), [unparse(sort_key) for sort_key in query.order_by]
+
+
+def and_all(*filters: str | None) -> str:
+    """One filter_string that selects what every one of ``filters`` selects: each is parsed, so a filter
+    is refused rather than allowed to escape the others (``"a) OR (b"`` is a syntax error, ``"a OR b"``
+    stays grouped), and the conjunction written canonically. Empty and None filters select everything and
+    are left out; with none left the answer is ``""``.
+
+    This is how a server narrows a user's filter to a permission scope: ``and_all(user_filter, scope)``,
+    never ``f"{user_filter} AND {scope}"``, which ``a OR b`` turns into ``a OR (b AND scope)``.
+    """
+    terms: list[Expr] = []
+    for text in filters:
+        expr = parse_filter(text) if text is not None and text.strip() else None
+        if isinstance(expr, And):
+            terms.extend(expr.terms)
+        elif expr is not None:
+            terms.append(expr)
+    if not terms:
+        return ""
+    return unparse_expr(terms[0] if len(terms) == 1 else And(tuple(terms)))

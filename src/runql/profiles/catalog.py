@@ -186,6 +186,14 @@ class Profile:
     'RÉSUMÉ%'`` finds no ``résumé``. The planner sends an ``"ascii"`` target an ILIKE only when both
     foldings read its pattern alike (:mod:`runql.engines.planner`)."""
 
+    database_patterns: bool = False
+    """Whether a SQL store (``runql.connect`` on a database, the ``runql+`` server plugin) hands LIKE and
+    ILIKE to the database as MLflow's SQL store does, so they answer as MLflow answers on that database:
+    there ``%`` and ``_`` cross newlines, SQLite's ILIKE (``lower(value) LIKE lower(pattern)``) folds ASCII
+    letters only, and PostgreSQL reads a backslash in the pattern as an escape. Otherwise a pattern means
+    what it means in MLflow's in-memory search, on every database (runql's one meaning, every other
+    engine's). Only ``mlflow`` sets it: its reference on a database is MLflow's SQL store there."""
+
     # The size limits: what a query may cost is bounded before any row is read (docs/security.md).
     # MLflow refuses a filter past 10,000 sqlparse tokens (whitespace included), about 1,250 clauses
     # or 5,000 list items at the most; the defaults are above that, so every profile accepts what
@@ -336,6 +344,7 @@ MLFLOW_RUNS = _with_attributes(
         # MLflow's server answers with its SQL store (see the field); Azure ML, derived from this
         # profile, documents no folding, and keeps this one: what both foldings read alike.
         case_folding="ascii",
+        database_patterns=True,
     ),
     extensions=False,
 )
@@ -375,6 +384,7 @@ def _azureml(base: Profile) -> Profile:
         quoted_numbers=True,
         quoted_metric_names=False,
         rename_experiments=False,
+        database_patterns=False,
     )
 
 
@@ -424,6 +434,7 @@ def _extended(base: Profile) -> Profile:
         quoted_numbers=True,
         dates=True,
         case_folding="unicode",
+        database_patterns=False,
     )
 
 

@@ -133,6 +133,10 @@ RUNQL_ROWS: tuple[tuple[str, Cell], ...] = (
         "The backend's `ILIKE` folds the case of (runql's own folds every letter, in every profile)",
         lambda r, _: "every letter" if r.case_folding == "unicode" else "ASCII letters only",
     ),
+    (
+        "`LIKE` / `ILIKE` on a database (`runql.connect`, the `runql+` server plugin)",
+        lambda r, _: "the database's own (MLflow's SQL store)" if r.database_patterns else "in-memory",
+    ),
     ("`IN` / `NOT IN` (runs)", lambda r, _: _lists_cell(r, _RUN_KINDS)),
     ("`IS NULL` / `IS NOT NULL` (runs)", lambda r, _: _kinds_text(r.null_kinds, _RUN_KINDS)),
     ("Filtering runs by datasets", lambda r, _: _yes(Entity.DATASET in r.filter_kinds)),

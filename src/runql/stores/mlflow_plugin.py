@@ -233,11 +233,12 @@ class RunqlSearches:
         order_by: Sequence[str] | None,
         page_token: str | bytes | None,
     ) -> tuple[list[Any], bytes | None]:
+        import sqlalchemy as sa
         from mlflow.entities import LifecycleStage
         from mlflow.utils.search_utils import SearchUtils
         from mlflow.utils.validation import _parse_experiment_ids
 
-        from runql.engines.sql import register_sqlite_functions, runs_select
+        from runql.engines.sql import refused_pattern, register_sqlite_functions, runs_select
 
         self._validate_max_results_param(max_results, allow_null=True)
         with _as_mlflow_errors():
@@ -265,7 +266,14 @@ class RunqlSearches:
                     offset=offset,
                     distinct_values=lambda values: connection.execute(values).scalars().all(),
                 )
-            run_ids = [row[0] for row in connection.execute(statement)]
+            try:
+                run_ids = [row[0] for row in connection.execute(statement)]
+            except sa.exc.DBAPIError as error:
+                refusal = refused_pattern(error)
+                if refusal is None:
+                    raise
+                with _as_mlflow_errors():
+                    raise refusal from None
             token = None
             if max_results is not None and len(run_ids) > max_results:
                 token = SearchUtils.create_page_token(offset + max_results)

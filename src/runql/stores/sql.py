@@ -44,6 +44,7 @@ from runql.engines.sql import (
     MLFLOW_SCHEMA,
     Schema,
     Tables,
+    refused_pattern,
     register_sqlite_functions,
     runs_select,
     storable,
@@ -211,7 +212,7 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
                 code="store-busy",
             ) from None
         except (sa.exc.DBAPIError, UnicodeDecodeError) as error:
-            raise self._failure(error) from None
+            raise (refused_pattern(error) or self._failure(error)) from None
 
     def _failure(self, error: sa.exc.DBAPIError | UnicodeDecodeError) -> StoreError:
         """What a failed statement says about the database."""

@@ -85,6 +85,25 @@ class Vocabulary:
             nan_ties=False,
         )
 
+    def where_stores_part(self) -> Vocabulary:
+        """Only the values on which MLflow's SQL store and its in-memory search part, and one plain value.
+
+        Newlines, backslashes and letters whose case SQLite's ``lower()`` does not fold: drawn from these,
+        most LIKE and ILIKE patterns meet a difference, to test a store's meaning where it is most
+        likely wrong.
+        """
+
+        def parting(texts: tuple[str, ...], plain: str) -> tuple[str, ...]:
+            return (*(t for t in texts if "\\" in t or not _store_safe(t)), plain)
+
+        return replace(
+            self,
+            texts=parting(self.texts, "a"),
+            run_names=parting(self.run_names, "alpha"),
+            users=parting(self.users, "ann"),
+            dataset_names=parting(self.dataset_names, "train"),
+        )
+
     def held_by(self, rows: Sequence[Any]) -> Vocabulary:
         """Keys and values ``rows`` (runs or experiments) hold first, then a few of this vocabulary's."""
         metric_keys, param_keys, tag_keys, texts = [], [], [], []

@@ -65,19 +65,27 @@ def _writable(text: str) -> bool:
     return not ("'" in text and '"' in text) and not text.endswith("\\")
 
 
+def _index(draw: st.DrawFn, favoured: Sequence[int], last: int) -> int:
+    """An index from 0 to ``last``: half the time one of ``favoured``, when there are some."""
+    if not favoured or not draw(st.booleans()):
+        return draw(st.integers(0, last))
+    return draw(st.sampled_from(favoured))
+
+
 @st.composite
 def _pattern(draw: st.DrawFn, texts: Sequence[str]) -> str:
-    """A LIKE pattern made from a value: cut at either end, letters replaced by ``_``, case changed."""
+    """A LIKE pattern made from a value: cut at either end, letters replaced by ``_``, case changed.
+
+    Half the cuts and replacements are at a newline or a backslash when the value has one: there
+    MLflow's SQL store (the database's LIKE) and its in-memory search part."""
     text = draw(st.sampled_from(texts))
+    odd = [at for at, c in enumerate(text) if c in "\n\\"]
     choice = draw(st.integers(0, 5))
-    if choice == 0 and text:
-        cut = draw(st.integers(0, len(text)))
-        text = text[:cut] + "%"
-    elif choice == 1 and text:
-        cut = draw(st.integers(0, len(text)))
-        text = "%" + text[cut:]
+    if choice in (0, 1) and text:
+        cut = _index(draw, [at + side for at in odd for side in (0, 1)], len(text))
+        text = text[:cut] + "%" if choice == 0 else "%" + text[cut:]
     elif choice == 2 and text:
-        at = draw(st.integers(0, len(text) - 1))
+        at = _index(draw, odd, len(text) - 1)
         text = text[:at] + "_" + text[at + 1 :]
     elif choice == 3:
         text = text.swapcase()
