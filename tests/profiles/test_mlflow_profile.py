@@ -32,6 +32,8 @@ DIFFERENCES = {
     ("experiments", "attributes.name = 'x'"): EXPERIMENTS_ATTRIBUTES_PREFIX,
     ("experiments", "attributes.creation_time > 1"): EXPERIMENTS_ATTRIBUTES_PREFIX,
     ("experiments", "order_by:attributes.name"): EXPERIMENTS_ATTRIBUTES_PREFIX,
+    # MLflow's SQL store refuses a pattern on experiment_id; its in-memory search, asked here, takes one.
+    ("experiments", "experiment_id LIKE '1%'"): "experiment-id-patterns",
 }
 
 
@@ -237,14 +239,27 @@ def test_checked_before_data() -> None:
 
 
 def test_the_differences_are_real() -> None:
-    # A difference left out of the agreement test must still be one: MLflow 3.17.2 refuses, the
-    # profile accepts.
+    # A difference left out of the agreement test must still be one: MLflow 3.17.2's parser and
+    # in-memory search answer otherwise than the profile.
     for (entity, text), _ in DIFFERENCES.items():
         filter_string, order_by = (
             ("", [text.split(":", 1)[1]]) if text.startswith("order_by:") else (text, [])
         )
-        assert not mlflow_accepts(entity, filter_string, order_by)
-        assert runql_accepts(entity, filter_string, order_by)
+        assert mlflow_accepts(entity, filter_string, order_by) != runql_accepts(
+            entity, filter_string, order_by
+        )
+
+
+def test_the_sql_store_refuses_a_pattern_on_experiment_id(new_sqlite_database: Any) -> None:
+    # experiment-id-patterns: the profile refuses what MLflow's SQL store refuses, not its in-memory search.
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=new_sqlite_database(mlflow_schema=True))
+    with pytest.raises(MlflowException, match="Invalid comparator for experiment_id: LIKE"):
+        client.search_experiments(filter_string="experiment_id LIKE '1%'")
+    assert not runql_accepts("experiments", "experiment_id LIKE '1%'", [])
+    assert runql_accepts("experiments", "experiment_id = '1'", [])
 
 
 # -- the parse corpora: every case runql parses as MLflow does must also validate as MLflow does ----

@@ -35,7 +35,14 @@ from runql import (
 )
 from runql.language.ast import Expr
 from runql.language.unparser import unparse_query
-from runql.profiles.catalog import ENTITIES, PROFILE_NAMES, PROFILES, Profile, matrix_markdown
+from runql.profiles.catalog import (
+    ALL_PROFILE_NAMES,
+    ENTITIES,
+    PROFILE_NAMES,
+    PROFILES,
+    Profile,
+    matrix_markdown,
+)
 from runql.profiles.matrix import DOCUMENT_ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,7 +158,7 @@ def test_every_field_is_documented() -> None:
 
 
 def test_shipped_profiles() -> None:
-    assert set(PROFILES) == {(n, e) for n in PROFILE_NAMES for e in ENTITIES}
+    assert set(PROFILES) == {(n, e) for n in ALL_PROFILE_NAMES for e in ENTITIES}
     for (name, entity), profile in PROFILES.items():
         assert (profile.name, profile.entity) == (name, entity)
         assert runql.PROFILES[(name, entity)] is profile

@@ -29,6 +29,7 @@ FILE_KEYS = {
         "rows",
     },
     "mlflow_corpus.json": {"workspace", "max_results"},
+    "mlflow_versions.json": set(),
 }
 
 

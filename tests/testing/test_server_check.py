@@ -25,6 +25,7 @@ mlflow = pytest.importorskip("mlflow")
 SEED = 20261206
 EXAMPLES = 40
 _SEARCH = "/api/2.0/mlflow/runs/search"
+_EXPERIMENT_SEARCH = "/api/2.0/mlflow/experiments/search"
 # The planted server error: a filter with LIKE (ILIKE is a word of its own, so it passes).
 _LIKE = re.compile(r"\bLIKE\b", re.IGNORECASE)
 
@@ -36,17 +37,30 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def plain_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A plain ``mlflow server`` over SQLite (the module's), or over a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("server")
+        return
+    folder = tmp_path_factory.mktemp("conform-postgresql")
+    with mlflow_server(request.getfixturevalue("new_postgres_database")(), folder) as url:
+        yield url
+
+
 class BrokenProxy:
     """A proxy in front of a tracking server that breaks its run searches: it drops the first run logged
     into the checked experiment, returns the third one twice, reverses the order of start-time ties
     when no order_by is given, answers 500 to a filter with LIKE and refuses IS NULL with a 400.
 
     A ``lacking`` proxy breaks no search but lacks what some servers lack: the log-inputs endpoint and
-    keys that are not ASCII."""
+    keys that are not ASCII. An ``experiments`` proxy breaks experiment searches alone: it returns the
+    experiments in reverse order."""
 
-    def __init__(self, upstream: str, lacking: bool = False) -> None:
+    def __init__(self, upstream: str, lacking: bool = False, experiments: bool = False) -> None:
         self.upstream = upstream
         self.lacking = lacking
+        self.experiments = experiments
         self.workspace: str | None = None
         self.created: list[str] = []
         self.errors_sent = 0
@@ -97,10 +111,18 @@ class BrokenProxy:
             if path.startswith("/api/2.0/mlflow/runs/log-parameter") and not asked["key"].isascii():
                 return 400, b'{"error_code": "INVALID_PARAMETER_VALUE", "message": "ASCII keys only"}'
             return self._upstream(method, path, body)
+        if self.experiments:
+            status, data = self._upstream(method, path, body)
+            if path.startswith(_EXPERIMENT_SEARCH) and status == 200:
+                answer = json.loads(data)
+                answer["experiments"] = answer.get("experiments", [])[::-1]
+                data = json.dumps(answer).encode()
+            return status, data
         if path.startswith(_SEARCH):
             return self._search(method, path, body, asked)
         status, data = self._upstream(method, path, body)
-        answer = json.loads(data) if status == 200 and data else {}
+        creating = path.startswith(("/api/2.0/mlflow/experiments/create", "/api/2.0/mlflow/runs/create"))
+        answer = json.loads(data) if creating and status == 200 else {}
         with self.lock:
             if path.startswith("/api/2.0/mlflow/experiments/create") and asked["name"].endswith("-runs"):
                 self.workspace = answer["experiment_id"]
@@ -165,7 +187,8 @@ def _conform_experiments(url: str) -> dict[str, str]:
     return {e.name: e.lifecycle_stage for e in found}
 
 
-def test_a_plain_mlflow_server_agrees_on_every_query(server: str) -> None:
+def test_a_plain_mlflow_server_agrees_on_every_query(plain_server: str) -> None:
+    server = plain_server
     before = set(_conform_experiments(server))
     report = check_server(server, max_examples=EXAMPLES, seed=SEED)
     assert report.total == EXAMPLES
@@ -176,11 +199,22 @@ def test_a_plain_mlflow_server_agrees_on_every_query(server: str) -> None:
     assert report.capabilities["page token"] == "base64 JSON with ['offset']"
     assert report.missing == {}
     assert any("store-safe" in note for note in report.notes)
-    # The probe's and the workspace's experiments, named after the seed, deleted afterwards.
+    # The probe's, the workspace's and the generated experiments, named after the seed, deleted afterwards.
     logged = {name: stage for name, stage in _conform_experiments(server).items() if name not in before}
-    assert len(logged) == 2
+    assert len(logged) >= 2 + 3
     assert all(name.startswith(f"runql-conform-{SEED}-") for name in logged)
     assert set(logged.values()) == {"deleted"}
+
+
+def test_a_wrong_experiment_search_is_caught(server: str) -> None:
+    with BrokenProxy(server, experiments=True) as proxy:
+        report = check_server(proxy.url, max_examples=EXAMPLES, seed=SEED)
+    assert set(report.counts) == {"wrong-order"}, report.to_markdown()
+    order = report.examples["wrong-order"]
+    assert order.entity == "experiments"
+    assert order.filter_string.startswith("name LIKE 'runql-conform-")
+    assert order.got == [e for e in order.expected if e in order.got][::-1] != order.expected
+    assert "- search: experiments" in report.to_markdown()
 
 
 def test_the_environment_is_restored_and_credentials_not_shown(
@@ -259,7 +293,12 @@ def test_keep_leaves_the_experiments(server: str) -> None:
     before = set(_conform_experiments(server))
     check_server(server, max_examples=2, seed=7, keep=True)
     kept = {name: stage for name, stage in _conform_experiments(server).items() if name not in before}
-    assert len(kept) == 2 and set(kept.values()) == {"active"}
+    probe_and_runs = {name: stage for name, stage in kept.items() if name.endswith(("-probe", "-runs"))}
+    assert len(probe_and_runs) == 2 and set(probe_and_runs.values()) == {"active"}
+    # Of the generated experiments the last is deleted: experiment searches see every view type.
+    generated = [kept[name] for name in sorted(kept) if name not in probe_and_runs]
+    assert len(generated) >= 3 and generated[:-1] == ["active"] * (len(generated) - 1)
+    assert generated[-1] == "deleted"
 
 
 def test_a_server_that_does_not_answer_is_one_line() -> None:

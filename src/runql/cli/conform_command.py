@@ -8,7 +8,7 @@ from typing import TextIO
 
 from runql.cli.command import Command, CommandError
 from runql.common.optional import require
-from runql.profiles.catalog import PROFILE_NAMES
+from runql.profiles.catalog import ALL_PROFILE_NAMES
 
 __all__ = ["CONFORM"]
 
@@ -36,7 +36,11 @@ def _rate(text: str) -> float:
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("uri", help="the tracking server's URI (http://host:port)")
     parser.add_argument(
-        "--profile", "-p", choices=PROFILE_NAMES, default="mlflow", help="the profile the server claims"
+        "--profile",
+        "-p",
+        choices=ALL_PROFILE_NAMES,
+        default=None,
+        help="the profile the server claims (default: that of the MLflow version it reports, else mlflow)",
     )
     parser.add_argument(
         "--examples", "-n", type=_positive, default=100, help="generated queries (default 100)"

@@ -10,7 +10,7 @@ from runql.cli.command import Command
 from runql.errors import QueryWarning, Severity, UnsupportedQueryError
 from runql.language.parser import parse
 from runql.language.unparser import unparse_query
-from runql.profiles.catalog import ENTITIES, PROFILE_NAMES, matrix_markdown
+from runql.profiles.catalog import ALL_PROFILE_NAMES, ENTITIES, PROFILE_NAMES, matrix_markdown
 from runql.profiles.checker import resolve_profile, validate
 
 __all__ = ["CHECK", "PLAN", "PROFILES"]
@@ -35,7 +35,13 @@ def _add_entity(parser: argparse.ArgumentParser) -> None:
 def _configure_check(parser: argparse.ArgumentParser) -> None:
     _add_query(parser, "an order_by clause such as 'metrics.auc DESC'; repeat for several")
     parser.add_argument(
-        "--profile", "-p", choices=PROFILE_NAMES, default="mlflow", help="the backend (default: mlflow)"
+        "--profile",
+        "-p",
+        choices=ALL_PROFILE_NAMES,
+        default="mlflow",
+        metavar="PROFILE",
+        help=f"the backend: {', '.join(PROFILE_NAMES)}, or an earlier MLflow: mlflow-2.0 ... "
+        "(runql profiles; default: mlflow)",
     )
     _add_entity(parser)
 
@@ -78,6 +84,7 @@ examples:
   runql check "" --order-by "metrics.auc DESC" --order-by start_time --profile azureml   # refused
   runql check "" --order-by "attributes.duration DESC" --profile azureml
   runql check "name LIKE 'prod%'" --entity experiments
+  runql check "params.lr IS NULL" --profile mlflow-3.10    # refused: IS NULL on params came in 3.11
 
 exit status: 0 when the profile accepts the query (warnings are printed), 1 when it refuses it or the
 text does not parse.

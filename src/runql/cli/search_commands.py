@@ -18,7 +18,7 @@ from runql.language.parser import parse, parse_order_by
 from runql.language.unparser import unparse_key
 from runql.model.arguments import SEARCH_MAX_RESULTS_THRESHOLD
 from runql.model.entities import RUN_NAME_TAG, LifecycleStage, ViewType
-from runql.profiles.catalog import PROFILE_NAMES
+from runql.profiles.catalog import ALL_PROFILE_NAMES, PROFILE_NAMES
 
 if TYPE_CHECKING:
     from runql.cli.source import Store
@@ -50,9 +50,11 @@ def _add_search(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--profile",
         "-p",
-        choices=PROFILE_NAMES,
+        choices=ALL_PROFILE_NAMES,
         default="mlflow",
-        help="the backend whose rules the query follows",
+        metavar="PROFILE",
+        help=f"the backend whose rules the query follows: {', '.join(PROFILE_NAMES)}, or an earlier MLflow, "
+        "mlflow-2.0 ... (runql profiles)",
     )
     parser.add_argument(
         "--columns",

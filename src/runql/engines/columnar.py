@@ -55,6 +55,10 @@ _NUMERIC_ATTRIBUTES = tuple(sorted(RUN_NUMERIC_ATTRIBUTES))
 # A page this small against the selection sorts only its candidates; a larger one gains little over
 # sorting every selected run, and ties at the cut can make its candidates nearly all of them.
 _TOP_FRACTION = 4
+# Up to this many wanted values, StringColumn.among compares codes instead of reading a table.
+_FEW_CODES = 8
+# The first stretch of the natural order read for a first page without order_by.
+_FIRST_STEP = 16_384
 
 _COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
     Op.EQ: operator.eq,
@@ -75,6 +79,7 @@ class StringColumn:
     lookup: dict[str, int] = field(default_factory=dict)
     _value_ranks: npt.NDArray[np.int64] | None = None
     _value_objects: npt.NDArray[np.object_] | None = None
+    _first_keys: dict[bool, npt.NDArray[Any]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, size: int, rows: Sequence[int], items: Sequence[str | None]) -> StringColumn:
@@ -100,6 +105,7 @@ class StringColumn:
     def set(self, row: int, value: Any) -> None:
         """Hold ``value`` at ``row``; None makes the row missing."""
         self.codes[row] = -1 if value is None else self.code(value)
+        self._first_keys.clear()
 
     def where(self, test: Callable[[str], bool]) -> Mask:
         """Rows whose value passes ``test``, evaluated once per distinct value."""
@@ -109,8 +115,16 @@ class StringColumn:
 
     def among(self, wanted: Collection[Any]) -> Mask:
         """Rows whose value is one of ``wanted``: compares codes, so it costs nothing per distinct value."""
+        codes = [self.lookup[v] for v in wanted if isinstance(v, str) and v in self.lookup]
+        if len(codes) <= _FEW_CODES:
+            # A pass of comparisons per code reads the codes in order; the table below is read at
+            # random, which costs more once it outgrows the cache (a run_id IN list).
+            found = np.zeros(len(self.codes), dtype=bool)
+            for code in codes:
+                found |= self.codes == code
+            return found
         table = np.zeros(len(self.values) + 1, dtype=bool)  # the last entry answers code -1
-        table[[self.lookup[v] for v in wanted if isinstance(v, str) and v in self.lookup]] = True
+        table[codes] = True
         return table[self.codes]
 
     def present(self) -> Mask:
@@ -136,6 +150,16 @@ class StringColumn:
             self._value_ranks = ranks
         return self._value_ranks[self.codes]
 
+    def first_key(self, descending: bool) -> npt.NDArray[np.int64]:
+        """Every row's key as the most significant sort key (:func:`_candidates`): its rank, negated
+        for ``descending``, and past every rank where it has no value (cached until a row changes)."""
+        found = self._first_keys.get(descending)
+        if found is None:
+            ranks = self.sort_rank()
+            found = np.where(self.codes >= 0, -ranks if descending else ranks, np.iinfo(np.int64).max)
+            self._first_keys[descending] = found
+        return found
+
 
 @dataclass
 class NumberColumn:
@@ -148,6 +172,7 @@ class NumberColumn:
     """The values as given, kept only in a column of run times (``exact_times``) when one of them is an
     integer no float holds (beyond 2**53 milliseconds), so run times compare exactly, as MLflow's do."""
     exact_times: bool = False
+    _first_keys: dict[bool, npt.NDArray[Any]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -172,6 +197,7 @@ class NumberColumn:
         """Hold ``value`` at ``row`` (None makes the row missing), exactly in a column of run times."""
         self.present_mask[row] = value is not None
         self.values[row] = 0.0 if value is None else as_float(value)
+        self._first_keys.clear()
         if self.exact_times and self.exact is None and value is not None and not exact_float(value):
             self.exact = self.values.astype(object)
         if self.exact is not None:
@@ -192,6 +218,17 @@ class NumberColumn:
     def decoded(self, rows: Indices) -> npt.NDArray[np.float64]:
         """The values of ``rows``, NaN where missing."""
         return np.where(self.present_mask[rows], self.values[rows], np.nan)
+
+    def first_key(self, descending: bool) -> npt.NDArray[np.float64]:
+        """Every row's key as the most significant sort key (:func:`_candidates`): its value, negated
+        for ``descending``, and infinity where it has none or NaN, which sort after every value (an
+        infinite value ties with them there, which only adds candidates); cached until a row changes."""
+        found = self._first_keys.get(descending)
+        if found is None:
+            valued = self.present_mask & ~np.isnan(self.values)
+            found = np.where(valued, -self.values if descending else self.values, np.inf)
+            self._first_keys[descending] = found
+        return found
 
 
 Column = StringColumn | NumberColumn
@@ -236,6 +273,7 @@ class ColumnarRuns:
         self.tags = self._columns(size, "tags", number=False)
         self.has_datasets = any(_dataset_inputs(r) for r in self.runs)
         self._natural_order: Indices | None = None
+        self._natural_place: Indices | None = None
         # Functions of a metric's history, one column per (function, key, step), computed when a query
         # first asks for it from the points of that key, which are read once (from a store in bulk).
         self._points: dict[str, HistoryPoints] = {}
@@ -257,7 +295,7 @@ class ColumnarRuns:
         attributes (a status, an end time or a lifecycle stage changed)."""
         run = self.runs[row]
         if (run.info.run_id, run.info.start_time) != self._natural_key(row):
-            self._natural_order = None
+            self._natural_order = self._natural_place = None
         for name in _STRING_ATTRIBUTES:
             column = self.attributes[name]
             assert isinstance(column, StringColumn)
@@ -496,8 +534,6 @@ class ColumnarRuns:
         selected = self.mask(expr)
         if within is not None:
             selected = selected & within  # never in place: a mask may be a column's own array
-        natural = self._natural()
-        rows = natural[selected[natural]]  # the selected rows, already in the natural order
         columns: list[tuple[Column, bool]] = []
         for sort_key in order_by:
             column = self.column(sort_key.key)
@@ -507,14 +543,44 @@ class ColumnarRuns:
                 continue
             columns.append((column, sort_key.descending))
         if not columns:
-            return rows
+            return self._naturally(selected, first)
+        rows = np.flatnonzero(selected)
+        places = self._natural_places()[rows]
         if first is not None and first > 0 and first * _TOP_FRACTION < len(rows):
             candidates = _candidates(*columns[0], rows, first)
-            head = candidates[_lexsorted(columns, rows[candidates])]
+            head = candidates[_lexsorted(columns, rows[candidates], places[candidates])]
             rest = np.ones(len(rows), dtype=bool)
             rest[head] = False
             return np.concatenate([rows[head], rows[rest]])
-        return rows[_lexsorted(columns, rows)]
+        return rows[_lexsorted(columns, rows, places)]
+
+    def _naturally(self, selected: Mask, first: int | None) -> Indices:
+        """The ``selected`` rows in the natural order, or only their first ``first`` (then the others in
+        row order): the natural order is read from its start in growing steps until they are found."""
+        natural = self._natural()
+        if first is None or first <= 0:
+            return natural[selected[natural]]
+        found: list[Indices] = []
+        count, start, step = 0, 0, max(_TOP_FRACTION * first, _FIRST_STEP)
+        while count < first and start < len(natural):
+            part = natural[start : start + step]
+            found.append(part[selected[part]])
+            count += len(found[-1])
+            start, step = start + step, step * 2
+        head = np.concatenate(found) if found else natural[:0]
+        if start >= len(natural):
+            return head
+        rest = selected.copy()
+        rest[head] = False
+        return np.concatenate([head, np.flatnonzero(rest)])
+
+    def _natural_places(self) -> Indices:
+        """Each row's place in the natural order (cached with it)."""
+        if self._natural_place is None:
+            natural = self._natural()
+            self._natural_place = np.empty(len(natural), dtype=np.intp)
+            self._natural_place[natural] = np.arange(len(natural))
+        return self._natural_place
 
     def select(
         self, compiled: CompiledQuery, within: Mask | None = None, first: int | None = None
@@ -590,10 +656,11 @@ class Selection(Sequence[Any]):
         return self._runs[self._rows[index]]
 
 
-def _lexsorted(columns: Sequence[tuple[Column, bool]], rows: Indices) -> Indices:
+def _lexsorted(columns: Sequence[tuple[Column, bool]], rows: Indices, tiebreak: Indices) -> Indices:
     """Positions in ``rows`` in the order of ``columns`` (column, descending), the first key most
-    significant; lexsort is stable, so rows that tie on every key keep their order in ``rows``."""
-    keys: list[npt.NDArray[Any]] = []
+    significant, and of ``tiebreak`` (each row's place in the natural order) among rows that tie on
+    every key."""
+    keys: list[npt.NDArray[Any]] = [tiebreak]
     for column, descending in reversed(columns):
         keys.extend(_sort_arrays(column, descending, rows))
     return np.lexsort(keys)
@@ -603,13 +670,9 @@ def _candidates(column: Column, descending: bool, rows: Indices, first: int) -> 
     """Positions in ``rows`` (ascending) of every row that can be among the ``first`` of the order whose
     most significant key is ``column``: those at or before the ``first``-th row on that key alone,
     ties at the cut included, so sorting them by every key gives the same first rows as sorting all."""
-    value_key, tier = _sort_arrays(column, descending, rows)
-    # One array ordered as (tier, value): a row outside the value tier gets a key no value passes. A
-    # value equal to it (an infinity) only adds candidates, which the full sort of them then places.
-    beyond = np.inf if value_key.dtype.kind == "f" else np.iinfo(value_key.dtype).max
-    combined = np.where(tier == TIER_VALUE, value_key, beyond)
-    cut = combined[np.argpartition(combined, first - 1)[first - 1]]
-    return np.flatnonzero(combined <= cut)
+    keys = column.first_key(descending)[rows]
+    cut = keys[np.argpartition(keys, first - 1)[first - 1]]
+    return np.flatnonzero(keys <= cut)
 
 
 def _sort_arrays(column: Column, descending: bool, rows: Indices) -> list[npt.NDArray[Any]]:

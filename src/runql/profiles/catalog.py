@@ -16,6 +16,9 @@ Three profiles ship, each for ``runs`` and ``experiments``:
 * ``extended``: everything runql can answer in memory: OR, NOT, parentheses, IN and IS NULL on every
   key, and everything the other two accept.
 
+and ``mlflow-2.0`` to ``mlflow-3.17``, MLflow's earlier versions: each is the next newer profile less
+what its versions had not yet, checked against their own parsers by scripts/mlflow_versions.py.
+
 Derive your own profile with :func:`dataclasses.replace`::
 
     from dataclasses import replace
@@ -29,20 +32,25 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, replace
+from typing import Any
 
 from runql.language.ast import ENTITY_ALIASES, Entity, Op
 from runql.language.attributes import ATTRIBUTE_ALIASES, ATTRIBUTES, DATASET_KEYS, KeyKind, ValueKind
 from runql.profiles.matrix import markdown
 
 __all__ = [
+    "ALL_PROFILE_NAMES",
     "ENTITIES",
     "MLFLOW_STATUSES",
+    "MLFLOW_VERSION_PROFILES",
+    "MLFLOW_VERSION_SINCE",
     "PROFILES",
     "PROFILE_NAMES",
     "KeyKind",
     "Profile",
     "get_profile",
     "matrix_markdown",
+    "mlflow_profile_for",
 ]
 
 ENTITIES = ("runs", "experiments")
@@ -59,7 +67,7 @@ class Profile:
     """
 
     name: str
-    """The profile's name: ``mlflow``, ``azureml``, ``extended`` or your own."""
+    """The profile's name: ``mlflow``, ``azureml``, ``extended``, ``mlflow-X.Y`` or your own."""
 
     entity: str
     """``runs`` (``search_runs``) or ``experiments`` (``search_experiments``)."""
@@ -165,6 +173,10 @@ class Profile:
     """Alias spellings accepted in order_by: MLflow takes ``created``/``Created`` but not the
     ``run name`` spellings it accepts in filters (``VALID_ORDER_BY_ATTRIBUTE_KEYS``)."""
 
+    filter_aliases: frozenset[str]
+    """Alias spellings accepted in filters: MLflow takes ``created``/``Created`` (``start_time``) and
+    ``run name``/``Run name``/``Run Name`` (``run_name``) since 2.1; MLflow 2.0 takes none."""
+
     rename_experiments: bool
     """Matrix: "Renaming experiments": MLflow yes, Azure ML no. Meaningful for the experiments record."""
 
@@ -186,13 +198,30 @@ class Profile:
     'RÉSUMÉ%'`` finds no ``résumé``. The planner sends an ``"ascii"`` target an ILIKE only when both
     foldings read its pattern alike (:mod:`runql.engines.planner`)."""
 
+    whole_attributes: frozenset[str] = frozenset()
+    """String attributes compared whole only (``=``, ``!=`` and lists where they are accepted): LIKE and
+    ILIKE on them are refused. MLflow's SQL store refuses a pattern on an experiment's ``experiment_id``
+    ("Invalid comparator for experiment_id: LIKE"), which its in-memory search takes."""
+
     database_patterns: bool = False
     """Whether a SQL store (``runql.connect`` on a database, the ``runql+`` server plugin) hands LIKE and
     ILIKE to the database as MLflow's SQL store does, so they answer as MLflow answers on that database:
     there ``%`` and ``_`` cross newlines, SQLite's ILIKE (``lower(value) LIKE lower(pattern)``) folds ASCII
     letters only, and PostgreSQL reads a backslash in the pattern as an escape. Otherwise a pattern means
     what it means in MLflow's in-memory search, on every database (runql's one meaning, every other
-    engine's). Only ``mlflow`` sets it: its reference on a database is MLflow's SQL store there."""
+    engine's). Only ``mlflow`` (and its earlier versions) sets it: its reference on a database is MLflow's
+    SQL store there."""
+
+    whole_times: bool = False
+    """Whether numeric attributes compare with whole numbers only: MLflow before 3.17 reads the value
+    of a run's time with ``int()`` and refuses ``start_time >= 1.5`` or ``1e3`` (an experiment's times
+    take fractions in every version)."""
+
+    plain_lists: bool = False
+    """Whether an IN list must be single-quoted strings as MLflow before 3.0 reads it (sqlparse's
+    grouping): no leading space, no double quotes or string prefixes, no newline; a list of one item is
+    exactly ``('x')``, so ``('a',)`` and ``( 'a')`` are refused. MLflow 3.0 reads the list with
+    ``ast.literal_eval``."""
 
     # The size limits: what a query may cost is bounded before any row is read (docs/security.md).
     # MLflow refuses a filter past 10,000 sqlparse tokens (whitespace included), about 1,250 clauses
@@ -303,6 +332,7 @@ def _with_attributes(base: Profile, extensions: bool) -> Profile:
         list_attributes=frozenset(a.name for a in attributes if a.in_lists),
         order_by_attributes=strings | numbers,
         order_by_aliases=frozenset(alias for a in attributes for alias in a.aliases),
+        filter_aliases=frozenset(alias for a in attributes for alias in a.aliases + a.filter_aliases),
     )
 
 
@@ -340,6 +370,7 @@ MLFLOW_RUNS = _with_attributes(
         order_by_kinds=frozenset({Entity.METRIC, Entity.PARAM, Entity.TAG, Entity.ATTRIBUTE}),
         order_by_attributes=frozenset(),
         order_by_aliases=frozenset(),
+        filter_aliases=frozenset(),
         rename_experiments=True,
         # MLflow's server answers with its SQL store (see the field); Azure ML, derived from this
         # profile, documents no folding, and keeps this one: what both foldings read alike.
@@ -363,6 +394,7 @@ MLFLOW_EXPERIMENTS = _with_attributes(
         list_kinds=frozenset(),
         null_kinds=frozenset({KeyKind.TAG}),
         order_by_kinds=frozenset({Entity.ATTRIBUTE}),
+        whole_attributes=frozenset({"experiment_id"}),
     ),
     extensions=False,
 )
@@ -419,6 +451,7 @@ def _extended(base: Profile) -> Profile:
         kinds |= {KeyKind.STRING_ATTRIBUTE, KeyKind.NUMERIC_ATTRIBUTE}
     return replace(
         _with_attributes(base, extensions=True),
+        whole_attributes=frozenset(),
         name="extended",
         title="the extended profile",
         allow_or=True,
@@ -443,6 +476,76 @@ EXTENDED_RUNS = replace(
 )
 EXTENDED_EXPERIMENTS = _extended(MLFLOW_EXPERIMENTS)
 
+
+# -- mlflow-X.Y: MLflow's earlier versions -------------------------------------------------------
+#
+# Each profile is the next newer one less what its version had not yet: ``mlflow-X.Y`` describes MLflow
+# X.Y and the versions back to the one after the previous profile (mlflow_profile_for). The versions are
+# those at which what a search accepts changed; scripts/mlflow_versions.py checks every profile against
+# the parser of the versions it describes (docs/conformance.md). MLflow 2.0 is the oldest described.
+
+
+def _older(newer: Profile, version: str, **lacking: Any) -> Profile:
+    """``newer`` as MLflow ``version`` accepted it: renamed, with the fields in ``lacking``."""
+    return replace(newer, name=f"mlflow-{version}", title=f"MLflow {version}", **lacking)
+
+
+# 3.18 takes the prefix ``attributes.`` on experiments too.
+MLFLOW_3_17 = (
+    _older(MLFLOW_RUNS, "3.17"),
+    _older(MLFLOW_EXPERIMENTS, "3.17", prefixes=MLFLOW_EXPERIMENTS.prefixes - {"attributes"}),
+)
+# 3.17 compares the times of runs with fractions (experiments' always did), and searches experiments by
+# experiment_id (IN lists too).
+MLFLOW_3_16 = (
+    _older(MLFLOW_3_17[0], "3.16", whole_times=True),
+    _older(
+        MLFLOW_3_17[1],
+        "3.16",
+        string_attributes=MLFLOW_3_17[1].string_attributes - {"experiment_id"},
+        list_attributes=frozenset(),
+    ),
+)
+# 3.11 takes IS NULL and IS NOT NULL on params and tags of runs.
+MLFLOW_3_10 = (_older(MLFLOW_3_16[0], "3.10", null_kinds=frozenset()), _older(MLFLOW_3_16[1], "3.10"))
+# 3.10 takes IS NULL and IS NOT NULL on experiment tags.
+MLFLOW_3_9 = (_older(MLFLOW_3_10[0], "3.9"), _older(MLFLOW_3_10[1], "3.9", null_kinds=frozenset()))
+# 3.0 reads IN lists with ast.literal_eval: trailing commas, double quotes, string prefixes.
+MLFLOW_2_22 = (
+    _older(MLFLOW_3_9[0], "2.22", plain_lists=True),
+    _older(MLFLOW_3_9[1], "2.22", plain_lists=True),
+)
+# 2.4 searches runs by datasets (name, digest, context; IN lists too).
+MLFLOW_2_3 = (
+    _older(
+        MLFLOW_2_22[0],
+        "2.3",
+        filter_kinds=MLFLOW_2_22[0].filter_kinds - {Entity.DATASET},
+        dataset_keys=frozenset(),
+        dataset_ops=frozenset(),
+        list_kinds=frozenset(),
+    ),
+    _older(MLFLOW_2_22[1], "2.3"),
+)
+# 2.3 takes IN and NOT IN on run_id.
+MLFLOW_2_2 = (_older(MLFLOW_2_3[0], "2.2", list_attributes=frozenset()), _older(MLFLOW_2_3[1], "2.2"))
+# 2.1 takes the aliases created/Created (start_time) and run name/Run name/Run Name (run_name).
+MLFLOW_2_0 = (
+    _older(MLFLOW_2_2[0], "2.0", filter_aliases=frozenset(), order_by_aliases=frozenset()),
+    _older(MLFLOW_2_2[1], "2.0"),
+)
+
+_MLFLOW_VERSIONS = (
+    MLFLOW_2_0,
+    MLFLOW_2_2,
+    MLFLOW_2_3,
+    MLFLOW_2_22,
+    MLFLOW_3_9,
+    MLFLOW_3_10,
+    MLFLOW_3_16,
+    MLFLOW_3_17,
+)
+
 PROFILES: dict[tuple[str, str], Profile] = {
     (p.name, p.entity): p
     for p in (
@@ -452,11 +555,43 @@ PROFILES: dict[tuple[str, str], Profile] = {
         AZUREML_EXPERIMENTS,
         EXTENDED_RUNS,
         EXTENDED_EXPERIMENTS,
+        *(p for pair in _MLFLOW_VERSIONS for p in pair),
     )
 }
 """The shipped profiles by (name, entity)."""
 
 PROFILE_NAMES = ("mlflow", "azureml", "extended")
+"""The three backends of the support matrix; every name of :data:`PROFILES` is in
+:data:`ALL_PROFILE_NAMES`."""
+
+MLFLOW_VERSION_PROFILES = tuple(runs.name for runs, _ in _MLFLOW_VERSIONS)
+"""The ``mlflow-X.Y`` profiles, oldest first: MLflow's earlier versions (:func:`mlflow_profile_for`)."""
+
+MLFLOW_VERSION_SINCE = dict(
+    zip(MLFLOW_VERSION_PROFILES, ("2.0", "2.1", "2.3", "2.4", "3.0", "3.10", "3.11", "3.17"), strict=True)
+)
+"""Each ``mlflow-X.Y`` profile and the first MLflow version it describes (X.Y is the last)."""
+
+ALL_PROFILE_NAMES = PROFILE_NAMES + MLFLOW_VERSION_PROFILES
+"""Every shipped profile's name."""
+
+
+def mlflow_profile_for(version: str, entity: str = "runs") -> Profile:
+    """The profile describing MLflow ``version`` ("2.9.2", "3.5"): the oldest ``mlflow-X.Y`` whose
+    version is ``version`` or newer (each covers the versions back to the one after the previous
+    profile), else ``mlflow``; MLflow before 2.0 is not described."""
+    wanted = _minor(version)
+    if wanted < (2, 0):
+        raise ValueError(f"MLflow {version} is older than 2.0, the oldest version runql describes")
+    for name in MLFLOW_VERSION_PROFILES:
+        if _minor(name.removeprefix("mlflow-")) >= wanted:
+            return get_profile(name, entity)
+    return get_profile("mlflow", entity)
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
 
 
 def get_profile(name: str, entity: str = "runs") -> Profile:
@@ -465,12 +600,15 @@ def get_profile(name: str, entity: str = "runs") -> Profile:
         raise ValueError(f"unknown entity {entity!r}: expected one of {', '.join(ENTITIES)}")
     profile = PROFILES.get((name, entity))
     if profile is None:
-        close = difflib.get_close_matches(name, PROFILE_NAMES, n=1)
+        close = difflib.get_close_matches(name, ALL_PROFILE_NAMES, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown profile {name!r}: expected one of {', '.join(PROFILE_NAMES)}{hint}")
+        raise ValueError(
+            f"unknown profile {name!r}: expected one of {', '.join(PROFILE_NAMES)}, "
+            f"or one of MLflow's earlier versions, {', '.join(MLFLOW_VERSION_PROFILES)}{hint}"
+        )
     return profile
 
 
 def matrix_markdown() -> str:
     """The text of ``docs/profiles.md``: the support matrix of the shipped profiles."""
-    return markdown(PROFILES)
+    return markdown(PROFILES, MLFLOW_VERSION_SINCE)

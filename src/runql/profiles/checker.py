@@ -9,6 +9,8 @@ profiles. Every diagnostic a profile gives is a rule here; the words of its hint
 
 from __future__ import annotations
 
+import itertools
+import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -308,13 +310,16 @@ def _attribute_known(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
         alias_ok = alias is None or alias in p.order_by_aliases
         known = name in p.order_by_attributes and alias_ok
     else:
-        valid, alias_ok = p.attributes, True
-        known = name in p.string_attributes | p.numeric_attributes
+        valid = p.attributes
+        alias_ok = alias is None or alias in p.filter_aliases
+        known = name in p.string_attributes | p.numeric_attributes and alias_ok
     if known:
         return None
     shown = alias or key.name
-    if not alias_ok and name in p.order_by_attributes:
+    if not alias_ok and use.in_order_by and alias in p.filter_aliases and name in p.order_by_attributes:
         hint = hints.filter_only_alias(shown, name)
+    elif not alias_ok and name in valid:
+        hint = hints.unknown_alias(p, shown, name)
     else:
         hint = hints.unknown_attribute(p, shown, valid, use.node, use.in_order_by)
     where = "order_by key" if use.in_order_by else "attribute"
@@ -408,6 +413,15 @@ def _time_value(
             )
         ]
     assert number is not None
+    if p.whole_times and not isinstance(number, int):
+        return [
+            site.problem(
+                "bad-value-type",
+                f"{p.title} compares {key.name} with whole numbers (milliseconds) only, not {number!r}",
+                literal.span,
+                hints.whole_milliseconds(number),
+            )
+        ]
     shown = hints.number_text(number)
     if name in p.duration_attributes:
         if 0 < number < 1000:
@@ -525,6 +539,10 @@ def _comparison(site: _Site, node: Compare, kind: KeyKind) -> list[Diagnostic]:
                 "unsupported-operator", message, node.op_span or node.span, hints.operator(p, node, kind)
             )
         )
+    elif kind is KeyKind.STRING_ATTRIBUTE and node.op.is_pattern and node.key.name in p.whole_attributes:
+        message = f"{p.title} compares {node.key.name} whole, with = and != only, not with {node.op.value}"
+        hint = f"list the ids: {node.key.name} IN ('1', '2')" if p.accepts_list(kind, node.key.name) else ""
+        found.append(site.problem("unsupported-operator", message, node.op_span or node.span, hint))
     elif kind is KeyKind.TAG and node.op in p.tag_ops_observed_refused:
         found.append(
             site.problem(
@@ -568,8 +586,44 @@ def _list(site: _Site, node: In, kind: KeyKind) -> list[Diagnostic]:
                 hints.lists(p, word),
             )
         ]
+    if p.plain_lists and site.written and not _plain_list(_list_text(site.source, node)):
+        return [
+            site.problem(
+                "unsupported-list",
+                f"{p.title} reads only lists of single-quoted strings such as ('a', 'b')",
+                node.span,
+                hints.PLAIN_LISTS,
+            )
+        ]
     rule = _VALUE_RULES[kind]
     return [d for item in node.values for d in rule(site, node.key, kind, item, Op.EQ, True)]
+
+
+# What sqlparse reads in a list: a single-quoted string (a backslash escapes a quote, not a backslash),
+# a comma, spaces.
+_LIST_TOKEN = re.compile(r"'(?:''|\\'|[^'])*'|,| +")
+
+
+def _list_text(source: str, node: In) -> str:
+    """The text of ``node``'s list, from its ``(`` to its ``)``."""
+    assert node.op_span is not None and node.values[-1].span is not None
+    start = source.index("(", node.op_span.end)
+    return source[start : source.index(")", node.values[-1].span.end) + 1]
+
+
+def _plain_list(text: str) -> bool:
+    """Whether sqlparse groups the list ``text`` as MLflow before 3.0 accepts it: exactly ``('x')``, or
+    a string first and then strings after commas (adjacent strings, spaces and a trailing comma allowed)."""
+    inner, tokens = text[1:-1], list[str]()
+    while len("".join(tokens)) < len(inner):
+        token = _LIST_TOKEN.match(inner, len("".join(tokens)))
+        if token is None:
+            return False
+        tokens.append(token.group())
+    if len(tokens) == 1:
+        return tokens[0].startswith("'")
+    words = [t for t in tokens if not t.isspace()]
+    return tokens[0].startswith("'") and any(a == "," and b != "," for a, b in itertools.pairwise(words))
 
 
 def _null_test(site: _Site, node: IsNull, kind: KeyKind) -> list[Diagnostic]:

@@ -180,6 +180,19 @@ def filter_only_alias(alias: str, name: str) -> str:
     return f"the alias {alias!r} works in filters only: in order_by write {name}"
 
 
+PLAIN_LISTS = "write the list as ('a', 'b'): single-quoted strings, one space after each comma"
+
+
+def whole_milliseconds(number: float) -> str:
+    """For a time compared with a fraction or an exponent (MLflow before 3.17 reads only whole numbers)."""
+    return f"write a whole number of milliseconds, such as {int(number)}"
+
+
+def unknown_alias(profile: Profile, alias: str, name: str) -> str:
+    """For an attribute alias (``created``, ``run name``) the profile does not know (MLflow 2.0)."""
+    return f"{profile.title} does not know the alias {alias!r}: write {name}"
+
+
 def unknown_attribute(
     profile: Profile, name: str, valid: frozenset[str], node: Compare | In | IsNull | None, in_order_by: bool
 ) -> str:

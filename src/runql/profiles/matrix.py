@@ -155,6 +155,18 @@ RUNQL_ROWS: tuple[tuple[str, Cell], ...] = (
         lambda r, _: _yes(bool(r.status_names)),
     ),
     (
+        "Attribute aliases: `created` (filters and order_by), `run name` (filters)",
+        lambda r, _: _yes(bool(r.filter_aliases)),
+    ),
+    (
+        "`IN` lists written as Python reads them (`('a',)`, `(\"a\", 'b')`, `(r'a')`)",
+        lambda r, _: _yes(not r.plain_lists and bool(r.list_attributes or r.list_kinds)),
+    ),
+    (
+        "Fractions on run times (`start_time >= 1.5`, `1e3`)",
+        lambda r, _: _yes(not r.whole_times),
+    ),
+    (
         "`run name` aliases in order_by",
         lambda r, _: _yes(bool(r.order_by_aliases & {"run name", "Run name", "Run Name"})),
     ),
@@ -193,7 +205,8 @@ A profile says what a backend accepts. `runql.check(query, profile)` lists every
 `runql.validate(query, profile)` raises `UnsupportedQueryError` with all of them. Three profiles ship,
 each for `runs` and `experiments`: `mlflow` (MLflow 3.18), `azureml` (Azure Machine Learning's MLflow
 endpoint, from its document "Query & compare experiments and runs with MLflow" and rules observed in the
-field) and `extended` (everything runql answers in memory).
+field) and `extended` (everything runql answers in memory). `mlflow-2.0` to `mlflow-3.17` describe
+MLflow's earlier versions ([the last section](#mlflows-earlier-versions)).
 
 Derive your own with `dataclasses.replace`:
 
@@ -270,15 +283,67 @@ def _limits_section(profiles: Profiles) -> list[str]:
     return [*lines, ""]
 
 
-def markdown(profiles: Profiles) -> str:
+_VERSIONS_INTRO = """\
+## MLflow's earlier versions
+
+`mlflow` describes MLflow 3.18. Each `mlflow-X.Y` profile describes MLflow X.Y and the versions back to
+the one after the next older profile: for MLflow 3.5 use `mlflow-3.9` (`runql check --profile
+mlflow-3.9`), for 2.15 `mlflow-2.22`; `runql.profiles.catalog.mlflow_profile_for("3.5.1")` picks it.
+MLflow before 2.0 is not described. Each is the next newer profile less what its versions had not yet;
+scripts/mlflow_versions.py checks every one against the parser of each version it describes
+(docs/conformance.md).
+"""
+
+
+def _versions_section(profiles: Profiles, versions: Mapping[str, str], latest: str) -> list[str]:
+    lines = [
+        _VERSIONS_INTRO,
+        "| Profile | MLflow | Differs from the next newer profile in |",
+        "| --- | --- | --- |",
+    ]
+    names = list(versions)
+    for name, newer in zip(names, [*names[1:], latest], strict=True):
+        last, first = name.removeprefix(f"{latest}-"), versions[name]
+        span = last if first == last else f"{first} to {last}"
+        lines.append(f"| `{name}` | {span} | {'; '.join(_differences(profiles, name, newer))} |")
+    return [*lines, ""]
+
+
+def _differences(profiles: Profiles, name: str, newer: str) -> list[str]:
+    """The rows of the matrix whose cell differs between the profiles ``name`` and ``newer``, and the
+    prefixes and filter attributes one lacks on each entity."""
+    older_runs, older_experiments = profiles[(name, "runs")], profiles[(name, "experiments")]
+    newer_runs, newer_experiments = profiles[(newer, "runs")], profiles[(newer, "experiments")]
+    found = []
+    for label, cell in DOCUMENT_ROWS + RUNQL_ROWS:
+        was, now = cell(older_runs, older_experiments), cell(newer_runs, newer_experiments)
+        if was != now:
+            found.append(f"{label}: {was} (`{newer}`: {now})")
+    for entity in ("runs", "experiments"):
+        older, newest = profiles[(name, entity)], profiles[(newer, entity)]
+        for what, lacking in (
+            ("prefixes", newest.prefixes - older.prefixes),
+            ("filter attributes", newest.attributes - older.attributes),
+        ):
+            if lacking:
+                found.append(f"no {what} " + ", ".join(f"`{k}`" for k in sorted(lacking)) + f" on {entity}")
+    return found
+
+
+def markdown(profiles: Profiles, versions: Mapping[str, str] | None = None, latest: str = "mlflow") -> str:
     """The matrix of ``profiles`` (by name and entity, each name for runs and experiments), with the
-    page's introduction and notes."""
+    page's introduction and notes. The profiles named in ``versions`` (``mlflow-X.Y`` to the first
+    version it describes, oldest first; each is compared with the next, the last with ``latest``) are
+    left out of the matrix and listed by what they lack."""
+    versions = versions or {}
+    main = {key: p for key, p in profiles.items() if key[0] not in versions}
     lines = [
         _HEADER,
-        *_table("The support matrix (runs), as the Azure ML document lists it", DOCUMENT_ROWS, profiles),
-        *_table("What runql adds", RUNQL_ROWS, profiles),
-        *_keys_section(profiles),
-        *_limits_section(profiles),
+        *_table("The support matrix (runs), as the Azure ML document lists it", DOCUMENT_ROWS, main),
+        *_table("What runql adds", RUNQL_ROWS, main),
+        *_keys_section(main),
+        *_limits_section(main),
+        *(_versions_section(profiles, versions, latest) if versions else []),
         _NOTES,
     ]
     return "\n".join(lines)

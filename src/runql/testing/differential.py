@@ -69,14 +69,17 @@ def runql_search(
 
 # Differences runql keeps on purpose (docs/compatibility.md): a name, and a test on the case.
 _ATTRIBUTES_PREFIX = re.compile(r"(?:^|[\s(])attributes\.")
+_EXPERIMENT_ID_PATTERN = re.compile(r"\bexperiment_id`?\s+(?:NOT\s+)?I?LIKE\b", re.IGNORECASE)
 
 
 def documented_difference(entity: str, filter_string: str, order_by: Sequence[str]) -> str | None:
     """The name of the documented difference a disagreement on accept-or-refuse falls under, if any."""
-    if entity == "experiments" and (
-        _ATTRIBUTES_PREFIX.search(filter_string) or any(o.startswith("attributes.") for o in order_by)
-    ):
+    if entity != "experiments":
+        return None
+    if _ATTRIBUTES_PREFIX.search(filter_string) or any(o.startswith("attributes.") for o in order_by):
         return "experiments-attributes-prefix"
+    if _EXPERIMENT_ID_PATTERN.search(filter_string):
+        return "experiment-id-patterns"
     return None
 
 

@@ -1,10 +1,12 @@
 """A tracking server's search measured against runql's reference evaluator: :func:`check_server`.
 
 The check logs a generated workspace into the server through MLflow's client, in experiments named
-``runql-conform-<seed>-...``, reads back what the server kept (its run ids, names, users and tags),
-draws queries about those runs and asks the server each one over HTTP, page by page. The reference
-evaluator answers the same query over the runs as the server holds them; every disagreement is counted
-in its category with the shortest query that shows it.
+``runql-conform-<seed>-...``, and generated experiments beside it; reads back what the server kept (its
+run ids, names, users and tags, its experiment ids and times); draws queries about those runs and
+experiments and asks the server each one over HTTP, page by page. The reference evaluator answers the
+same query over the rows as the server holds them; every disagreement is counted in its category with
+the shortest query that shows it. An experiment search cannot name the experiments it searches, so each
+one is scoped to the check's own by a clause on their names, ANDed to the drawn filter.
 
 MLflow's client retries a failed request with back-off for minutes and waits on a silent server
 indefinitely: for the duration of the check ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` is ``0`` and
@@ -21,8 +23,8 @@ import contextlib
 import importlib
 import json
 import os
+import time
 import uuid
-import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,11 +32,13 @@ from typing import Any
 
 from runql.common.optional import require
 from runql.common.redact import redact, shown
-from runql.engines.embedding import search
 from runql.errors import QueryError, Severity, StoreError
-from runql.language.ast import Query
-from runql.model.entities import LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs
+from runql.language.ast import And, Expr, Or, Query
+from runql.language.parser import parse
+from runql.model.entities import Experiment, LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs
+from runql.profiles.catalog import get_profile, mlflow_profile_for
 from runql.profiles.checker import check
+from runql.profiles.compiled import compile_quietly
 from runql.testing.kit import examples
 from runql.testing.mlflow_oracle import log_run_data, quiet_mlflow
 
@@ -61,7 +65,6 @@ _STAGES = {
     "DELETED_ONLY": {LifecycleStage.DELETED},
     "ALL": {LifecycleStage.ACTIVE, LifecycleStage.DELETED},
 }
-_SEARCH = "/api/2.0/mlflow/runs/search"
 _ENVIRONMENT = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
 # The most pages a paged search is followed for: past it, the server's tokens do not end.
 _PAGE_LIMIT = 200
@@ -69,7 +72,8 @@ _PAGE_LIMIT = 200
 
 @dataclass
 class Disagreement:
-    """The shortest query found in one category: its text, view, page size, the ids expected and got."""
+    """The shortest query found in one category: what it searched (``runs`` or ``experiments``), its
+    text, view, page size, the ids expected and got."""
 
     filter_string: str
     order_by: list[str]
@@ -78,6 +82,9 @@ class Disagreement:
     expected: list[str]
     got: list[str]
     detail: str
+    entity: str = "runs"
+    # The drawn query the example was asked as (before the scope clause of an experiment search).
+    query: Query | None = field(default=None, repr=False, compare=False)
 
     def size(self) -> tuple[int, int]:
         """What "shortest" compares: the filter's and then the order_by's length."""
@@ -86,9 +93,10 @@ class Disagreement:
     def to_dict(self) -> dict[str, Any]:
         """The example as JSON-ready values."""
         return {
+            "search": self.entity,
             "filter_string": self.filter_string,
             "order_by": self.order_by,
-            "run_view_type": self.view,
+            "view_type": self.view,
             "page_size": self.page_size,
             "expected": self.expected,
             "got": self.got,
@@ -193,11 +201,12 @@ class ServerReport:
                 "",
                 f"### {CATEGORIES[name]}",
                 "",
+                f"- search: {example.entity}",
                 f"- filter_string: `{example.filter_string}`"
                 if example.filter_string
                 else "- filter_string: none",
                 f"- order_by: `{example.order_by}`",
-                f"- run_view_type: {example.view}, page size: {example.page_size or 'one page'}",
+                f"- view type: {example.view}, page size: {example.page_size or 'one page'}",
                 f"- expected: {example.expected}",
                 f"- got: {example.got}",
                 f"- {example.detail}",
@@ -238,11 +247,20 @@ class _Server:
         self._creds = tracking.get_default_host_creds(uri)
         self.timeout = timeout
 
-    def search(self, body: dict[str, Any]) -> tuple[int, Any]:
-        """The status and the JSON body (or the text) of one ``runs/search`` request, never retried."""
+    def version(self) -> str | None:
+        """The MLflow version the server reports (``GET /version``), None when it reports none."""
+        response = self._http_request(
+            self._creds, "/version", "GET", max_retries=0, timeout=self.timeout, raise_on_status=False
+        )
+        text = response.text.strip() if response.status_code == 200 else ""
+        return text if text and len(text) < 64 and "\n" not in text else None
+
+    def search(self, body: dict[str, Any], entity: str = "runs") -> tuple[int, Any]:
+        """The status and the JSON body (or the text) of one search request of ``entity`` (``runs`` or
+        ``experiments``), never retried."""
         response = self._http_request(
             self._creds,
-            _SEARCH,
+            f"/api/2.0/mlflow/{entity}/search",
             "POST",
             max_retries=0,
             timeout=self.timeout,
@@ -256,9 +274,30 @@ class _Server:
 
 
 @dataclass
-class _Logged:
-    experiment_ids: list[str]
-    runs: list[Run]
+class _Target:
+    """One kind of search the check asks: the rows the server keeps, and what scopes a request to them
+    (the experiment ids a run search names; for experiments, a clause on their names)."""
+
+    entity: str  # "runs" or "experiments"
+    rows: list[Any]
+    scope: dict[str, Any] = field(default_factory=dict)
+    scope_filter: str = ""
+
+    @property
+    def view_field(self) -> str:
+        return "run_view_type" if self.entity == "runs" else "view_type"
+
+    def ids(self, body: dict[str, Any]) -> list[str]:
+        # An empty answer may leave the list out, or send null (FastTrackML) in its place.
+        if self.entity == "runs":
+            return [r["info"]["run_id"] for r in body.get("runs") or []]
+        return [e["experiment_id"] for e in body.get("experiments") or []]
+
+    def in_view(self, view: str) -> list[Any]:
+        stages = _STAGES[view]
+        if self.entity == "runs":
+            return [r for r in self.rows if r.info.lifecycle_stage in stages]
+        return [e for e in self.rows if e.lifecycle_stage in stages]
 
 
 def _vocabulary(non_ascii: bool) -> Any:
@@ -319,7 +358,7 @@ def _token_shape(token: str | None) -> str:
     return f"base64 JSON with {sorted(decoded)}" if isinstance(decoded, dict) else "base64 JSON"
 
 
-def _log(server: _Server, prefix: str, generated: Sequence[Run], inputs: bool, created: list[str]) -> _Logged:
+def _log(server: _Server, prefix: str, generated: Sequence[Run], inputs: bool, created: list[str]) -> _Target:
     """Log ``generated`` into one experiment: the first run is a parent of the second, the last one or
     two are deleted; returns the runs as the server keeps them."""
     experiment_id = server.client.create_experiment(f"{prefix}-runs")
@@ -359,30 +398,46 @@ def _log(server: _Server, prefix: str, generated: Sequence[Run], inputs: bool, c
                 RunInputs(logged_inputs),
             )
         )
-    return _Logged([experiment_id], kept)
+    return _Target("runs", kept, {"experiment_ids": [experiment_id]})
 
 
-def _accepts(query: Query, profile: str) -> bool:
+def _log_experiments(
+    server: _Server, prefix: str, drawn: Sequence[Experiment], created: list[str]
+) -> _Target:
+    """Create ``drawn`` as experiments named ``<prefix>-x<index> <name>`` with their tags, the last of
+    several deleted; returns them as the server keeps them, scoped by their names."""
+    kept: list[Experiment] = []
+    for index, experiment in enumerate(drawn):
+        # Creation times a millisecond apart at least: a tie would be broken by the experiment id, which
+        # runql orders as text and a SQL store as a number.
+        time.sleep(0.002)
+        experiment_id = server.client.create_experiment(
+            f"{prefix}-x{index} {experiment.name}", tags=dict(experiment.tags)
+        )
+        created.append(experiment_id)
+        if index == len(drawn) - 1 and index:
+            server.client.delete_experiment(experiment_id)
+        stored = server.client.get_experiment(experiment_id)
+        kept.append(
+            Experiment(
+                experiment_id=stored.experiment_id,
+                name=stored.name,
+                artifact_location=stored.artifact_location,
+                lifecycle_stage=stored.lifecycle_stage,
+                tags=dict(stored.tags),
+                creation_time=stored.creation_time,
+                last_update_time=stored.last_update_time,
+            )
+        )
+    return _Target("experiments", kept, scope_filter=f"name LIKE '{prefix}-x%'")
+
+
+def _accepts(filter_string: str, order_by: Sequence[str], profile: str, entity: str) -> bool:
     try:
-        diagnostics = check(query.filter_string, profile, "runs", list(query.order_by_strings))
+        diagnostics = check(filter_string, profile, entity, list(order_by))
     except QueryError:
         return False
     return not any(d.severity is Severity.ERROR for d in diagnostics)
-
-
-def _expected(runs: Sequence[Run], query: Query, view: str, profile: str) -> list[str]:
-    stages = _STAGES[view]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        page, _ = search(
-            [r for r in runs if r.info.lifecycle_stage in stages],
-            query.filter_string,
-            list(query.order_by_strings),
-            None,
-            None,
-            profile,
-        )
-    return [r.info.run_id for r in page]
 
 
 def _message(body: Any) -> str:
@@ -415,16 +470,41 @@ def _row_faults(expected: list[str], got: list[str]) -> list[tuple[str, str]]:
 
 
 class _Checker:
-    """Asks the server the drawn queries and fills the report."""
+    """Asks the server the drawn queries about one target and fills the report."""
 
-    def __init__(self, server: _Server, logged: _Logged, profile: str, report: ServerReport) -> None:
-        self.server, self.logged, self.profile, self.report = server, logged, profile, report
+    def __init__(self, server: _Server, target: _Target, profile: str, report: ServerReport) -> None:
+        self.server, self.target, self.profile, self.report = server, target, profile, report
+
+    def filter_string(self, query: Query) -> str:
+        """The filter sent: the drawn one, ANDed to the target's scope clause when it has one (in
+        parentheses only where the profile has OR, whose precedence they keep)."""
+        scope, text = self.target.scope_filter, query.filter_string
+        if not scope or not text:
+            return scope or text
+        grouped = get_profile(self.profile, self.target.entity).allow_or
+        return f"{scope} AND ({text})" if grouped else f"{scope} AND {text}"
+
+    def accepts(self, query: Query) -> bool:
+        """Whether the profile accepts the query as it is sent."""
+        return _accepts(self.filter_string(query), query.order_by_strings, self.profile, self.target.entity)
+
+    def _expected(self, query: Query, view: str) -> list[str]:
+        compiled = compile_quietly(
+            self.filter_string(query),
+            list(query.order_by_strings),
+            profile=self.profile,
+            entity=self.target.entity,
+        )
+        page, _ = compiled.search(self.target.in_view(view))
+        if self.target.entity == "runs":
+            return [r.info.run_id for r in page]
+        return [e.experiment_id for e in page]
 
     def _body(self, query: Query, view: str, max_results: int, token: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "experiment_ids": self.logged.experiment_ids,
-            "filter": query.filter_string,
-            "run_view_type": view,
+            **self.target.scope,
+            "filter": self.filter_string(query),
+            self.target.view_field: view,
             "max_results": max_results,
         }
         if query.order_by_strings:
@@ -433,49 +513,91 @@ class _Checker:
             body["page_token"] = token
         return body
 
+    def _search(self, body: dict[str, Any]) -> tuple[int, Any]:
+        return self.server.search(body, self.target.entity)
+
     def _example(
         self, query: Query, view: str, size: int | None, expected: list[str], got: list[str], detail: str
     ) -> Disagreement:
         return Disagreement(
-            query.filter_string, list(query.order_by_strings), view, size, expected, got, detail
+            self.filter_string(query),
+            list(query.order_by_strings),
+            view,
+            size,
+            expected,
+            got,
+            detail,
+            self.target.entity,
+            query,
         )
 
     def refused(self, query: Query, view: str) -> None:
-        """A query the profile refuses: the server should refuse it too (any 4xx)."""
-        status, body = self.server.search(self._body(query, view, 1000, None))
-        if status == 200:
-            got = [r["info"]["run_id"] for r in body.get("runs", [])] if isinstance(body, dict) else []
-            detail = "answered with HTTP 200"
-            self.report.add("accepted-refused", self._example(query, view, None, [], got, detail))
-        elif status >= 500:
-            self.report.add(
-                "server-error", self._example(query, view, None, [], [], f"HTTP {status}: {_message(body)}")
-            )
-        else:
-            self.report.add(None)
+        """Ask a query the profile refuses: the server should refuse it too (any 4xx)."""
+        self._record(self._refusal_faults(query, view))
 
     def accepted(self, query: Query, view: str, page_size: int) -> None:
-        """A query the profile accepts: one page of every run, then pages of ``page_size``."""
-        expected = _expected(self.logged.runs, query, view, self.profile)
-        status, body = self.server.search(self._body(query, view, 1000, None))
+        """Ask a query the profile accepts: one page of every row, then pages of ``page_size``."""
+        self._record(self._answer_faults(query, view, page_size))
+
+    def _record(self, faults: list[tuple[str, Disagreement]]) -> None:
+        if not faults:
+            self.report.add(None)
+        else:
+            self.report.add([name for name, _ in faults], [example for _, example in faults])
+
+    def _refusal_faults(self, query: Query, view: str) -> list[tuple[str, Disagreement]]:
+        status, body = self._search(self._body(query, view, 1000, None))
+        if status == 200:
+            got = self.target.ids(body) if isinstance(body, dict) else []
+            detail = "answered with HTTP 200"
+            return [("accepted-refused", self._example(query, view, None, [], got, detail))]
+        if status >= 500:
+            detail = f"HTTP {status}: {_message(body)}"
+            return [("server-error", self._example(query, view, None, [], [], detail))]
+        return []
+
+    def _answer_faults(self, query: Query, view: str, page_size: int) -> list[tuple[str, Disagreement]]:
+        expected = self._expected(query, view)
+        status, body = self._search(self._body(query, view, 1000, None))
         failure = self._status(status, body)
         if failure is not None:
-            self.report.add(failure[0], self._example(query, view, None, expected, [], failure[1]))
-            return
-        got = [r["info"]["run_id"] for r in body.get("runs", [])]
+            return [(failure[0], self._example(query, view, None, expected, [], failure[1]))]
+        got = self.target.ids(body)
         faults = _row_faults(expected, got)
         if faults:
-            self.report.add(
-                [category for category, _ in faults],
-                [self._example(query, view, None, expected, got, detail) for _, detail in faults],
-            )
-            return
+            return [
+                (name, self._example(query, view, None, expected, got, detail)) for name, detail in faults
+            ]
         if page_size < len(expected) or page_size == 1:
             paging = self._pages(query, view, page_size, expected)
             if paging is not None:
-                self.report.add(paging[0], paging[1])
-                return
-        self.report.add(None)
+                return [paging]
+        return []
+
+    def shrunk(self, category: str, example: Disagreement) -> Disagreement:
+        """``example`` made as small as it can be while the server still fails it in ``category`` (with
+        runs missing, duplicated or extra still, where it had them): one AND term or one order_by clause
+        left out at a time, the query kept as the profile reads it (accepted, or refused for
+        ``accepted-refused``), each try asked of the server."""
+        query, refused = example.query, category == "accepted-refused"
+        if query is None:
+            return example
+        size = example.page_size or 1000
+        shrinking = True
+        while shrinking:
+            shrinking = False
+            for candidate in _smaller(query):
+                if self.accepts(candidate) == refused:
+                    continue
+                if refused:
+                    faults = dict(self._refusal_faults(candidate, example.view))
+                else:
+                    faults = dict(self._answer_faults(candidate, example.view, size))
+                found = faults.get(category)
+                if found is not None and _row_kinds(found.detail) >= _row_kinds(example.detail):
+                    query, example, shrinking = candidate, found, True
+                    break
+        return example
 
     def _status(self, status: int, body: Any) -> tuple[str, str] | None:
         if status == 200 and isinstance(body, dict):
@@ -490,13 +612,13 @@ class _Checker:
         got: list[str] = []
         token: str | None = None
         for _ in range(_PAGE_LIMIT):
-            status, body = self.server.search(self._body(query, view, size, token))
+            status, body = self._search(self._body(query, view, size, token))
             failure = self._status(status, body)
             if failure is not None:
                 return failure[0], self._example(
                     query, view, size, expected, got, f"a later page: {failure[1]}"
                 )
-            page = [r["info"]["run_id"] for r in body.get("runs", [])]
+            page = self.target.ids(body)
             got += page
             token = body.get("next_page_token") or None
             if len(page) > size:
@@ -516,6 +638,33 @@ class _Checker:
         return None
 
 
+def _row_kinds(detail: str) -> set[str]:
+    """Which of the wrong-rows faults (missing, duplicated, extra) a detail names."""
+    return {kind for kind in ("missing", "duplicated", "extra") if f"{kind} [" in detail}
+
+
+def _smaller(query: Query) -> Iterator[Query]:
+    """The queries one step smaller than ``query``: each with one term of its top-level AND left out (the
+    whole filter when it is one term), or one order_by clause; terms keep the spelling they were written
+    with."""
+    text, order_by = query.filter_string, list(query.order_by_strings)
+    expr = parse(text).filter  # read again: a drawn query's tree may have been built without spans
+    if expr is not None:
+        terms = list(expr.terms) if isinstance(expr, And) else [expr]
+        pieces = [_written(text, term) for term in terms]
+        for index in range(len(pieces)):
+            yield parse(" AND ".join(pieces[:index] + pieces[index + 1 :]), order_by)
+    for index in range(len(order_by)):
+        yield parse(text, order_by[:index] + order_by[index + 1 :])
+
+
+def _written(text: str, term: Expr) -> str:
+    """A term of a top-level AND as it was written, in parentheses when it is itself an AND or OR."""
+    assert term.span is not None  # a parsed tree has every span
+    written = text[term.span.start : term.span.end]
+    return f"({written})" if isinstance(term, (And, Or)) else written
+
+
 def _needs_datasets(query: Query) -> bool:
     return "datasets." in query.filter_string or any("datasets." in o for o in query.order_by_strings)
 
@@ -523,33 +672,35 @@ def _needs_datasets(query: Query) -> bool:
 def check_server(
     uri: str,
     *,
-    profile: str = "mlflow",
+    profile: str | None = None,
     max_examples: int = 100,
     seed: int = 0,
     keep: bool = False,
     page_sizes: Sequence[int] = (1, 2, 3, 1000),
     timeout: float = 30.0,
     refused_share: float = 0.2,
+    experiment_share: float = 0.2,
 ) -> ServerReport:
-    """Measure the tracking server at ``uri`` against runql's reference evaluator under ``profile``.
+    """Measure the tracking server at ``uri`` against runql's reference evaluator under ``profile``, by
+    default the profile of the MLflow version the server reports (``GET /version``: ``mlflow-3.17`` for
+    3.17.2), else ``mlflow``.
 
-    Logs a generated workspace into experiments named ``runql-conform-<seed>-...`` (deleted afterwards
-    unless ``keep``), probes what the server can store, asks ``max_examples`` queries drawn with
-    ``seed`` (about ``refused_share`` of them ones the profile refuses, which the server should refuse
-    too), each as one page and as pages of a size from ``page_sizes`` followed to the end, and returns
-    the :class:`ServerReport`. Needs MLflow's client (``runql[mlflow]``) and hypothesis
+    Logs a generated workspace and generated experiments, named ``runql-conform-<seed>-...`` (deleted
+    afterwards unless ``keep``), probes what the server can store, asks ``max_examples`` queries drawn
+    with ``seed`` (``experiment_share`` of them experiment searches, the rest run searches; about
+    ``refused_share`` of each ones the profile refuses, which the server should refuse too), each as one
+    page and as pages of a size from ``page_sizes`` followed to the end, and returns the
+    :class:`ServerReport`. Needs MLflow's client (``runql[mlflow]``) and hypothesis
     (``runql[strategies]``). Every request has ``timeout`` seconds and none is retried.
     """
-    from hypothesis import strategies as st
-
+    from runql.testing.data_strategies import experiments as generated_experiments
     from runql.testing.data_strategies import runs as generated_runs
-    from runql.testing.query_strategies import queries
 
-    report = ServerReport(redact(uri), profile, seed)
+    report = ServerReport(redact(uri), profile or "mlflow", seed)
     report.notes.append(
         "data and queries use the store-safe vocabulary (Vocabulary.store_safe): MLflow's SQL store answers "
         "newlines under LIKE, non-ASCII case-folding and infinite metrics otherwise than its in-memory "
-        "search, which the mlflow profile follows (docs/compatibility.md)"
+        "search, which runql's reference follows (docs/compatibility.md)"
     )
     # A suffix of its own per check: a deleted experiment keeps its name taken in MLflow's stores.
     prefix = f"runql-conform-{seed}-{uuid.uuid4().hex[:8]}"
@@ -558,44 +709,87 @@ def check_server(
         created: list[str] = []
         try:
             try:
+                if profile is None:
+                    report.profile = _profile_of(server, report)
                 inputs, non_ascii = _probe(server, prefix, report, created)
                 vocabulary = _vocabulary(non_ascii)
                 if not non_ascii:
                     report.notes.append("non-ASCII keys are left out of the data and the queries")
                 (generated,) = examples(generated_runs(vocabulary, min_size=8, max_size=12), 1, seed)
-                logged = _log(server, prefix, generated, inputs, created)
+                runs = _log(server, prefix, generated, inputs, created)
+                (drawn,) = examples(generated_experiments(vocabulary, min_size=3, max_size=5), 1, seed)
+                experiments = _log_experiments(server, prefix, drawn, created)
             except Exception as error:  # MLflow's client raises MlflowException, requests' errors and more
                 # Nothing can be measured without the data: one line naming the server, its password hidden.
                 code = "unreachable-store" if not created else "server-refused"
-                what = "could not be reached" if not created else "refused to store the generated runs"
+                what = "could not be reached" if not created else "refused to store the generated data"
                 message = f"{what}: {shown(redact(str(error), uri))}"
                 raise StoreError(message, where=redact(uri), code=code) from None
-            report.runs = len(logged.runs)
-            checker = _Checker(server, logged, profile, report)
-            valid = queries(profile, "runs", vocabulary, logged.runs)
-            invalid = queries(profile, "runs", vocabulary, logged.runs, valid=False).filter(
-                lambda q: not _accepts(q, profile)
-            )
-            refused_count = round(max_examples * refused_share)
-            drawn = examples(
-                st.tuples(valid, st.sampled_from(_VIEWS), st.sampled_from(list(page_sizes))),
-                max_examples - refused_count,
-                seed,
-            )
+            report.runs = len(runs.rows)
+            profile = report.profile
+            experiment_count = round(max_examples * experiment_share)
             skipped = 0
-            for query, view, size in drawn:
-                if not inputs and _needs_datasets(query):
-                    skipped += 1
-                    continue
-                checker.accepted(query, view, size)
+            for target, count in ((runs, max_examples - experiment_count), (experiments, experiment_count)):
+                checker = _Checker(server, target, profile, report)
+                skipped += _ask(
+                    checker, vocabulary, count, round(count * refused_share), seed, page_sizes, inputs
+                )
             if skipped:
                 report.missing["log-inputs endpoint (dataset clauses)"] = skipped
-            if refused_count:
-                for query, view in examples(st.tuples(invalid, st.sampled_from(_VIEWS)), refused_count, seed):
-                    checker.refused(query, view)
+            for name, example in list(report.examples.items()):
+                checker = _Checker(server, runs if example.entity == "runs" else experiments, profile, report)
+                report.examples[name] = checker.shrunk(name, example)
         finally:
             if not keep:
                 for experiment_id in created:
                     with contextlib.suppress(Exception):  # a failed clean-up leaves names a person recognises
                         server.client.delete_experiment(experiment_id)
     return report
+
+
+def _profile_of(server: _Server, report: ServerReport) -> str:
+    """The profile of the MLflow version the server reports, noted in the report; ``mlflow`` when it
+    reports none runql describes."""
+    version = server.version()
+    report.capabilities["MLflow version"] = version or "not reported"
+    try:
+        chosen = mlflow_profile_for(version).name if version else "mlflow"
+    except ValueError:  # not a version, or one older than 2.0
+        chosen = "mlflow"
+    report.notes.append(f"profile {chosen} chosen for the server's version ({version or 'not reported'})")
+    return chosen
+
+
+def _ask(
+    checker: _Checker,
+    vocabulary: Any,
+    count: int,
+    refused_count: int,
+    seed: int,
+    page_sizes: Sequence[int],
+    inputs: bool,
+) -> int:
+    """Ask ``count`` drawn queries about the checker's target, ``refused_count`` of them ones the profile
+    refuses; returns how many were left out for want of the log-inputs endpoint."""
+    from hypothesis import strategies as st
+
+    from runql.testing.query_strategies import queries
+
+    profile, target = checker.profile, checker.target
+    valid = queries(profile, target.entity, vocabulary, target.rows).filter(checker.accepts)
+    invalid = queries(profile, target.entity, vocabulary, target.rows, valid=False).filter(
+        lambda q: not checker.accepts(q)
+    )
+    answered = count - refused_count
+    views_and_sizes = (st.sampled_from(_VIEWS), st.sampled_from(list(page_sizes)))
+    drawn = examples(st.tuples(valid, *views_and_sizes), answered, seed) if answered > 0 else []
+    skipped = 0
+    for query, view, size in drawn:
+        if not inputs and _needs_datasets(query):
+            skipped += 1
+            continue
+        checker.accepted(query, view, size)
+    if refused_count:
+        for query, view in examples(st.tuples(invalid, st.sampled_from(_VIEWS)), refused_count, seed):
+            checker.refused(query, view)
+    return skipped
