@@ -57,6 +57,8 @@ _NUMERIC_ATTRIBUTES = tuple(sorted(RUN_NUMERIC_ATTRIBUTES))
 _TOP_FRACTION = 4
 # Up to this many wanted values, StringColumn.among compares codes instead of reading a table.
 _FEW_CODES = 8
+# The most experiment and view scopes ColumnarRuns.among keeps (each a mask of every run).
+_KEPT_SCOPES = 16
 # The first stretch of the natural order read for a first page without order_by.
 _FIRST_STEP = 16_384
 
@@ -274,6 +276,7 @@ class ColumnarRuns:
         self.has_datasets = any(_dataset_inputs(r) for r in self.runs)
         self._natural_order: Indices | None = None
         self._natural_place: Indices | None = None
+        self._scopes: dict[tuple[str, frozenset[str]], Mask] = {}
         # Functions of a metric's history, one column per (function, key, step), computed when a query
         # first asks for it from the points of that key, which are read once (from a store in bulk).
         self._points: dict[str, HistoryPoints] = {}
@@ -294,6 +297,7 @@ class ColumnarRuns:
         """Re-read the run at ``row`` into the columns after an edit; ``data=False`` re-reads only its
         attributes (a status, an end time or a lifecycle stage changed)."""
         run = self.runs[row]
+        self._scopes.clear()
         if (run.info.run_id, run.info.start_time) != self._natural_key(row):
             self._natural_order = self._natural_place = None
         for name in _STRING_ATTRIBUTES:
@@ -545,14 +549,14 @@ class ColumnarRuns:
         if not columns:
             return self._naturally(selected, first)
         rows = np.flatnonzero(selected)
-        places = self._natural_places()[rows]
+        places = self._natural_places()
         if first is not None and first > 0 and first * _TOP_FRACTION < len(rows):
             candidates = _candidates(*columns[0], rows, first)
-            head = candidates[_lexsorted(columns, rows[candidates], places[candidates])]
+            head = candidates[_lexsorted(columns, rows[candidates], places[rows[candidates]])]
             rest = np.ones(len(rows), dtype=bool)
             rest[head] = False
             return np.concatenate([rows[head], rows[rest]])
-        return rows[_lexsorted(columns, rows, places)]
+        return rows[_lexsorted(columns, rows, places[rows])]
 
     def _naturally(self, selected: Mask, first: int | None) -> Indices:
         """The ``selected`` rows in the natural order, or only their first ``first`` (then the others in
@@ -619,10 +623,20 @@ class ColumnarRuns:
         }
 
     def among(self, attribute: str, allowed: Collection[str]) -> Mask:
-        """Rows whose string ``attribute`` (``experiment_id``, ``lifecycle_stage``, ...) is in ``allowed``."""
-        column = self.attributes[attribute]
-        assert isinstance(column, StringColumn)
-        return column.among(allowed)
+        """Rows whose string ``attribute`` (``experiment_id``, ``lifecycle_stage``, ...) is in ``allowed``:
+        the same few scopes (experiments, view types) come with every search, so each is kept until a
+        run changes; read-only, since the caller shares it."""
+        scope = (attribute, frozenset(allowed))
+        found = self._scopes.get(scope)
+        if found is None:
+            column = self.attributes[attribute]
+            assert isinstance(column, StringColumn)
+            found = column.among(allowed)
+            found.flags.writeable = False
+            if len(self._scopes) >= _KEPT_SCOPES:
+                self._scopes.clear()
+            self._scopes[scope] = found
+        return found
 
 
 class Selection(Sequence[Any]):

@@ -394,8 +394,9 @@ class Workspace(RunStore[CompiledQuery, None]):
     @_locked
     def key_sets(self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str]) -> KeySets:
         store = self._columns()
-        within = store.among("experiment_id", set(experiment_ids))
-        within &= store.among("lifecycle_stage", set(lifecycle_stages))
+        within = store.among("experiment_id", set(experiment_ids)) & store.among(
+            "lifecycle_stage", set(lifecycle_stages)
+        )
         return KeySets(**store.key_names(within))
 
     @_locked
@@ -512,8 +513,7 @@ class Workspace(RunStore[CompiledQuery, None]):
 
         start = parse_page_token(page_token)
         store = self._columns()
-        within = store.among("experiment_id", experiment_ids)
-        within &= store.among("lifecycle_stage", view.stages)
+        within = store.among("experiment_id", experiment_ids) & store.among("lifecycle_stage", view.stages)
         stop = None if size is None else start + size
         # Only the rows up to the page's end need their order; every selected row still counts for
         # the next page token and for the keys the selection holds.

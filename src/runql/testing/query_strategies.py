@@ -164,6 +164,10 @@ def _values_for(keys: _Keys, entity: Entity, name: str) -> list[str]:
         return [t for t in base if _writable(t)]
     if entity is Entity.ATTRIBUTE:
         held = [v for v in keys.attribute_values(name) if isinstance(v, str) and _writable(v)]
+        if name == "experiment_id":
+            # Ids only, held or not: MLflow's SQL store reads one as an integer and refuses other text
+            # (docs/compatibility.md, experiment-id-integers), which runql and Azure ML's ids allow.
+            return list(dict.fromkeys([*held, "0", "123456"]))
         extra = {
             "status": list(RunStatus.ALL),
             "user_id": list(vocab.users),

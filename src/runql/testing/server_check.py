@@ -549,10 +549,10 @@ class _Checker:
         status, body = self._search(self._body(query, view, 1000, None))
         if status == 200:
             got = self.target.ids(body) if isinstance(body, dict) else []
-            detail = "answered with HTTP 200"
+            detail = "expected a refusal (HTTP 4xx), answered with HTTP 200"
             return [("accepted-refused", self._example(query, view, None, [], got, detail))]
         if status >= 500:
-            detail = f"HTTP {status}: {_message(body)}"
+            detail = f"expected a refusal (HTTP 4xx), got HTTP {status}: {_message(body)}"
             return [("server-error", self._example(query, view, None, [], [], detail))]
         return []
 
@@ -709,8 +709,10 @@ def check_server(
         created: list[str] = []
         try:
             try:
+                chosen = _profile_of(server, report)
                 if profile is None:
-                    report.profile = _profile_of(server, report)
+                    report.profile = chosen
+                    report.notes.append(f"profile {chosen} chosen for the server's MLflow version")
                 inputs, non_ascii = _probe(server, prefix, report, created)
                 vocabulary = _vocabulary(non_ascii)
                 if not non_ascii:
@@ -748,15 +750,16 @@ def check_server(
 
 
 def _profile_of(server: _Server, report: ServerReport) -> str:
-    """The profile of the MLflow version the server reports, noted in the report; ``mlflow`` when it
-    reports none runql describes."""
+    """The profile of the MLflow version the server reports (``GET /version``), its answer kept in the
+    report; ``mlflow`` when it reports no version runql describes (a server of its own may report its
+    own version there)."""
     version = server.version()
-    report.capabilities["MLflow version"] = version or "not reported"
     try:
         chosen = mlflow_profile_for(version).name if version else "mlflow"
-    except ValueError:  # not a version, or one older than 2.0
-        chosen = "mlflow"
-    report.notes.append(f"profile {chosen} chosen for the server's version ({version or 'not reported'})")
+    except ValueError:  # not a version, or one before 2.0
+        report.capabilities["MLflow version"] = f"{version} (not one runql describes: read as the latest)"
+        return "mlflow"
+    report.capabilities["MLflow version"] = version or "not reported (read as the latest)"
     return chosen
 
 
