@@ -3,15 +3,16 @@
     python tests/benchmarks/bench_load.py                      # the 100k-run SQLite database
     python tests/benchmarks/bench_load.py 10000 100000 --repeat 1
     python tests/benchmarks/bench_load.py --histories          # also with every history read at load
+    python tests/benchmarks/bench_load.py 30000 --workload wide  # the second workload (workload.py)
 
-The databases are ``mlflow_db.build_sqlite`` (built once, cached under ``$RUNQL_BENCH_CACHE`` or
-``~/.cache/runql-bench``). Each row is one fresh process per repeat, imports not counted: the load
-(``from_mlflow_db``), then the first search, ``ws.search_runs(search_all_experiments=True,
-output_format="list")``, which builds the column store. Each is timed as wall time and as the
-process's CPU time, which moves less on a busy machine. Memory is the process's resident set
-(Linux's ``VmHWM`` and ``VmRSS``) above what it was after the imports: the peak during the load and
-the search, and what the workspace still holds afterwards. Rows are the median of ``--repeat``
-processes.
+The databases are ``mlflow_db.build_sqlite`` of ``--workload`` (built once, cached under
+``$RUNQL_BENCH_CACHE`` or ``~/.cache/runql-bench``). Each row is one fresh process per repeat, imports
+not counted: the load (``from_mlflow_db``), then the first search,
+``ws.search_runs(search_all_experiments=True, output_format="list")``, which builds the column store.
+Each is timed as wall time and as the process's CPU time, which moves less on a busy machine. Memory is
+the process's resident set (Linux's ``VmHWM`` and ``VmRSS``) above what it was after the imports: the
+peak during the load and the search, and what the workspace still holds afterwards. Rows are the median
+of ``--repeat`` processes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mlflow_db import build_sqlite
+from mlflow_db import WORKLOADS, build_sqlite
 
 # The child process: imports first (not timed), then the load and the first search (timed).
 _CHILD = """
@@ -93,10 +94,12 @@ def main() -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=[100_000])
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per row (median)")
     parser.add_argument("--histories", action="store_true", help="also load with histories=True")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="standard", help="the runs loaded")
     args = parser.parse_args()
+    print(f"SQLite databases of the {args.workload} workload")
     print(f"  {'database':<28} {' '.join(HEADER)}")
     for size in args.sizes:
-        url = build_sqlite(size)
+        url = build_sqlite(size, workload=args.workload)
         bench(url, size, False, args.repeat)
         if args.histories:
             bench(url, size, True, args.repeat)

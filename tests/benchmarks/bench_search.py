@@ -2,9 +2,11 @@
 
     python tests/benchmarks/bench_search.py                 # 10k and 100k runs
     python tests/benchmarks/bench_search.py 10000 100000 1000000
+    python tests/benchmarks/bench_search.py 30000 --workload wide  # the second workload (workload.py)
 
 For each size it builds a runql workspace and MLflow's entities from the same records, times the
-representative queries of ``workload.QUERIES`` (each without and with ``order_by=["metrics.auc DESC"]``)
+representative queries of ``workload.QUERIES`` (each without and with ``order_by=["metrics.auc DESC"]``;
+with ``--workload wide``, the runs of ``wide_run_records`` and the questions of ``WIDE_QUERIES``)
 with runql's ``search_runs`` and MLflow's ``SearchUtils.filter`` + ``sort``, checks that both return
 the same run ids, and prints medians and ratios; ``--max-results 1000`` times the first page of 1,000
 runs (MLflow's answer cut to the same length). The DataFrame row times runql's whole ``search_runs``
@@ -28,11 +30,22 @@ from unittest import mock
 sys.path.insert(0, str(Path(__file__).parent))
 
 from timing import median_seconds
-from workload import EXPERIMENTS, QUERIES, run_records
+from workload import EXPERIMENTS, QUERIES, WIDE_QUERIES, run_records, wide_run_records
 
 import runql
 
 ORDER = ["metrics.auc DESC"]
+# Each workload's runs, its questions (name, filter_string, ids filling {0}, {1}, {2}) and a three-clause
+# AND asked of runql alone.
+RECORDS = {"standard": run_records, "wide": wide_run_records}
+QUESTIONS = {
+    "standard": QUERIES,
+    "wide": [("run_id IN list", "attributes.run_id IN ('{0}', '{1}', '{2}')"), *WIDE_QUERIES],
+}
+THREE_CLAUSES = {
+    "standard": "metrics.auc > 0.5 AND params.model = 'xgb' AND tags.framework = 'torch'",
+    "wide": "metrics.auc > 0.5 AND params.`optimizer.name` = 'adam' AND tags.`mlflow.user` = 'ana'",
+}
 
 
 def measured_build(build: Callable[[], Any]) -> tuple[Any, float, int]:
@@ -82,11 +95,12 @@ def row(name: str, ours: float, theirs: float | None, note: str = "") -> None:
     print(f"  {name:<44} {ours * 1e3:12.3f} {their_text} {ratio}  {note}")
 
 
-def bench(size: int, mlflow_max: int, repeat: int, page: int | None) -> None:
-    records = run_records(size)
+def bench(size: int, mlflow_max: int, repeat: int, page: int | None, workload: str = "standard") -> None:
+    records = RECORDS[workload](size)
     experiments = [{"experiment_id": e, "name": f"experiment {e}"} for e in EXPERIMENTS]
     with_mlflow = size <= mlflow_max
-    print(f"\n{size:,} runs{'' if with_mlflow else ' (MLflow skipped: too large for memory)'}")
+    skipped = "" if with_mlflow else " (MLflow skipped: too large for memory)"
+    print(f"\n{size:,} runs of the {workload} workload{skipped}")
     print(f"  {'':<44} {'runql ms':>12} {'MLflow ms':>12} {'speed-up':>10}")
 
     def build_and_index() -> runql.Workspace:
@@ -108,7 +122,7 @@ def bench(size: int, mlflow_max: int, repeat: int, page: int | None) -> None:
     limit = {} if page is None else {"max_results": page}
     from mlflow.utils.search_utils import SearchUtils
 
-    for name, template in QUERIES:
+    for name, template in QUESTIONS[workload]:
         filter_string = template.format(*ids[:3])
         for order_by in ([], ORDER):
 
@@ -134,7 +148,7 @@ def bench(size: int, mlflow_max: int, repeat: int, page: int | None) -> None:
             same = [r.info.run_id for r in ours()] == [r.info.run_id for r in theirs()]
             row(label, ours_s, theirs_s, "" if same else "DIFFERENT RUN IDS")
 
-    three = "metrics.auc > 0.5 AND params.model = 'xgb' AND tags.framework = 'torch'"
+    three = THREE_CLAUSES[workload]
     row(
         "three-clause AND + order_by",
         median_seconds(
@@ -175,9 +189,12 @@ def main() -> None:
     parser.add_argument("--mlflow-max", type=int, default=100_000, help="largest size MLflow is run on")
     parser.add_argument("--repeat", type=int, default=9, help="timed repetitions per row (median)")
     parser.add_argument("--max-results", type=int, default=None, help="runs per search (default: all)")
+    parser.add_argument(
+        "--workload", choices=sorted(RECORDS), default="standard", help="the runs and questions"
+    )
     args = parser.parse_args()
     for size in args.sizes:
-        bench(size, args.mlflow_max, args.repeat, args.max_results)
+        bench(size, args.mlflow_max, args.repeat, args.max_results, args.workload)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ The tables read at load: ``experiments`` and ``experiment_tags``; ``runs`` with 
 (each metric's latest value, the one MLflow searches), ``params`` and ``tags``; and, where the schema
 has them, ``inputs``, ``input_tags`` and ``datasets`` for dataset inputs. Each table is one plain
 SELECT on the reflected table, so one code path serves SQLite, PostgreSQL and MySQL URLs; its rows
-come from the driver's cursor as tuples, a chunk at a time, and go straight into the runs, a string
-that many rows repeat (a key, a common value) kept once.
+come from the driver's cursor as tuples, a chunk at a time (on PostgreSQL from a server-side cursor, so
+the client never holds a whole table's rows), and go straight into the runs, a string that many rows
+repeat (a key, a common value) kept once.
 
 ``metrics`` (every logged point, by far the largest table) is not read at load: the runs come with a
 :class:`DatabaseHistories`, which reads a history from the database when it is asked for.
@@ -24,6 +25,7 @@ value that would break a search later.
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import os
 from collections import defaultdict
@@ -86,6 +88,8 @@ _ROW_KEYS = {
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 # The drivers of a PostgreSQL URL (plain postgresql:// is psycopg's on SQLAlchemy 2.1, psycopg2's before).
 _POSTGRES_DRIVERS = ("psycopg", "psycopg2")
+# Numbers the names of PostgreSQL's server-side cursors: a name need only be unique within its session.
+_cursor_numbers = itertools.count()
 
 
 def connect_url(url_or_path: str | os.PathLike[str]) -> tuple[str, str]:
@@ -269,12 +273,27 @@ def _driver_rows(connection: Any, query: Any) -> Iterator[Iterator[list[Any]]]:
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     values = compiled.params
     parameters = [values[name] for name in compiled.positiontup] if compiled.positional else values
-    cursor = connection.connection.cursor()
+    cursor = _cursor(connection)
     try:
         cursor.execute(str(compiled), parameters)
         yield iter(partial(cursor.fetchmany, _CHUNK), [])
     finally:
         cursor.close()
+
+
+def _cursor(connection: Any) -> Any:
+    """A DBAPI cursor of ``connection`` to read a statement's rows a chunk at a time.
+
+    On PostgreSQL it is a named, server-side cursor (psycopg and psycopg2 both make one when given a
+    name): their plain cursor takes the statement's whole result into client memory at ``execute``,
+    whatever ``fetchmany`` then asks for, so the rows of ``params`` or ``tags`` would all be held at
+    once. A named cursor fetches ``_CHUNK`` rows per round trip instead. It lives in the connection's
+    transaction, which the driver opens. SQLite's cursor already steps through the rows as they are
+    fetched.
+    """
+    if connection.dialect.name == "postgresql":
+        return connection.connection.cursor(name=f"runql_rows_{next(_cursor_numbers)}")
+    return connection.connection.cursor()
 
 
 def _add_points(
