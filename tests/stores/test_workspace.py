@@ -606,3 +606,34 @@ def test_a_bad_view_type_of_experiments_names_its_argument() -> None:
     with pytest.raises(runql.ArgumentError, match="view_type") as caught:
         Workspace.sample().search_experiments(view_type="bogus")
     assert caught.value.code == "bad-view-type" and "run_view_type" not in str(caught.value)
+
+
+def test_a_key_some_searched_run_has_is_checked_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The absent-key warning reads the columns of the keys the query names; it lists every key of a
+    kind only when one is absent, for the close keys it names."""
+    from runql.engines.columnar import ColumnarRuns
+
+    ws = Workspace.from_records(
+        experiments=[{"experiment_id": "1", "name": "one"}],
+        runs=[
+            {
+                "run_id": "a",
+                "experiment_id": "1",
+                "metrics": {"loss": 0.5, **{f"k{i}": 1.0 for i in range(50)}},
+            },
+            {"run_id": "b", "experiment_id": "1", "metrics": {"accuracy": 0.9}},
+        ],
+    )
+
+    def listed(*args: Any) -> Any:
+        raise AssertionError("every key was listed")
+
+    monkeypatch.setattr(ColumnarRuns, "key_names", listed)
+    # The page holds run b alone, which lacks loss; run a, also searched, has it: no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = ws.search_runs(["1"], "metrics.loss IS NULL", profile="extended", output_format="list")
+    assert [r.info.run_id for r in found] == ["b"]
+    # An absent key is still warned of, with the close key some run has.
+    with pytest.warns(runql.QueryWarning, match="accuracy"):
+        ws.search_runs(["1"], "metrics.acuracy > 0", output_format="list")

@@ -614,6 +614,25 @@ class ColumnarRuns:
         ].get(key.name)
         return column is not None and bool(column.present_at(rows).any())
 
+    def present_keys(self, within: Mask, named: Sequence[Key]) -> dict[str, frozenset[str]]:
+        """Of each kind, the keys of ``named`` some run ``within`` has, one column read per key; every
+        key of a kind some run has only where one of ``named`` is absent (the close keys a warning
+        names)."""
+        rows = np.flatnonzero(within)
+        found: dict[str, frozenset[str]] = {}
+        for kind, entity, columns in (
+            ("metrics", Entity.METRIC, self.metrics),
+            ("params", Entity.PARAM, self.params),
+            ("tags", Entity.TAG, self.tags),
+        ):
+            names = {key.name for key in named if key.entity is entity}
+            held = {name for name in names if name in columns and columns[name].present_at(rows).any()}
+            if held == names:
+                found[kind] = frozenset(held)
+            else:
+                found[kind] = frozenset(k for k, column in columns.items() if column.present_at(rows).any())
+        return found
+
     def key_names(self, within: Mask) -> dict[str, frozenset[str]]:
         """The metric, param and tag keys some run ``within`` has, by kind."""
         rows = np.flatnonzero(within)

@@ -400,6 +400,16 @@ class Workspace(RunStore[CompiledQuery, None]):
         return KeySets(**store.key_names(within))
 
     @_locked
+    def _present_keys(
+        self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str], named: Sequence[Key]
+    ) -> KeySets:
+        store = self._columns()
+        within = store.among("experiment_id", set(experiment_ids)) & store.among(
+            "lifecycle_stage", set(lifecycle_stages)
+        )
+        return KeySets(**store.present_keys(within, named))
+
+    @_locked
     def run_ids_starting(self, prefix: str, limit: int = 6) -> list[str]:
         return [run_id for run_id in self._runs if prefix and run_id.startswith(prefix)][:limit]
 
