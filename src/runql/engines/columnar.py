@@ -244,12 +244,23 @@ def _exactly(key: Key, column: NumberColumn, values: Sequence[Any]) -> bool:
     )
 
 
-@dataclass
 class _Truth:
-    """SQL's three-valued logic as two masks; rows in neither are unknown."""
+    """SQL's three-valued logic as two masks; rows in neither are unknown. The false mask is made only
+    when asked for (under NOT, or for an enclosing AND or OR's own false mask): a filter without NOT
+    needs none, and each costs passes over every run."""
 
-    true: Mask
-    false: Mask
+    def __init__(self, true: Mask, false: Callable[[], Mask]) -> None:
+        self.true = true
+        self._make_false: Callable[[], Mask] | None = false
+        self._false: Mask | None = None
+
+    @property
+    def false(self) -> Mask:
+        """The rows for which the condition is false."""
+        if self._false is None:
+            assert self._make_false is not None
+            self._false, self._make_false = self._make_false(), None
+        return self._false
 
 
 class ColumnarRuns:
@@ -412,7 +423,7 @@ class ColumnarRuns:
 
     def _nothing(self) -> _Truth:
         empty = np.zeros(len(self.runs), dtype=bool)
-        return _Truth(empty, empty)
+        return _Truth(empty, lambda: empty)
 
     def _truth(self, expr: Expr) -> _Truth:
         match expr:
@@ -420,20 +431,20 @@ class ColumnarRuns:
                 parts = [self._truth(t) for t in terms]
                 return _Truth(
                     np.logical_and.reduce([p.true for p in parts]),
-                    np.logical_or.reduce([p.false for p in parts]),
+                    lambda: np.logical_or.reduce([p.false for p in parts]),
                 )
             case Or(terms):
                 parts = [self._truth(t) for t in terms]
                 return _Truth(
                     np.logical_or.reduce([p.true for p in parts]),
-                    np.logical_and.reduce([p.false for p in parts]),
+                    lambda: np.logical_and.reduce([p.false for p in parts]),
                 )
             case Not(term):
                 inner = self._truth(term)
-                return _Truth(inner.false, inner.true)
+                return _Truth(inner.false, lambda: inner.true)
             case IsNull(key, negated):
                 present = self._present(key)
-                return _Truth(present, ~present) if negated else _Truth(~present, present)
+                return _Truth(present, lambda: ~present) if negated else _Truth(~present, lambda: present)
             case Compare(key, op, literal) if key.entity is Entity.DATASET:
                 return self._datasets(lambda run: dataset_clause_matches(run, key.name, op, literal.value))
             case In(key, literals, negated) if key.entity is Entity.DATASET:
@@ -482,7 +493,7 @@ class ColumnarRuns:
             else:
                 compare = _COMPARE[op]
                 result = column.where(lambda s: compare(s, value))
-        return _Truth(present & result, present & ~result)
+        return _Truth(present & result, lambda: present & ~result)
 
     def _in(self, key: Key, values: tuple[Any, ...], negated: bool) -> _Truth:
         column = self.column(key)
@@ -500,15 +511,15 @@ class ColumnarRuns:
             result = column.among(values)
         if negated:
             result = ~result
-        return _Truth(present & result, present & ~result)
+        return _Truth(present & result, lambda: present & ~result)
 
     def _datasets(self, test: Callable[[Any], bool]) -> _Truth:
         # A dataset clause is never unknown: a run without dataset inputs fails it (and NOT passes).
         if not self.has_datasets:
             none = np.zeros(len(self.runs), dtype=bool)
-            return _Truth(none, ~none)
+            return _Truth(none, lambda: ~none)
         result = np.fromiter((test(r) for r in self.runs), dtype=bool, count=len(self.runs))
-        return _Truth(result, ~result)
+        return _Truth(result, lambda: ~result)
 
     # -- ordering --------------------------------------------------------------------------
 
@@ -855,5 +866,3 @@ def _beaten_by_all(dtype: np.dtype[Any], greatest: bool) -> Any:
 def _group_starts(sorted_rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
     """The index of the first element of each run of equal values in ``sorted_rows``."""
     return np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
-
-
