@@ -112,22 +112,24 @@ class StringColumn:
     def where(self, test: Callable[[str], bool]) -> Mask:
         """Rows whose value passes ``test``, evaluated once per distinct value."""
         per_value = np.fromiter(map(test, self.values), dtype=bool, count=len(self.values))
-        # The trailing False answers code -1 (missing) through numpy's negative indexing.
-        return np.append(per_value, False)[self.codes]
+        return self._holding(np.flatnonzero(per_value))
 
     def among(self, wanted: Collection[Any]) -> Mask:
         """Rows whose value is one of ``wanted``: compares codes, so it costs nothing per distinct value."""
-        codes = [self.lookup[v] for v in wanted if isinstance(v, str) and v in self.lookup]
+        return self._holding([self.lookup[v] for v in wanted if isinstance(v, str) and v in self.lookup])
+
+    def _holding(self, codes: Sequence[int] | Indices) -> Mask:
+        """Rows whose code is one of ``codes``."""
         if len(codes) <= _FEW_CODES:
-            # A pass of comparisons per code reads the codes in order; the table below is read at
-            # random, which costs more once it outgrows the cache (a run_id IN list).
+            # A pass of comparisons per code reads the codes in order, where a table lookup per row
+            # costs more: a gather, read at random once the table outgrows the cache (a run_id IN list).
             found = np.zeros(len(self.codes), dtype=bool)
             for code in codes:
                 found |= self.codes == code
             return found
         table = np.zeros(len(self.values) + 1, dtype=bool)  # the last entry answers code -1
-        table[codes] = True
-        return table[self.codes]
+        table[np.asarray(codes, dtype=np.intp)] = True
+        return np.take(table, self.codes)
 
     def present(self) -> Mask:
         """The rows that have a value."""
