@@ -2,6 +2,7 @@
 
     python tests/benchmarks/bench_search.py                 # 10k and 100k runs
     python tests/benchmarks/bench_search.py 10000 100000 1000000
+    python tests/benchmarks/bench_search.py 1000000 --mlflow-max 0 --max-results 1000 --by-hand
     python tests/benchmarks/bench_search.py 30000 --workload wide  # the second workload (workload.py)
 
 For each size it builds a runql workspace and MLflow's entities from the same records, times the
@@ -95,7 +96,14 @@ def row(name: str, ours: float, theirs: float | None, note: str = "") -> None:
     print(f"  {name:<44} {ours * 1e3:12.3f} {their_text} {ratio}  {note}")
 
 
-def bench(size: int, mlflow_max: int, repeat: int, page: int | None, workload: str = "standard") -> None:
+def bench(
+    size: int,
+    mlflow_max: int,
+    repeat: int,
+    page: int | None,
+    workload: str = "standard",
+    by_hand: bool = False,
+) -> None:
     records = RECORDS[workload](size)
     experiments = [{"experiment_id": e, "name": f"experiment {e}"} for e in EXPERIMENTS]
     with_mlflow = size <= mlflow_max
@@ -164,6 +172,9 @@ def bench(size: int, mlflow_max: int, repeat: int, page: int | None, workload: s
         None,
     )
 
+    if by_hand:
+        versus_by_hand(workspace, records, ids[:3], repeat, page or 1000)
+
     if size <= 100_000:
         ours_frame = median_seconds(
             lambda: workspace.search_runs(search_all_experiments=True, max_results=10_000), repeat
@@ -181,6 +192,40 @@ def bench(size: int, mlflow_max: int, repeat: int, page: int | None, workload: s
         row("DataFrame of 10,000 runs (search_runs)", ours_frame, their_frame)
 
 
+def versus_by_hand(
+    workspace: runql.Workspace, records: list[dict[str, Any]], ids: list[str], repeat: int, page: int
+) -> None:
+    """Each question's first ``page`` runs from runql beside the same filter and sort written by hand in
+    DuckDB and in polars over the same runs (tests/benchmarks/by_hand.py), checked to return the same ids."""
+    from by_hand import ByHand
+
+    hand = ByHand(records, ids)
+    print(
+        f"\n  first page of {page:,}, written by hand   {'runql ms':>12} {'DuckDB ms':>12} {'polars ms':>12}"
+    )
+    for name, template in QUESTIONS["standard"]:
+        filter_string = template.format(*ids)
+        for order_by in ([], ORDER):
+
+            def ours(f: str = filter_string, o: list[str] = order_by) -> list[str]:
+                found = workspace.search_runs(
+                    filter_string=f,
+                    order_by=o,
+                    max_results=page,
+                    search_all_experiments=True,
+                    output_format="list",
+                )
+                return [run.info.run_id for run in found]
+
+            duckdb_page = hand.duckdb_page(name, bool(order_by), page)
+            polars_page = hand.polars_page(name, bool(order_by), page)
+            same = ours() == duckdb_page() == polars_page()
+            times = [median_seconds(f, repeat) * 1e3 for f in (ours, duckdb_page, polars_page)]
+            label = name + (" + order_by" if order_by else "")
+            note = "" if same else "DIFFERENT RUN IDS"
+            print(f"  {label:<44} {times[0]:12.3f} {times[1]:12.3f} {times[2]:12.3f}  {note}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -192,9 +237,16 @@ def main() -> None:
     parser.add_argument(
         "--workload", choices=sorted(RECORDS), default="standard", help="the runs and questions"
     )
+    parser.add_argument(
+        "--by-hand",
+        action="store_true",
+        help="also time the standard questions written by hand in DuckDB and polars (both must be installed)",
+    )
     args = parser.parse_args()
+    if args.by_hand and args.workload != "standard":
+        parser.error("--by-hand writes the standard workload's questions")
     for size in args.sizes:
-        bench(size, args.mlflow_max, args.repeat, args.max_results, args.workload)
+        bench(size, args.mlflow_max, args.repeat, args.max_results, args.workload, args.by_hand)
 
 
 if __name__ == "__main__":
