@@ -199,7 +199,10 @@ def versus_by_hand(
     DuckDB and in polars over the same runs (tests/benchmarks/by_hand.py), checked to return the same ids."""
     from by_hand import ByHand
 
-    hand = ByHand(records, ids)
+    try:
+        hand = ByHand(records, ids)
+    except ImportError as error:
+        sys.exit(f"--by-hand needs duckdb and polars ({error.name} is missing): pip install duckdb polars")
     print(
         f"\n  first page of {page:,}, written by hand   {'runql ms':>12} {'DuckDB ms':>12} {'polars ms':>12}"
     )
