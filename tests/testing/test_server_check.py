@@ -328,3 +328,26 @@ def test_a_missing_capability_is_reported_once_and_its_queries_counted(server: s
     assert left_out > 0 and report.total == EXAMPLES - left_out
     assert report.agreement == 1.0, report.to_markdown()
     assert "Queries left out for a missing capability" in report.to_markdown()
+
+
+@pytest.mark.parametrize(
+    ("reported", "profile", "shown"),
+    [
+        ("3.5.1", "mlflow-3.9", "3.5.1"),
+        ("3.17.2", "mlflow-3.17", "3.17.2"),
+        ("3.18.0", "mlflow", "3.18.0"),
+        ("0.6.0", "mlflow", "0.6.0 (not one runql describes: read as the latest)"),
+        ("fasttrack", "mlflow", "fasttrack (not one runql describes: read as the latest)"),
+        (None, "mlflow", "not reported (read as the latest)"),
+    ],
+)
+def test_the_profile_is_that_of_the_reported_version(reported: str | None, profile: str, shown: str) -> None:
+    from runql.testing.server_check import _profile_of
+
+    class Reporting:
+        def version(self) -> str | None:
+            return reported
+
+    report = ServerReport("http://server", "mlflow", 0)
+    assert _profile_of(Reporting(), report) == profile  # type: ignore[arg-type]
+    assert report.capabilities["MLflow version"] == shown

@@ -33,6 +33,7 @@ __all__ = [
     "mlflow_version",
     "quiet_mlflow",
     "sqlite_store",
+    "stored_run",
     "to_mlflow_experiment",
     "to_mlflow_run",
     "token_offset",
@@ -66,6 +67,32 @@ def log_run_data(client: Any, entities: Any, run_id: str, run: Run, inputs: bool
     elif info.status != "RUNNING":
         client.update_run(run_id, status=info.status)
     return list(datasets.values())
+
+
+def stored_run(stored: Any, generated: Run, inputs: Sequence[Any]) -> Run:
+    """runql's run for ``stored``, the run MLflow's client read back after logging ``generated``: its
+    info, params and tags as the store keeps them (ids, names, users it gave), the generated metric
+    histories (the points logged), and the dataset ``inputs`` logged."""
+    info = stored.info
+    data = RunData(params=dict(stored.data.params), tags=dict(stored.data.tags))
+    for history in generated.data.histories.values():
+        for point in history:
+            data.log(Metric(point.key, point.value, point.timestamp, point.step))
+    return Run(
+        RunInfo(
+            run_id=info.run_id,
+            experiment_id=info.experiment_id,
+            run_name=info.run_name,
+            user_id=info.user_id,
+            status=info.status,
+            start_time=info.start_time,
+            end_time=info.end_time,
+            artifact_uri=info.artifact_uri,
+            lifecycle_stage=info.lifecycle_stage,
+        ),
+        data,
+        RunInputs(list(inputs)),
+    )
 
 class MlflowUnavailableError(RunqlError, RuntimeError):
     """MLflow is needed for the differential layers and is not installed."""
@@ -238,26 +265,7 @@ class SqliteStore:
         )
         run_id = created.info.run_id
         logged_inputs = log_run_data(self.client, e, run_id, run)
-        stored = self.client.get_run(run_id)
-        data = RunData(params=dict(run.data.params), tags=dict(stored.data.tags))
-        for history in run.data.histories.values():
-            for point in history:
-                data.log(Metric(point.key, point.value, point.timestamp, point.step))
-        kept = RunInputs(logged_inputs)
-        return Run(
-            RunInfo(
-                run_id=run_id,
-                experiment_id=experiment_id,
-                run_name=stored.info.run_name,
-                user_id=stored.info.user_id,
-                status=stored.info.status,
-                start_time=stored.info.start_time,
-                end_time=stored.info.end_time,
-                artifact_uri=stored.info.artifact_uri,
-            ),
-            data,
-            kept,
-        )
+        return stored_run(self.client.get_run(run_id), run, logged_inputs)
 
     def search(self, workspace: int, filter_string: str, order_by: Sequence[str]) -> list[str]:
         """The run ids ``MlflowClient.search_runs`` returns in workspace ``workspace``, in its order."""

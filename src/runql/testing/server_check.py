@@ -35,12 +35,12 @@ from runql.common.redact import redact, shown
 from runql.errors import QueryError, Severity, StoreError
 from runql.language.ast import And, Expr, Or, Query
 from runql.language.parser import parse
-from runql.model.entities import Experiment, LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs
+from runql.model.entities import Experiment, LifecycleStage, Run
 from runql.profiles.catalog import get_profile, mlflow_profile_for
 from runql.profiles.checker import check
 from runql.profiles.compiled import compile_quietly
 from runql.testing.kit import examples
-from runql.testing.mlflow_oracle import log_run_data, quiet_mlflow
+from runql.testing.mlflow_oracle import log_run_data, quiet_mlflow, stored_run
 
 __all__ = [
     "CATEGORIES",
@@ -376,28 +376,7 @@ def _log(server: _Server, prefix: str, generated: Sequence[Run], inputs: bool, c
         logged_inputs = log_run_data(server.client, server.entities, run_id, run, inputs)
         if index in deleted:
             server.client.delete_run(run_id)
-        stored = server.client.get_run(run_id)
-        data = RunData(params=dict(stored.data.params), tags=dict(stored.data.tags))
-        for history in run.data.histories.values():
-            for point in history:
-                data.log(Metric(point.key, point.value, point.timestamp, point.step))
-        kept.append(
-            Run(
-                RunInfo(
-                    run_id=run_id,
-                    experiment_id=experiment_id,
-                    run_name=stored.info.run_name,
-                    user_id=stored.info.user_id,
-                    status=stored.info.status,
-                    start_time=stored.info.start_time,
-                    end_time=stored.info.end_time,
-                    artifact_uri=stored.info.artifact_uri,
-                    lifecycle_stage=stored.info.lifecycle_stage,
-                ),
-                data,
-                RunInputs(logged_inputs),
-            )
-        )
+        kept.append(stored_run(server.client.get_run(run_id), run, logged_inputs))
     return _Target("runs", kept, {"experiment_ids": [experiment_id]})
 
 
