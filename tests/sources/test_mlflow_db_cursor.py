@@ -20,6 +20,7 @@ psycopg2 = pytest.importorskip("psycopg2")
 
 from runql import from_mlflow_db  # noqa: E402
 from runql.sources import mlflow_db as reader  # noqa: E402
+from runql.sources import mlflow_tables  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import mlflow_db  # noqa: E402
@@ -40,6 +41,12 @@ READ_AT_LOAD = {
 }
 # Fewer rows per fetch than any table has, so each is read in several round trips.
 SMALL_CHUNK = 7
+
+
+@pytest.fixture(autouse=True)
+def driver_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables are read through the driver's cursor, as without ADBC (``runql[adbc]``)."""
+    monkeypatch.setattr(mlflow_tables, "_adbc_connection", lambda target: None)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import operator
 from collections import defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, pairwise
 from operator import attrgetter
@@ -78,22 +78,31 @@ class StringColumn:
 
     codes: npt.NDArray[np.int32]
     values: list[str] = field(default_factory=list)
-    lookup: dict[str, int] = field(default_factory=dict)
+    _lookup: dict[str, int] | None = None
     _value_ranks: npt.NDArray[np.int64] | None = None
     _value_objects: npt.NDArray[np.object_] | None = None
     _first_keys: dict[bool, npt.NDArray[Any]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, size: int, rows: Sequence[int], items: Sequence[str | None]) -> StringColumn:
+    def build(
+        cls, size: int, rows: Sequence[int] | Indices, items: Sequence[str | None] | npt.NDArray[np.object_]
+    ) -> StringColumn:
         """A column over ``size`` runs holding ``items[i]`` at row ``rows[i]``; every other row, and a
         None item, is missing."""
         codes = np.full(size, -1, dtype=np.int32)
-        if not items:
+        if not len(items):
             return cls(codes)
         found, distinct = pd.factorize(np.array(items, dtype=object))  # None becomes -1
         codes[np.asarray(rows, dtype=np.intp)] = found
-        values = [str(v) for v in distinct]
-        return cls(codes, values, {v: i for i, v in enumerate(values)})
+        return cls(codes, [str(v) for v in distinct])
+
+    @property
+    def lookup(self) -> dict[str, int]:
+        """The code of each value, made when first asked for: most columns are never compared by
+        value, and a column of run ids or artifact paths would hold a dict entry per run."""
+        if self._lookup is None:
+            self._lookup = {v: i for i, v in enumerate(self.values)}
+        return self._lookup
 
     def code(self, value: str) -> int:
         """The code of ``value``, added to the column's distinct values when it is new."""
@@ -180,21 +189,26 @@ class NumberColumn:
 
     @classmethod
     def build(
-        cls, size: int, rows: Sequence[int], items: Sequence[float | int], exact_times: bool = False
+        cls,
+        size: int,
+        rows: Sequence[int] | Indices,
+        items: Sequence[float | int] | npt.NDArray[Any],
+        exact_times: bool = False,
     ) -> NumberColumn:
         """A column over ``size`` runs holding ``items[i]`` at row ``rows[i]``, every other row missing;
         an integer past a float's range is infinity. ``exact_times`` marks a column of run times."""
         values = np.zeros(size, dtype=np.float64)
         present = np.zeros(size, dtype=bool)
+        where = np.asarray(rows, dtype=np.intp)
         try:
-            values[list(rows)] = items
+            values[where] = items
         except OverflowError:  # an integer past a float's range: infinity, as MLflow reads it
-            values[list(rows)] = [as_float(item) for item in items]
-        present[list(rows)] = True
+            values[where] = [as_float(item) for item in items]
+        present[where] = True
         column = cls(values, present, None, exact_times)
-        if exact_times and not all(exact_float(item) for item in items):
+        if exact_times and not _exact_floats(items):
             column.exact = np.zeros(size, dtype=object)
-            column.exact[list(rows)] = list(items)
+            column.exact[where] = list(items)
         return column
 
     def set(self, row: int, value: Any) -> None:
@@ -238,6 +252,13 @@ class NumberColumn:
 Column = StringColumn | NumberColumn
 
 
+def _exact_floats(items: Sequence[float | int] | npt.NDArray[Any]) -> bool:
+    """Whether a float holds each of ``items`` exactly (every integer up to 2**53 in size)."""
+    if isinstance(items, np.ndarray) and items.dtype.kind in "iuf":
+        return items.dtype.kind == "f" or bool((np.abs(items) <= 2**53).all())
+    return all(exact_float(item) for item in items)
+
+
 def _exactly(key: Key, column: NumberColumn, values: Sequence[Any]) -> bool:
     """Whether a run attribute must be compared as Python numbers: MLflow compares run times as given,
     and float64 would round a time or a literal beyond 2**53 (metrics compare as floats, as MLflow's)."""
@@ -266,27 +287,52 @@ class _Truth:
 
 
 class ColumnarRuns:
-    """A column store over a fixed sequence of runs; ``refresh(i)`` re-reads run ``i`` after a change."""
+    """A column store over a fixed sequence of runs; ``refresh(i)`` re-reads run ``i`` after a change.
+
+    Built from Run objects, which it keeps; :class:`runql.engines.held.ColumnFirstRuns` is built from
+    columns instead, and makes the runs from them when asked.
+    """
 
     def __init__(self, runs: Sequence[Any]) -> None:
-        self.runs = list(runs)
-        size = len(self.runs)
-        self.attributes: dict[str, Column] = {}
+        held = list(runs)
+        size = len(held)
+        attributes: dict[str, Column] = {}
         for name in _STRING_ATTRIBUTES:
-            items = [getattr(run.info, name) for run in self.runs]
-            self.attributes[name] = StringColumn.build(size, range(size), items)
+            items = [getattr(run.info, name) for run in held]
+            attributes[name] = StringColumn.build(size, range(size), items)
         for name in _NUMERIC_ATTRIBUTES:
             rows, items = [], []
-            for row, run in enumerate(self.runs):
+            for row, run in enumerate(held):
                 value = run_attribute(run, name)
                 if value is not None:
                     rows.append(row)
                     items.append(value)
-            self.attributes[name] = NumberColumn.build(size, rows, items, exact_times=True)
-        self.metrics = self._columns(size, "metrics", number=True)
-        self.params = self._columns(size, "params", number=False)
-        self.tags = self._columns(size, "tags", number=False)
-        self.has_datasets = any(_dataset_inputs(r) for r in self.runs)
+            attributes[name] = NumberColumn.build(size, rows, items, exact_times=True)
+        self._attach(
+            held,
+            attributes,
+            _data_columns(held, "metrics", number=True),
+            _data_columns(held, "params", number=False),
+            _data_columns(held, "tags", number=False),
+            {row for row, run in enumerate(held) if _dataset_inputs(run)},
+        )
+
+    def _attach(
+        self,
+        runs: Sequence[Any],
+        attributes: dict[str, Column],
+        metrics: dict[str, Column],
+        params: dict[str, Column],
+        tags: dict[str, Column],
+        dataset_rows: set[int],
+    ) -> None:
+        self.runs = runs
+        self.attributes = attributes
+        self.metrics = metrics
+        self.params = params
+        self.tags = tags
+        # The rows whose runs have dataset inputs: the only ones a dataset clause can select.
+        self.dataset_rows = dataset_rows
         self._natural_order: Indices | None = None
         self._natural_place: Indices | None = None
         self._scopes: dict[tuple[str, frozenset[str]], Mask] = {}
@@ -295,16 +341,37 @@ class ColumnarRuns:
         self._points: dict[str, HistoryPoints] = {}
         self._aggregates: dict[Key, NumberColumn] = {}
 
-    def _columns(self, size: int, part: str, number: bool) -> dict[str, Column]:
-        rows: dict[str, list[int]] = defaultdict(list)
-        items: dict[str, list[Any]] = defaultdict(list)
-        for row, run in enumerate(self.runs):
-            for key, value in getattr(run.data, part).items():
-                rows[key].append(row)
-                items[key].append(value)
-        if number:
-            return {k: NumberColumn.build(size, rows[k], items[k]) for k in rows}
-        return {k: StringColumn.build(size, rows[k], items[k]) for k in rows}
+    def runs_at(self, rows: Indices) -> list[Any]:
+        """The runs of ``rows``, in that order."""
+        return [self.runs[row] for row in rows.tolist()]
+
+    def row_of(self, run_id: str) -> int | None:
+        """The row of run ``run_id``, None when no run has it (run ids are unique, so a run id's code
+        is its row)."""
+        column = self.attributes["run_id"]
+        assert isinstance(column, StringColumn)
+        return column.lookup.get(run_id)
+
+    def run_ids(self) -> list[str]:
+        """Every run's id, in row order."""
+        column = self.attributes["run_id"]
+        assert isinstance(column, StringColumn)
+        return column.values
+
+    def last_started(self, within: Mask) -> int | None:
+        """The row of the run ``within`` that started last (the first such row on a tie); None when no run
+        there has a start time."""
+        start = self.attributes["start_time"]
+        assert isinstance(start, NumberColumn)
+        rows = np.flatnonzero(within & start.present())
+        if not len(rows):
+            return None
+        times = start.held()[rows] if start.exact is not None else start.values[rows]
+        return int(rows[int(np.argmax(times))])
+
+    def _history_runs(self, name: str) -> Iterable[tuple[int, Any]]:
+        """(row, run) for every run that may have points of metric ``name``."""
+        return enumerate(self.runs)
 
     def refresh(self, row: int, data: bool = True) -> None:
         """Re-read the run at ``row`` into the columns after an edit; ``data=False`` re-reads only its
@@ -326,7 +393,8 @@ class ColumnarRuns:
             self._refresh_data(row)
             self._points.clear()  # a logged point changes the history columns: computed again when asked
             self._aggregates.clear()
-        self.has_datasets = self.has_datasets or bool(_dataset_inputs(run))
+        if _dataset_inputs(run):
+            self.dataset_rows.add(row)
 
     def _refresh_data(self, row: int) -> None:
         run, size = self.runs[row], len(self.runs)
@@ -391,7 +459,8 @@ class ColumnarRuns:
             return found
         histories: list[tuple[int, Sequence[Metric]]] = []
         stored: dict[int, tuple[HistorySource, list[tuple[int, str]]]] = {}
-        for row, run in enumerate(self.runs):
+        owners: dict[int, Any] = {}
+        for row, run in self._history_runs(name):
             data = run.data
             kept = getattr(data, "histories", {}).get(name)
             if kept is not None:
@@ -399,6 +468,7 @@ class ColumnarRuns:
             elif getattr(data, "stored", None) is not None:
                 source = data.stored.source
                 stored.setdefault(id(source), (source, []))[1].append((row, data.stored.run_id))
+                owners[row] = run
             elif name in data.metrics:
                 if not hasattr(data, "history"):
                     raise EvaluationError(
@@ -412,8 +482,8 @@ class ColumnarRuns:
                 history = points.get(run_id, {}).get(name)
                 if history:
                     histories.append((row, history))
-                elif name in self.runs[row].data.metrics:  # a plain value: its one point
-                    histories.append((row, self.runs[row].data.history(name)))
+                elif name in owners[row].data.metrics:  # a plain value: its one point
+                    histories.append((row, owners[row].data.history(name)))
         found = self._points[name] = HistoryPoints(len(self.runs), histories)
         return found
 
@@ -463,7 +533,7 @@ class ColumnarRuns:
 
     def _present(self, key: Key) -> Mask:
         if key.entity is Entity.DATASET:
-            return np.array([bool(dataset_values(r, key.name)) for r in self.runs], dtype=bool)
+            return self._datasets(lambda run: bool(dataset_values(run, key.name))).true
         column = self.column(key)
         return np.zeros(len(self.runs), dtype=bool) if column is None else column.present()
 
@@ -517,10 +587,10 @@ class ColumnarRuns:
 
     def _datasets(self, test: Callable[[Any], bool]) -> _Truth:
         # A dataset clause is never unknown: a run without dataset inputs fails it (and NOT passes).
-        if not self.has_datasets:
-            none = np.zeros(len(self.runs), dtype=bool)
-            return _Truth(none, lambda: ~none)
-        result = np.fromiter((test(r) for r in self.runs), dtype=bool, count=len(self.runs))
+        result = np.zeros(len(self.runs), dtype=bool)
+        if self.dataset_rows:
+            rows = np.array(sorted(self.dataset_rows), dtype=np.intp)
+            result[rows] = [test(run) for run in self.runs_at(rows)]
         return _Truth(result, lambda: ~result)
 
     # -- ordering --------------------------------------------------------------------------
@@ -676,7 +746,6 @@ class Selection(Sequence[Any]):
 
     def __init__(self, store: ColumnarRuns, rows: Indices) -> None:
         self._store = store
-        self._runs = store.runs
         self._rows = rows
 
     def __len__(self) -> int:
@@ -698,8 +767,8 @@ class Selection(Sequence[Any]):
 
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
-            return [self._runs[row] for row in self._rows[index].tolist()]
-        return self._runs[self._rows[index]]
+            return self._store.runs_at(self._rows[index])
+        return self._store.runs_at(self._rows[[index]])[0]
 
 
 def _lexsorted(columns: Sequence[tuple[Column, bool]], rows: Indices, tiebreak: Indices) -> Indices:
@@ -734,6 +803,20 @@ def _sort_arrays(column: Column, descending: bool, rows: Indices) -> list[npt.ND
         value_key = np.where(present, -ranks if descending else ranks, 0)
     tier = np.where(present, np.where(nan, TIER_NAN, TIER_VALUE), TIER_MISSING)
     return [value_key, tier]
+
+
+def _data_columns(runs: Sequence[Any], part: str, number: bool) -> dict[str, Column]:
+    """A column per key of ``part`` (metrics, params or tags) of ``runs``."""
+    size = len(runs)
+    rows: dict[str, list[int]] = defaultdict(list)
+    items: dict[str, list[Any]] = defaultdict(list)
+    for row, run in enumerate(runs):
+        for key, value in getattr(run.data, part).items():
+            rows[key].append(row)
+            items[key].append(value)
+    if number:
+        return {k: NumberColumn.build(size, rows[k], items[k]) for k in rows}
+    return {k: StringColumn.build(size, rows[k], items[k]) for k in rows}
 
 
 def _dataset_inputs(run: Any) -> Sequence[Any]:

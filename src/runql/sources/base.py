@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 from runql.model.entities import DATASET_CONTEXT_TAG, Dataset, DatasetInput, HistorySource, InputTag
+
+if TYPE_CHECKING:
+    from runql.engines.column_first import ColumnFirstRuns
 
 __all__ = ["StoreRecords", "dataset_inputs", "local_path", "sort_inputs", "url_scheme"]
 
@@ -18,7 +21,8 @@ __all__ = ["StoreRecords", "dataset_inputs", "local_path", "sort_inputs", "url_s
 class StoreRecords:
     """A store read, as the records :class:`~runql.Workspace` is built from.
 
-    ``runs`` are run records, or :class:`~runql.model.entities.Run` objects a reader built itself. ``where``
+    ``runs`` are run records, or :class:`~runql.model.entities.Run` objects a reader built itself; a
+    reader that reads runs as columns hands them over as ``columns`` instead (and no ``runs``). ``where``
     names the store in errors. ``histories``, when set, keeps the metric histories the runs were read
     without (a tracking database), and reads them when asked for.
     """
@@ -33,6 +37,7 @@ class StoreRecords:
     # a record the workspace cannot build is named by its line.
     experiment_lines: list[int] = field(default_factory=list)
     run_lines: list[int] = field(default_factory=list)
+    columns: ColumnFirstRuns | None = None
 
     def place(self, kind: str, index: int) -> str:
         """Where the ``index``-th record of ``kind`` (``"experiment"`` or ``"run"``) is: its line when

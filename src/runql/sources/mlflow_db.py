@@ -24,7 +24,6 @@ value that would break a search later.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import math
 import os
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from runql.common.collector import collector_paused
 from runql.common.optional import install_hint, progress_bar, require
 from runql.common.redact import redact, shown_value
 from runql.errors import MissingDependencyError, StoreError
@@ -152,8 +152,17 @@ def read_mlflow_db(
     target, where = connect_url(url)
     engine = _engine(sa, target, where)
     try:
-        with _connected(sa, engine, where) as connection, _collector_paused():
+        with _connected(sa, engine, where) as connection, collector_paused():
             reader = _Reader(sa, connection, where)
+            if not histories and "latest_metrics" in reader.names:
+                from runql.sources.mlflow_tables import read_run_columns  # numpy and pandas
+
+                stored = DatabaseHistories(target, where)
+                columns = read_run_columns(reader, stored, target)
+                if columns is not None:
+                    reader.experiments_read()
+                    experiments = reader.experiments
+                    return StoreRecords(experiments, [], where=where, histories=stored, columns=columns)
             experiments, runs, whole = reader.read(histories, progress)
     finally:
         engine.dispose()
@@ -331,19 +340,6 @@ def _add_points(
 # -- connecting --------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    # The read makes millions of objects and no cycles; the cyclic garbage collector would rescan them
-    # again and again as they pile up.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
 def missing_driver(where: str, error: ImportError) -> MissingDependencyError:
     """The error for a database URL whose driver is not installed, as one line that says what to install.
 
@@ -446,6 +442,7 @@ class _Reader:
                 code="missing-table",
             )
         self.names = names
+        self.dbapi = connection.dialect.loaded_dbapi
         self.tables: dict[str, Any] = {}
         self.experiments: list[dict[str, Any]] = []
         self.runs: dict[str, Run] = {}
@@ -473,7 +470,7 @@ class _Reader:
         try:
             with _driver_rows(self.connection, query) as chunks:
                 yield chunks
-        except (self.sa.exc.SQLAlchemyError, self.connection.dialect.loaded_dbapi.Error) as error:
+        except (self.sa.exc.SQLAlchemyError, self.dbapi.Error) as error:
             if not _undecodable(error):
                 raise
             raise self._not_utf8(name, columns) from None
@@ -498,7 +495,7 @@ class _Reader:
         # Without latest_metrics (an MLflow from before 2020), the histories alone give the latest values.
         whole = histories or not has_latest
         steps: list[Callable[[], None]] = [
-            self._experiments,
+            self.experiments_read,
             self._runs,
             partial(self._strings, "params"),
             partial(self._strings, "tags"),
@@ -521,7 +518,8 @@ class _Reader:
             where=self.where,
         )
 
-    def _experiments(self) -> None:
+    def experiments_read(self) -> None:
+        """Table ``experiments`` (and their tags) into ``self.experiments``."""
         experiment_tags: dict[str, dict[str, str]] = defaultdict(dict)
         with self.rows("experiment_tags", ("key", "value", "experiment_id")) as chunks:
             for chunk in chunks:
@@ -664,6 +662,12 @@ class _Reader:
                 run.data.metrics = {key: latest_metric(h).value for key, h in run.data.histories.items()}
 
     def _inputs(self) -> None:
+        for run_id, inputs in self.inputs(self.runs).items():
+            self.runs[run_id].inputs.dataset_inputs = dataset_inputs(inputs)
+
+    def inputs(self, run_ids: Collection[str]) -> dict[str, list[dict[str, Any]]]:
+        """The dataset input records of each run of ``run_ids`` that has some; an input of another run is
+        a StoreError."""
         dataset_columns = (
             "dataset_uuid",
             "name",
@@ -712,11 +716,10 @@ class _Reader:
                             "table 'datasets'",
                             where=self.where,
                         )
-                    if run_id not in self.runs:
+                    if run_id not in run_ids:
                         raise self._orphan("inputs", run_id)
                     found[run_id].append({"dataset": dataset, "tags": input_tags.get(input_id, {})})
-        for run_id, inputs in found.items():
-            self.runs[run_id].inputs.dataset_inputs = dataset_inputs(inputs)
+        return found
 
 
 def _stage(value: object) -> str:

@@ -12,7 +12,6 @@ workspace's methods (``log_metric``, ``set_tag``, ``delete_run``, ...), which ke
 from __future__ import annotations
 
 import functools
-import gc
 import getpass
 import os
 import shutil
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
+from runql.common.collector import collector_paused
 from runql.common.redact import redact
 from runql.errors import Diagnostic, MissingDependencyError, NotFoundError, StoreError, UnsupportedQueryError
 from runql.model.arguments import DEFAULT_EXPERIMENT_ID
@@ -71,6 +71,7 @@ from runql.stores.base import Page, RunStore
 if TYPE_CHECKING:
     import pandas as pd
 
+    from runql.engines.column_first import ColumnFirstRuns
     from runql.engines.columnar import ColumnarRuns, Selection
     from runql.language.ast import Key
     from runql.profiles.catalog import Profile
@@ -132,26 +133,18 @@ class Workspace(RunStore[CompiledQuery, None]):
         # Reentrant: a locked call may make another (set_experiment creates an experiment).
         self._lock = threading.RLock()
         self._experiments: dict[str, Experiment] = {}
-        self._runs: dict[str, Run] = {}
-        self._by_experiment: dict[str, dict[str, Run]] = {}
-        # Building many small objects makes the cyclic garbage collector rescan the whole heap again and
-        # again (3-4x the build time at 100k runs); records make no cycles, so pause it while building.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        # Run objects by id; or, for runs read as columns, a view that makes each from the columns.
+        self._runs: dict[str, Run] | _RunsById = {}
+        with collector_paused():
             for record in experiments:
                 self._add_experiment(experiment_from_record(record))
             for record in runs:
                 run = self._add_run(record)
                 if history_source is not None:
                     run.data.stored = StoredHistories(history_source, run.info.run_id)
-        finally:
-            if collecting:
-                gc.enable()
         self._active_experiment_id = active_experiment_id
         self._last_active_run_id = last_active_run_id
         self._store: ColumnarRuns | None = None
-        self._store_rows: dict[str, int] = {}
 
     # -- building ----------------------------------------------------------------------------
 
@@ -192,7 +185,6 @@ class Workspace(RunStore[CompiledQuery, None]):
         if experiment.experiment_id in self._experiments:
             raise ValueError(f"experiment id {experiment.experiment_id!r} appears twice")
         self._experiments[experiment.experiment_id] = experiment
-        self._by_experiment.setdefault(experiment.experiment_id, {})
 
     def _add_run(self, record: Any) -> Run:
         experiment_id = (
@@ -205,12 +197,18 @@ class Workspace(RunStore[CompiledQuery, None]):
             experiment = Experiment(experiment_id, name=experiment_id)
             self._add_experiment(experiment)
         run = run_from_record(record, experiment.artifact_location)
-        if run.info.run_id in self._runs:
+        runs = self._run_objects()
+        if run.info.run_id in runs:
             raise ValueError(f"run id {run.info.run_id!r} appears twice")
-        self._runs[run.info.run_id] = run
-        self._by_experiment[run.info.experiment_id][run.info.run_id] = run
+        runs[run.info.run_id] = run
         self._store = None
         return run
+
+    def _run_objects(self) -> dict[str, Run]:
+        """The runs as objects, to add one: runs read as columns are all made, once."""
+        if isinstance(self._runs, _RunsById):
+            self._runs = dict(self._runs)
+        return self._runs
 
     @property
     def experiments(self) -> list[Experiment]:
@@ -245,9 +243,7 @@ class Workspace(RunStore[CompiledQuery, None]):
 
     def _run_records(self) -> Iterator[dict[str, Any]]:
         """Every run as a record; the histories a store keeps are read from it, a chunk of runs at a time."""
-        runs = list(self._runs.values())
-        for start in range(0, len(runs), _SAVE_CHUNK):
-            chunk = runs[start : start + _SAVE_CHUNK]
+        for chunk in self._run_chunks():
             # Runs taken from other workspaces may keep their histories in other stores.
             sources: dict[int, tuple[HistorySource, list[str]]] = {}
             for run in chunk:
@@ -264,6 +260,20 @@ class Workspace(RunStore[CompiledQuery, None]):
                     # A key logged to since the load holds its whole history here.
                     kept = stored.get(run.data.stored.run_id, {})
                     yield run_to_record(run, {**kept, **run.data.histories})
+
+    def _run_chunks(self) -> Iterator[list[Run]]:
+        """Every run, ``_SAVE_CHUNK`` at a time; runs read as columns are made a chunk at a time and not
+        kept."""
+        if isinstance(self._runs, dict):
+            runs = list(self._runs.values())
+            for start in range(0, len(runs), _SAVE_CHUNK):
+                yield runs[start : start + _SAVE_CHUNK]
+            return
+        import numpy as np
+
+        store = self._runs.store
+        for start in range(0, len(store.runs), _SAVE_CHUNK):
+            yield store.runs_at(np.arange(start, min(start + _SAVE_CHUNK, len(store.runs))))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, progress: bool | None = None, **options: Any) -> Workspace:
@@ -359,7 +369,7 @@ class Workspace(RunStore[CompiledQuery, None]):
                 yield item
 
         try:
-            return cls(
+            workspace = cls(
                 noted("experiment", records.experiments),
                 noted("run", records.runs),
                 history_source=records.histories,
@@ -367,6 +377,21 @@ class Workspace(RunStore[CompiledQuery, None]):
             )
         except (KeyError, TypeError, ValueError) as error:
             raise StoreError(str(error), where=records.place(*building[0])) from None
+        if records.columns is not None:
+            workspace._hold_columns(records.columns)
+        return workspace
+
+    def _hold_columns(self, store: ColumnFirstRuns) -> None:
+        """Hold runs read as columns: the column store is the runs, which are made from it when asked."""
+        from runql.engines.columnar import StringColumn
+
+        column = store.attributes["experiment_id"]
+        assert isinstance(column, StringColumn)
+        for experiment_id in column.values:
+            if experiment_id not in self._experiments:  # as _add_run does for a run record
+                self._add_experiment(Experiment(experiment_id, name=experiment_id))
+        self._runs = _RunsById(store)
+        self._store = store
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -455,14 +480,12 @@ class Workspace(RunStore[CompiledQuery, None]):
         run a script just logged."""
         if self._last_active_run_id is not None:
             return self._runs.get(self._last_active_run_id)
-        runs = [
-            r
-            for r in self._runs.values()
-            if r.info.experiment_id == self.active_experiment_id
-            and r.info.lifecycle_stage == LifecycleStage.ACTIVE
-        ]
-        started = [r for r in runs if r.info.start_time is not None]
-        return max(started, key=lambda r: r.info.start_time or 0, default=None)
+        store = self._columns()
+        row = store.last_started(
+            store.among("experiment_id", {self.active_experiment_id})
+            & store.among("lifecycle_stage", {LifecycleStage.ACTIVE})
+        )
+        return None if row is None else store.runs[row]
 
     # -- search --------------------------------------------------------------------------------
 
@@ -483,15 +506,16 @@ class Workspace(RunStore[CompiledQuery, None]):
             from runql.engines.columnar import ColumnarRuns
 
             self._store = ColumnarRuns(list(self._runs.values()))
-            self._store_rows = {run.info.run_id: row for row, run in enumerate(self._store.runs)}
         return self._store
 
     def _changed(self, run: Run, data: bool = True) -> None:
         """Re-read ``run`` into the column store after it was edited in place (``data=False``: only
         its attributes changed)."""
         if self._store is not None:
+            row = self._store.row_of(run.info.run_id)
+            assert row is not None
             try:
-                self._store.refresh(self._store_rows[run.info.run_id], data)
+                self._store.refresh(row, data)
             except BaseException:
                 # Never a store that disagrees with the runs: the next search builds it anew.
                 self._store = None
@@ -604,7 +628,9 @@ class Workspace(RunStore[CompiledQuery, None]):
         experiment.lifecycle_stage = stage
         experiment.last_update_time = _now_ms()
         # As MLflow's SQL store does: deleting or restoring an experiment does the same to its runs.
-        for run in self._by_experiment[experiment.experiment_id].values():
+        store = self._columns()
+        for row in store.among("experiment_id", {experiment.experiment_id}).nonzero()[0].tolist():
+            run = store.runs[row]
             run.info.lifecycle_stage = stage
             self._changed(run, data=False)
 
@@ -652,8 +678,7 @@ class Workspace(RunStore[CompiledQuery, None]):
             ),
         )
         run = Run(info, RunData(tags=run_tags))
-        self._runs[run_id] = run
-        self._by_experiment[experiment.experiment_id][run_id] = run
+        self._run_objects()[run_id] = run
         self._store = None
         self._last_active_run_id = run_id
         return run
@@ -803,6 +828,28 @@ class Workspace(RunStore[CompiledQuery, None]):
             run_id, artifact_path = parse_runs_uri(uri)
             return _inside(self._artifact_root(run_id), artifact_path)
         return local_path(uri)
+
+
+class _RunsById(Mapping[str, Run]):
+    """The runs of a column store by id, each made from the columns when first looked up, then held."""
+
+    def __init__(self, store: ColumnFirstRuns) -> None:
+        self.store = store
+
+    def __getitem__(self, run_id: str) -> Run:
+        row = self.store.row_of(run_id) if isinstance(run_id, str) else None
+        if row is None:
+            raise KeyError(run_id)
+        return self.store.hold(row)
+
+    def __contains__(self, run_id: object) -> bool:
+        return isinstance(run_id, str) and self.store.row_of(run_id) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.store.run_ids())
+
+    def __len__(self) -> int:
+        return len(self.store.runs)
 
 
 class _Selected(Page):
