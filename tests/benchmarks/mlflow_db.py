@@ -178,6 +178,12 @@ def fill(url: str, records: Sequence[dict[str, Any]], progress: Callable[[int], 
                     progress(done)
             for statement in restore:
                 connection.exec_driver_sql(statement)
+            if not sqlite:
+                # The experiments came with their ids: MLflow's next experiment takes the next one.
+                connection.exec_driver_sql(
+                    "SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), "
+                    "(SELECT max(experiment_id) FROM experiments))"
+                )
             connection.commit()
             if not sqlite:
                 # What autovacuum would soon do: the planner's statistics, so timings do not depend on when.

@@ -34,6 +34,7 @@ CASES = [
     ("mlflow", ["runs", "--source", "http://127.0.0.1:9"], None),
     ("plot", ["compare", *IDS, "--plot", "auc", "--out", "auc.png"], None),
     ("parquet", ["export", "--source", "sample.jsonl", "--out", "runs.parquet"], "sample"),
+    ("parquet", ["runs", "--source", "runs.parquet"], "runs.parquet"),
     ("regex", ["runs", "-p", "extended", "--filter", "params.model RLIKE 'xgb.*'"], None),
 ]
 # PostgreSQL's drivers come with the extra postgres, over SQLAlchemy: here only they are missing.
@@ -42,13 +43,16 @@ POSTGRES = ["runs", "--source", "postgresql://user:secret@127.0.0.1:9/db"]
 
 
 def _place(around: str | None, folder: Path) -> None:
-    """What the command finds in its folder: an mlruns folder with an experiment, an mlflow.db (its
-    content is never read: the missing package stops the command first) or a saved sample."""
+    """What the command finds in its folder: an mlruns folder with an experiment, an mlflow.db or a
+    runs.parquet (their content is never read: the missing package stops the command first) or a saved
+    sample."""
     if around == "mlruns":
         (folder / "mlruns" / "0").mkdir(parents=True)
         (folder / "mlruns" / "0" / "meta.yaml").write_text("name: Default\nexperiment_id: '0'\n")
     elif around == "mlflow.db":
         (folder / "mlflow.db").write_bytes(b"")
+    elif around == "runs.parquet":
+        (folder / "runs.parquet").write_bytes(b"PAR1")
     elif around == "sample":
         Workspace.sample().save(folder / "sample.jsonl")
 

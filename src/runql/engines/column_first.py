@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -31,7 +31,7 @@ from runql.engines.columnar import (
 )
 from runql.model.entities import HistorySource, Run, RunData, RunInfo, RunInputs, StoredHistories
 
-__all__ = ["ColumnFirstRuns", "Entries"]
+__all__ = ["ColumnFirstRuns", "Entries", "text_column", "time_column"]
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,11 @@ class Entries:
 
     def pivot(self, size: int) -> dict[str, Column]:
         """A column over ``size`` runs per key."""
-        order = np.argsort(self.key_codes, kind="stable")
-        bounds = np.searchsorted(self.key_codes, np.arange(len(self.keys) + 1), sorter=order)
+        codes = self.key_codes
+        if len(self.keys) <= np.iinfo(np.int16).max:
+            codes = codes.astype(np.int16)  # a stable sort of 16-bit integers is a radix sort, in linear time
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes, np.arange(len(self.keys) + 1), sorter=order)
         build = self._numbers if self.texts is None else self._strings
         return {
             key: build(size, order[bounds[i] : bounds[i + 1]])
@@ -69,34 +72,53 @@ class Entries:
         return StringColumn(codes, [texts[i] for i in used.tolist()])
 
 
+def text_column(
+    codes: Indices, distinct: Sequence[Any], checked: Callable[[Any], str | None]
+) -> StringColumn:
+    """A run attribute of text from each run's code into ``distinct`` (-1: NULL): ``checked`` is called
+    once per distinct value (and once for NULL, when a run has it) and says the run's value (None: no
+    value); it raises for a value the attribute cannot hold."""
+    index: dict[str, int] = {}
+    table = np.empty(len(distinct) + 1, dtype=np.int32)  # the last entry answers code -1
+    for place, value in enumerate(distinct):
+        found = checked(value)
+        table[place] = -1 if found is None else index.setdefault(found, len(index))
+    if len(codes) and codes.min() < 0:
+        found = checked(None)
+        table[-1] = -1 if found is None else index.setdefault(found, len(index))
+    return StringColumn(table[codes], list(index))
+
+
+def time_column(values: npt.NDArray[np.int64], present: npt.NDArray[np.bool_]) -> NumberColumn:
+    """A run time (milliseconds, within 2**53 so that a float holds it exactly) where ``present``."""
+    return NumberColumn(
+        np.where(present, values, 0).astype(np.float64), present.copy(), None, exact_times=True
+    )
+
+
 class ColumnFirstRuns(ColumnarRuns):
-    """A column store built from columns: ``info`` holds each run attribute (``RunInfo``'s fields) as an
-    array over the runs, None where a run has no value; ``inputs`` the dataset inputs of the rows that
-    have some; ``histories`` the store the metric histories are read from (None: a metric's history is
-    its latest value alone)."""
+    """A column store built from columns: ``info`` holds a column per field of ``RunInfo`` (times as
+    :func:`time_column`, text as :func:`text_column`); ``inputs`` the dataset inputs of the rows that have
+    some; ``histories`` the store the metric histories are read from (None: a metric's history is its
+    latest value alone)."""
 
     def __init__(
         self,
-        info: Mapping[str, npt.NDArray[np.object_]],
+        info: Mapping[str, Column],
         metrics: Entries,
         params: Entries,
         tags: Entries,
         inputs: Mapping[int, RunInputs],
         histories: HistorySource | None,
     ) -> None:
-        size = len(info["run_id"])
-        attributes: dict[str, Column] = {
-            name: StringColumn.build(size, range(size), info[name]) for name in _STRING_ATTRIBUTES
-        }
-        times = {name: _present(info[name]) for name in ("start_time", "end_time")}
-        for name in _NUMERIC_ATTRIBUTES:
-            if name == "duration":
-                rows = np.flatnonzero(times["start_time"] & times["end_time"])
-                items: Any = info["end_time"][rows] - info["start_time"][rows]
-            else:
-                rows = np.flatnonzero(times[name])
-                items = info[name][rows]
-            attributes[name] = NumberColumn.build(size, rows, _integers(items), exact_times=True)
+        attributes = dict(info)
+        start, end = attributes["start_time"], attributes["end_time"]
+        assert isinstance(start, NumberColumn) and isinstance(end, NumberColumn)
+        size = len(start.values)
+        ended = np.flatnonzero(start.present_mask & end.present_mask)
+        durations = end.values[ended].astype(np.int64) - start.values[ended].astype(np.int64)
+        attributes["duration"] = NumberColumn.build(size, ended, durations, exact_times=True)
+        assert attributes.keys() == {*_STRING_ATTRIBUTES, *_NUMERIC_ATTRIBUTES}
         self.size = size
         self._inputs = dict(inputs)
         self._histories = histories
@@ -209,18 +231,6 @@ class _MadeRuns(Sequence[Run]):
         if not -self._store.size <= index < self._store.size:
             raise IndexError(index)
         return self._store.hold(index % self._store.size)
-
-
-def _integers(items: npt.NDArray[np.object_]) -> npt.NDArray[Any] | list[Any]:
-    """Run times as an int64 array, or as Python integers where one is past int64."""
-    try:
-        return items.astype(np.int64)
-    except OverflowError:
-        return list(items.tolist())
-
-
-def _present(items: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
-    return np.fromiter((item is not None for item in items), dtype=bool, count=len(items))
 
 
 def _times(column: Column, rows: Indices) -> list[int | None]:

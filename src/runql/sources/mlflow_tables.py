@@ -23,15 +23,18 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from runql.engines.column_first import ColumnFirstRuns, Entries
+from runql.engines.column_first import ColumnFirstRuns, Entries, text_column, time_column
+from runql.engines.columnar import Column, NumberColumn, StringColumn
+from runql.errors import RunqlError
 from runql.model.entities import HistorySource, LifecycleStage, RunInputs, RunStatus
+from runql.model.records import TIME_LIMIT
 from runql.sources import rows as check
 from runql.sources.base import dataset_inputs
 
 if TYPE_CHECKING:
     from runql.sources.mlflow_db import _Reader
 
-__all__ = ["read_run_columns"]
+__all__ = ["encoded", "read_run_columns"]
 
 Objects = npt.NDArray[np.object_]
 Codes = npt.NDArray[np.intp]
@@ -54,8 +57,8 @@ _RUN_COLUMNS = (
 )
 
 
-class _GiveWay(Exception):
-    """The tables hold something the row-by-row reader must read, to name it."""
+class _GiveWay(RunqlError):
+    """The tables hold something the row-by-row reader must read, to name it (never leaves this module)."""
 
 
 def read_run_columns(reader: _Reader, histories: HistorySource, target: str) -> ColumnFirstRuns | None:
@@ -78,14 +81,14 @@ def read_run_columns(reader: _Reader, histories: HistorySource, target: str) -> 
 
 
 def _read(reader: _Reader, fetch: Fetch, histories: HistorySource) -> ColumnFirstRuns:
-    info = _run_info([_objects(c) for c in fetch("runs", _RUN_COLUMNS, ("experiment_id", "run_uuid"))])
-    ids = pd.Index(info["run_id"], dtype=object)
-    if not ids.is_unique:
-        raise _GiveWay
+    info = _run_info(fetch("runs", _RUN_COLUMNS, ("experiment_id", "run_uuid")))
+    run_ids = info["run_id"]
+    assert isinstance(run_ids, StringColumn)
+    ids = pd.Index(run_ids.values, dtype=object)
     params = _strings(fetch("params", ("run_uuid", "key", "value"), ()), ids, nullable=False)
     tags = _strings(fetch("tags", ("run_uuid", "key", "value"), ()), ids, nullable=True)
     metrics = _latest(fetch("latest_metrics", ("run_uuid", "key", "value", "is_nan"), ()), ids)
-    found = reader.inputs(frozenset(info["run_id"].tolist()))
+    found = reader.inputs(frozenset(run_ids.values))
     inputs = {int(ids.get_loc(i)): RunInputs(dataset_inputs(items)) for i, items in found.items()}
     return ColumnFirstRuns(info, metrics, params, tags, inputs, histories)
 
@@ -132,6 +135,9 @@ def _arrow_fetch(target: str) -> Iterator[Fetch | None]:
         yield fetch
     finally:
         connection.close()
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()  # the tables' buffers, freed by now, back to the system
 
 
 def _adbc_errors() -> tuple[type[Exception], ...]:
@@ -165,16 +171,7 @@ def _adbc_connection(target: str) -> Any:
 # -- columns ----------------------------------------------------------------------------------------
 
 
-def _objects(column: Fetched) -> Objects:
-    """A fetched column as an object array of Python values (None for NULL)."""
-    if isinstance(column, np.ndarray):
-        return column
-    found = np.empty(len(column), dtype=object)
-    found[:] = column.to_pylist()
-    return found
-
-
-def _encoded(column: Fetched) -> tuple[Codes, list[Any]]:
+def encoded(column: Fetched) -> tuple[Codes, list[Any]]:
     """Each value's code (-1 for NULL) and the distinct values, in order of first appearance."""
     if isinstance(column, np.ndarray):
         codes, distinct = pd.factorize(column)
@@ -191,7 +188,7 @@ def _encoded(column: Fetched) -> tuple[Codes, list[Any]]:
 
 def _texts(column: Fetched, nullable: bool = False) -> tuple[Codes, list[str]]:
     """A column of text, encoded; give way for any other value (and for NULL unless ``nullable``)."""
-    codes, distinct = _encoded(column)
+    codes, distinct = encoded(column)
     # A value of another type appears among the distinct values (pandas may merge 1 with 1.0, never
     # with text), and NULL as code -1.
     if any(type(value) is not str for value in distinct) or (not nullable and (codes < 0).any()):
@@ -223,54 +220,45 @@ def _picked(column: Fetched, mask: npt.NDArray[np.bool_]) -> Fetched:
     return column.filter(pa.array(mask))
 
 
-def _only(column: Objects, *types: type) -> None:
-    """Give way unless every value of ``column`` is of one of ``types`` (exactly: a bool is no int)."""
-    if not set(map(type, column)) <= set(types):
-        raise _GiveWay
-
-
-def _each(column: Objects, checked: Callable[[Any], Any]) -> Objects:
-    """``checked`` of each value of ``column``, called once per distinct value (None included)."""
-    codes, distinct = pd.factorize(column)
-    table = np.empty(len(distinct) + 1, dtype=object)
-    table[:-1] = [checked(value) for value in distinct]
-    if (codes < 0).any():  # None: the last entry answers code -1
-        table[-1] = checked(None)
-    found: Objects = table[codes]
-    return found
-
-
-def _run_info(columns: list[Objects]) -> dict[str, Objects]:
+def _run_info(columns: list[Fetched]) -> dict[str, Column]:
+    """The columns of table ``runs``, checked as the row reader checks each row."""
     run_id, experiment_id, name, user_id, status, start, end, artifact_uri, stage = columns
-    _only(run_id, str)
-    _only(experiment_id, int, str)
-    for text in (name, user_id, status, artifact_uri, stage):
-        _only(text, str, type(None))
-    for time in (start, end):
-        _only(time, int, type(None))
-    if not all(run_id):  # an empty run id
+    info: dict[str, Column] = {"start_time": _times(start), "end_time": _times(end)}
+    ids = text_column(*encoded(run_id), check.run_id)
+    if len(ids.values) != len(ids.codes):  # a run id twice
         raise _GiveWay
-    start_time = _each(start, partial(check.time_ms, column="start_time"))
-    end_time = _each(end, partial(check.time_ms, column="end_time"))
-    ended = np.fromiter((v is not None for v in end_time), dtype=bool, count=len(end_time))
-    statuses = [
-        _each(status, partial(check.one_of, allowed=RunStatus.ALL, default=default, column="status"))
-        for default in (RunStatus.RUNNING, RunStatus.FINISHED)
-    ]
-    stages = partial(
-        check.one_of, allowed=check.LIFECYCLE_STAGES, default=LifecycleStage.ACTIVE, column="lifecycle_stage"
-    )
-    return {
-        "run_id": run_id,
-        "experiment_id": _each(experiment_id, check.experiment_id),
-        "run_name": name,
-        "user_id": user_id,
-        "status": np.where(ended, statuses[1], statuses[0]),
-        "start_time": start_time,
-        "end_time": end_time,
-        "artifact_uri": artifact_uri,
-        "lifecycle_stage": _each(stage, stages),
-    }
+    info["run_id"] = ids
+    info["experiment_id"] = text_column(*encoded(experiment_id), check.experiment_id)
+    for field, column in (("run_name", name), ("user_id", user_id), ("artifact_uri", artifact_uri)):
+        info[field] = text_column(*encoded(column), partial(check.optional_text, column=field))
+    stages = partial(check.one_of, allowed=check.LIFECYCLE_STAGES, default=LifecycleStage.ACTIVE)
+    info["lifecycle_stage"] = text_column(*encoded(stage), partial(stages, column="lifecycle_stage"))
+    # NULL is FINISHED for a run that ended and RUNNING for one that did not.
+    statuses = text_column(*encoded(status), lambda v: check.one_of(v, RunStatus.ALL, "", "status") or None)
+    ended = info["end_time"].present()
+    for default, where in ((RunStatus.FINISHED, ended), (RunStatus.RUNNING, ~ended)):
+        statuses.codes[(statuses.codes < 0) & where] = statuses.code(default)
+    info["status"] = statuses
+    return info
+
+
+def _times(column: Fetched) -> NumberColumn:
+    """A column of times in milliseconds, NULL allowed; give way for any other value."""
+    if isinstance(column, np.ndarray):
+        if not set(map(type, column)) <= {int, type(None)}:
+            raise _GiveWay
+        present = np.fromiter((value is not None for value in column), dtype=bool, count=len(column))
+        values = np.where(present, column, 0).astype(np.int64)
+    else:
+        import pyarrow.types as kinds
+
+        if len(column) and not kinds.is_integer(column.type):
+            raise _GiveWay
+        present = column.is_valid().to_numpy(zero_copy_only=False)
+        values = column.fill_null(0).to_numpy().astype(np.int64)
+    if not ((values >= -TIME_LIMIT) & (values < TIME_LIMIT)).all():
+        raise _GiveWay
+    return time_column(values, present)
 
 
 def _rows(ids: pd.Index, run_uuid: Fetched) -> Codes:

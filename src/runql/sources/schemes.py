@@ -22,10 +22,10 @@ from runql.sources.base import local_path, url_scheme
 
 __all__ = ["DATABASE_SCHEMES", "RUNQL_PREFIX", "SCHEMES", "StoreKind", "scheme_kind", "source_kind"]
 
-StoreKind = Literal["jsonl", "mlflow-dir", "mlflow-db", "mlflow"]
+StoreKind = Literal["jsonl", "mlflow-dir", "mlflow-db", "mlflow", "parquet"]
 """What a source is: a file :meth:`~runql.Workspace.save` wrote (``jsonl``), an MLflow file store
-folder (``mlflow-dir``), an MLflow tracking database (``mlflow-db``) or a tracking server reached
-through MLflow's client (``mlflow``)."""
+folder (``mlflow-dir``), an MLflow tracking database (``mlflow-db``), a tracking server reached
+through MLflow's client (``mlflow``) or a Parquet run table ``runql export`` wrote (``parquet``)."""
 
 SCHEMES: Mapping[str, StoreKind] = MappingProxyType(
     {
@@ -60,6 +60,8 @@ _BARE_SERVER_URIS = ("databricks",)
 
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+# The first bytes of every Parquet file.
+_PARQUET_MAGIC = b"PAR1"
 
 
 @functools.cache
@@ -101,12 +103,13 @@ def scheme_kind(path_or_uri: str | os.PathLike[str]) -> StoreKind | None:
 
 
 def source_kind(path_or_uri: str | os.PathLike[str]) -> StoreKind:
-    """Which reader reads ``path_or_uri``: ``"jsonl"``, ``"mlflow-dir"``, ``"mlflow-db"`` or ``"mlflow"``.
+    """Which reader reads ``path_or_uri``: ``"jsonl"``, ``"mlflow-dir"``, ``"mlflow-db"``, ``"mlflow"`` or
+    ``"parquet"``.
 
     A URL is told by its scheme (:func:`scheme_kind`). A local path (or ``file:`` URI) is
     ``mlflow-dir`` when it is a folder, ``mlflow-db`` when it is a SQLite file (by its suffix or its
-    header), else JSON Lines. Raises :class:`StoreError` for a local path that does not exist, or a
-    scheme no store reads.
+    header), ``parquet`` when it is a Parquet file (by its header or its suffix), else JSON Lines.
+    Raises :class:`StoreError` for a local path that does not exist, or a scheme no store reads.
     """
     kind = scheme_kind(path_or_uri)
     if kind is not None:
@@ -124,6 +127,9 @@ def source_kind(path_or_uri: str | os.PathLike[str]) -> StoreKind:
     if path.suffix.lower() in _SQLITE_SUFFIXES:
         return "mlflow-db"
     with open(path, "rb") as handle:
-        if handle.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC:
-            return "mlflow-db"
+        start = handle.read(len(_SQLITE_MAGIC))
+    if start == _SQLITE_MAGIC:
+        return "mlflow-db"
+    if start.startswith(_PARQUET_MAGIC) or path.suffix.lower() == ".parquet":
+        return "parquet"
     return "jsonl"

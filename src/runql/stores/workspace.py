@@ -278,7 +278,8 @@ class Workspace(RunStore[CompiledQuery, None]):
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, progress: bool | None = None, **options: Any) -> Workspace:
         """A workspace from any source runql reads: a file :meth:`save` wrote (JSON Lines), an MLflow
-        ``mlruns`` folder, an MLflow database (a ``.db`` file or a database URL) or a tracking URI.
+        ``mlruns`` folder, an MLflow database (a ``.db`` file or a database URL), a tracking URI or a
+        Parquet run table ``runql export`` wrote (``runql[parquet]``).
 
         :func:`runql.sources.source_kind` says which reader is used; a folder holding an ``mlruns``
         folder (a project checkout) is read as that ``mlruns``. ``progress`` shows a progress bar
@@ -293,6 +294,10 @@ class Workspace(RunStore[CompiledQuery, None]):
                 return cls.from_mlflow(os.fspath(path), progress=progress, **options)
             if kind == "mlflow-dir":
                 return cls.from_mlflow_dir(path, progress=progress, **options)
+            if kind == "parquet":
+                from runql.sources.run_table import read_run_table  # numpy, pandas and pyarrow
+
+                return cls._from_store(read_run_table(path), options)
             return cls._from_store(read_jsonl(path), options)
 
     @classmethod
