@@ -14,7 +14,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any, cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -51,7 +51,8 @@ class Entries:
         codes = self.key_codes
         if len(self.keys) <= np.iinfo(np.int16).max:
             codes = codes.astype(np.int16)  # a stable sort of 16-bit integers is a radix sort, in linear time
-        order = np.argsort(codes, kind="stable")
+        grouped = len(codes) < 2 or bool((codes[1:] >= codes[:-1]).all())
+        order = np.arange(len(codes)) if grouped else np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes, np.arange(len(self.keys) + 1), sorter=order)
         build = self._numbers if self.texts is None else self._strings
         return {
@@ -78,10 +79,14 @@ def text_column(
     """A run attribute of text from each run's code into ``distinct`` (-1: NULL): ``checked`` is called
     once per distinct value (and once for NULL, when a run has it) and says the run's value (None: no
     value); it raises for a value the attribute cannot hold."""
+    mapped = [checked(value) for value in distinct]
+    as_given = all(found is value for found, value in zip(mapped, distinct, strict=True))
+    if as_given and (not len(codes) or codes.min() >= 0 or checked(None) is None):
+        # Each distinct value is its own run value (the common case): the codes stand as they are.
+        return StringColumn(codes.astype(np.int32), cast(list[str], mapped))  # no NULL among them
     index: dict[str, int] = {}
     table = np.empty(len(distinct) + 1, dtype=np.int32)  # the last entry answers code -1
-    for place, value in enumerate(distinct):
-        found = checked(value)
+    for place, found in enumerate(mapped):
         table[place] = -1 if found is None else index.setdefault(found, len(index))
     if len(codes) and codes.min() < 0:
         found = checked(None)
@@ -98,16 +103,17 @@ def time_column(values: npt.NDArray[np.int64], present: npt.NDArray[np.bool_]) -
 
 class ColumnFirstRuns(ColumnarRuns):
     """A column store built from columns: ``info`` holds a column per field of ``RunInfo`` (times as
-    :func:`time_column`, text as :func:`text_column`); ``inputs`` the dataset inputs of the rows that have
-    some; ``histories`` the store the metric histories are read from (None: a metric's history is its
-    latest value alone)."""
+    :func:`time_column`, text as :func:`text_column`); ``metrics``, ``params`` and ``tags`` are each a key
+    table as :class:`Entries`, or a column per key already; ``inputs`` the dataset inputs of the rows that
+    have some; ``histories`` the store the metric histories are read from (None: a metric's history is
+    its latest value alone)."""
 
     def __init__(
         self,
         info: Mapping[str, Column],
-        metrics: Entries,
-        params: Entries,
-        tags: Entries,
+        metrics: Entries | dict[str, Column],
+        params: Entries | dict[str, Column],
+        tags: Entries | dict[str, Column],
         inputs: Mapping[int, RunInputs],
         histories: HistorySource | None,
     ) -> None:
@@ -123,13 +129,11 @@ class ColumnFirstRuns(ColumnarRuns):
         self._inputs = dict(inputs)
         self._histories = histories
         self._held: dict[int, Run] = {}
+        metric_columns, param_columns, tag_columns = (
+            part.pivot(size) if isinstance(part, Entries) else part for part in (metrics, params, tags)
+        )
         self._attach(
-            _MadeRuns(self),
-            attributes,
-            metrics.pivot(size),
-            params.pivot(size),
-            tags.pivot(size),
-            set(self._inputs),
+            _MadeRuns(self), attributes, metric_columns, param_columns, tag_columns, set(self._inputs)
         )
 
     def runs_at(self, rows: Indices) -> list[Any]:

@@ -178,12 +178,10 @@ def encoded(column: Fetched) -> tuple[Codes, list[Any]]:
         return codes.astype(np.intp), distinct.tolist()
     import pyarrow as pa
 
-    # A chunked array's chunks are encoded against one dictionary.
-    chunks = column.dictionary_encode().unify_dictionaries().chunks
-    if not chunks:
-        return np.zeros(0, dtype=np.intp), []
-    indices = pa.chunked_array([chunk.indices for chunk in chunks]).fill_null(-1).to_numpy()
-    return indices.astype(np.intp), chunks[0].dictionary.to_pylist()
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()  # one dictionary (unifying the chunks' dictionaries costs more)
+    found = column.dictionary_encode()
+    return found.indices.fill_null(-1).to_numpy().astype(np.intp), found.dictionary.to_pylist()
 
 
 def _texts(column: Fetched, nullable: bool = False) -> tuple[Codes, list[str]]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from runql.common.optional import require
 from runql.engines.column_first import ColumnFirstRuns, Entries, text_column, time_column
-from runql.engines.columnar import Column
+from runql.engines.columnar import Column, NumberColumn, StringColumn
 from runql.errors import StoreError
 from runql.model.entities import (
     DATASET_CONTEXT_TAG,
@@ -42,6 +42,7 @@ def read_run_table(path: str | os.PathLike[str]) -> StoreRecords:
     """The runs of the Parquet run table at ``path``, as a column store. A file that is no run table (a
     column missing, or of another type) is a :class:`StoreError` naming the column."""
     pa = require("pyarrow", "parquet", "reading a run table")
+    require("pyarrow.compute", "parquet", "reading a run table")
     parquet = require("pyarrow.parquet", "parquet", "reading a run table")
     where = str(local_path(path))
     try:
@@ -73,8 +74,8 @@ def read_run_table(path: str | os.PathLike[str]) -> StoreRecords:
     run_ids = info["run_id"]
     if run_ids.present().sum() != len(run_ids.values) or len(run_ids.values) != table.num_rows:
         raise StoreError("column run_id must name each run once", where=where)
-    metrics, params, tags = (_entries(pa, table, part, where) for part in _PARTS)
-    inputs = _inputs(table) if "datasets" in names else {}
+    metrics, params, tags = (_data(pa, table, part, where) for part in _PARTS)
+    inputs = _inputs(pa, table) if "datasets" in names else {}
     columns = ColumnFirstRuns(info, metrics, params, tags, inputs, histories=None)
     return StoreRecords([], [], where=where, columns=columns)
 
@@ -100,62 +101,63 @@ def _typed(table: Any, name: str, test: Any, what: str, where: str) -> Any:
     return column
 
 
-def _entries(pa: Any, table: Any, part: str, where: str) -> Entries:
-    """The ``metrics``, ``params`` or ``tags`` of every run: the map column of that name, or the flat
-    layout's ``<part>.<key>`` columns."""
+def _data(pa: Any, table: Any, part: str, where: str) -> Entries | dict[str, Column]:
+    """The ``metrics``, ``params`` or ``tags`` of every run: the map column of that name (as entries),
+    or the flat layout's ``<part>.<key>`` columns, each one column of runs already."""
     number = part == "metrics"
     value_test = pa.types.is_floating if number else pa.types.is_string
-    if part in table.column_names:
-        column = table.column(part).combine_chunks()
-        if not (pa.types.is_map(column.type) and value_test(column.type.item_type)):
-            raise StoreError(f"column {part} must be a map to {'numbers' if number else 'text'}", where=where)
-        lengths = np.diff(column.offsets.to_numpy())
-        valid = column.items.is_valid()  # an item without a value is no value
-        rows = np.repeat(np.arange(len(column)), lengths)[valid.to_numpy(zero_copy_only=False)]
-        keys, values = column.keys.filter(valid), column.items.filter(valid)
-    else:
+    what = "numbers" if number else "text"
+    if part not in table.column_names:
         prefix = f"{part}."
         named = [name for name in table.column_names if name.startswith(prefix)]
-        for name in named:
-            _typed(table, name, value_test, "numbers" if number else "text", where)
-        present = [table.column(name).is_valid().to_numpy(zero_copy_only=False) for name in named]
-        rows = np.concatenate([np.flatnonzero(p) for p in present]) if named else np.zeros(0, dtype=np.intp)
-        keys = pa.array(
-            np.repeat(np.array([n[len(prefix) :] for n in named], dtype=object), [p.sum() for p in present]),
-            type=pa.string(),
-        )
-        values = pa.concat_arrays(
-            [table.column(n).combine_chunks().drop_null() for n in named] or [pa.array([])]
-        )
-    encoded_keys = keys.dictionary_encode()
-    key_codes = encoded_keys.indices.to_numpy(zero_copy_only=False).astype(np.intp)
+        return {
+            name[len(prefix) :]: _flat(_typed(table, name, value_test, what, where), number) for name in named
+        }
+    column = table.column(part).combine_chunks()
+    if not (pa.types.is_map(column.type) and value_test(column.type.item_type)):
+        raise StoreError(f"column {part} must be a map to {what}", where=where)
+    lengths = np.diff(column.offsets.to_numpy())
+    valid = column.items.is_valid()  # an item without a value is no value
+    rows = np.repeat(np.arange(len(column)), lengths)[valid.to_numpy(zero_copy_only=False)]
+    key_codes, keys = encoded(column.keys.filter(valid))
+    values = column.items.filter(valid)
     if number:
-        return Entries(
-            rows, key_codes, encoded_keys.dictionary.to_pylist(), values.to_numpy(zero_copy_only=False)
-        )
-    encoded_values = values.cast(pa.string()).dictionary_encode()
-    value_codes = encoded_values.indices.to_numpy(zero_copy_only=False).astype(np.intp)
-    return Entries(
-        rows,
-        key_codes,
-        encoded_keys.dictionary.to_pylist(),
-        value_codes,
-        encoded_values.dictionary.to_pylist(),
-    )
+        return Entries(rows, key_codes, keys, values.to_numpy(zero_copy_only=False))
+    value_codes, texts = encoded(values)
+    return Entries(rows, key_codes, keys, value_codes, texts)
 
 
-def _inputs(table: Any) -> dict[int, RunInputs]:
+def _flat(column: Any, number: bool) -> Column:
+    """A flat layout's column of one key: null where a run lacks the key."""
+    present = column.is_valid().to_numpy(zero_copy_only=False)
+    if number:
+        values = column.fill_null(0.0).to_numpy().astype(np.float64)
+        return NumberColumn(values, present)
+    codes, texts = encoded(column)
+    return StringColumn(codes.astype(np.int32), texts)
+
+
+def _inputs(pa: Any, table: Any) -> dict[int, RunInputs]:
     """The dataset inputs of each run that has some (name, digest and context)."""
+    column = table.column("datasets").combine_chunks()
+    rows = np.flatnonzero(pa.compute.list_value_length(column).fill_null(0).to_numpy() > 0)
+    listed = column.take(pa.array(rows))
+    items = listed.flatten()
+    names, digests, contexts = (items.field(name).to_pylist() for name in ("name", "digest", "context"))
+    bounds = np.diff(listed.offsets.to_numpy()).cumsum().tolist()
+    # The same dataset input recurs across runs: made once.
+    made: dict[tuple[str, str, str | None], DatasetInput] = {}
     found = {}
-    for row, items in enumerate(table.column("datasets").to_pylist()):
-        if items:
-            found[row] = RunInputs(
-                [
-                    DatasetInput(
-                        Dataset(item["name"], item["digest"]),
-                        [InputTag(DATASET_CONTEXT_TAG, item["context"])] if item.get("context") else [],
-                    )
-                    for item in items
-                ]
-            )
+    start = 0
+    for row, end in zip(rows.tolist(), bounds, strict=True):
+        inputs = []
+        for given in zip(names[start:end], digests[start:end], contexts[start:end], strict=True):
+            one = made.get(given)
+            if one is None:
+                name, digest, context = given
+                tags = [InputTag(DATASET_CONTEXT_TAG, context)] if context else []
+                one = made[given] = DatasetInput(Dataset(name, digest), tags)
+            inputs.append(one)
+        found[row] = RunInputs(inputs)
+        start = end
     return found
