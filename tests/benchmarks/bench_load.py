@@ -37,7 +37,10 @@ from mlflow_db import SEED, WORKLOADS, benchmark_records, build_postgres, build_
 # The child process: imports first (not timed), then the load and the first search (timed).
 _CHILD = """
 import json, sys, time
-url, histories = json.loads(sys.argv[1])
+url, histories, adbc = json.loads(sys.argv[1])
+if not adbc:  # as without runql[adbc]
+    for package in ("adbc_driver_manager", "adbc_driver_sqlite", "adbc_driver_postgresql"):
+        sys.modules[package] = None
 import runql, sqlalchemy, numpy, pandas
 try:
     import pyarrow, pyarrow.compute, adbc_driver_sqlite.dbapi, adbc_driver_postgresql.dbapi
@@ -76,9 +79,9 @@ print(json.dumps({
 HEADER = ("load CPU s", "search CPU s", "total CPU s", "list CPU s", "peak MiB", "held B/run")
 
 
-def one_load(url: str, histories: bool) -> dict[str, Any]:
+def one_load(url: str, histories: bool, adbc: bool) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps([url, histories])],
+        [sys.executable, "-c", _CHILD, json.dumps([url, histories, adbc])],
         capture_output=True,
         text=True,
         check=True,
@@ -87,8 +90,8 @@ def one_load(url: str, histories: bool) -> dict[str, Any]:
     return answer
 
 
-def bench(label: str, url: str, n_runs: int, histories: bool, repeat: int) -> None:
-    loads = [one_load(url, histories) for _ in range(repeat)]
+def bench(label: str, url: str, n_runs: int, histories: bool, repeat: int, adbc: bool) -> None:
+    loads = [one_load(url, histories, adbc) for _ in range(repeat)]
     for load in loads:
         load["total_cpu"] = load["load_cpu"] + load["search_cpu"]
     row = [
@@ -97,10 +100,14 @@ def bench(label: str, url: str, n_runs: int, histories: bool, repeat: int) -> No
     ]
     peak = statistics.median(load["peak"] for load in loads) / (1 << 20)
     per_run = statistics.median(load["held"] for load in loads) / n_runs
-    label = f"{label}, {n_runs:,} runs" + (", histories=True" if histories else "")
+    label = (
+        f"{label}, {n_runs:,} runs"
+        + (", histories=True" if histories else "")
+        + ("" if adbc else ", no ADBC")
+    )
     cells = " ".join(f"{v:>{len(h)}.2f}" for v, h in zip(row, HEADER, strict=False))
     print(
-        f"  {label:<34} {cells} {peak:>{len(HEADER[4])}.0f} {per_run:>{len(HEADER[5])}.0f}"
+        f"  {label:<44} {cells} {peak:>{len(HEADER[4])}.0f} {per_run:>{len(HEADER[5])}.0f}"
         f"  ({loads[0]['runs']:,} runs found)",
         flush=True,
     )
@@ -130,9 +137,10 @@ def main() -> None:
     parser.add_argument("--filled", action="store_true", help="--postgres holds the runs already")
     parser.add_argument("--parquet", action="store_true", help="also a Parquet run table of the runs")
     parser.add_argument("--parquet-only", action="store_true", help="only the Parquet run table")
+    parser.add_argument("--no-adbc", action="store_true", help="read the databases as without runql[adbc]")
     args = parser.parse_args()
     print(f"MLflow databases of the {args.workload} workload")
-    print(f"  {'database':<34} {' '.join(HEADER)}")
+    print(f"  {'database':<44} {' '.join(HEADER)}")
     for size in args.sizes:
         urls = {} if args.parquet_only else {"SQLite": build_sqlite(size, workload=args.workload)}
         if args.parquet or args.parquet_only:
@@ -142,9 +150,9 @@ def main() -> None:
                 build_postgres(args.postgres, size, workload=args.workload)
             urls["PostgreSQL"] = args.postgres
         for label, url in urls.items():
-            bench(label, url, size, False, args.repeat)
+            bench(label, url, size, False, args.repeat, not args.no_adbc)
             if args.histories:
-                bench(label, url, size, True, args.repeat)
+                bench(label, url, size, True, args.repeat, not args.no_adbc)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ SMALL_CHUNK = 7
 
 @pytest.fixture(autouse=True)
 def driver_rows(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The tables are read through the driver's cursor, as without ADBC (``runql[adbc]``)."""
+    """The tables are read by the row reader, through the driver's cursor, as without ``runql[adbc]``."""
     monkeypatch.setattr(mlflow_tables, "_adbc_connection", lambda target: None)
 
 

@@ -1,6 +1,6 @@
-"""The column reader (``runql.sources.mlflow_tables``) reads what the row-by-row reader reads, from
-databases MLflow wrote, on SQLite and PostgreSQL, through Arrow (ADBC) and through the driver's rows; a
-table holding what MLflow would not write makes it give way to the row reader, which names the fault.
+"""The column reader (``runql.sources.mlflow_tables``, Arrow through ADBC) reads what the row-by-row
+reader reads, from databases MLflow wrote, on SQLite and PostgreSQL; a table holding what MLflow would not
+write makes it give way to the row reader, which names the fault, and so does a missing ADBC.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import textwrap
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from support.mlflow_stores import log_with_mlflow
@@ -30,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import mlflow_db
 
 SEED = 20261206
-WAYS = ("arrow", "driver")
 
 
 def _generated(url: str) -> str:
@@ -53,24 +51,6 @@ def database(request: pytest.FixtureRequest) -> str:
     return _generated(url)
 
 
-@pytest.fixture
-def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Read through Arrow, or through the driver's rows (as without ``runql[adbc]``): the list the
-    driver's reads are noted in."""
-    taken: list[str] = []
-    fetch = mlflow_tables._driver_fetch
-
-    def driver_fetch(*args: Any) -> Any:
-        taken.append(args[1])
-        return fetch(*args)
-
-    monkeypatch.setattr(mlflow_tables, "_driver_fetch", driver_fetch)
-    if request.param == "driver":
-        monkeypatch.setattr(mlflow_tables, "_adbc_connection", lambda target: None)
-    taken.append(request.param)
-    return taken
-
-
 def _rows_read(url: str, monkeypatch: pytest.MonkeyPatch) -> runql.Workspace:
     with monkeypatch.context() as rows:
         rows.setattr(mlflow_tables, "read_run_columns", lambda *args: None)
@@ -81,14 +61,11 @@ def by_id(runs: list[Run]) -> list[Run]:
     return sorted(runs, key=lambda run: run.info.run_id)
 
 
-@pytest.mark.parametrize("way", WAYS, indirect=True)
 def test_the_columns_hold_the_runs_the_row_reader_reads(
-    database: str, way: list[str], monkeypatch: pytest.MonkeyPatch
+    database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     records = read_mlflow_db(database)
     assert records.columns is not None and records.runs == []
-    driver_read = {"runs", "params", "tags", "latest_metrics"} if way[0] == "driver" else set()
-    assert set(way[1:]) == driver_read
     columns = runql.from_mlflow_db(database)
     rows = _rows_read(database, monkeypatch)
     assert len(columns.runs) == len(rows.runs) > 200
@@ -135,10 +112,9 @@ def clean_sqlite(new_sqlite_database: Callable[..., str]) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
-@pytest.mark.parametrize("way", WAYS, indirect=True)
 @pytest.mark.parametrize(("statement", "message"), HOSTILE)
 def test_a_table_mlflow_would_not_write_gives_way_to_the_row_reader(
-    clean_sqlite: Path, tmp_path: Path, way: list[str], statement: str, message: str
+    clean_sqlite: Path, tmp_path: Path, statement: str, message: str
 ) -> None:
     path = tmp_path / "mlflow.db"
     path.write_bytes(clean_sqlite.read_bytes())
@@ -150,8 +126,7 @@ def test_a_table_mlflow_would_not_write_gives_way_to_the_row_reader(
         read_mlflow_db(path)
 
 
-@pytest.mark.parametrize("way", WAYS, indirect=True)
-def test_a_tag_whose_value_is_null_is_no_tag(clean_sqlite: Path, tmp_path: Path, way: list[str]) -> None:
+def test_a_tag_whose_value_is_null_is_no_tag(clean_sqlite: Path, tmp_path: Path) -> None:
     path = tmp_path / "mlflow.db"
     path.write_bytes(clean_sqlite.read_bytes())
     with sqlite3.connect(path) as connection:
@@ -162,16 +137,17 @@ def test_a_tag_whose_value_is_null_is_no_tag(clean_sqlite: Path, tmp_path: Path,
     assert key not in runql.from_mlflow_db(path).get_run(run_id).data.tags
 
 
-def test_without_adbc_the_driver_reads_the_same_runs(clean_sqlite: Path) -> None:
-    """``pip install '.[mlflow-db]'`` without the ``adbc`` extra: pyarrow and ADBC cannot be imported."""
+def test_without_adbc_the_row_reader_reads_the_same_runs(clean_sqlite: Path) -> None:
+    """``pip install '.[mlflow-db]'`` without the ``adbc`` extra: ADBC's packages cannot be imported."""
     code = textwrap.dedent(
         f"""
         import json, sys
-        for package in ("pyarrow", "adbc_driver_manager", "adbc_driver_sqlite", "adbc_driver_postgresql"):
+        for package in ("adbc_driver_manager", "adbc_driver_sqlite", "adbc_driver_postgresql"):
             sys.modules[package] = None
-        import runql
-        ws = runql.from_mlflow_db({str(clean_sqlite)!r})
-        print(json.dumps(sorted((r.info.run_id, r.data.params) for r in ws.runs)))
+        from runql.sources.mlflow_db import read_mlflow_db
+        records = read_mlflow_db({str(clean_sqlite)!r})
+        assert records.columns is None
+        print(json.dumps(sorted((r.info.run_id, r.data.params) for r in records.runs)))
         """
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

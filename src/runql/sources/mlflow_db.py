@@ -155,7 +155,7 @@ def read_mlflow_db(
         with _connected(sa, engine, where) as connection, collector_paused():
             reader = _Reader(sa, connection, where)
             if not histories and "latest_metrics" in reader.names:
-                from runql.sources.mlflow_tables import read_run_columns  # numpy and pandas
+                from runql.sources.mlflow_tables import read_run_columns  # numpy (pyarrow only when installed)
 
                 stored = DatabaseHistories(target, where)
                 columns = read_run_columns(reader, stored, target)
@@ -442,7 +442,8 @@ class _Reader:
                 code="missing-table",
             )
         self.names = names
-        self.dbapi = connection.dialect.loaded_dbapi
+        # What reading a table may raise: the database's errors, through the driver or SQLAlchemy.
+        self.errors = (connection.dialect.loaded_dbapi.Error, sa.exc.SQLAlchemyError)
         self.tables: dict[str, Any] = {}
         self.experiments: list[dict[str, Any]] = []
         self.runs: dict[str, Run] = {}
@@ -470,7 +471,7 @@ class _Reader:
         try:
             with _driver_rows(self.connection, query) as chunks:
                 yield chunks
-        except (self.sa.exc.SQLAlchemyError, self.dbapi.Error) as error:
+        except self.errors as error:
             if not _undecodable(error):
                 raise
             raise self._not_utf8(name, columns) from None

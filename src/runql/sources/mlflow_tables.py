@@ -1,27 +1,27 @@
 """MLflow's run tables read as columns, straight into a column store: the fast path of ``from_mlflow_db``.
 
-Each table is fetched whole, as Arrow arrays through ADBC (``pip install 'runql[adbc]'``, SQLite and
-PostgreSQL) or else as the driver's tuples cut into numpy columns. Keys, values and run ids are then
-encoded (by Arrow or pandas, in C) and checked once per distinct value, so no Python object is made per
-param, tag or metric, and no Run object at all: the workspace makes runs from the columns when asked
-(:class:`runql.engines.column_first.ColumnFirstRuns`).
+Each table is fetched whole as Arrow arrays through ADBC (``pip install 'runql[adbc]'``, SQLite and
+PostgreSQL). Keys, values and run ids are encoded in Arrow and checked once per distinct value, so no
+Python object is made per param, tag or metric, and no Run object at all: the workspace makes runs from
+the columns when asked (:class:`runql.engines.column_first.ColumnFirstRuns`).
 
 The tables MLflow writes take this path. A table holding anything else (a NULL key, text in a number
-column, a row for a run that ``runs`` lacks, text that is not UTF-8) makes it give way: the row-by-row
-reader of :mod:`runql.sources.mlflow_db` then reads the database and names the row at fault.
+column, a row for a run that ``runs`` lacks, text that is not UTF-8) makes it give way, and so does a
+database without ADBC's driver: the row-by-row reader of :mod:`runql.sources.mlflow_db` then reads the
+database (and names the row at fault). Without Arrow, that reader is the faster: columns cut from the
+driver's tuples in Python cost more than the Run objects it makes (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from runql.engines.column_first import ColumnFirstRuns, Entries, text_column, time_column
 from runql.engines.columnar import Column, NumberColumn, StringColumn
@@ -36,11 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["encoded", "read_run_columns"]
 
-Objects = npt.NDArray[np.object_]
 Codes = npt.NDArray[np.intp]
-# A fetched column: a numpy object array (the driver's values) or a pyarrow Array (ADBC's).
-Fetched = Any
-Fetch = Callable[[str, Sequence[str], Sequence[str]], list[Fetched]]
 
 # Rows per Arrow batch read from SQLite.
 _ARROW_BATCH = 65_536
@@ -63,95 +59,55 @@ class _GiveWay(RunqlError):
 
 def read_run_columns(reader: _Reader, histories: HistorySource, target: str) -> ColumnFirstRuns | None:
     """The runs of ``reader``'s database (at SQLAlchemy URL ``target``) as a column store whose metric
-    histories ``histories`` reads; None when a table holds anything but what MLflow writes (the
-    row-by-row reader then names it)."""
-    database_errors = (reader.dbapi.Error, reader.sa.exc.SQLAlchemyError)
-    unsuited = (_GiveWay, ValueError, TypeError, OverflowError, *database_errors)
-    with _arrow_fetch(target) as arrow:
-        for fetch in [f for f in (arrow, partial(_driver_fetch, reader)) if f is not None]:
-            try:
-                return _read(reader, fetch, histories)
-            except unsuited:
-                reader.connection.rollback()  # on PostgreSQL, a failed statement ends the transaction
-            except _adbc_errors():  # a value the driver did not expect in a column: read the tuples instead
-                reader.connection.rollback()
-                if fetch is not arrow:
-                    raise
-    return None
-
-
-def _read(reader: _Reader, fetch: Fetch, histories: HistorySource) -> ColumnFirstRuns:
-    info = _run_info(fetch("runs", _RUN_COLUMNS, ("experiment_id", "run_uuid")))
-    run_ids = info["run_id"]
-    assert isinstance(run_ids, StringColumn)
-    ids = pd.Index(run_ids.values, dtype=object)
-    params = _strings(fetch("params", ("run_uuid", "key", "value"), ()), ids, nullable=False)
-    tags = _strings(fetch("tags", ("run_uuid", "key", "value"), ()), ids, nullable=True)
-    metrics = _latest(fetch("latest_metrics", ("run_uuid", "key", "value", "is_nan"), ()), ids)
-    found = reader.inputs(frozenset(run_ids.values))
-    inputs = {int(ids.get_loc(i)): RunInputs(dataset_inputs(items)) for i, items in found.items()}
-    return ColumnFirstRuns(info, metrics, params, tags, inputs, histories)
-
-
-# -- fetching ---------------------------------------------------------------------------------------
-
-
-def _driver_fetch(reader: _Reader, name: str, columns: Sequence[str], order: Sequence[str]) -> list[Objects]:
-    """The columns of table ``name`` as object arrays, from the driver's cursor a chunk at a time (the
-    driver's tuples of one chunk are let go before the next is fetched)."""
-    parts: list[Objects] = [np.empty((0, len(columns)), dtype=object)]
-    with reader.rows(name, columns, order) as chunks:
-        for chunk in chunks:
-            part = np.empty((len(chunk), len(columns)), dtype=object)
-            part[:] = chunk
-            parts.append(part)
-    table = np.concatenate(parts)
-    return [table[:, i] for i in range(len(columns))]
-
-
-@contextlib.contextmanager
-def _arrow_fetch(target: str) -> Iterator[Fetch | None]:
-    """A fetch of Arrow arrays through an ADBC connection to ``target``; None without ADBC's driver for
-    the database, or when it cannot connect (the driver's tuples are read then)."""
+    histories ``histories`` reads; None without ADBC's driver for the database (``runql[adbc]``), or when a
+    table holds anything but what MLflow writes (the row-by-row reader then reads it, and names that)."""
     connection = _adbc_connection(target)
-    sqlite = target.startswith("sqlite:")
     if connection is None:
-        yield None
-        return
+        return None
+    import pyarrow as pa
+    from adbc_driver_manager import Error
 
-    def fetch(name: str, columns: Sequence[str], order: Sequence[str]) -> list[Fetched]:
-        listed = ", ".join(f'"{c}"' for c in columns)
-        ordered = f" ORDER BY {', '.join(order)}" if order else ""
-        with contextlib.closing(connection.cursor()) as cursor:
-            if sqlite:  # the driver's batches of 1,024 rows cost a fifth of the read
-                cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_ARROW_BATCH)})
-            # Names only, from runql's own lists: no value is written into the statement.
-            cursor.execute(f'SELECT {listed} FROM "{name}"{ordered}')
-            table = cursor.fetch_arrow_table()
-        found: list[Fetched] = table.columns
-        return found
-
+    # OSError: SQLite's driver, on a value of another type than the first ones of its column.
+    unsuited = (_GiveWay, ValueError, TypeError, OverflowError, OSError, Error, *reader.errors)
     try:
-        yield fetch
+        return _read(reader, partial(_fetch, connection, target.startswith("sqlite:")), histories)
+    except unsuited:
+        reader.connection.rollback()  # on PostgreSQL, a failed statement ends the transaction
+        return None
     finally:
         connection.close()
-        import pyarrow as pa
-
         pa.default_memory_pool().release_unused()  # the tables' buffers, freed by now, back to the system
 
 
-def _adbc_errors() -> tuple[type[Exception], ...]:
-    """What ADBC raises on a read: its Error, and OSError (SQLite's driver, on a value of another type
-    than the column's first ones)."""
-    try:
-        from adbc_driver_manager import Error
-    except ImportError:
-        return (OSError,)
-    return (OSError, Error)
+def _read(reader: _Reader, fetch: Callable[..., list[Any]], histories: HistorySource) -> ColumnFirstRuns:
+    info = _run_info(fetch("runs", _RUN_COLUMNS, ("experiment_id", "run_uuid")))
+    run_ids = info["run_id"]
+    assert isinstance(run_ids, StringColumn)
+    params = _strings(fetch("params", ("run_uuid", "key", "value")), run_ids, nullable=False)
+    tags = _strings(fetch("tags", ("run_uuid", "key", "value")), run_ids, nullable=True)
+    metrics = _latest(fetch("latest_metrics", ("run_uuid", "key", "value", "is_nan")), run_ids)
+    found = reader.inputs(frozenset(run_ids.values))
+    inputs = {run_ids.lookup[i]: RunInputs(dataset_inputs(items)) for i, items in found.items()}
+    return ColumnFirstRuns(info, metrics, params, tags, inputs, histories)
+
+
+def _fetch(
+    connection: Any, sqlite: bool, name: str, columns: Sequence[str], order: Sequence[str] = ()
+) -> Any:
+    """The columns of table ``name``, as Arrow arrays read through ADBC."""
+    listed = ", ".join(f'"{c}"' for c in columns)
+    ordered = f" ORDER BY {', '.join(order)}" if order else ""
+    with contextlib.closing(connection.cursor()) as cursor:
+        if sqlite:  # the driver's batches of 1,024 rows cost a fifth of the read
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_ARROW_BATCH)})
+        # Names only, from runql's own lists: no value is written into the statement.
+        cursor.execute(f'SELECT {listed} FROM "{name}"{ordered}')
+        return cursor.fetch_arrow_table().columns
 
 
 def _adbc_connection(target: str) -> Any:
-    """An ADBC connection to SQLAlchemy URL ``target``, or None."""
+    """An ADBC connection to SQLAlchemy URL ``target``; None without the driver, or for another
+    database, or when it cannot connect."""
     scheme, _, rest = target.partition(":")
     try:
         if scheme == "sqlite":
@@ -163,7 +119,7 @@ def _adbc_connection(target: str) -> Any:
             import adbc_driver_postgresql.dbapi as postgresql
 
             return postgresql.connect(f"postgresql:{rest}")
-    except Exception:
+    except Exception:  # no driver (ImportError), or none that connects: the row reader reads the database
         return None
     return None
 
@@ -171,11 +127,8 @@ def _adbc_connection(target: str) -> Any:
 # -- columns ----------------------------------------------------------------------------------------
 
 
-def encoded(column: Fetched) -> tuple[Codes, list[Any]]:
-    """Each value's code (-1 for NULL) and the distinct values, in order of first appearance."""
-    if isinstance(column, np.ndarray):
-        codes, distinct = pd.factorize(column)
-        return codes.astype(np.intp), distinct.tolist()
+def encoded(column: Any) -> tuple[Codes, list[Any]]:
+    """Each value's code (-1 for NULL) and the distinct values, of an Arrow array."""
     import pyarrow as pa
 
     if isinstance(column, pa.ChunkedArray):
@@ -184,41 +137,32 @@ def encoded(column: Fetched) -> tuple[Codes, list[Any]]:
     return found.indices.fill_null(-1).to_numpy().astype(np.intp), found.dictionary.to_pylist()
 
 
-def _texts(column: Fetched, nullable: bool = False) -> tuple[Codes, list[str]]:
-    """A column of text, encoded; give way for any other value (and for NULL unless ``nullable``)."""
-    codes, distinct = encoded(column)
-    # A value of another type appears among the distinct values (pandas may merge 1 with 1.0, never
-    # with text), and NULL as code -1.
-    if any(type(value) is not str for value in distinct) or (not nullable and (codes < 0).any()):
-        raise _GiveWay
-    return codes, distinct
-
-
-def _numbers(column: Fetched, types: tuple[type, ...], dtype: Any) -> npt.NDArray[Any]:
-    """A column of numbers of ``types`` as ``dtype``; give way for any other value, or NULL."""
-    if isinstance(column, np.ndarray):
-        if not set(map(type, column)) <= set(types):
-            raise _GiveWay
-        return column.astype(dtype)
+def _kind(column: Any, *tests: str) -> None:
+    """Give way unless ``column`` is empty (typed by ADBC's guess) or of a type ``pyarrow.types`` says
+    ``is_<test>`` of."""
     import pyarrow.types as kinds
 
-    allowed = {float: kinds.is_floating, int: kinds.is_integer, bool: kinds.is_boolean}
-    if column.null_count or not (len(column) == 0 or any(allowed[t](column.type) for t in types)):
+    if len(column) and not any(getattr(kinds, f"is_{test}")(column.type) for test in tests):
         raise _GiveWay
-    found: npt.NDArray[Any] = column.to_numpy(zero_copy_only=False).astype(dtype)
-    return found
 
 
-def _picked(column: Fetched, mask: npt.NDArray[np.bool_]) -> Fetched:
-    """The values of ``column`` where ``mask`` holds."""
-    if isinstance(column, np.ndarray):
-        return column[mask]
-    import pyarrow as pa
+def _texts(column: Any, nullable: bool = False) -> tuple[Codes, list[str]]:
+    """A column of text, encoded; give way for any other value (and for NULL unless ``nullable``)."""
+    _kind(column, "string", "large_string")
+    if column.null_count and not nullable:
+        raise _GiveWay
+    return encoded(column)
 
-    return column.filter(pa.array(mask))
+
+def _numbers(column: Any, *tests: str) -> npt.NDArray[Any]:
+    """A column of numbers; give way for any other value, or NULL."""
+    _kind(column, *tests)
+    if column.null_count:
+        raise _GiveWay
+    return np.asarray(column.to_numpy(), dtype=np.float64)
 
 
-def _run_info(columns: list[Fetched]) -> dict[str, Column]:
+def _run_info(columns: list[Any]) -> dict[str, Column]:
     """The columns of table ``runs``, checked as the row reader checks each row."""
     run_id, experiment_id, name, user_id, status, start, end, artifact_uri, stage = columns
     info: dict[str, Column] = {"start_time": _times(start), "end_time": _times(end)}
@@ -240,48 +184,32 @@ def _run_info(columns: list[Fetched]) -> dict[str, Column]:
     return info
 
 
-def _times(column: Fetched) -> NumberColumn:
+def _times(column: Any) -> NumberColumn:
     """A column of times in milliseconds, NULL allowed; give way for any other value."""
-    if isinstance(column, np.ndarray):
-        if not set(map(type, column)) <= {int, type(None)}:
-            raise _GiveWay
-        present = np.fromiter((value is not None for value in column), dtype=bool, count=len(column))
-        values = np.where(present, column, 0).astype(np.int64)
-    else:
-        import pyarrow.types as kinds
-
-        if len(column) and not kinds.is_integer(column.type):
-            raise _GiveWay
-        present = column.is_valid().to_numpy(zero_copy_only=False)
-        values = column.fill_null(0).to_numpy().astype(np.int64)
+    _kind(column, "integer")
+    present = column.is_valid().to_numpy(zero_copy_only=False)
+    values = np.asarray(column.fill_null(0).to_numpy(), dtype=np.int64)
     if not ((values >= -TIME_LIMIT) & (values < TIME_LIMIT)).all():
         raise _GiveWay
     return time_column(values, present)
 
 
-def _rows(ids: pd.Index, run_uuid: Fetched) -> Codes:
-    """The row of each entry's run; give way when a run is not in ``runs``."""
-    if not isinstance(run_uuid, np.ndarray):
-        import pyarrow as pa
-        import pyarrow.compute as pc
+def _rows(run_ids: StringColumn, run_uuid: Any) -> Codes:
+    """The row of each entry's run (a run's code is its row); give way when a run is not in ``runs``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-        # Runs are rows in the order of ids: one hash lookup per entry, in Arrow.
-        found = pc.index_in(run_uuid, value_set=pa.array(ids.to_numpy(), type=pa.string()))
-        if found.null_count:
-            raise _GiveWay
-        return np.asarray(found.to_numpy(), dtype=np.intp)
-    codes, distinct = _texts(run_uuid)
-    rows_of_distinct = ids.get_indexer(pd.Index(distinct, dtype=object))
-    if (rows_of_distinct < 0).any():
+    _kind(run_uuid, "string", "large_string")
+    found = pc.index_in(run_uuid, value_set=pa.array(run_ids.values, type=pa.string()))
+    if found.null_count:
         raise _GiveWay
-    rows: Codes = rows_of_distinct.astype(np.intp)[codes]
-    return rows
+    return np.asarray(found.to_numpy(), dtype=np.intp)
 
 
-def _strings(columns: list[Fetched], ids: pd.Index, nullable: bool) -> Entries:
+def _strings(columns: list[Any], run_ids: StringColumn, nullable: bool) -> Entries:
     """Table params or tags; a tag whose value is NULL is no tag, as a search reads it."""
     run_uuid, key, value = columns
-    rows = _rows(ids, run_uuid)
+    rows = _rows(run_ids, run_uuid)
     key_codes, keys = _texts(key)
     value_codes, texts = _texts(value, nullable)
     valued = value_codes >= 0
@@ -290,14 +218,16 @@ def _strings(columns: list[Fetched], ids: pd.Index, nullable: bool) -> Entries:
     return Entries(rows, key_codes, keys, value_codes, texts)
 
 
-def _latest(columns: list[Fetched], ids: pd.Index) -> Entries:
+def _latest(columns: list[Any], run_ids: StringColumn) -> Entries:
     """Table ``latest_metrics``: NaN is the ``is_nan`` flag (the value then means nothing)."""
+    import pyarrow as pa
+
     run_uuid, key, value, is_nan = columns
-    flags = _numbers(is_nan, (int, bool), np.int64)
+    flags = _numbers(is_nan, "integer", "boolean")
     if not np.isin(flags, (0, 1)).all():
         raise _GiveWay
     valued = flags == 0  # a NaN's value may be anything, NULL included
     values = np.full(len(flags), math.nan)
-    values[valued] = _numbers(_picked(value, valued), (float, int), np.float64)
+    values[valued] = _numbers(value.filter(pa.array(valued)), "floating", "integer")
     key_codes, keys = _texts(key)
-    return Entries(_rows(ids, run_uuid), key_codes, keys, values)
+    return Entries(_rows(run_ids, run_uuid), key_codes, keys, values)
