@@ -3,7 +3,7 @@ objects from its columns only when a caller asks for runs.
 
 A reader that can hand over MLflow's tables as columns (:mod:`runql.sources.mlflow_tables`, a Parquet
 run table) never makes a Python object per param, tag or metric: each table arrives as arrays of run
-rows, key codes and values, and :func:`pivot` cuts them into one column per key. A run is made from the
+rows, key codes and values (:class:`Entries`), cut into one column per key. A run is made from the
 columns when it is asked for (a page of a search, ``get_run``); a run asked for by row is then held, so
 that an edit to it (``log_metric``) is read back into the columns by :meth:`ColumnarRuns.refresh`.
 """
@@ -20,15 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from runql.common.collector import collector_paused
-from runql.engines.columnar import (
-    _NUMERIC_ATTRIBUTES,
-    _STRING_ATTRIBUTES,
-    Column,
-    ColumnarRuns,
-    Indices,
-    NumberColumn,
-    StringColumn,
-)
+from runql.engines.columnar import Column, ColumnarRuns, Indices, NumberColumn, StringColumn
+from runql.language.attributes import RUN_NUMERIC_ATTRIBUTES, RUN_STRING_ATTRIBUTES
 from runql.model.entities import HistorySource, Run, RunData, RunInfo, RunInputs, StoredHistories
 
 __all__ = ["ColumnFirstRuns", "Entries", "text_column", "time_column"]
@@ -124,7 +117,7 @@ class ColumnFirstRuns(ColumnarRuns):
         ended = np.flatnonzero(start.present_mask & end.present_mask)
         durations = end.values[ended].astype(np.int64) - start.values[ended].astype(np.int64)
         attributes["duration"] = NumberColumn.build(size, ended, durations, exact_times=True)
-        assert attributes.keys() == {*_STRING_ATTRIBUTES, *_NUMERIC_ATTRIBUTES}
+        assert attributes.keys() == {*RUN_STRING_ATTRIBUTES, *RUN_NUMERIC_ATTRIBUTES}
         self.size = size
         self._inputs = dict(inputs)
         self._histories = histories

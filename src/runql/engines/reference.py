@@ -22,7 +22,14 @@ from functools import lru_cache
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from runql.engines.aggregates import history_value
-from runql.engines.semantics import as_float, experiment_order, natural_run_key, pattern_matcher, row_sort_key
+from runql.engines.semantics import (
+    as_float,
+    experiment_order,
+    natural_run_key,
+    pattern_matcher,
+    registry_order,
+    row_sort_key,
+)
 from runql.errors import EvaluationError
 from runql.language.ast import (
     Aggregate,
@@ -42,8 +49,8 @@ from runql.language.ast import (
 from runql.language.ast import Literal as LiteralNode
 from runql.language.attributes import (
     DATASET_KEYS,
-    EXPERIMENT_NUMERIC_ATTRIBUTES,
-    EXPERIMENT_STRING_ATTRIBUTES,
+    ENTITY_NUMERIC_ATTRIBUTES,
+    ENTITY_STRING_ATTRIBUTES,
     RUN_NUMERIC_ATTRIBUTES,
     RUN_STRING_ATTRIBUTES,
 )
@@ -55,6 +62,7 @@ __all__ = [
     "filter_experiments",
     "filter_runs",
     "predicate",
+    "registry_sort_key",
     "run_attribute",
     "run_sort_key",
     "sort_experiments",
@@ -64,9 +72,16 @@ __all__ = [
 
 T = TypeVar("T")
 Truth = bool | None
-Target = Literal["runs", "experiments"]
+Target = Literal["runs", "experiments", "registered_models", "model_versions"]
+# What each target is called in messages.
+_NOUNS = {
+    "experiments": "experiments",
+    "registered_models": "registered models",
+    "model_versions": "model versions",
+}
 _Getter = Callable[[Any], Any]
 _Predicate = Callable[[Any], Truth]
+
 
 class Place(NamedTuple):
     """The text a node was parsed from and what it is (``filter_string``, ``order_by[0]``), for errors;
@@ -161,25 +176,28 @@ def _type_error(key: Key, kind: str, value: Any, span: Any, place: Place) -> Eva
 def _getter(key: Key, target: Target, place: Place = NOWHERE) -> tuple[_Getter, str]:
     """How to read ``key`` from a row, and whether it holds numbers or strings."""
     name = key.name
-    if target == "experiments":
+    if target != "runs":
+        # Experiments, registered models and model versions: attributes (fields of the row) and tags.
+        noun = _NOUNS[target]
         if key.entity is Entity.TAG:
             return (lambda e: e.tags.get(name)), "string"
         if key.entity is Entity.ATTRIBUTE:
-            if name in EXPERIMENT_NUMERIC_ATTRIBUTES:
+            if name in ENTITY_NUMERIC_ATTRIBUTES[target]:
                 return (lambda e: getattr(e, name)), "number"
-            if name in EXPERIMENT_STRING_ATTRIBUTES:
+            if name in ENTITY_STRING_ATTRIBUTES[target]:
                 return (lambda e: getattr(e, name)), "string"
+            known = sorted(ENTITY_STRING_ATTRIBUTES[target] | ENTITY_NUMERIC_ATTRIBUTES[target])
             raise place.error(
-                f"experiments have no attribute {name!r}",
+                f"{noun} have no attribute {name!r}",
                 code="unknown-attribute",
                 span=key.span,
-                hint="experiment attributes are name, experiment_id, creation_time, last_update_time",
+                hint=f"the attributes of {noun} are {', '.join(known)}",
             )
         raise place.error(
-            f"experiments have no {key.entity.prefix}",
+            f"{noun} have no {key.entity.prefix}",
             code="unknown-key-type",
             span=key.span,
-            hint="experiments are searched by attributes and tags",
+            hint=f"{noun} are searched by attributes and tags",
         )
     match key.entity:
         case Entity.METRIC if key.aggregate is not None and key.aggregate is not Aggregate.LAST:
@@ -224,7 +242,7 @@ def _operand(key: Key, kind: str, literal: LiteralNode, target: Target, place: P
         if isinstance(value, (str, bool)):
             raise _type_error(key, "number", value, literal.span, place)
         # MLflow compares a metric (and an experiment time) with float(value), run times as given.
-        if key.entity is Entity.METRIC or target == "experiments":
+        if key.entity is Entity.METRIC or target in ("experiments", "registered_models"):
             return as_float(value)
         return value
     if not isinstance(value, str):
@@ -380,12 +398,12 @@ def sort_value(key: Key, target: Target, span: Any = None, place: Place = NOWHER
             span=span,
             hint="order by an attribute, a metric, a param or a tag",
         )
-    if target == "experiments" and key.entity is not Entity.ATTRIBUTE:
+    if target != "runs" and key.entity is not Entity.ATTRIBUTE:
         raise place.error(
-            f"experiments cannot be ordered by {key.entity.prefix}",
+            f"{_NOUNS[target]} cannot be ordered by {key.entity.prefix}",
             code="unsupported-order-by",
             span=span,
-            hint="order experiments by name, experiment_id, creation_time or last_update_time",
+            hint=f"order {_NOUNS[target]} by their attributes",
         )
     return _getter(key, target, place)[0]
 
@@ -413,6 +431,16 @@ def experiment_sort_key(
 ) -> Callable[[Any], Any]:
     """A ``sorted()`` key for MLflow's experiment order (see :func:`semantics.experiment_order`)."""
     return _sort_key(experiment_order(order_by), "experiments", sources)
+
+
+def registry_sort_key(
+    entity: Literal["registered_models", "model_versions"],
+    order_by: Sequence[SortKey] = (),
+    sources: Sequence[str] = (),
+) -> Callable[[Any], Any]:
+    """A ``sorted()`` key for MLflow's order of registered models or model versions (see
+    :func:`semantics.registry_order`)."""
+    return _sort_key(registry_order(order_by, entity), entity, sources)
 
 
 def sort_runs(runs: Iterable[T], order_by: Sequence[SortKey] = (), source: Sequence[str] = ()) -> list[T]:

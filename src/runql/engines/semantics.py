@@ -30,6 +30,7 @@ from runql.language.ast import Entity, Key, Op, SortKey, Span
 
 __all__ = [
     "DEFAULT_EXPERIMENT_ORDER",
+    "DEFAULT_MODEL_VERSION_ORDER",
     "MAX_SENT_VALUES",
     "TIER_MISSING",
     "TIER_NAN",
@@ -40,6 +41,7 @@ __all__ = [
     "experiment_order",
     "natural_run_key",
     "pattern_matcher",
+    "registry_order",
     "row_sort_key",
     "tier",
 ]
@@ -51,6 +53,29 @@ DEFAULT_EXPERIMENT_ORDER = (
     SortKey(Key(Entity.ATTRIBUTE, "creation_time"), descending=True),
     SortKey(EXPERIMENT_ID),
 )
+
+
+_NAME = Key(Entity.ATTRIBUTE, "name")
+_VERSION = Key(Entity.ATTRIBUTE, "version_number")
+DEFAULT_MODEL_VERSION_ORDER = (
+    SortKey(Key(Entity.ATTRIBUTE, "last_updated_timestamp"), descending=True),
+    SortKey(_NAME),
+    SortKey(_VERSION, descending=True),
+)
+
+
+def registry_order(order_by: Sequence[SortKey], entity: str) -> tuple[SortKey, ...]:
+    """The sort keys MLflow's SQL registry store really orders by. Registered models: ``order_by`` (by
+    default name), then name ASC when it does not name name. Model versions: ``order_by`` (by default
+    last_updated_timestamp DESC), then name ASC and version_number DESC when it does not name them."""
+    if entity == "registered_models":
+        keys = tuple(order_by) or (SortKey(_NAME),)
+        breaks: tuple[SortKey, ...] = (SortKey(_NAME),)
+    else:
+        keys = tuple(order_by) or DEFAULT_MODEL_VERSION_ORDER
+        breaks = (SortKey(_NAME), SortKey(_VERSION, descending=True))
+    named = {k.key for k in keys}
+    return keys + tuple(k for k in breaks if k.key not in named)
 
 
 def as_float(value: float | int) -> float:

@@ -15,9 +15,13 @@ __all__ = [
     "ATTRIBUTES",
     "ATTRIBUTE_ALIASES",
     "DATASET_KEYS",
+    "ENTITY_NUMERIC_ATTRIBUTES",
+    "ENTITY_STRING_ATTRIBUTES",
     "EXPERIMENT_ATTRIBUTES",
     "EXPERIMENT_NUMERIC_ATTRIBUTES",
     "EXPERIMENT_STRING_ATTRIBUTES",
+    "MODEL_VERSION_ATTRIBUTES",
+    "REGISTERED_MODEL_ATTRIBUTES",
     "RUN_ATTRIBUTES",
     "RUN_NUMERIC_ATTRIBUTES",
     "RUN_STRING_ATTRIBUTES",
@@ -125,8 +129,36 @@ EXPERIMENT_ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("last_update_time", _NUMBER),
 )
 
-ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {"runs": RUN_ATTRIBUTES, "experiments": EXPERIMENT_ATTRIBUTES}
-"""The attributes of each entity, by the entity's name (``runs``, ``experiments``)."""
+# SearchModelUtils: a registered model's filters name only `name`; MLflow's SQL store orders by name and by
+# last_updated_timestamp (also spelled `timestamp`), its file store by creation_timestamp too.
+REGISTERED_MODEL_ATTRIBUTES: tuple[Attribute, ...] = (
+    Attribute("name", _STRING, in_lists=True),
+    Attribute("creation_timestamp", _NUMBER, Scope.EXTENSION),
+    Attribute("last_updated_timestamp", _NUMBER, Scope.EXTENSION),
+    Attribute("timestamp", _NUMBER, Scope.NONE),
+)
+
+# SearchModelVersionUtils: filters name name, run_id, source_path and version_number; order_by also the
+# two timestamps.
+MODEL_VERSION_ATTRIBUTES: tuple[Attribute, ...] = (
+    Attribute("name", _STRING, in_lists=True),
+    Attribute("run_id", _STRING, in_lists=True),
+    Attribute("source_path", _STRING),
+    Attribute("version_number", _NUMBER),
+    Attribute("current_stage", _STRING, Scope.EXTENSION),
+    Attribute("status", _STRING, Scope.EXTENSION),
+    Attribute("creation_timestamp", _NUMBER, Scope.EXTENSION),
+    Attribute("last_updated_timestamp", _NUMBER, Scope.EXTENSION),
+)
+
+ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {
+    "runs": RUN_ATTRIBUTES,
+    "experiments": EXPERIMENT_ATTRIBUTES,
+    "registered_models": REGISTERED_MODEL_ATTRIBUTES,
+    "model_versions": MODEL_VERSION_ATTRIBUTES,
+}
+"""The attributes of each entity, by the entity's name (``runs``, ``experiments``, ``registered_models``,
+``model_versions``)."""
 
 ATTRIBUTE_ALIASES: dict[str, str] = {
     alias: attribute.name
@@ -149,3 +181,5 @@ RUN_STRING_ATTRIBUTES = _names(RUN_ATTRIBUTES, _STRING)
 RUN_NUMERIC_ATTRIBUTES = _names(RUN_ATTRIBUTES, _NUMBER)
 EXPERIMENT_STRING_ATTRIBUTES = _names(EXPERIMENT_ATTRIBUTES, _STRING)
 EXPERIMENT_NUMERIC_ATTRIBUTES = _names(EXPERIMENT_ATTRIBUTES, _NUMBER)
+ENTITY_NUMERIC_ATTRIBUTES = {entity: _names(attributes, _NUMBER) for entity, attributes in ATTRIBUTES.items()}
+ENTITY_STRING_ATTRIBUTES = {entity: _names(attributes, _STRING) for entity, attributes in ATTRIBUTES.items()}

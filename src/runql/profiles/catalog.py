@@ -44,6 +44,8 @@ __all__ = [
     "MLFLOW_STATUSES",
     "MLFLOW_VERSION_PROFILES",
     "MLFLOW_VERSION_SINCE",
+    "MODEL_ENTITIES",
+    "MODEL_PROFILES",
     "PROFILES",
     "PROFILE_NAMES",
     "KeyKind",
@@ -54,6 +56,8 @@ __all__ = [
 ]
 
 ENTITIES = ("runs", "experiments")
+MODEL_ENTITIES = ("registered_models", "model_versions")
+"""The model registry's entities: profiles for them are ``mlflow``, ``azureml`` and ``extended`` only."""
 
 # The run statuses MLflow stores (RunStatus), in upper case; values are not validated by MLflow.
 MLFLOW_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
@@ -477,6 +481,69 @@ EXTENDED_RUNS = replace(
 EXTENDED_EXPERIMENTS = _extended(MLFLOW_EXPERIMENTS)
 
 
+# -- the model registry: registered models and model versions ---------------------------------------
+#
+# SearchModelUtils and SearchModelVersionUtils, and MLflow's SQL registry store: clauses joined by AND
+# only; the prefixes attribute, tag and tags; tags compared with = != LIKE ILIKE and never IS NULL; an IN
+# list on name (and run_id for versions). A tag clause needs the tag, != too, as for runs.
+
+
+def _registry(entity: str, order_by: frozenset[str], quoted_numbers: bool) -> Profile:
+    base = replace(
+        MLFLOW_EXPERIMENTS,
+        entity=entity,
+        prefixes=frozenset({"attribute", "tag", "tags"}),
+        null_kinds=frozenset(),
+        whole_attributes=frozenset(),
+        quoted_numbers=quoted_numbers,
+        rename_experiments=False,
+    )
+    return replace(_with_attributes(base, extensions=False), order_by_attributes=order_by)
+
+
+# The SQL store orders registered models by name and last_updated_timestamp, also spelled timestamp
+# (the file store takes creation_timestamp instead of timestamp: docs/compatibility.md).
+MLFLOW_REGISTERED_MODELS = _registry(
+    "registered_models", frozenset({"name", "timestamp", "last_updated_timestamp"}), quoted_numbers=False
+)
+# version_number = '2' is read as 2 (the SQL store converts a quoted integer).
+MLFLOW_MODEL_VERSIONS = _registry(
+    "model_versions",
+    frozenset({"name", "version_number", "creation_timestamp", "last_updated_timestamp"}),
+    quoted_numbers=True,
+)
+
+
+def _azureml_registry(base: Profile) -> Profile:
+    # Azure ML's registry searches models and versions by name alone, with = and no LIKE, and no tags
+    # (how-to-manage-models-mlflow); a tag != is refused there (spec/azureml.md, observed).
+    return replace(
+        _azureml(base),
+        filter_kinds=frozenset({Entity.ATTRIBUTE}),
+        string_attributes=frozenset({"name"}),
+        numeric_attributes=frozenset(),
+        string_attribute_ops=frozenset({Op.EQ}),
+        tag_ops=frozenset(),
+        tag_ops_observed_refused=frozenset(),
+        list_attributes=frozenset(),
+        order_by_attributes=base.order_by_attributes,
+        quoted_numbers=False,
+    )
+
+
+def _extended_registry(base: Profile) -> Profile:
+    extended = _extended(base)
+    return replace(extended, order_by_attributes=extended.order_by_attributes | base.order_by_attributes)
+
+
+MODEL_PROFILES: dict[tuple[str, str], Profile] = {
+    (p.name, p.entity): p
+    for mlflow in (MLFLOW_REGISTERED_MODELS, MLFLOW_MODEL_VERSIONS)
+    for p in (mlflow, _azureml_registry(mlflow), _extended_registry(mlflow))
+}
+"""The shipped profiles of the model registry's entities, by (name, entity)."""
+
+
 # -- mlflow-X.Y: MLflow's earlier versions -------------------------------------------------------
 #
 # Each profile is the next newer one less what its version had not yet: ``mlflow-X.Y`` describes MLflow
@@ -595,10 +662,16 @@ def _minor(version: str) -> tuple[int, int]:
 
 
 def get_profile(name: str, entity: str = "runs") -> Profile:
-    """The shipped profile ``name`` for ``entity`` (``runs`` or ``experiments``)."""
-    if entity not in ENTITIES:
-        raise ValueError(f"unknown entity {entity!r}: expected one of {', '.join(ENTITIES)}")
-    profile = PROFILES.get((name, entity))
+    """The shipped profile ``name`` for ``entity`` (``runs``, ``experiments``, ``registered_models`` or
+    ``model_versions``)."""
+    if entity not in ENTITIES + MODEL_ENTITIES:
+        raise ValueError(f"unknown entity {entity!r}: expected one of {', '.join(ENTITIES + MODEL_ENTITIES)}")
+    profile = PROFILES.get((name, entity)) or MODEL_PROFILES.get((name, entity))
+    if profile is None and entity in MODEL_ENTITIES and name in MLFLOW_VERSION_PROFILES:
+        raise ValueError(
+            f"the profile {name!r} describes runs and experiments only: search {entity} with "
+            f"{', '.join(PROFILE_NAMES)}"
+        )
     if profile is None:
         close = difflib.get_close_matches(name, ALL_PROFILE_NAMES, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""

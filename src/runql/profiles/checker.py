@@ -48,7 +48,7 @@ from runql.language.attributes import KeyKind
 from runql.language.parser import order_by_texts, parse, parse_order_by
 from runql.language.unparser import PLAIN_KEY
 from runql.profiles import dates, hints
-from runql.profiles.catalog import MLFLOW_STATUSES, PROFILES, Profile, get_profile
+from runql.profiles.catalog import MLFLOW_STATUSES, MODEL_PROFILES, PROFILES, Profile, get_profile
 from runql.profiles.lowering import lower, number_text
 
 __all__ = ["analyse", "check", "resolve_profile", "validate"]
@@ -61,7 +61,10 @@ def resolve_profile(profile: str | Profile, entity: str = "runs") -> Profile:
     experiments); a profile of your own must match ``entity``.
     """
     if isinstance(profile, Profile):
-        if profile.entity != entity and PROFILES.get((profile.name, profile.entity)) == profile:
+        shipped = PROFILES.get((profile.name, profile.entity)) or MODEL_PROFILES.get(
+            (profile.name, profile.entity)
+        )
+        if profile.entity != entity and shipped == profile:
             return get_profile(profile.name, entity)
         if profile.entity != entity:
             raise ValueError(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
-from runql.engines.reference import experiment_sort_key, predicate, run_sort_key
+from runql.engines.reference import experiment_sort_key, predicate, registry_sort_key, run_sort_key
 from runql.errors import Diagnostic, QueryWarning
 from runql.language.ast import Expr, Query
 from runql.model.arguments import check_page_size
@@ -26,7 +26,7 @@ from runql.profiles.checker import analyse
 __all__ = ["CompiledQuery", "OrderBy", "compile"]
 
 T = TypeVar("T")
-Target = Literal["runs", "experiments"]
+Target = Literal["runs", "experiments", "registered_models", "model_versions"]
 OrderBy = str | Sequence[str] | None
 
 
@@ -49,9 +49,14 @@ class CompiledQuery:
         # Compiling the row functions here makes a problem only evaluation finds (an unknown attribute
         # in a hand-built tree) an error of compile(), before any row is read.
         q = self.query
-        sort_key = run_sort_key if self.entity == "runs" else experiment_sort_key
         object.__setattr__(self, "_test", predicate(q.filter, self.entity, q.filter_string))
-        object.__setattr__(self, "_key", sort_key(q.order_by, q.order_by_strings))
+        if self.entity == "runs":
+            key = run_sort_key(q.order_by, q.order_by_strings)
+        elif self.entity == "experiments":
+            key = experiment_sort_key(q.order_by, q.order_by_strings)
+        else:
+            key = registry_sort_key(self.entity, q.order_by, q.order_by_strings)
+        object.__setattr__(self, "_key", key)
 
     def predicate(self, row: Any) -> bool:
         """Whether the filter selects ``row`` (a row for which it is unknown is not selected)."""
@@ -144,9 +149,16 @@ _NOW = re.compile(r"""['"]\s*now""", re.IGNORECASE)
 _cached = lru_cache(maxsize=256)(_compile)
 
 
+_TARGETS: dict[str, Target] = {
+    "runs": "runs",
+    "experiments": "experiments",
+    "registered_models": "registered_models",
+    "model_versions": "model_versions",
+}
+
+
 def _entity(entity: str) -> Target:
-    if entity == "runs":
-        return "runs"
-    if entity == "experiments":
-        return "experiments"
-    raise ValueError(f"entity must be 'runs' or 'experiments', not {entity!r}")
+    found = _TARGETS.get(entity)
+    if found is None:
+        raise ValueError(f"entity must be one of {', '.join(_TARGETS)}, not {entity!r}")
+    return found

@@ -13,6 +13,7 @@ from runql.model.entities import DATASET_CONTEXT_TAG, Dataset, DatasetInput, His
 
 if TYPE_CHECKING:
     from runql.engines.column_first import ColumnFirstRuns
+    from runql.model.registry import Registry
 
 __all__ = ["StoreRecords", "dataset_inputs", "local_path", "sort_inputs", "url_scheme"]
 
@@ -38,6 +39,8 @@ class StoreRecords:
     experiment_lines: list[int] = field(default_factory=list)
     run_lines: list[int] = field(default_factory=list)
     columns: ColumnFirstRuns | None = None
+    registry: Registry | None = None
+    """The model registry's registered models and versions, when the store has them (a database)."""
 
     def place(self, kind: str, index: int) -> str:
         """Where the ``index``-th record of ``kind`` (``"experiment"`` or ``"run"``) is: its line when

@@ -51,6 +51,7 @@ from runql.model.entities import (
 )
 from runql.sources import rows as check
 from runql.sources.base import StoreRecords, dataset_inputs, local_path, url_scheme
+from runql.sources.mlflow_registry import read_registry
 from runql.sources.schemes import DATABASE_SCHEMES, RUNQL_PREFIX
 
 __all__ = ["DatabaseHistories", "missing_driver", "read_mlflow_db"]
@@ -155,19 +156,30 @@ def read_mlflow_db(
         with _connected(sa, engine, where) as connection, collector_paused():
             reader = _Reader(sa, connection, where)
             if not histories and "latest_metrics" in reader.names:
-                from runql.sources.mlflow_tables import read_run_columns  # numpy (pyarrow only when installed)
+                from runql.sources.mlflow_tables import read_run_columns  # numpy; pyarrow if installed
 
                 stored = DatabaseHistories(target, where)
                 columns = read_run_columns(reader, stored, target)
                 if columns is not None:
                     reader.experiments_read()
-                    experiments = reader.experiments
-                    return StoreRecords(experiments, [], where=where, histories=stored, columns=columns)
+                    return StoreRecords(
+                        reader.experiments,
+                        [],
+                        where=where,
+                        histories=stored,
+                        columns=columns,
+                        registry=read_registry(sa, connection, where),
+                    )
             experiments, runs, whole = reader.read(histories, progress)
+            registry = read_registry(sa, connection, where)
     finally:
         engine.dispose()
     return StoreRecords(
-        experiments, runs, where=where, histories=None if whole else DatabaseHistories(target, where)
+        experiments,
+        runs,
+        where=where,
+        histories=None if whole else DatabaseHistories(target, where),
+        registry=registry,
     )
 
 

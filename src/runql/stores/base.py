@@ -14,7 +14,8 @@ differ are hooks a store implements:
 - ``_page`` finds the runs of one page from a page token and a size, and the next page's token, as
   a :class:`Page`, which turns into the DataFrame or the list the caller asked for.
 
-Experiments are few: every store searches them in memory, here.
+Experiments are few: every store searches them in memory, here; so are the model registry's registered
+models and model versions (``_registry`` reads them), searched as MLflow's SQL registry store does.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from runql.engines.registry import (
+    MODEL_PAGE,
+    VERSION_PAGE,
+    check_registry_page,
+    search_models,
+    search_versions,
+)
+from runql.errors import NotFoundError
 from runql.language.ast import Entity, Key, clauses
 from runql.model.arguments import (
     DEFAULT_EXPERIMENT_ID,
@@ -39,6 +48,7 @@ from runql.model.entities import Experiment, Metric, Run, ViewType
 from runql.model.frames import check_output_format, runs_to_frame
 from runql.model.keys import KeySets, absent_keys
 from runql.model.paging import paginate
+from runql.model.registry import ModelVersion, PagedList, RegisteredModel, Registry
 from runql.profiles.catalog import Profile
 from runql.profiles.compiled import CompiledQuery, OrderBy, compile_quietly
 
@@ -130,6 +140,10 @@ class RunStore(ABC, Generic[_Q, _S]):
     def key_sets(self, experiment_ids: Iterable[str], lifecycle_stages: Iterable[str]) -> KeySets | None:
         """The metric, param and tag keys of the runs of ``experiment_ids`` in ``lifecycle_stages``, or
         None when only reading every run would tell (a tracking server)."""
+
+    @abstractmethod
+    def _registry(self) -> Registry:
+        """Every registered model (prompts included) and every model version of the store."""
 
     def close(self) -> None:
         """Release what the store holds open: a database's connections. A store in memory, or one
@@ -312,6 +326,71 @@ class RunStore(ABC, Generic[_Q, _S]):
         limit = check_total(max_results)
         found = self._search_experiments(view_type, filter_string, order_by, profile)
         return found if limit is None else found[:limit]
+
+    # -- the model registry ----------------------------------------------------------------------
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = MODEL_PAGE[0],
+        order_by: Sequence[str] | str | None = None,
+        page_token: str | bytes | None = None,
+        profile: str | Profile | None = None,
+    ) -> PagedList:
+        """One page of registered models, as ``MlflowClient.search_registered_models`` returns it: a
+        list with the next page's ``token``. Filters name ``name`` and ``tags.<key>`` (the ``extended``
+        profile: OR, NOT, IS NULL, RLIKE, the timestamps too); ``order_by`` names ``name``,
+        ``last_updated_timestamp`` (``timestamp``), each then by name. Prompts are left out unless
+        the filter asks for them (``tags.`mlflow.prompt.is_prompt` = 'true'``); at most 1000 a page."""
+        size = check_registry_page(max_results, MODEL_PAGE[1], least=0)
+        compiled = self._compile(filter_string, profile, "registered_models", order_by)
+        return search_models(compiled, self._registry().models, size, page_token)
+
+    def search_prompts(
+        self,
+        filter_string: str | None = None,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        page_token: str | bytes | None = None,
+        order_by: Sequence[str] | str | None = None,
+        profile: str | Profile | None = None,
+    ) -> PagedList:
+        """One page of prompts (registered models tagged as prompts), as ``MlflowClient.search_prompts``
+        selects them; each is returned as the registered model it is."""
+        size = check_registry_page(max_results, MODEL_PAGE[1], least=0)
+        compiled = self._compile(filter_string, profile, "registered_models", order_by)
+        prompts = [m for m in self._registry().models if m.is_prompt]
+        return search_models(compiled, prompts, size, page_token, prompts=True)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = VERSION_PAGE[0],
+        order_by: Sequence[str] | str | None = None,
+        page_token: str | bytes | None = None,
+        profile: str | Profile | None = None,
+    ) -> PagedList:
+        """One page of model versions, as ``MlflowClient.search_model_versions`` returns it. Filters name
+        ``name``, ``run_id``, ``source_path``, ``version_number`` and ``tags.<key>``; ``order_by`` names
+        those and the two timestamps, by default ``last_updated_timestamp DESC``, then name ASC and
+        version DESC. The versions of prompts are left out unless the filter asks for them."""
+        size = check_registry_page(max_results, VERSION_PAGE[1], least=1)
+        compiled = self._compile(filter_string, profile, "model_versions", order_by)
+        return search_versions(compiled, self._registry().versions, size, page_token)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        """The registered model (or prompt) ``name``; :class:`~runql.NotFoundError` when there is none."""
+        for model in self._registry().models:
+            if model.name == name:
+                return model
+        raise NotFoundError(f"Registered Model with name={name} not found")
+
+    def get_model_version(self, name: str, version: str | int) -> ModelVersion:
+        """Version ``version`` of the registered model ``name``; :class:`~runql.NotFoundError` when there
+        is none."""
+        for found in self._registry().versions:
+            if found.name == name and found.version == str(version):
+                return found
+        raise NotFoundError(f"Model Version (name={name}, version={version}) not found")
 
     def search_experiments_paged(
         self,

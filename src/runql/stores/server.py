@@ -44,6 +44,12 @@ from runql.model.arguments import experiment_number, warn_at_caller
 from runql.model.entities import Experiment, Metric, Run, StoredHistories, ViewType
 from runql.model.paging import paginate
 from runql.model.records import experiment_from_record, run_from_record
+from runql.model.registry import (
+    PROMPT_TAG,
+    Registry,
+    model_version_from_entity,
+    registered_model_from_entity,
+)
 from runql.profiles.catalog import Profile
 from runql.profiles.compiled import CompiledQuery, OrderBy, compile_quietly
 from runql.sources.base import url_scheme
@@ -103,7 +109,6 @@ class _Position:
 _START = _Position(None, 0)
 
 
-
 def _read_as_another(experiment_id: str) -> bool:
     """Whether a server would take ``experiment_id`` for an id spelled otherwise (``"٧"``, ``"07"``,
     ``" 7"`` for 7; past BIGINT): such an id names no experiment and is never sent, so a deny-list of ids
@@ -116,6 +121,7 @@ def _read_as_another(experiment_id: str) -> bool:
     except ValueError:
         return False
     return True
+
 
 class ServerStore(RunStore[Plan, _Deadline]):
     """The read calls of a :class:`~runql.stores.base.RunStore`, answered by a tracking server with
@@ -268,6 +274,38 @@ class ServerStore(RunStore[Plan, _Deadline]):
             token = tokens.follow(page.token)
             if token is None:
                 return list(found.values())
+
+    def _registry(self) -> Registry:
+        # MLflow's client leaves prompts out of a registered-model search unless the filter names the
+        # prompt tag, and its store leaves prompts' versions out the same way: each is asked for apart.
+        deadline = _Deadline(self.deadline)
+        asked = f"tags.`{PROMPT_TAG}` = 'true'"
+        models = self._listed(deadline, "registered models", self.client.search_registered_models, None, 1000)
+        models += self._listed(deadline, "prompts", self.client.search_registered_models, asked, 1000)
+        versions = self._listed(deadline, "model versions", self.client.search_model_versions, None, 10_000)
+        versions += self._listed(
+            deadline, "prompt versions", self.client.search_model_versions, asked, 10_000
+        )
+        return Registry(
+            [registered_model_from_entity(m) for m in models],
+            [model_version_from_entity(v) for v in versions],
+        )
+
+    def _listed(
+        self, deadline: _Deadline, what: str, search: Callable[..., Any], filter_string: str | None, size: int
+    ) -> list[Any]:
+        """Every item a paged registry search of the server returns."""
+        found: list[Any] = []
+        tokens = PageTokens(what, self.where)
+        token = None
+        while True:
+            page = self._ask(
+                deadline, search, filter_string=filter_string, max_results=size, page_token=token
+            )
+            found.extend(page)
+            token = tokens.follow(page.token)
+            if token is None:
+                return found
 
     def get_experiment(self, experiment_id: str | int) -> Experiment:
         found = self._ask(_Deadline(self.deadline), self.client.get_experiment, str(experiment_id))

@@ -64,11 +64,13 @@ from runql.model.entities import (
 )
 from runql.model.keys import KeySets
 from runql.model.paging import next_page_token, parse_page_token
+from runql.model.registry import Registry
 from runql.profiles.catalog import Profile
 from runql.profiles.compiled import CompiledQuery, OrderBy
 from runql.sources import rows
 from runql.sources.base import dataset_inputs
 from runql.sources.mlflow_db import connect_url, missing_driver
+from runql.sources.mlflow_registry import read_registry
 from runql.stores.base import Page, RunStore
 
 __all__ = ["MAX_OVERFLOW", "POOL_SIZE", "POOL_TIMEOUT", "SqlStore", "connect"]
@@ -193,6 +195,10 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
         self.engine.dispose()
 
     # -- connections
+
+    def _registry(self) -> Registry:
+        with self._reading() as connection:
+            return read_registry(sa, connection, self.where)
 
     @contextmanager
     def _reading(self) -> Iterator[sa.Connection]:

@@ -56,6 +56,7 @@ from runql.model.records import (
     run_from_record,
     run_to_record,
 )
+from runql.model.registry import Registry
 from runql.profiles.compiled import CompiledQuery, OrderBy
 from runql.sources import (
     StoreRecords,
@@ -128,8 +129,11 @@ class Workspace(RunStore[CompiledQuery, None]):
         active_experiment_id: str | None = None,
         last_active_run_id: str | None = None,
         history_source: HistorySource | None = None,
+        registry: Registry | None = None,
     ) -> None:
         self.profile = profile
+        # The model registry's registered models and versions (read-only here).
+        self._model_registry = registry or Registry()
         # Reentrant: a locked call may make another (set_experiment creates an experiment).
         self._lock = threading.RLock()
         self._experiments: dict[str, Experiment] = {}
@@ -378,6 +382,7 @@ class Workspace(RunStore[CompiledQuery, None]):
                 noted("experiment", records.experiments),
                 noted("run", records.runs),
                 history_source=records.histories,
+                registry=records.registry,
                 **options,
             )
         except (KeyError, TypeError, ValueError) as error:
@@ -399,6 +404,9 @@ class Workspace(RunStore[CompiledQuery, None]):
         self._store = store
 
     # -- lookups -------------------------------------------------------------------------------
+
+    def _registry(self) -> Registry:
+        return self._model_registry
 
     @_locked
     def get_experiment(self, experiment_id: str | int) -> Experiment:
