@@ -10,7 +10,7 @@ from runql.cli.command import Command
 from runql.errors import QueryWarning, Severity, UnsupportedQueryError
 from runql.language.parser import parse
 from runql.language.unparser import unparse_query
-from runql.profiles.catalog import ALL_PROFILE_NAMES, ENTITIES, PROFILE_NAMES, matrix_markdown
+from runql.profiles.catalog import ALL_PROFILE_NAMES, ENTITIES, MODEL_ENTITIES, PROFILE_NAMES, matrix_markdown
 from runql.profiles.checker import resolve_profile, validate
 
 __all__ = ["CHECK", "PLAN", "PROFILES"]
@@ -25,7 +25,11 @@ def _add_query(parser: argparse.ArgumentParser, order_by_help: str) -> None:
 
 def _add_entity(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--entity", "-e", choices=ENTITIES, default="runs", help="what is searched (default: runs)"
+        "--entity",
+        "-e",
+        choices=ENTITIES + MODEL_ENTITIES,
+        default="runs",
+        help="what is searched (default: runs)",
     )
 
 

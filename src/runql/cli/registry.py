@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from runql.cli.command import Command, CommandError
 from runql.cli.conform_command import CONFORM
 from runql.cli.query_commands import CHECK, PLAN, PROFILES
+from runql.cli.registry_commands import MODELS, PROMPTS, VERSIONS
 from runql.cli.run_commands import COMPARE, DESCRIBE, EXPORT, HISTORY
 from runql.cli.search_commands import EXPERIMENTS, RUNS
 from runql.common.redact import redact
@@ -28,6 +29,9 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS: list[Command] = [
     RUNS,
     EXPERIMENTS,
+    MODELS,
+    VERSIONS,
+    PROMPTS,
     HISTORY,
     DESCRIBE,
     COMPARE,

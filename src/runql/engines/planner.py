@@ -82,7 +82,9 @@ class Plan:
             order = "none: sorted locally"
         residual = self.residual_filter or "none"
         everything = (
-            "every experiment" if self.query.entity == "experiments" else "every run of the experiments"
+            "every run of the experiments"
+            if self.query.entity == "runs"
+            else f"every {self.query.entity.replace('_', ' ')[:-1]}"
         )
         return (
             f"target: {self.target.name}\n"
@@ -104,12 +106,13 @@ def plan(
 ) -> Plan:
     """Split a query ``profile`` accepts into what a ``target`` server accepts and the rest.
 
-    An experiments query is answered whole by runql (a server store reads every experiment), so its
-    plan pushes nothing. Raises what :func:`runql.compile` raises when ``profile`` refuses the query.
+    A query of experiments, registered models or model versions is answered whole by runql (a server
+    store reads every one), so its plan pushes nothing. Raises what :func:`runql.compile` raises when
+    ``profile`` refuses the query.
     """
     query = compile_quietly(filter_string, order_by, profile=profile, entity=entity)
     server = resolve_profile(target, query.entity)
-    if query.entity == "experiments":
+    if query.entity != "runs":
         return Plan(query, server, "", (), query.query.filter, server_sorts=False)
     pushed: list[str] = []
     residual: list[Expr] = []

@@ -244,6 +244,11 @@ class Profile:
     max_order_by: int = 100
     """The most order_by clauses."""
 
+    @property
+    def noun(self) -> str:
+        """What the entity's rows are called in messages: runs, experiments, registered models..."""
+        return self.entity.replace("_", " ")
+
     def kind_of(self, entity: Entity, name: str) -> KeyKind | None:
         """The kind of ``entity.name`` in this profile; ``None`` for an attribute it does not know."""
         if entity is Entity.ATTRIBUTE:

@@ -257,7 +257,7 @@ def _history_searched(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
         )
     return site.problem(
         "unsupported-aggregate",
-        f"{p.title} cannot {what} {p.entity} by {key.aggregate.value}() of a metric's history, "
+        f"{p.title} cannot {what} {p.noun} by {key.aggregate.value}() of a metric's history, "
         "only by its latest value",
         key.span,
         hint,
@@ -271,7 +271,7 @@ def _entity_searched(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
     what = "order" if use.in_order_by else "filter"
     return site.problem(
         "unsupported-key",
-        f"{p.title} cannot {what} {p.entity} by {key.entity.prefix}",
+        f"{p.title} cannot {what} {p.noun} by {key.entity.prefix}",
         key.span,
         hints.unsearched_entity(p),
     )
@@ -283,7 +283,7 @@ def _prefix_accepted(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
         return None
     return site.problem(
         "unsupported-key",
-        f"{p.title} does not accept the prefix {key.prefix!r} for {p.entity}",
+        f"{p.title} does not accept the prefix {key.prefix!r} for {p.noun}",
         key.span,
         hints.prefix(p, key),
     )
@@ -327,7 +327,7 @@ def _attribute_known(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
         hint = hints.unknown_attribute(p, shown, valid, use.node, use.in_order_by)
     where = "order_by key" if use.in_order_by else "attribute"
     return site.problem(
-        "unknown-attribute", f"{p.title} has no {p.entity[:-1]} {where} {shown!r}", key.span, hint
+        "unknown-attribute", f"{p.title} has no {p.noun[:-1]} {where} {shown!r}", key.span, hint
     )
 
 

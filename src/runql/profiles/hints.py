@@ -132,9 +132,9 @@ def instead_of_not(profile: Profile, term: Expr) -> str:
 def unsearched_entity(profile: Profile) -> str:
     """For a kind of key ``profile`` cannot filter or sort by: for experiments, the keys their filters
     use; for runs, searching elsewhere (the DataFrame, the extended profile)."""
-    if profile.entity == "experiments":
+    if profile.entity != "runs":
         names = ", ".join(sorted(profile.attributes))
-        return f"experiment filters use the attributes {names} and tags.<name>"
+        return f"{profile.noun[:-1]} filters use the attributes {names} and tags.<name>"
     return ELSEWHERE
 
 
@@ -144,7 +144,7 @@ def prefix(profile: Profile, key: Key) -> str:
     canonical = "attributes" if key.entity is Entity.ATTRIBUTE else key.entity.prefix
     return (
         f"write {canonical}.{key.alias or key.name}; "
-        f"{profile.entity} accept the prefixes {', '.join(sorted(profile.prefixes))}"
+        f"{profile.noun} accept the prefixes {', '.join(sorted(profile.prefixes))}"
     )
 
 
@@ -153,8 +153,9 @@ def unsortable(profile: Profile, key: Key) -> str:
     list of experiments); runs cannot be sorted by datasets at all."""
     if key.entity is Entity.DATASET:
         return DATASET_ORDER
-    if profile.entity == "experiments":
-        return f"sort the result instead: sorted(experiments, key=lambda e: e.tags.get({key.name!r}))"
+    if profile.entity != "runs":
+        noun = profile.noun.replace(" ", "_")
+        return f"sort the result instead: sorted({noun}, key=lambda e: e.tags.get({key.name!r}))"
     return f"sort the result instead: df.sort_values({column(key)!r}, ascending=False)"
 
 
@@ -198,7 +199,9 @@ def unknown_attribute(
 ) -> str:
     """What the user may have meant by the attribute ``name``: a known confusion, a spelling of a
     valid attribute, or a metric, param or tag of that name."""
-    special = (_RUN_ATTRIBUTE_HINTS if profile.entity == "runs" else _EXPERIMENT_ATTRIBUTE_HINTS).get(name)
+    special = {"runs": _RUN_ATTRIBUTE_HINTS, "experiments": _EXPERIMENT_ATTRIBUTE_HINTS}.get(
+        profile.entity, {}
+    ).get(name)
     if special and not (name == "creation_time" and profile.entity == "experiments"):
         return special
     folded = {v.casefold(): v for v in valid}
@@ -213,7 +216,7 @@ def unknown_attribute(
 
 def _other_key(profile: Profile, name: str, node: Compare | In | IsNull | None, in_order_by: bool) -> str:
     """The metric, param or tag keys ``name`` may have meant, judged by how the clause uses it."""
-    if profile.entity == "experiments":
+    if profile.entity != "runs":
         return key_text(Key(Entity.TAG, name))
     if in_order_by or (isinstance(node, Compare) and not isinstance(node.value.value, str)):
         return key_text(Key(Entity.METRIC, name))

@@ -26,6 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from runql.model.registry import PROMPT_TAG, ModelVersion, RegisteredModel, Registry
+
 __all__ = ["SEED", "SampleData", "sample_records"]
 
 SEED = 20220620
@@ -114,6 +116,7 @@ class SampleData:
     runs: list[dict[str, Any]]
     active_experiment_id: str
     last_active_run_id: str
+    registry: Registry
 
 
 class _Maker:
@@ -449,4 +452,77 @@ def sample_records(artifact_root: str | os.PathLike[str] | None = None) -> Sampl
         for run in maker.runs:
             if run["run_id"] in (MAIN_RUN, HYPEROPT_PARENT):
                 _write_artifacts(maker, run)
-    return SampleData(experiments, maker.runs, MAIN_EXPERIMENT, parent)
+    return SampleData(experiments, maker.runs, MAIN_EXPERIMENT, parent, _registry(maker.runs))
+
+
+_CHURN = "5678-1234-90AB-CDEFG"
+# (model, tags, description, [(experiment whose runs are registered, stage)], aliases by version)
+_MODELS: tuple[tuple[str, dict[str, str], str, list[tuple[str, str]], dict[str, str]], ...] = (
+    (
+        "churn-classifier",
+        {"team": "churn", "framework": "sklearn"},
+        "predicts which customers leave",
+        [
+            ("5678-1234-90AB-CDEFG", "Archived"),
+            ("5678-1234-90AB-CDEFG", "Staging"),
+            ("5678-1234-90AB-CDEFG", "Production"),
+        ],
+        {"champion": "3", "challenger": "2"},
+    ),
+    (
+        "fraud-detector",
+        {"team": "risk", "framework": "xgboost"},
+        "scores card transactions",
+        [(MAIN_EXPERIMENT, "None"), (MAIN_EXPERIMENT, "Production")],
+        {"champion": "2"},
+    ),
+    ("image-tagger", {"team": "vision", "framework": "pytorch"}, "", [("CDEFG-1234-5678-90AB", "None")], {}),
+    ("summarize-ticket", {PROMPT_TAG: "true", "team": "support"}, "a prompt", [("", "None")], {}),
+)
+
+
+def _registry(runs: list[dict[str, Any]]) -> Registry:
+    """Registered models of some of the sample's runs, and a prompt: each version registers the next run
+    of its experiment; times a day apart from the first run's start."""
+    by_experiment: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_experiment.setdefault(run["experiment_id"], []).append(run)
+    start = min(run["start_time"] for run in runs)
+    models, versions = [], []
+    for index, (name, tags, description, registered, aliases) in enumerate(_MODELS):
+        created = start + 86_400_000 * (index + 1)
+        mine = []
+        for number, (experiment_id, stage) in enumerate(registered, start=1):
+            prompt = PROMPT_TAG in tags
+            run_id, source = None, f"prompts:/{name}/{number}"
+            if not prompt:
+                run = by_experiment[experiment_id][number]
+                run_id, source = run["run_id"], f"{run['artifact_uri']}/model"
+            mine.append(
+                ModelVersion(
+                    name,
+                    str(number),
+                    created + 3_600_000 * number,
+                    created + 3_600_000 * number,
+                    user_id="sam",
+                    current_stage=stage,
+                    source=source,
+                    run_id=run_id,
+                    tags={PROMPT_TAG: "true"} if prompt else {"validated": "true" if number > 1 else "false"},
+                    aliases=sorted(a for a, v in aliases.items() if v == str(number)),
+                )
+            )
+        latest = {v.current_stage: v for v in mine}  # the newest of each stage, as MLflow keeps it
+        models.append(
+            RegisteredModel(
+                name,
+                created,
+                mine[-1].last_updated_timestamp,
+                description or None,
+                list(latest.values()),
+                tags,
+                aliases,
+            )
+        )
+        versions.extend(mine)
+    return Registry(models, versions)

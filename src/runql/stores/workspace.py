@@ -67,6 +67,7 @@ from runql.sources import (
     source_kind,
     write_jsonl,
 )
+from runql.sources.mlflow_dir_registry import read_registry_dir
 from runql.stores.base import Page, RunStore
 
 if TYPE_CHECKING:
@@ -183,6 +184,7 @@ class Workspace(RunStore[CompiledQuery, None]):
         data = sample_records(artifact_root)
         options.setdefault("active_experiment_id", data.active_experiment_id)
         options.setdefault("last_active_run_id", data.last_active_run_id)
+        options.setdefault("registry", data.registry)
         return cls(data.experiments, data.runs, **options)
 
     def _add_experiment(self, experiment: Experiment) -> None:
@@ -315,7 +317,9 @@ class Workspace(RunStore[CompiledQuery, None]):
         when stderr is a terminal). ``options`` go to the :class:`Workspace`. Raises
         :class:`StoreError` naming the file at fault when the store is corrupt or partial.
         """
-        return cls._from_store(read_mlflow_dir(path, progress=progress), options)
+        records = read_mlflow_dir(path, progress=progress)
+        records.registry = read_registry_dir(Path(records.where))  # the same folder's model registry
+        return cls._from_store(records, options)
 
     @classmethod
     def from_mlflow_db(
