@@ -18,6 +18,7 @@ pytest.importorskip("mlflow")
 from mlflow.entities.model_registry import ModelVersionTag, RegisteredModelTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore  # noqa: E402
+from support.services import mlflow_server  # noqa: E402
 
 import runql  # noqa: E402
 from runql.errors import NotFoundError, UnsupportedQueryError  # noqa: E402
@@ -98,13 +99,23 @@ def registry(request: pytest.FixtureRequest) -> Iterator[tuple[str, SqlAlchemySt
     mlflow_store.engine.dispose()
 
 
-@pytest.fixture(scope="module", params=["workspace", "sql"])
-def store(request: pytest.FixtureRequest, registry: tuple[str, SqlAlchemyStore]) -> Iterator[Any]:
+@pytest.fixture(scope="module", params=["workspace", "sql", "server"])
+def store(
+    request: pytest.FixtureRequest,
+    registry: tuple[str, SqlAlchemyStore],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Any]:
     url = registry[0]
     if request.param == "workspace":
         yield runql.from_mlflow_db(url)
-    else:
+    elif request.param == "sql":
         with runql.connect(url) as connected:
+            yield connected
+    else:
+        with (
+            mlflow_server(url, tmp_path_factory.mktemp("registry-server")) as server,
+            runql.connect(server) as connected,
+        ):
             yield connected
 
 

@@ -280,16 +280,20 @@ class ServerStore(RunStore[Plan, _Deadline]):
         # prompt tag, and its store leaves prompts' versions out the same way: each is asked for apart.
         deadline = _Deadline(self.deadline)
         asked = f"tags.`{PROMPT_TAG}` = 'true'"
-        models = self._listed(deadline, "registered models", self.client.search_registered_models, None, 1000)
-        models += self._listed(deadline, "prompts", self.client.search_registered_models, asked, 1000)
+        search = self.client.search_registered_models
+        models = [
+            registered_model_from_entity(m) for m in self._listed(deadline, "models", search, None, 1000)
+        ]
+        prompts = [
+            registered_model_from_entity(m) for m in self._listed(deadline, "prompts", search, asked, 1000)
+        ]
+        for prompt in prompts:
+            prompt.tags[PROMPT_TAG] = "true"  # MLflow's entity leaves the prompt tag out of its tags
         versions = self._listed(deadline, "model versions", self.client.search_model_versions, None, 10_000)
         versions += self._listed(
             deadline, "prompt versions", self.client.search_model_versions, asked, 10_000
         )
-        return Registry(
-            [registered_model_from_entity(m) for m in models],
-            [model_version_from_entity(v) for v in versions],
-        )
+        return Registry(models + prompts, [model_version_from_entity(v) for v in versions])
 
     def _listed(
         self, deadline: _Deadline, what: str, search: Callable[..., Any], filter_string: str | None, size: int
