@@ -44,7 +44,10 @@ def blocks(doc: str) -> list[Block]:
     return found
 
 
-def run(kind: str, text: str) -> object:
+def run(kind: str, text: str, options: dict[str, str] | None = None) -> object:
+    options = options or {}
+    if kind == "filter" and "entity" in options:  # checked by the profile too, for that entity
+        return runql.compile(text, profile=options.get("profile", "mlflow"), entity=options["entity"])
     if kind == "filter":
         return runql.parse_filter(text)
     if kind == "order_by":
@@ -55,7 +58,7 @@ def run(kind: str, text: str) -> object:
 
 
 EXAMPLES = [
-    pytest.param(block.kind, line, block.options.get("error"), id=f"{block.doc}:{line[:50]}")
+    pytest.param(block.kind, line, block.options, id=f"{block.doc}:{line[:50]}")
     for doc in ("syntax.md", "errors.md")
     for block in blocks(doc)
     if block.kind in ("filter", "order_by", "python")
@@ -63,13 +66,14 @@ EXAMPLES = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "text", "code"), EXAMPLES)
-def test_example(kind: str, text: str, code: str | None) -> None:
+@pytest.mark.parametrize(("kind", "text", "options"), EXAMPLES)
+def test_example(kind: str, text: str, options: dict[str, str]) -> None:
+    code = options.get("error")
     if code is None:
-        run(kind, text)
+        run(kind, text, options)
         return
     with pytest.raises(QueryError) as caught:
-        run(kind, text)
+        run(kind, text, options)
     assert caught.value.code == code, str(caught.value)
 
 

@@ -222,3 +222,10 @@ def test_a_backslash_in_a_pattern_is_a_character(store: Any) -> None:
     there (docs/compatibility.md, registry-patterns)."""
     assert [m.name for m in store.search_registered_models("name LIKE '%\\_%'")] == []
     assert [m.name for m in store.search_registered_models("name LIKE '%_c'")] == ["ab_c"]
+
+
+def test_a_version_number_is_whole(registry: tuple[str, SqlAlchemyStore], store: Any) -> None:
+    with pytest.raises(MlflowException):
+        registry[1].search_model_versions("version_number > 1.5")
+    with pytest.raises(UnsupportedQueryError, match="whole numbers only"):
+        store.search_model_versions("version_number > 1.5")

@@ -512,10 +512,14 @@ MLFLOW_REGISTERED_MODELS = _registry(
     "registered_models", frozenset({"name", "timestamp", "last_updated_timestamp"}), quoted_numbers=False
 )
 # version_number = '2' is read as 2 (the SQL store converts a quoted integer).
-MLFLOW_MODEL_VERSIONS = _registry(
-    "model_versions",
-    frozenset({"name", "version_number", "creation_timestamp", "last_updated_timestamp"}),
-    quoted_numbers=True,
+# version_number > 1.5 is refused ("Invalid value for numeric attribute").
+MLFLOW_MODEL_VERSIONS = replace(
+    _registry(
+        "model_versions",
+        frozenset({"name", "version_number", "creation_timestamp", "last_updated_timestamp"}),
+        quoted_numbers=True,
+    ),
+    whole_times=True,
 )
 
 
@@ -538,7 +542,8 @@ def _azureml_registry(base: Profile) -> Profile:
 
 def _extended_registry(base: Profile) -> Profile:
     extended = _extended(base)
-    return replace(extended, order_by_attributes=extended.order_by_attributes | base.order_by_attributes)
+    orders = extended.order_by_attributes | base.order_by_attributes
+    return replace(extended, order_by_attributes=orders, whole_times=False)
 
 
 MODEL_PROFILES: dict[tuple[str, str], Profile] = {

@@ -417,12 +417,17 @@ def _time_value(
         ]
     assert number is not None
     if p.whole_times and not isinstance(number, int):
+        # A model version's number is a count, every other numeric attribute a time.
+        counted = name == "version_number"
+        unit = "" if counted else " (milliseconds)"
         return [
             site.problem(
                 "bad-value-type",
-                f"{p.title} compares {key.name} with whole numbers (milliseconds) only, not {number!r}",
+                f"{p.title} compares {key.name} with whole numbers{unit} only, not {number!r}",
                 literal.span,
-                hints.whole_milliseconds(number),
+                f"write a whole number, such as {int(number)}"
+                if counted
+                else hints.whole_milliseconds(number),
             )
         ]
     shown = hints.number_text(number)
