@@ -130,12 +130,12 @@ EXPERIMENT_ATTRIBUTES: tuple[Attribute, ...] = (
 )
 
 # SearchModelUtils: a registered model's filters name only `name`; MLflow's SQL store orders by name and by
-# last_updated_timestamp (also spelled `timestamp`), its file store by creation_timestamp too.
+# last_updated_timestamp (also spelled `timestamp`: the profiles' attribute_renames), its file store by
+# creation_timestamp too.
 REGISTERED_MODEL_ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("name", _STRING, in_lists=True),
     Attribute("creation_timestamp", _NUMBER, Scope.EXTENSION),
     Attribute("last_updated_timestamp", _NUMBER, Scope.EXTENSION),
-    Attribute("timestamp", _NUMBER, Scope.NONE),
 )
 
 # SearchModelVersionUtils: filters name name, run_id, source_path and version_number; order_by also the

@@ -72,11 +72,6 @@ class RegisteredModel:
     aliases: dict[str, str] = field(default_factory=dict)
 
     @property
-    def timestamp(self) -> int | None:
-        """``last_updated_timestamp``, as MLflow's SQL store orders it under the name ``timestamp``."""
-        return self.last_updated_timestamp
-
-    @property
     def is_prompt(self) -> bool:
         """Whether this registered model is a prompt."""
         return is_prompt_tag_set(self.tags)

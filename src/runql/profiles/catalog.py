@@ -238,6 +238,14 @@ class Profile:
     max_clauses: int = 2_000
     """The most conditions (comparisons, IN lists, IS NULL tests) in one filter."""
 
+    duplicate_order_by: bool = True
+    """Whether order_by may name a key twice (the first wins, with a warning): MLflow's registry stores
+    refuse it ("`order_by` contains duplicate fields")."""
+
+    order_by_prefixes: bool = True
+    """Whether order_by keys may carry a prefix (``attribute.name``): MLflow's SQL registry store compares
+    a registered model's order_by key as written, so there only the bare name is known."""
+
     max_in_items: int = 10_000
     """The most items in one IN or NOT IN list."""
 
@@ -503,13 +511,16 @@ def _registry(entity: str, order_by: frozenset[str], quoted_numbers: bool) -> Pr
         quoted_numbers=quoted_numbers,
         rename_experiments=False,
     )
-    return replace(_with_attributes(base, extensions=False), order_by_attributes=order_by)
+    attributes = _with_attributes(base, extensions=False)
+    return replace(attributes, order_by_attributes=order_by, duplicate_order_by=False)
 
 
 # The SQL store orders registered models by name and last_updated_timestamp, also spelled timestamp
 # (the file store takes creation_timestamp instead of timestamp: docs/compatibility.md).
-MLFLOW_REGISTERED_MODELS = _registry(
-    "registered_models", frozenset({"name", "timestamp", "last_updated_timestamp"}), quoted_numbers=False
+MLFLOW_REGISTERED_MODELS = replace(
+    _registry("registered_models", frozenset({"name", "last_updated_timestamp"}), quoted_numbers=False),
+    attribute_renames=(("timestamp", "last_updated_timestamp"),),
+    order_by_prefixes=False,
 )
 # version_number = '2' is read as 2 (the SQL store converts a quoted integer).
 # version_number > 1.5 is refused ("Invalid value for numeric attribute").
@@ -536,6 +547,7 @@ def _azureml_registry(base: Profile) -> Profile:
         tag_ops_observed_refused=frozenset(),
         list_attributes=frozenset(),
         order_by_attributes=base.order_by_attributes,
+        attribute_renames=base.attribute_renames,
         quoted_numbers=False,
     )
 
@@ -543,7 +555,14 @@ def _azureml_registry(base: Profile) -> Profile:
 def _extended_registry(base: Profile) -> Profile:
     extended = _extended(base)
     orders = extended.order_by_attributes | base.order_by_attributes
-    return replace(extended, order_by_attributes=orders, whole_times=False)
+    return replace(
+        extended,
+        order_by_attributes=orders,
+        attribute_renames=base.attribute_renames,
+        whole_times=False,
+        order_by_prefixes=True,
+        duplicate_order_by=True,
+    )
 
 
 MODEL_PROFILES: dict[tuple[str, str], Profile] = {

@@ -279,6 +279,13 @@ def _entity_searched(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
 
 def _prefix_accepted(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
     p = site.profile
+    if site.written and use.in_order_by and key.prefix is not None and not p.order_by_prefixes:
+        return site.problem(
+            "unsupported-key",
+            f"{p.title} takes no prefix in the order_by of {p.noun}",
+            key.span,
+            f"write {key.name}",
+        )
     if not site.written or key.prefix is None or key.prefix in p.prefixes:
         return None
     return site.problem(
@@ -694,6 +701,13 @@ def _sort_key(site: _Site, sort_key: SortKey, index: int, seen: dict[Key, int]) 
     key = sort_key.key
     if key.entity is Entity.ATTRIBUTE:
         key = replace(key, name=dict(site.profile.attribute_renames).get(key.name, key.name))
+    if key in seen and not site.profile.duplicate_order_by:
+        return site.problem(
+            "duplicate-order-by",
+            f"{site.profile.title} refuses {hints.key_text(key)} twice in order_by (order_by[{seen[key]}])",
+            sort_key.key.span,
+            "order by each key once",
+        )
     if key in seen:
         return site.problem(
             "duplicate-order-by",

@@ -31,6 +31,7 @@ from runql.model.entities import (
     RunInputs,
     RunStatus,
 )
+from runql.model.registry import PROMPT_TAG, ModelVersion, RegisteredModel, Registry
 from runql.stores.workspace import Workspace
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Vocabulary",
     "experiments",
     "histories",
+    "registries",
     "runs",
     "workspaces",
 ]
@@ -322,6 +324,46 @@ def experiments(
             )
         )
     return found
+
+
+@st.composite
+def registries(
+    draw: st.DrawFn,
+    vocabulary: Vocabulary | None = None,
+    min_models: int = 0,
+    max_models: int = 6,
+    min_versions: int = 0,
+    max_versions: int = 3,
+) -> Registry:
+    """Registered models with distinct names (tagged like experiments; one in four a prompt) and up to
+    ``max_versions`` versions each, whose run ids, sources and tags repeat across models. Times tie often."""
+    vocab = _vocabulary(vocabulary)
+    s = _data(vocab)
+    texts = [t for t in vocab.texts if t]
+    names = draw(st.lists(st.sampled_from(texts), min_size=min_models, max_size=max_models, unique=True))
+    registry = Registry()
+    for name in names:
+        prompt = draw(st.integers(0, 3)) == 3
+        tags = draw(s.experiment_tags) | ({PROMPT_TAG: "true"} if prompt else {})
+        created = T0 + draw(s.created) * TIME_STEP
+        versions = []
+        for number in range(1, draw(st.integers(min_versions, max_versions)) + 1):
+            made = created + draw(s.created) * TIME_STEP
+            versions.append(
+                ModelVersion(
+                    name,
+                    str(number),
+                    made,
+                    made + draw(s.updated) * TIME_STEP,
+                    run_id=draw(st.sampled_from((*_RUN_IDS[:4], None))),
+                    source=draw(st.sampled_from(("s3://models/a", "s3://models/b", "file:///m", "gs://c"))),
+                    tags=draw(s.experiment_tags) | ({PROMPT_TAG: "true"} if prompt else {}),
+                )
+            )
+        updated = max([created, *(v.last_updated_timestamp or created for v in versions)])
+        registry.models.append(RegisteredModel(name, created, updated, tags=tags))
+        registry.versions.extend(versions)
+    return registry
 
 
 @st.composite

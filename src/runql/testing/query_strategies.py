@@ -45,7 +45,15 @@ from runql.language.unparser import unparse, unparse_key, unparse_literal
 from runql.model.entities import RunStatus
 from runql.profiles.catalog import Profile
 from runql.profiles.checker import check, resolve_profile
-from runql.testing.data_strategies import DEFAULT_VOCABULARY, T0, TIME_STEP, Vocabulary, experiments, runs
+from runql.testing.data_strategies import (
+    DEFAULT_VOCABULARY,
+    T0,
+    TIME_STEP,
+    Vocabulary,
+    experiments,
+    registries,
+    runs,
+)
 
 __all__ = ["filter_strings", "order_by_clauses", "queries", "search_cases"]
 
@@ -325,7 +333,7 @@ def _spell(draw: st.DrawFn, expr: Expr, profile: Profile) -> str:
 
 
 def _spell_sort(draw: st.DrawFn, sort_key: SortKey, profile: Profile) -> str:
-    key = _spell_key(draw, sort_key.key, profile)
+    key = _spell_key(draw, sort_key.key, profile) if profile.order_by_prefixes else sort_key.key.name
     if sort_key.descending:
         return f"{key} {draw(st.sampled_from(['DESC', 'desc']))}"
     return f"{key}{draw(st.sampled_from(['', ' ASC', ' asc']))}"
@@ -441,10 +449,14 @@ def search_cases(
     vocabulary: Vocabulary | None = None,
     max_rows: int = 8,
 ) -> tuple[list[Any], Query]:
-    """Rows (runs, or experiments) and a query about what they hold: the input of one search."""
+    """Rows (runs, experiments, registered models or model versions) and a query about what they hold:
+    the input of one search."""
     rows: list[Any]
     if entity == "runs":
         rows = draw(runs(vocabulary, max_size=max_rows))
-    else:
+    elif entity == "experiments":
         rows = draw(experiments(vocabulary, min_size=0, max_size=max_rows))
+    else:
+        registry = draw(registries(vocabulary, max_models=max_rows))
+        rows = list(registry.models if entity == "registered_models" else registry.versions)
     return rows, draw(queries(profile, entity, vocabulary, rows))

@@ -30,6 +30,7 @@ from runql.testing.data_strategies import (
     Vocabulary,
     experiments,
     histories,
+    registries,
     runs,
     workspaces,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "histories",
     "order_by_clauses",
     "queries",
+    "registries",
     "runs",
     "search_cases",
     "workspaces",
