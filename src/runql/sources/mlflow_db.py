@@ -62,17 +62,6 @@ INPUT_TABLES = ("inputs", "input_tags", "datasets")
 _CHUNK = 50_000
 # Run ids bound in one statement when reading histories: far below every database's limit.
 _IDS_PER_STATEMENT = 500
-_RUN_COLUMNS = (
-    "run_uuid",
-    "experiment_id",
-    "name",
-    "user_id",
-    "status",
-    "start_time",
-    "end_time",
-    "artifact_uri",
-    "lifecycle_stage",
-)
 _POINT_COLUMNS = ("run_uuid", "key", "value", "timestamp", "step", "is_nan")
 # The table keeps no logged order; MLflow's SQL store reads a history back by timestamp, step, value.
 _HISTORY_ORDER = ("timestamp", "step", "value")
@@ -575,7 +564,7 @@ class _Reader:
                     self.experiments.append(record)
 
     def _runs(self) -> None:
-        with self.rows("runs", _RUN_COLUMNS, order=("experiment_id", "run_uuid")) as chunks:
+        with self.rows("runs", check.RUN_COLUMNS, order=("experiment_id", "run_uuid")) as chunks:
             for chunk in chunks:
                 for row in chunk:
                     run = self._run(*row)

@@ -40,17 +40,6 @@ Codes = npt.NDArray[np.intp]
 
 # Rows per Arrow batch read from SQLite.
 _ARROW_BATCH = 65_536
-_RUN_COLUMNS = (
-    "run_uuid",
-    "experiment_id",
-    "name",
-    "user_id",
-    "status",
-    "start_time",
-    "end_time",
-    "artifact_uri",
-    "lifecycle_stage",
-)
 
 
 class _GiveWay(RunqlError):
@@ -80,7 +69,7 @@ def read_run_columns(reader: _Reader, histories: HistorySource, target: str) -> 
 
 
 def _read(reader: _Reader, fetch: Callable[..., list[Any]], histories: HistorySource) -> ColumnFirstRuns:
-    info = _run_info(fetch("runs", _RUN_COLUMNS, ("experiment_id", "run_uuid")))
+    info = _run_info(fetch("runs", check.RUN_COLUMNS, ("experiment_id", "run_uuid")))
     run_ids = info["run_id"]
     assert isinstance(run_ids, StringColumn)
     params = _strings(fetch("params", ("run_uuid", "key", "value")), run_ids, nullable=False)

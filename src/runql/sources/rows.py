@@ -25,6 +25,7 @@ from runql.model.records import TIME_LIMIT
 
 __all__ = [
     "LIFECYCLE_STAGES",
+    "RUN_COLUMNS",
     "bad_row",
     "experiment_id",
     "flag",
@@ -43,7 +44,18 @@ __all__ = [
 
 LIFECYCLE_STAGES = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
 
-# Characters of a value a message quotes: a hostile row may hold megabytes.
+# The columns of MLflow's ``runs`` table both readers read, in the order they unpack them.
+RUN_COLUMNS = (
+    "run_uuid",
+    "experiment_id",
+    "name",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "artifact_uri",
+    "lifecycle_stage",
+)
 
 
 def row_place(where: str, table: str, row_id: object, noun: str = "run") -> str:
