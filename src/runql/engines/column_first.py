@@ -142,6 +142,12 @@ class ColumnFirstRuns(ColumnarRuns):
             run = self._held[row] = self._make(np.array([row], dtype=np.intp))[0]
         return run
 
+    def hold_all(self) -> list[Run]:
+        """Every run, in row order, made in one pass over the columns and held from then on."""
+        wanted = np.array([row for row in range(self.size) if row not in self._held], dtype=np.intp)
+        self._held.update(zip(wanted.tolist(), self._make(wanted), strict=True))
+        return [self._held[row] for row in range(self.size)]
+
     def _make(self, rows: Indices) -> list[Run]:
         """Runs made from the columns at ``rows``."""
         with collector_paused():

@@ -213,7 +213,7 @@ class Workspace(RunStore[CompiledQuery, None]):
     def _run_objects(self) -> dict[str, Run]:
         """The runs as objects, to add one: runs read as columns are all made, once."""
         if isinstance(self._runs, _RunsById):
-            self._runs = dict(self._runs)
+            self._runs = {run.info.run_id: run for run in self._run_list()}
         return self._runs
 
     @property
@@ -226,7 +226,13 @@ class Workspace(RunStore[CompiledQuery, None]):
     def runs(self) -> list[Run]:
         """Every run, deleted ones included, in the order they were added."""
         with self._lock:
-            return list(self._runs.values())
+            return self._run_list()
+
+    def _run_list(self) -> list[Run]:
+        """Every run as an object; runs read as columns are made in one pass, and held."""
+        if isinstance(self._runs, _RunsById):
+            return self._runs.store.hold_all()
+        return list(self._runs.values())
 
     def __repr__(self) -> str:
         with self._lock:
@@ -522,7 +528,7 @@ class Workspace(RunStore[CompiledQuery, None]):
             # numpy and pandas are imported with the first search, not with runql.
             from runql.engines.columnar import ColumnarRuns
 
-            self._store = ColumnarRuns(list(self._runs.values()))
+            self._store = ColumnarRuns(self._run_list())
         return self._store
 
     def _changed(self, run: Run, data: bool = True) -> None:
