@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from mlflow.utils.search_utils import SearchUtils  # noqa: E402
 from support.mlflow_records import mlflow_run  # noqa: E402
+from support.mlflow_stores import tracking_uri  # noqa: E402
 
 from runql import Workspace  # noqa: E402
 
@@ -291,9 +292,7 @@ STORE_RUNS: list[dict[str, Any]] = [
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Any:
     folder = tmp_path_factory.mktemp("mlflow-store")
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
-    try:
+    with tracking_uri(f"sqlite:///{folder / 'mlflow.db'}"):
         client = mlflow.MlflowClient()
         experiment_id = client.create_experiment(
             "agreement", artifact_location=(folder / "artifacts").as_uri()
@@ -335,8 +334,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Any:
             experiments=[{"experiment_id": experiment_id, "name": "agreement"}], runs=records
         )
         yield experiment_id, ws
-    finally:
-        mlflow.set_tracking_uri(previous)
 
 
 def _same_frames(mine: pd.DataFrame, theirs: pd.DataFrame) -> None:

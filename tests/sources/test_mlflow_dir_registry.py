@@ -3,6 +3,7 @@ runql: the models and versions are those MLflow reads back, field for field."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ pytest.importorskip("mlflow")
 from mlflow.entities.model_registry import ModelVersionTag, RegisteredModelTag
 from mlflow.exceptions import MlflowException
 from mlflow.store.model_registry.file_store import FileStore
+from support.mlflow_stores import tracking_uri
 
 from runql.errors import StoreError
 from runql.model.registry import PROMPT_TAG, ModelVersion, RegisteredModel, Registry
@@ -21,12 +23,14 @@ from runql.sources.mlflow_dir_registry import read_registry_dir
 
 
 @pytest.fixture
-def mlflow_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def mlflow_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # MLflow 3 refuses its file stores unless asked, and reading a version back opens a tracking client
     # (to look up a logged model): point it at a folder of the test, not a database in the working folder.
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "tracking").as_uri())
     monkeypatch.chdir(tmp_path)
+    with tracking_uri(None):  # the variable decides, whatever an earlier test set
+        yield
 
 
 @pytest.fixture

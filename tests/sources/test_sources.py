@@ -34,6 +34,7 @@ sa = pytest.importorskip("sqlalchemy")
 import pandas as pd  # noqa: E402
 from mlflow.entities import ViewType  # noqa: E402
 from support.conformance_store import CONFORMANCE, write_store  # noqa: E402
+from support.mlflow_stores import tracking_uri  # noqa: E402
 
 from runql import MissingDependencyError, StoreError, Workspace, from_mlflow, from_mlflow_db, from_mlflow_dir  # noqa: E402
 from runql.common.optional import progress_bar  # noqa: E402
@@ -253,13 +254,12 @@ def _arguments(case: dict[str, Any], store: Store) -> dict[str, Any]:
 
 @pytest.fixture
 def tracking(stores: dict[str, Store]) -> Iterator[Any]:
-    previous = mlflow.get_tracking_uri()
+    with tracking_uri(None):
 
-    def use(store: Store) -> None:
-        mlflow.set_tracking_uri(store.uri)
+        def use(store: Store) -> None:
+            mlflow.set_tracking_uri(store.uri)
 
-    yield use
-    mlflow.set_tracking_uri(previous)
+        yield use
 
 
 @pytest.mark.parametrize("reader", ["dir", "dir-client", "db", "db-client"])

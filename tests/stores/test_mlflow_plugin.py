@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 from hypothesis import strategies as st
-from support.mlflow_stores import log_with_mlflow
+from support.mlflow_stores import log_with_mlflow, tracking_uri
 from support.services import mlflow_server
 
 import runql
@@ -481,12 +481,8 @@ def test_the_ui_endpoint_answers_the_issues_example(site: Site) -> None:
 def test_mlflow_search_runs_answers_the_issues_example(site: Site) -> None:
     import mlflow
 
-    before = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(site.extended)
-    try:
+    with tracking_uri(site.extended):
         frame = mlflow.search_runs([site.issue], filter_string=ISSUE_FILTER, order_by=ISSUE_ORDER)
-    finally:
-        mlflow.set_tracking_uri(before)
     expected = quietly(site.store.search_runs, [site.issue], ISSUE_FILTER, order_by=ISSUE_ORDER)
     assert list(frame["run_id"]) == list(expected["run_id"])
     assert list(frame["params.model"]) == ["xgb"] * 7 and list(frame["metrics.auc"]) == list(

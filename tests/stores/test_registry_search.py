@@ -184,6 +184,9 @@ def _version(version: Any) -> tuple[str, str]:
         ("creation_timestamp > 0", None),
         ("", ["creation_timestamp"]),
         ("", ["tags.team"]),
+        ("", ["name", "name DESC"]),
+        ("", ["timestamp", "last_updated_timestamp DESC"]),
+        ("", ["attribute.name"]),
     ],
 )
 def test_what_mlflows_store_refuses_runql_refuses(

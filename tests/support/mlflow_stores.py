@@ -20,8 +20,9 @@ What MLflow does to a record on the way in, and the reference therefore holds:
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,7 @@ __all__ = [
     "create_mlflow_schema",
     "experiment_ids",
     "log_with_mlflow",
+    "tracking_uri",
     "write_with_mlflow",
 ]
 
@@ -63,6 +65,22 @@ class Written:
 
     runs: dict[str, str]
     experiments: dict[str, str]
+
+
+@contextlib.contextmanager
+def tracking_uri(uri: str | None) -> Iterator[None]:
+    """MLflow's tracking URI set to ``uri`` (None: none set, so MLFLOW_TRACKING_URI or the default
+    decides) for the block, and then exactly as it was. ``mlflow.set_tracking_uri(mlflow.get_tracking_uri())``
+    would not restore it: it sets the default it reads (``sqlite:///mlflow.db`` in the working folder) for
+    every later test."""
+    from mlflow.tracking._tracking_service import utils
+
+    before = utils._tracking_uri
+    utils._tracking_uri = uri
+    try:
+        yield
+    finally:
+        utils._tracking_uri = before
 
 
 def create_mlflow_schema(url: str, artifact_root: str = DEFAULT_ARTIFACT_ROOT) -> None:

@@ -7,8 +7,9 @@ import argparse
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from runql.cli.command import Command, CommandError
+from runql.cli.command import Command
 from runql.cli.render import Rows, add_format, print_rows, utc_times
+from runql.cli.search_commands import named_columns, select_columns
 from runql.cli.source import add_source, open_store
 from runql.engines.registry import MODEL_PAGE, VERSION_PAGE
 from runql.model.registry import ModelVersion, PagedList, RegisteredModel
@@ -43,7 +44,13 @@ def _configure(what: str, page: int) -> Callable[[argparse.ArgumentParser], None
             metavar="PROFILE",
             help=f"the backend whose rules the query follows: {', '.join(PROFILE_NAMES)}",
         )
-        parser.add_argument("--columns", "-c", nargs="+", metavar="COLUMN", help="the columns to print")
+        parser.add_argument(
+            "--columns",
+            "-c",
+            nargs="+",
+            metavar="COLUMN",
+            help="the columns to print (space or comma separated; globs such as 'tags.*' expand)",
+        )
         add_format(parser)
 
     return configure
@@ -90,18 +97,11 @@ def _printer(
             profile=args.profile,
         )
         table = columns(list(found))
+        known = list(table)
         for key in sorted({k for item in found for k in item.tags}):
             table[f"tags.{key}"] = [item.tags.get(key) for item in found]
-        wanted = [n.strip() for item in args.columns or [] for n in item.split(",") if n.strip()] or list(
-            table
-        )
-        unknown = [name for name in wanted if name not in table and not name.startswith("tags.")]
-        if unknown:
-            raise CommandError(
-                f"unknown column {unknown[0]!r}; columns are {', '.join(table)} and tags.<key>"
-            )
-        values = [table.get(name, [None] * len(found)) for name in wanted]
-        rows = [list(row) for row in zip(*values, strict=True)] if values else []
+        wanted = named_columns(args.columns, list(table), len(found), err) or list(table)
+        rows = select_columns(table, wanted, known, len(found))
         print_rows(Rows(wanted, rows, _TIMES), args.format, out, err, noun, drop=args.columns is None)
         if found.token is not None:
             print(f"next page: --page-token {found.token}", file=err)

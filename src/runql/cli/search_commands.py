@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from runql.cli.source import Store
     from runql.model.entities import Run
 
-__all__ = ["EXPERIMENTS", "PARENT_TAG", "RUNS"]
+__all__ = ["EXPERIMENTS", "PARENT_TAG", "RUNS", "named_columns", "select_columns"]
 
 PARENT_TAG = "mlflow.parentRunId"
 """The tag MLflow gives a nested run: its parent's run id."""
@@ -70,9 +70,7 @@ def _add_search(parser: argparse.ArgumentParser, what: str) -> None:
 # -- choosing columns ------------------------------------------------------------------------------
 
 
-def _named_columns(
-    option: list[str] | None, available: list[str], rows: int, err: TextIO
-) -> list[str] | None:
+def named_columns(option: list[str] | None, available: list[str], rows: int, err: TextIO) -> list[str] | None:
     """The columns ``--columns`` names (None when it is not given), each glob (``params.*``,
     ``metrics.val*``) replaced by the columns it matches."""
     if not option:
@@ -89,7 +87,7 @@ def _named_columns(
     return list(dict.fromkeys(expanded))
 
 
-def _select(
+def select_columns(
     columns: dict[str, list[Any]], wanted: list[str], known: list[str], size: int, also: str = ""
 ) -> list[list[Any]]:
     """The rows of the columns ``wanted``: a key column no row has comes out empty, a typo is an error
@@ -377,7 +375,7 @@ def _run_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for depth, name in zip(depths, columns["run_name"], strict=True)
         ]
     keys = _query_keys(args.filter, args.order_by)
-    wanted = _named_columns(args.columns, list(columns), len(runs), err)
+    wanted = named_columns(args.columns, list(columns), len(runs), err)
     if wanted is not None:
         functions = {c: _function(c) for c in wanted if _is_function(c)}
         # A function's metric no run has is pointed out as the metric itself would be.
@@ -396,7 +394,7 @@ def _run_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         wanted = list(dict.fromkeys([*_RUN_COLUMNS[:2], *keys, *attributes, *metrics, *params]))
     columns.update(_history_columns(store, runs, [c for c in wanted if _is_function(c)]))
     also = "; functions of a metric's history too, such as min(metrics.<key>)"
-    values = _select(columns, wanted, [*_RUN_COLUMNS, *_RUN_EXTRA], len(runs), also)
+    values = select_columns(columns, wanted, [*_RUN_COLUMNS, *_RUN_EXTRA], len(runs), also)
     if indented:
         values = _with_parents_not_shown(lines, values, wanted)
     rows = Rows(wanted, values, _RUN_TIMES, count=len(runs))
@@ -468,14 +466,14 @@ def _run_experiments(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     }
     for key in tag_keys:
         columns[f"tags.{key}"] = [e.tags.get(key) for e in found]
-    wanted = _named_columns(args.columns, list(columns), len(found), err)
+    wanted = named_columns(args.columns, list(columns), len(found), err)
     if wanted is None:
         wanted = (
             list(columns)
             if args.format in ("csv", "json")
             else [*_EXPERIMENT_COLUMNS, *(f"tags.{k}" for k in tag_keys)]
         )
-    values = _select(columns, wanted, [*_EXPERIMENT_COLUMNS, "artifact_location"], len(found))
+    values = select_columns(columns, wanted, [*_EXPERIMENT_COLUMNS, "artifact_location"], len(found))
     times = frozenset({"creation_time", "last_update_time"})
     print_rows(Rows(wanted, values, times), args.format, out, err, "experiment", drop=args.columns is None)
     return 0

@@ -289,7 +289,7 @@ class _Truth:
 class ColumnarRuns:
     """A column store over a fixed sequence of runs; ``refresh(i)`` re-reads run ``i`` after a change.
 
-    Built from Run objects, which it keeps; :class:`runql.engines.held.ColumnFirstRuns` is built from
+    Built from Run objects, which it keeps; :class:`runql.engines.column_first.ColumnFirstRuns` is built from
     columns instead, and makes the runs from them when asked.
     """
 

@@ -703,7 +703,7 @@ def _sort_key(site: _Site, sort_key: SortKey, index: int, seen: dict[Key, int]) 
         key = replace(key, name=dict(site.profile.attribute_renames).get(key.name, key.name))
     if key in seen and not site.profile.duplicate_order_by:
         return site.problem(
-            "duplicate-order-by",
+            "unsupported-order-by",
             f"{site.profile.title} refuses {hints.key_text(key)} twice in order_by (order_by[{seen[key]}])",
             sort_key.key.span,
             "order by each key once",
