@@ -330,6 +330,12 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
         "unsupported-quoted-name", "the profile cannot filter by a metric whose name needs quoting", _PROFILE
     ),
     ErrorCode(
+        "unsupported-quoting",
+        "the profile reads single quotes only: a double-quoted value, or a quoted key name, would keep its "
+        "quotes and match nothing",
+        _PROFILE,
+    ),
+    ErrorCode(
         "unsupported-operator", "the profile does not accept this operator on this kind of key", _PROFILE
     ),
     ErrorCode("unsupported-list", "the profile does not accept IN or NOT IN on this key", _PROFILE),
@@ -365,6 +371,12 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
     # The arguments of a search.
     ErrorCode("bad-max-results", "max_results is not an integer, or is out of range", (ArgumentError,)),
     ErrorCode("bad-page-token", "page_token is not a token a previous page returned", (ArgumentError,)),
+    ErrorCode(
+        "bad-datasets",
+        "an entry of a logged-model search's datasets names no dataset_name, or an order_by entry is not a "
+        "dict with a field_name",
+        (ArgumentError,),
+    ),
     ErrorCode("bad-output-format", "output_format is neither 'pandas' nor 'list'", (ArgumentError,)),
     ErrorCode(
         "bad-view-type",

@@ -39,13 +39,18 @@ READ_AT_LOAD = {
     "inputs",
     "input_tags",
 }
-# The model registry's tables, read whole with plain statements: registries hold thousands of rows.
+# The model registry's and the logged models' tables, read whole with plain statements: they hold
+# thousands of rows, not millions.
 REGISTRY = {
     "registered_models",
     "registered_model_tags",
     "model_versions",
     "model_version_tags",
     "registered_model_aliases",
+    "logged_models",
+    "logged_model_metrics",
+    "logged_model_params",
+    "logged_model_tags",
 }
 # Fewer rows per fetch than any table has, so each is read in several round trips.
 SMALL_CHUNK = 7

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from runql.cli.command import Command, CommandError
 from runql.cli.conform_command import CONFORM
 from runql.cli.query_commands import CHECK, PLAN, PROFILES
-from runql.cli.registry_commands import MODELS, PROMPTS, VERSIONS
+from runql.cli.registry_commands import LOGGED_MODELS, MODELS, PROMPTS, VERSIONS
 from runql.cli.run_commands import COMPARE, DESCRIBE, EXPORT, HISTORY
 from runql.cli.search_commands import EXPERIMENTS, RUNS
 from runql.common.redact import redact
@@ -32,6 +32,7 @@ COMMANDS: list[Command] = [
     MODELS,
     VERSIONS,
     PROMPTS,
+    LOGGED_MODELS,
     HISTORY,
     DESCRIBE,
     COMPARE,

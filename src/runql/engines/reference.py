@@ -25,6 +25,7 @@ from runql.engines.aggregates import history_value
 from runql.engines.semantics import (
     as_float,
     experiment_order,
+    logged_model_order,
     natural_run_key,
     pattern_matcher,
     registry_order,
@@ -61,6 +62,7 @@ __all__ = [
     "experiment_sort_key",
     "filter_experiments",
     "filter_runs",
+    "logged_model_sort_key",
     "predicate",
     "registry_sort_key",
     "run_attribute",
@@ -72,12 +74,13 @@ __all__ = [
 
 T = TypeVar("T")
 Truth = bool | None
-Target = Literal["runs", "experiments", "registered_models", "model_versions"]
+Target = Literal["runs", "experiments", "registered_models", "model_versions", "logged_models"]
 # What each target is called in messages.
 _NOUNS = {
     "experiments": "experiments",
     "registered_models": "registered models",
     "model_versions": "model versions",
+    "logged_models": "logged models",
 }
 _Getter = Callable[[Any], Any]
 _Predicate = Callable[[Any], Truth]
@@ -176,8 +179,14 @@ def _type_error(key: Key, kind: str, value: Any, span: Any, place: Place) -> Eva
 def _getter(key: Key, target: Target, place: Place = NOWHERE) -> tuple[_Getter, str]:
     """How to read ``key`` from a row, and whether it holds numbers or strings."""
     name = key.name
+    if target == "logged_models" and key.entity is Entity.METRIC:
+        # Every value of the metric (within the search's datasets): a clause matches when one does.
+        return (lambda m: m.metric_values(name)), "numbers"
+    if target == "logged_models" and key.entity is Entity.PARAM:
+        return (lambda m: m.params.get(name)), "string"
     if target != "runs":
-        # Experiments, registered models and model versions: attributes (fields of the row) and tags.
+        # Experiments, registered models, model versions and logged models: attributes (fields of the
+        # row) and tags.
         noun = _NOUNS[target]
         if key.entity is Entity.TAG:
             return (lambda e: e.tags.get(name)), "string"
@@ -238,11 +247,12 @@ def _history(run: Any, name: str, key: Key, place: Place) -> Any:
 
 def _operand(key: Key, kind: str, literal: LiteralNode, target: Target, place: Place) -> Any:
     value = literal.value
-    if kind == "number":
+    if kind in ("number", "numbers"):
         if isinstance(value, (str, bool)):
             raise _type_error(key, "number", value, literal.span, place)
-        # MLflow compares a metric (and an experiment time) with float(value), run times as given.
-        if key.entity is Entity.METRIC or target in ("experiments", "registered_models"):
+        # MLflow compares a metric (and an experiment's or a model's time) with float(value), run times
+        # as given.
+        if key.entity is Entity.METRIC or target in ("experiments", "registered_models", "logged_models"):
             return as_float(value)
         return value
     if not isinstance(value, str):
@@ -276,6 +286,31 @@ def _compile_clause(expr: Compare | In | IsNull, target: Target, place: Place) -
         return lambda r: dataset_clause_matches(r, name, op, value)
 
     get, kind = _getter(key, target, place)
+    if kind == "numbers" and isinstance(expr, IsNull):
+        negated = expr.negated
+        return lambda row: bool(get(row)) == negated
+    if kind == "numbers":
+        return _any_value(_compile_value_test(expr, lambda row: row, "number", target, place), get)
+    return _compile_value_test(expr, get, kind, target, place)
+
+
+def _any_value(test: _Predicate, get: _Getter) -> _Predicate:
+    """``test`` of one value made a test of a row holding many (a logged model's metric points): true
+    when it holds for one of them, unknown when there are none."""
+
+    def any_value(row: Any) -> Truth:
+        values = get(row)
+        if not values:
+            return None
+        return any(test(value) for value in values)
+
+    return any_value
+
+
+def _compile_value_test(
+    expr: Compare | In | IsNull, get: _Getter, kind: str, target: Target, place: Place
+) -> _Predicate:
+    key = expr.key
     if isinstance(expr, IsNull):
         if expr.negated:
             return lambda row: get(row) is not None
@@ -398,6 +433,8 @@ def sort_value(key: Key, target: Target, span: Any = None, place: Place = NOWHER
             span=span,
             hint="order by an attribute, a metric, a param or a tag",
         )
+    if target == "logged_models":
+        return _logged_model_sort_value(key, place)
     if target != "runs" and key.entity is not Entity.ATTRIBUTE:
         raise place.error(
             f"{_NOUNS[target]} cannot be ordered by {key.entity.prefix}",
@@ -406,6 +443,17 @@ def sort_value(key: Key, target: Target, span: Any = None, place: Place = NOWHER
             hint=f"order {_NOUNS[target]} by their attributes",
         )
     return _getter(key, target, place)[0]
+
+
+def _logged_model_sort_value(key: Key, place: Place) -> _Getter:
+    """A logged model sorts by a metric's latest value and by its status's code, as MLflow's SQL store
+    reads them from its tables."""
+    name = key.name
+    if key.entity is Entity.METRIC:
+        return lambda m: m.latest_metric(name)
+    if key.entity is Entity.ATTRIBUTE and name == "status":
+        return lambda m: m.status_code
+    return _getter(key, "logged_models", place)[0]
 
 
 def _run_tie_break(run: Any) -> tuple[bool, float, str]:
@@ -441,6 +489,13 @@ def registry_sort_key(
     """A ``sorted()`` key for MLflow's order of registered models or model versions (see
     :func:`semantics.registry_order`)."""
     return _sort_key(registry_order(order_by, entity), entity, sources)
+
+
+def logged_model_sort_key(
+    order_by: Sequence[SortKey] = (), sources: Sequence[str] = ()
+) -> Callable[[Any], Any]:
+    """A ``sorted()`` key for MLflow's order of logged models (see :func:`semantics.logged_model_order`)."""
+    return _sort_key(logged_model_order(order_by), "logged_models", sources)
 
 
 def sort_runs(runs: Iterable[T], order_by: Sequence[SortKey] = (), source: Sequence[str] = ()) -> list[T]:

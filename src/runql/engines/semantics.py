@@ -39,6 +39,7 @@ __all__ = [
     "as_float",
     "exact_float",
     "experiment_order",
+    "logged_model_order",
     "natural_run_key",
     "pattern_matcher",
     "registry_order",
@@ -76,6 +77,18 @@ def registry_order(order_by: Sequence[SortKey], entity: str) -> tuple[SortKey, .
         breaks = (SortKey(_NAME), SortKey(_VERSION, descending=True))
     named = {k.key for k in keys}
     return keys + tuple(k for k in breaks if k.key not in named)
+
+
+_CREATED = Key(Entity.ATTRIBUTE, "creation_timestamp")
+_MODEL_ID = Key(Entity.ATTRIBUTE, "model_id")
+
+
+def logged_model_order(order_by: Sequence[SortKey]) -> tuple[SortKey, ...]:
+    """The sort keys MLflow's SQL store orders logged models by: ``order_by``, then creation_timestamp
+    DESC and model_id ASC, each unless ``order_by`` names it."""
+    named = {k.key for k in order_by}
+    breaks = (SortKey(_CREATED, descending=True), SortKey(_MODEL_ID))
+    return tuple(order_by) + tuple(k for k in breaks if k.key not in named)
 
 
 def as_float(value: float | int) -> float:

@@ -20,6 +20,7 @@ __all__ = [
     "EXPERIMENT_ATTRIBUTES",
     "EXPERIMENT_NUMERIC_ATTRIBUTES",
     "EXPERIMENT_STRING_ATTRIBUTES",
+    "LOGGED_MODEL_ATTRIBUTES",
     "MODEL_VERSION_ATTRIBUTES",
     "REGISTERED_MODEL_ATTRIBUTES",
     "RUN_ATTRIBUTES",
@@ -151,14 +152,32 @@ MODEL_VERSION_ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("last_updated_timestamp", _NUMBER, Scope.EXTENSION),
 )
 
+# MLflow's SQL store filters a logged model by any column of its table, and compares text with = != LIKE
+# ILIKE IN NOT IN (search_logged_model_utils). Its status is stored as an integer code, which a filter
+# compares with the text as written ('READY' finds nothing): searched by name beyond MLflow only.
+LOGGED_MODEL_ATTRIBUTES: tuple[Attribute, ...] = (
+    Attribute("model_id", _STRING, in_lists=True),
+    Attribute("experiment_id", _STRING, in_lists=True),
+    Attribute("name", _STRING, in_lists=True),
+    Attribute("artifact_location", _STRING, in_lists=True),
+    Attribute("model_type", _STRING, in_lists=True),
+    Attribute("source_run_id", _STRING, in_lists=True),
+    Attribute("status_message", _STRING, in_lists=True),
+    Attribute("status", _STRING, Scope.EXTENSION, in_lists=True),
+    Attribute("lifecycle_stage", _STRING, Scope.NONE),
+    Attribute("creation_timestamp", _NUMBER),
+    Attribute("last_updated_timestamp", _NUMBER),
+)
+
 ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {
     "runs": RUN_ATTRIBUTES,
     "experiments": EXPERIMENT_ATTRIBUTES,
     "registered_models": REGISTERED_MODEL_ATTRIBUTES,
     "model_versions": MODEL_VERSION_ATTRIBUTES,
+    "logged_models": LOGGED_MODEL_ATTRIBUTES,
 }
 """The attributes of each entity, by the entity's name (``runs``, ``experiments``, ``registered_models``,
-``model_versions``)."""
+``model_versions``, ``logged_models``)."""
 
 ATTRIBUTE_ALIASES: dict[str, str] = {
     alias: attribute.name

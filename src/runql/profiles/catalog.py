@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from runql.language.ast import ENTITY_ALIASES, Entity, Op
-from runql.language.attributes import ATTRIBUTE_ALIASES, ATTRIBUTES, DATASET_KEYS, KeyKind, ValueKind
+from runql.language.attributes import ATTRIBUTE_ALIASES, ATTRIBUTES, DATASET_KEYS, KeyKind, Scope, ValueKind
 from runql.profiles.matrix import markdown
 
 __all__ = [
@@ -56,8 +56,9 @@ __all__ = [
 ]
 
 ENTITIES = ("runs", "experiments")
-MODEL_ENTITIES = ("registered_models", "model_versions")
-"""The model registry's entities: profiles for them are ``mlflow``, ``azureml`` and ``extended`` only."""
+MODEL_ENTITIES = ("registered_models", "model_versions", "logged_models")
+"""The models' entities: the registry's registered models and model versions, and MLflow 3's logged
+models. Their profiles are ``mlflow``, ``azureml`` (the registry only) and ``extended``."""
 
 # The run statuses MLflow stores (RunStatus), in upper case; values are not validated by MLflow.
 MLFLOW_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
@@ -245,6 +246,11 @@ class Profile:
     order_by_prefixes: bool = True
     """Whether order_by keys may carry a prefix (``attribute.name``): MLflow's SQL registry store compares
     a registered model's order_by key as written, so there only the bare name is known."""
+
+    single_quoted_values: bool = False
+    """Whether values and quoted key names must be written as MLflow's SQL store reads a logged model's
+    filter: it strips single quotes only, so a double-quoted value (``name = "m"``) or a quoted key
+    keeps its quotes and matches nothing. Such a query is refused rather than answered empty."""
 
     max_in_items: int = 10_000
     """The most items in one IN or NOT IN list."""
@@ -565,10 +571,57 @@ def _extended_registry(base: Profile) -> Profile:
     )
 
 
+# MLflow's SQL store's logged-model search (search_logged_model_utils): the prefixes attributes, metrics,
+# params and tags, a bare key an attribute; AND only; IN on text keys; metrics and times compared with
+# numbers; no IS NULL; order_by by attributes and metrics (MLflow's list of dicts, read into keys).
+MLFLOW_LOGGED_MODELS = replace(
+    _with_attributes(
+        replace(
+            MLFLOW_RUNS,
+            entity="logged_models",
+            prefixes=frozenset({"attributes", "metrics", "params", "tags"}),
+            filter_kinds=frozenset({Entity.ATTRIBUTE, Entity.METRIC, Entity.PARAM, Entity.TAG}),
+            dataset_keys=frozenset(),
+            dataset_ops=frozenset(),
+            list_kinds=frozenset({KeyKind.PARAM, KeyKind.TAG}),
+            null_kinds=frozenset(),
+            order_by_kinds=frozenset({Entity.ATTRIBUTE, Entity.METRIC}),
+            rename_experiments=False,
+        ),
+        extensions=False,
+    ),
+    attribute_renames=(
+        ("creation_time", "creation_timestamp"),
+        ("creation_timestamp_ms", "creation_timestamp"),
+        ("last_updated_timestamp_ms", "last_updated_timestamp"),
+    ),
+    # The status sorts by its integer code, as the table stores it; an experiment id is an integer
+    # there, which LIKE does not take on PostgreSQL.
+    order_by_attributes=frozenset(
+        a.name for a in ATTRIBUTES["logged_models"] if a.scope is not Scope.NONE
+    ),
+    whole_attributes=frozenset({"experiment_id"}),
+    single_quoted_values=True,
+)
+
+EXTENDED_LOGGED_MODELS = replace(
+    _extended(MLFLOW_LOGGED_MODELS),
+    attribute_renames=MLFLOW_LOGGED_MODELS.attribute_renames,
+    order_by_kinds=frozenset({Entity.ATTRIBUTE, Entity.METRIC, Entity.PARAM, Entity.TAG}),
+    single_quoted_values=False,
+)
+
 MODEL_PROFILES: dict[tuple[str, str], Profile] = {
     (p.name, p.entity): p
-    for mlflow in (MLFLOW_REGISTERED_MODELS, MLFLOW_MODEL_VERSIONS)
-    for p in (mlflow, _azureml_registry(mlflow), _extended_registry(mlflow))
+    for p in (
+        *(
+            profile
+            for mlflow in (MLFLOW_REGISTERED_MODELS, MLFLOW_MODEL_VERSIONS)
+            for profile in (mlflow, _azureml_registry(mlflow), _extended_registry(mlflow))
+        ),
+        MLFLOW_LOGGED_MODELS,
+        EXTENDED_LOGGED_MODELS,
+    )
 }
 """The shipped profiles of the model registry's entities, by (name, entity)."""
 
@@ -691,11 +744,15 @@ def _minor(version: str) -> tuple[int, int]:
 
 
 def get_profile(name: str, entity: str = "runs") -> Profile:
-    """The shipped profile ``name`` for ``entity`` (``runs``, ``experiments``, ``registered_models`` or
-    ``model_versions``)."""
+    """The shipped profile ``name`` for ``entity`` (``runs``, ``experiments``, ``registered_models``,
+    ``model_versions`` or ``logged_models``)."""
     if entity not in ENTITIES + MODEL_ENTITIES:
         raise ValueError(f"unknown entity {entity!r}: expected one of {', '.join(ENTITIES + MODEL_ENTITIES)}")
     profile = PROFILES.get((name, entity)) or MODEL_PROFILES.get((name, entity))
+    if profile is None and entity == "logged_models" and name == "azureml":
+        raise ValueError(
+            "Azure ML documents no search of logged models: search logged_models with mlflow or extended"
+        )
     if profile is None and entity in MODEL_ENTITIES and name in MLFLOW_VERSION_PROFILES:
         raise ValueError(
             f"the profile {name!r} describes runs and experiments only: search {entity} with "

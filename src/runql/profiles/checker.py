@@ -361,6 +361,18 @@ def _metric_name_plain(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
     )
 
 
+def _key_unquoted(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
+    p = site.profile
+    if not (p.single_quoted_values and site.written and key.quoting is Quoting.QUOTES):
+        return None
+    return site.problem(
+        "unsupported-quoting",
+        f"{p.title} keeps the quotes of a quoted key name as part of it when searching {p.noun}",
+        key.span,
+        f"write the name in backticks: {key.entity.prefix}.`{key.name}`",
+    )
+
+
 _KEY_RULES: tuple[Callable[[_Site, Key, _Use], Diagnostic | None], ...] = (
     _history_searched,
     _entity_searched,
@@ -369,6 +381,7 @@ _KEY_RULES: tuple[Callable[[_Site, Key, _Use], Diagnostic | None], ...] = (
     _attribute_known,
     _dataset_key_known,
     _metric_name_plain,
+    _key_unquoted,
 )
 
 
@@ -497,7 +510,17 @@ def _string_value(
 ) -> list[Diagnostic]:
     value = literal.value
     if isinstance(value, str):
-        return []
+        if in_list or not _double_quoted(site, literal):
+            return []
+        return [
+            site.problem(
+                "unsupported-quoting",
+                f"{site.profile.title} keeps the double quotes of a value as part of it when searching "
+                f"{site.profile.noun}, so {hints.key_text(key)} would match nothing",
+                literal.span,
+                f"write the value in single quotes: '{value}'",
+            )
+        ]
     what = "list items for" if in_list else "values for"
     return [
         site.problem(
@@ -529,6 +552,14 @@ def _attribute_text(
             return []
         message, hint = f"no run has the status {value!r}: it matches nothing", hints.mlflow_status(value)
     return [site.problem("unknown-status", message, literal.span, hint, warning=True)]
+
+
+def _double_quoted(site: _Site, literal: Literal) -> bool:
+    """Whether ``literal`` was written in double quotes where the profile reads single quotes only."""
+    span = literal.span
+    return site.profile.single_quoted_values and site.written and span is not None and (
+        site.source[span.start : span.start + 1] == '"'
+    )
 
 
 _VALUE_RULES: dict[KeyKind, Callable[[_Site, Key, KeyKind, Literal, Op, bool], list[Diagnostic]]] = {

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
-from runql.engines.reference import experiment_sort_key, predicate, registry_sort_key, run_sort_key
+from runql.engines.reference import (
+    experiment_sort_key,
+    logged_model_sort_key,
+    predicate,
+    registry_sort_key,
+    run_sort_key,
+)
 from runql.errors import Diagnostic, QueryWarning
 from runql.language.ast import Expr, Query
 from runql.model.arguments import check_page_size
@@ -26,7 +32,7 @@ from runql.profiles.checker import analyse
 __all__ = ["CompiledQuery", "OrderBy", "compile"]
 
 T = TypeVar("T")
-Target = Literal["runs", "experiments", "registered_models", "model_versions"]
+Target = Literal["runs", "experiments", "registered_models", "model_versions", "logged_models"]
 OrderBy = str | Sequence[str] | None
 
 
@@ -54,6 +60,8 @@ class CompiledQuery:
             key = run_sort_key(q.order_by, q.order_by_strings)
         elif self.entity == "experiments":
             key = experiment_sort_key(q.order_by, q.order_by_strings)
+        elif self.entity == "logged_models":
+            key = logged_model_sort_key(q.order_by, q.order_by_strings)
         else:
             key = registry_sort_key(self.entity, q.order_by, q.order_by_strings)
         object.__setattr__(self, "_key", key)
@@ -154,6 +162,7 @@ _TARGETS: dict[str, Target] = {
     "experiments": "experiments",
     "registered_models": "registered_models",
     "model_versions": "model_versions",
+    "logged_models": "logged_models",
 }
 
 

@@ -13,6 +13,7 @@ from runql.model.entities import DATASET_CONTEXT_TAG, Dataset, DatasetInput, His
 
 if TYPE_CHECKING:
     from runql.engines.column_first import ColumnFirstRuns
+    from runql.model.logged_models import LoggedModel
     from runql.model.registry import Registry
 
 __all__ = ["StoreRecords", "dataset_inputs", "local_path", "sort_inputs", "url_scheme"]
@@ -41,6 +42,8 @@ class StoreRecords:
     columns: ColumnFirstRuns | None = None
     registry: Registry | None = None
     """The model registry's registered models and versions, when the store has them (a database)."""
+    logged_models: list[LoggedModel] = field(default_factory=list)
+    """The logged models of the store's experiments (MLflow 3), deleted ones included."""
 
     def place(self, kind: str, index: int) -> str:
         """Where the ``index``-th record of ``kind`` (``"experiment"`` or ``"run"``) is: its line when

@@ -51,6 +51,7 @@ from runql.model.entities import (
 )
 from runql.sources import rows as check
 from runql.sources.base import StoreRecords, dataset_inputs, local_path, url_scheme
+from runql.sources.mlflow_logged_models import read_logged_models
 from runql.sources.mlflow_registry import read_registry
 from runql.sources.schemes import DATABASE_SCHEMES, RUNQL_PREFIX
 
@@ -158,9 +159,11 @@ def read_mlflow_db(
                         histories=stored,
                         columns=columns,
                         registry=read_registry(sa, connection, where),
+                        logged_models=read_logged_models(sa, connection, where),
                     )
             experiments, runs, whole = reader.read(histories, progress)
             registry = read_registry(sa, connection, where)
+            logged_models = read_logged_models(sa, connection, where)
     finally:
         engine.dispose()
     return StoreRecords(
@@ -169,6 +172,7 @@ def read_mlflow_db(
         where=where,
         histories=None if whole else DatabaseHistories(target, where),
         registry=registry,
+        logged_models=logged_models,
     )
 
 

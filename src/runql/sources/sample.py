@@ -21,11 +21,12 @@ import os
 import random
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from runql.model.logged_models import LoggedModel, LoggedModelMetric
 from runql.model.registry import PROMPT_TAG, ModelVersion, RegisteredModel, Registry
 
 __all__ = ["SEED", "SampleData", "sample_records"]
@@ -117,6 +118,7 @@ class SampleData:
     active_experiment_id: str
     last_active_run_id: str
     registry: Registry
+    logged_models: list[LoggedModel]
 
 
 class _Maker:
@@ -452,7 +454,9 @@ def sample_records(artifact_root: str | os.PathLike[str] | None = None) -> Sampl
         for run in maker.runs:
             if run["run_id"] in (MAIN_RUN, HYPEROPT_PARENT):
                 _write_artifacts(maker, run)
-    return SampleData(experiments, maker.runs, MAIN_EXPERIMENT, parent, _registry(maker.runs))
+    return SampleData(
+        experiments, maker.runs, MAIN_EXPERIMENT, parent, _registry(maker.runs), _logged_models(maker)
+    )
 
 
 _CHURN = "5678-1234-90AB-CDEFG"
@@ -526,3 +530,52 @@ def _registry(runs: list[dict[str, Any]]) -> Registry:
         )
         versions.extend(mine)
     return Registry(models, versions)
+
+
+# (experiment, model type, learning rates): a logged model per rate, from the experiment's runs in turn.
+_LOGGED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (MAIN_EXPERIMENT, "xgboost", ("0.3", "0.1", "0.03", "0.01")),
+    (_CHURN, "sklearn", ("0.1", "0.01")),
+)
+
+
+def _logged_models(maker: _Maker) -> list[LoggedModel]:
+    """MLflow 3 logged models of some of the sample's runs, each with accuracy logged at three steps on
+    the datasets train and eval (eval in two versions, by digest); one model failed."""
+    rng = random.Random(SEED + 1)
+    models = []
+    for experiment_id, model_type, rates in _LOGGED:
+        runs = [r for r in maker.runs if r["experiment_id"] == experiment_id]
+        for index, rate in enumerate(rates):
+            run = runs[index + 1]
+            model_id = f"m-{rng.getrandbits(128):032x}"
+            created = run["start_time"] + 600_000
+            metrics = []
+            datasets = (("train", "1f2e3d4c"), ("eval", "5a6b7c8d"), ("eval", "9e0f1a2b"))
+            for order, (dataset, digest) in enumerate(datasets):
+                # A lower learning rate learns better; a model does worse on eval than on train.
+                accuracy = 0.93 - 0.3 * float(rate) - (0.05 if dataset == "eval" else 0.0)
+                for step in range(3):
+                    accuracy = min(0.999, accuracy + rng.uniform(0.0, 0.02))
+                    time = created + 60_000 * step + 1_000 * order  # a point per time, as MLflow keys them
+                    point = LoggedModelMetric("accuracy", round(accuracy, 4), time, step, run["run_id"])
+                    metrics.append(
+                        replace(point, dataset_name=dataset, dataset_digest=digest, model_id=model_id)
+                    )
+            models.append(
+                LoggedModel(
+                    experiment_id,
+                    model_id,
+                    f"{model_type}-lr{rate}",
+                    f"{run['artifact_uri']}/models/{model_id}",
+                    created,
+                    created + 300_000,
+                    model_type=model_type,
+                    source_run_id=run["run_id"],
+                    status="FAILED" if (experiment_id, index) == (_CHURN, 1) else "READY",
+                    tags={"team": "risk" if experiment_id == MAIN_EXPERIMENT else "churn"},
+                    params={"lr": rate},
+                    metrics=metrics,
+                )
+            )
+    return models

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from runql.engines.logged_models import order_by_entries, search_logged_models
 from runql.engines.registry import (
     MODEL_PAGE,
     VERSION_PAGE,
@@ -47,6 +48,7 @@ from runql.model.arguments import (
 from runql.model.entities import Experiment, Metric, Run, ViewType
 from runql.model.frames import check_output_format, runs_to_frame
 from runql.model.keys import KeySets, absent_keys
+from runql.model.logged_models import LoggedModel
 from runql.model.paging import paginate
 from runql.model.registry import ModelVersion, PagedList, RegisteredModel, Registry
 from runql.profiles.catalog import Profile
@@ -144,6 +146,10 @@ class RunStore(ABC, Generic[_Q, _S]):
     @abstractmethod
     def _registry(self) -> Registry:
         """Every registered model (prompts included) and every model version of the store."""
+
+    @abstractmethod
+    def _logged_models(self, experiment_ids: Sequence[str]) -> list[LoggedModel]:
+        """The logged models of ``experiment_ids`` (deleted ones may be among them)."""
 
     def close(self) -> None:
         """Release what the store holds open: a database's connections. A store in memory, or one
@@ -391,6 +397,48 @@ class RunStore(ABC, Generic[_Q, _S]):
             if found.name == name and found.version == str(version):
                 return found
         raise NotFoundError(f"Model Version (name={name}, version={version}) not found")
+
+    # -- logged models ------------------------------------------------------------------------------
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        datasets: Sequence[dict[str, Any]] | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[dict[str, Any]] | None = None,
+        page_token: str | None = None,
+        profile: str | Profile | None = None,
+    ) -> PagedList:
+        """One page of the logged models of ``experiment_ids``, as ``MlflowClient.search_logged_models``
+        returns it. Filters name attributes (``name``, ``model_type``, ``source_run_id``,
+        ``creation_timestamp``...), ``metrics.``, ``params.`` and ``tags.``; a metric clause matches when
+        any point of the metric does, on one of ``datasets`` (``[{"dataset_name": ...,
+        "dataset_digest": ...}]``) when they are given. ``order_by`` is MLflow's list of dicts
+        (``field_name``, ``ascending``, ``dataset_name``, ``dataset_digest``); a metric orders by its
+        latest point, and models then by creation_timestamp DESC, model_id ASC. 100 a page by default."""
+        ids = id_list(experiment_ids)
+        entries = order_by_entries(order_by)
+        compiled = self._compile(filter_string, profile, "logged_models", [e.text for e in entries])
+        return search_logged_models(
+            compiled,
+            self._logged_models(ids),
+            ids,
+            datasets=datasets,
+            entries=entries,
+            filter_string=filter_string,
+            order_by=order_by,
+            max_results=max_results,
+            page_token=page_token,
+        )
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        """The logged model ``model_id`` (not a deleted one); :class:`~runql.NotFoundError` when there is
+        none."""
+        for model in self._logged_models([e.experiment_id for e in self.experiments]):
+            if model.model_id == model_id and model.lifecycle_stage != "deleted":
+                return model
+        raise NotFoundError(f"Logged model with ID '{model_id}' not found.")
 
     def search_experiments_paged(
         self,

@@ -42,6 +42,7 @@ from runql.errors import ArgumentError, NotFoundError, StoreError
 from runql.language.ast import Compare, Entity, Key, Literal, Op
 from runql.model.arguments import experiment_number, warn_at_caller
 from runql.model.entities import Experiment, Metric, Run, StoredHistories, ViewType
+from runql.model.logged_models import LoggedModel, logged_model_from_entity
 from runql.model.paging import paginate
 from runql.model.records import experiment_from_record, run_from_record
 from runql.model.registry import (
@@ -295,16 +296,39 @@ class ServerStore(RunStore[Plan, _Deadline]):
         )
         return Registry(models + prompts, [model_version_from_entity(v) for v in versions])
 
+    def _logged_models(self, experiment_ids: Sequence[str]) -> list[LoggedModel]:
+        if not experiment_ids:
+            return []
+        deadline = _Deadline(self.deadline)
+        search = self.client.search_logged_models
+        return [
+            logged_model_from_entity(m)
+            for m in self._listed(
+                deadline, "logged models", search, None, 1000, experiment_ids=list(experiment_ids)
+            )
+        ]
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        return logged_model_from_entity(
+            self._ask(_Deadline(self.deadline), self.client.get_logged_model, model_id)
+        )
+
     def _listed(
-        self, deadline: _Deadline, what: str, search: Callable[..., Any], filter_string: str | None, size: int
+        self,
+        deadline: _Deadline,
+        what: str,
+        search: Callable[..., Any],
+        filter_string: str | None,
+        size: int,
+        **scope: Any,
     ) -> list[Any]:
-        """Every item a paged registry search of the server returns."""
+        """Every item a paged search of the server's models returns."""
         found: list[Any] = []
         tokens = PageTokens(what, self.where)
         token = None
         while True:
             page = self._ask(
-                deadline, search, filter_string=filter_string, max_results=size, page_token=token
+                deadline, search, filter_string=filter_string, max_results=size, page_token=token, **scope
             )
             found.extend(page)
             token = tokens.follow(page.token)

@@ -63,6 +63,7 @@ from runql.model.entities import (
     ViewType,
 )
 from runql.model.keys import KeySets
+from runql.model.logged_models import LoggedModel
 from runql.model.paging import next_page_token, parse_page_token
 from runql.model.registry import Registry
 from runql.profiles.catalog import Profile
@@ -70,6 +71,7 @@ from runql.profiles.compiled import CompiledQuery, OrderBy
 from runql.sources import rows
 from runql.sources.base import dataset_inputs
 from runql.sources.mlflow_db import connect_url, missing_driver
+from runql.sources.mlflow_logged_models import read_logged_models
 from runql.sources.mlflow_registry import read_registry
 from runql.stores.base import Page, RunStore
 
@@ -199,6 +201,11 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
     def _registry(self) -> Registry:
         with self._reading() as connection:
             return read_registry(sa, connection, self.where)
+
+    def _logged_models(self, experiment_ids: Sequence[str]) -> list[LoggedModel]:
+        wanted = set(experiment_ids)
+        with self._reading() as connection:
+            return [m for m in read_logged_models(sa, connection, self.where) if m.experiment_id in wanted]
 
     @contextmanager
     def _reading(self) -> Iterator[sa.Connection]:

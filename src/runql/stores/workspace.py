@@ -46,6 +46,7 @@ from runql.model.entities import (
     ViewType,
 )
 from runql.model.keys import KeySets
+from runql.model.logged_models import LoggedModel
 from runql.model.paging import next_page_token, parse_page_token
 from runql.model.records import (
     check_int,
@@ -67,6 +68,7 @@ from runql.sources import (
     source_kind,
     write_jsonl,
 )
+from runql.sources.mlflow_dir_logged_models import read_logged_models_dir
 from runql.sources.mlflow_dir_registry import read_registry_dir
 from runql.stores.base import Page, RunStore
 
@@ -131,10 +133,12 @@ class Workspace(RunStore[CompiledQuery, None]):
         last_active_run_id: str | None = None,
         history_source: HistorySource | None = None,
         registry: Registry | None = None,
+        logged_models: Iterable[LoggedModel] = (),
     ) -> None:
         self.profile = profile
-        # The model registry's registered models and versions (read-only here).
+        # The model registry's registered models and versions, and the logged models (read-only here).
         self._model_registry = registry or Registry()
+        self._logged_model_list = list(logged_models)
         # Reentrant: a locked call may make another (set_experiment creates an experiment).
         self._lock = threading.RLock()
         self._experiments: dict[str, Experiment] = {}
@@ -185,6 +189,7 @@ class Workspace(RunStore[CompiledQuery, None]):
         options.setdefault("active_experiment_id", data.active_experiment_id)
         options.setdefault("last_active_run_id", data.last_active_run_id)
         options.setdefault("registry", data.registry)
+        options.setdefault("logged_models", data.logged_models)
         return cls(data.experiments, data.runs, **options)
 
     def _add_experiment(self, experiment: Experiment) -> None:
@@ -324,7 +329,9 @@ class Workspace(RunStore[CompiledQuery, None]):
         :class:`StoreError` naming the file at fault when the store is corrupt or partial.
         """
         records = read_mlflow_dir(path, progress=progress)
-        records.registry = read_registry_dir(Path(records.where))  # the same folder's model registry
+        # The same folder's model registry and logged models.
+        records.registry = read_registry_dir(Path(records.where))
+        records.logged_models = read_logged_models_dir(Path(records.where))
         return cls._from_store(records, options)
 
     @classmethod
@@ -393,6 +400,7 @@ class Workspace(RunStore[CompiledQuery, None]):
                 noted("run", records.runs),
                 history_source=records.histories,
                 registry=records.registry,
+                logged_models=records.logged_models,
                 **options,
             )
         except (KeyError, TypeError, ValueError) as error:
@@ -417,6 +425,10 @@ class Workspace(RunStore[CompiledQuery, None]):
 
     def _registry(self) -> Registry:
         return self._model_registry
+
+    def _logged_models(self, experiment_ids: Sequence[str]) -> list[LoggedModel]:
+        wanted = set(experiment_ids)
+        return [m for m in self._logged_model_list if m.experiment_id in wanted]
 
     @_locked
     def get_experiment(self, experiment_id: str | int) -> Experiment:

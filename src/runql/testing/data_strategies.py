@@ -1,4 +1,5 @@
-"""Hypothesis strategies for runs, experiments, workspaces and metric histories.
+"""Hypothesis strategies for runs, experiments, workspaces, metric histories, the model registry and
+logged models.
 
 The data holds what real stores hold and what trips them: keys with dots, spaces, hyphens and
 non-ASCII letters; NaN and infinite metrics; histories whose points tie on step and on timestamp;
@@ -31,6 +32,7 @@ from runql.model.entities import (
     RunInputs,
     RunStatus,
 )
+from runql.model.logged_models import LoggedModel, LoggedModelMetric
 from runql.model.registry import PROMPT_TAG, ModelVersion, RegisteredModel, Registry
 from runql.stores.workspace import Workspace
 
@@ -41,6 +43,7 @@ __all__ = [
     "Vocabulary",
     "experiments",
     "histories",
+    "logged_models",
     "registries",
     "runs",
     "workspaces",
@@ -107,11 +110,22 @@ class Vocabulary:
         )
 
     def held_by(self, rows: Sequence[Any]) -> Vocabulary:
-        """Keys and values ``rows`` (runs or experiments) hold first, then a few of this vocabulary's."""
-        metric_keys, param_keys, tag_keys, texts = [], [], [], []
+        """Keys and values ``rows`` (runs, experiments or logged models) hold first, then a few of this
+        vocabulary's."""
+        metric_keys: list[str] = []
+        param_keys: list[str] = []
+        tag_keys: list[str] = []
+        texts: list[str] = []
         numbers: list[float] = []
         for row in rows:
             data = getattr(row, "data", None)
+            if isinstance(row, LoggedModel):
+                metric_keys.extend(m.key for m in row.metrics)
+                numbers.extend(m.value for m in row.metrics if m.value is not None and math.isfinite(m.value))
+                param_keys.extend(row.params)
+                tag_keys.extend(row.tags)
+                texts.extend([row.name, *row.params.values(), *row.tags.values()])
+                continue
             if data is None:  # an experiment
                 tag_keys.extend(row.tags)
                 texts.extend([row.name, *row.tags.values()])
@@ -364,6 +378,69 @@ def registries(
         registry.models.append(RegisteredModel(name, created, updated, tags=tags))
         registry.versions.extend(versions)
     return registry
+
+
+_MODEL_TYPES = (None, "sklearn", "xgboost")
+_LOGGED_STATUSES = ("PENDING", "READY", "FAILED")
+
+
+@st.composite
+def logged_models(
+    draw: st.DrawFn,
+    vocabulary: Vocabulary | None = None,
+    min_size: int = 0,
+    max_size: int = 6,
+    experiment_ids: Sequence[str] = ("1",),
+    run_ids: Sequence[str] = _RUN_IDS[:3],
+) -> list[LoggedModel]:
+    """Logged models with distinct ids (``m-<hex>``), spread over ``experiment_ids``; one in six deleted.
+    Names, types and params repeat; creation times tie often. Each metric's points are logged by
+    ``run_ids`` at times and steps from small ranges, on a dataset of the vocabulary or on none, so that
+    points tie on step and on timestamp; no two share a time, a step and a run, which MLflow's table keys
+    them by. Values are finite: MLflow's SQL store keeps no NaN for a logged model's metric."""
+    vocab = _vocabulary(vocabulary)
+    s = _data(vocab)
+    count = draw(st.integers(min_size, max_size))
+    numbers = [n for n in vocab.numbers if math.isfinite(n)] or [0.0]
+    datasets = [None, *((name, digest) for name in vocab.dataset_names[:2] for digest in vocab.digests[:2])]
+    point = st.tuples(
+        st.sampled_from(numbers),
+        st.integers(0, 2),
+        st.integers(0, 2),
+        st.sampled_from(list(run_ids)),
+        st.sampled_from(datasets),
+    )
+    found = []
+    for index in range(count):
+        model_id = f"m-{index:032x}"
+        created = T0 + draw(s.created) * TIME_STEP
+        metrics: dict[tuple[str, int, int, str], LoggedModelMetric] = {}
+        for key in draw(s.metric_keys):
+            for value, time, step, run_id, dataset in draw(st.lists(point, min_size=1, max_size=4)):
+                name, digest = dataset or (None, None)
+                at = created + time * TIME_STEP
+                metrics.setdefault(
+                    (key, at, step, run_id),
+                    LoggedModelMetric(key, value, at, step, run_id, name, digest, model_id),
+                )
+        found.append(
+            LoggedModel(
+                experiment_id=draw(st.sampled_from(list(experiment_ids))),
+                model_id=model_id,
+                name=draw(s.name.filter(bool)),
+                artifact_location=f"file:///artifacts/models/{model_id}",
+                creation_timestamp=created,
+                last_updated_timestamp=created + draw(s.updated) * TIME_STEP,
+                model_type=draw(st.sampled_from(_MODEL_TYPES)),
+                source_run_id=draw(st.sampled_from((None, *run_ids))),
+                status=draw(st.sampled_from(_LOGGED_STATUSES)),
+                tags=draw(s.tags),
+                params=draw(s.params),
+                metrics=list(metrics.values()),
+                lifecycle_stage="deleted" if draw(st.integers(0, 5)) == 5 else "active",
+            )
+        )
+    return found
 
 
 @st.composite

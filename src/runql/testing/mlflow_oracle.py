@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 
-
 def log_run_data(client: Any, entities: Any, run_id: str, run: Run, inputs: bool = True) -> list[Any]:
     """Log what ``run`` holds into MLflow's run ``run_id`` through ``client`` (an ``MlflowClient``;
     ``entities`` is ``mlflow.entities``): every metric point, the params, the dataset inputs (unless
@@ -93,6 +92,7 @@ def stored_run(stored: Any, generated: Run, inputs: Sequence[Any]) -> Run:
         data,
         RunInputs(list(inputs)),
     )
+
 
 class MlflowUnavailableError(RunqlError, RuntimeError):
     """MLflow is needed for the differential layers and is not installed."""

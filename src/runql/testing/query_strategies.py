@@ -43,6 +43,7 @@ from runql.language.attributes import (
 from runql.language.parser import parse
 from runql.language.unparser import unparse, unparse_key, unparse_literal
 from runql.model.entities import RunStatus
+from runql.model.logged_models import LoggedModel
 from runql.profiles.catalog import Profile
 from runql.profiles.checker import check, resolve_profile
 from runql.testing.data_strategies import (
@@ -51,6 +52,7 @@ from runql.testing.data_strategies import (
     TIME_STEP,
     Vocabulary,
     experiments,
+    logged_models,
     registries,
     runs,
 )
@@ -211,7 +213,16 @@ def _anchor(draw: st.DrawFn, keys: _Keys, entity: Entity) -> tuple[str, Any] | N
         return None
     row = draw(st.sampled_from(keys.focus or keys.rows))
     data = getattr(row, "data", None)
-    if data is None:
+    held: dict[str, Any]
+    if isinstance(row, LoggedModel):
+        points: dict[str, Any] = {m.key: m.value for m in row.metrics}
+        by_kind: dict[Entity, dict[str, Any]] = {
+            Entity.METRIC: points,
+            Entity.PARAM: row.params,
+            Entity.TAG: row.tags,
+        }
+        held = by_kind[entity]
+    elif data is None:
         held = dict(row.tags) if entity is Entity.TAG else {}
     else:
         held = {Entity.METRIC: data.metrics, Entity.PARAM: data.params, Entity.TAG: data.tags}[entity]
@@ -255,7 +266,7 @@ def _plain_clause(draw: st.DrawFn, keys: _Keys) -> Expr:
         ops = profile.dataset_ops
     else:
         pool = vocab.param_keys if entity is Entity.PARAM else vocab.tag_keys
-        if not runs_entity:
+        if not runs_entity and profile.entity != "logged_models":
             pool = vocab.experiment_tag_keys
         name = draw(st.sampled_from(pool)) if anchor is None else anchor[0]
         ops = profile.param_ops if entity is Entity.PARAM else profile.tag_ops
@@ -298,7 +309,7 @@ def _sort_keys(draw: st.DrawFn, keys: _Keys, max_size: int = 3) -> list[SortKey]
     if Entity.PARAM in profile.order_by_kinds:
         choices += [Key(Entity.PARAM, name) for name in vocab.param_keys]
     if Entity.TAG in profile.order_by_kinds:
-        pool = vocab.tag_keys if profile.entity == "runs" else vocab.experiment_tag_keys
+        pool = vocab.tag_keys if profile.entity in ("runs", "logged_models") else vocab.experiment_tag_keys
         choices += [Key(Entity.TAG, name) for name in pool]
     if Entity.DATASET in profile.order_by_kinds:
         choices += [Key(Entity.DATASET, name) for name in sorted(profile.dataset_keys)]
@@ -449,13 +460,16 @@ def search_cases(
     vocabulary: Vocabulary | None = None,
     max_rows: int = 8,
 ) -> tuple[list[Any], Query]:
-    """Rows (runs, experiments, registered models or model versions) and a query about what they hold:
+    """Rows (runs, experiments, registered models, model versions or logged models) and a query about what
+    they hold:
     the input of one search."""
     rows: list[Any]
     if entity == "runs":
         rows = draw(runs(vocabulary, max_size=max_rows))
     elif entity == "experiments":
         rows = draw(experiments(vocabulary, min_size=0, max_size=max_rows))
+    elif entity == "logged_models":
+        rows = draw(logged_models(vocabulary, max_size=max_rows))
     else:
         registry = draw(registries(vocabulary, max_models=max_rows))
         rows = list(registry.models if entity == "registered_models" else registry.versions)

@@ -1,0 +1,207 @@
+"""Searching logged models as MLflow's SQL store does: its ``order_by`` of dicts read into the language,
+``datasets`` scoping the metric clauses, MLflow's order and tie-breaks, and its page tokens.
+
+A filter's metric clause matches a model when any of its points of that metric does, on one of the
+``datasets`` when the search names some; with ``datasets`` and no metric clause, a model needs a point on
+one of them. An order_by entry on a metric reads its latest point (on the entry's own dataset, when it
+names one). Deleted models and models of other experiments are never found.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from runql.engines.reference import Place, sort_value
+from runql.engines.semantics import logged_model_order, row_sort_key
+from runql.errors import ArgumentError
+from runql.language.ast import Entity, SortKey, clauses
+from runql.model.logged_models import DatasetFilter, LoggedModel, dataset_filters
+from runql.model.registry import PagedList
+from runql.profiles.compiled import CompiledQuery
+
+__all__ = ["LOGGED_MODEL_PAGE", "OrderEntry", "order_by_entries", "search_logged_models"]
+
+LOGGED_MODEL_PAGE = 100
+"""MLflow's default page of logged models (SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT); it sets no most."""
+
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEntry:
+    """One entry of a logged-model search's ``order_by``, checked: its key as order_by text, and the
+    dataset its metric is read on."""
+
+    text: str
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+def _bad_order(index: int, message: str) -> ArgumentError:
+    return ArgumentError(
+        message,
+        code="bad-datasets",
+        where=f"order_by[{index}]",
+        hint='order_by=[{"field_name": "metrics.accuracy", "ascending": False, "dataset_name": "eval"}]',
+    )
+
+
+def order_by_entries(order_by: Sequence[Mapping[str, Any]] | None) -> tuple[OrderEntry, ...]:
+    """MLflow's ``order_by`` of dicts (``field_name``, ``ascending``, ``dataset_name``,
+    ``dataset_digest``) as order_by texts runql parses (``metrics.`f1 score` DESC``)."""
+    if isinstance(order_by, (str, Mapping)):
+        raise _bad_order(0, "`order_by` must be a list of dictionaries.")
+    entries = []
+    for index, entry in enumerate(order_by or ()):
+        if not isinstance(entry, Mapping):
+            raise _bad_order(index, "`order_by` must be a list of dictionaries.")
+        field_name = entry.get("field_name")
+        if not isinstance(field_name, str) or not field_name.strip():
+            raise _bad_order(index, "`field_name` in the `order_by` clause must be specified.")
+        ascending = entry.get("ascending", True)
+        if not isinstance(ascending, bool):
+            raise _bad_order(
+                index,
+                f"Value of `ascending` in the `order_by` clause must be a boolean, got {type(ascending)} "
+                f"for field {field_name}.",
+            )
+        prefix, dot, name = field_name.partition(".")
+        key = f"{prefix}.{_quoted(name)}" if dot else field_name.strip()
+        entries.append(
+            OrderEntry(
+                key if ascending else f"{key} DESC",
+                entry.get("dataset_name") or None,
+                entry.get("dataset_digest") or None,
+            )
+        )
+    return tuple(entries)
+
+
+def _quoted(name: str) -> str:
+    return name if name and set(name) <= _PLAIN and not name[0].isdigit() else f"`{name}`"
+
+
+# -- page tokens: MLflow's SearchLoggedModelsPaginationToken, so a token continues on either side
+
+
+def _token(offset: int, experiment_ids: list[str], filter_string: str | None, order_by: Any) -> str:
+    fields = {"experiment_ids": experiment_ids, "filter_string": filter_string, "order_by": order_by}
+    return base64.b64encode(json.dumps({**fields, "offset": offset}).encode("utf-8")).decode("utf-8")
+
+
+def _token_error(message: str) -> ArgumentError:
+    return ArgumentError(
+        message,
+        code="bad-page-token",
+        where="page_token",
+        hint="pass the token of the previous page with the same experiment_ids, filter_string and order_by",
+    )
+
+
+def _offset(page_token: str, experiment_ids: list[str], filter_string: str | None, order_by: Any) -> int:
+    try:
+        token = json.loads(base64.b64decode(page_token.encode("utf-8"), validate=True).decode("utf-8"))
+    except (ValueError, binascii.Error, UnicodeError, RecursionError):
+        raise _token_error(f"Invalid page token: {page_token[:200]!r}") from None
+    if not isinstance(token, dict):
+        raise _token_error(f"Invalid page token: {page_token[:200]!r}")
+    for name, given in (
+        ("experiment_ids", experiment_ids),
+        ("filter_string", filter_string),
+        ("order_by", order_by),
+    ):
+        found = token.get(name) if name == "experiment_ids" else token.get(name) or None
+        if found != given:
+            raise _token_error(
+                f"{name} in the page token does not match the search's: expected {given!r}, found {found!r}"
+            )
+    offset = token.get("offset") or 0
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise _token_error(f"Invalid page token, offset={offset!r}")
+    return offset
+
+
+# -- the search
+
+
+class _Scoped:
+    """A model as a search with ``datasets`` reads it: its metrics only on those datasets."""
+
+    __slots__ = ("datasets", "model")
+
+    def __init__(self, model: LoggedModel, datasets: Sequence[DatasetFilter]) -> None:
+        self.model = model
+        self.datasets = datasets
+
+    def metric_values(self, key: str) -> tuple[float, ...]:
+        return self.model.metric_values(key, self.datasets)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+
+def _sort_key(query: CompiledQuery, entries: Sequence[OrderEntry]) -> Any:
+    """MLflow's order: each entry (a metric on its dataset), then the tie-breaks."""
+    getters = []
+    sources = query.query.order_by_strings
+    for index, sort_key in enumerate(logged_model_order(query.query.order_by)):
+        entry = entries[index] if index < len(entries) else OrderEntry("")
+        getters.append(
+            (_value(sort_key, entry, sources[index] if index < len(sources) else ""), sort_key.descending)
+        )
+    return row_sort_key(getters)
+
+
+def _value(sort_key: SortKey, entry: OrderEntry, source: str) -> Any:
+    key = sort_key.key
+    if key.entity is Entity.METRIC and (entry.dataset_name or entry.dataset_digest):
+        name, dataset, digest = key.name, entry.dataset_name, entry.dataset_digest
+        return lambda m: m.latest_metric(name, dataset, digest)
+    return sort_value(key, "logged_models", sort_key.span, Place(source, "order_by"))
+
+
+def search_logged_models(
+    query: CompiledQuery,
+    models: Sequence[LoggedModel],
+    experiment_ids: Sequence[str],
+    *,
+    datasets: Sequence[Mapping[str, Any]] | None = None,
+    entries: Sequence[OrderEntry] = (),
+    filter_string: str | None = None,
+    order_by: Any = None,
+    max_results: int | None = None,
+    page_token: str | None = None,
+) -> PagedList:
+    """One page of the logged models of ``experiment_ids`` that ``query`` selects, in MLflow's order.
+
+    ``entries`` are ``order_by`` read by :func:`order_by_entries` (``query`` was compiled from
+    ``filter_string`` and their texts); ``filter_string`` and ``order_by`` as given go into the page token,
+    as MLflow's do.
+    """
+    scope = dataset_filters(datasets)
+    if max_results is not None and (
+        isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0
+    ):
+        raise ArgumentError(
+            f"max_results must be a positive integer, not {max_results!r}",
+            code="bad-max-results",
+            where="max_results",
+        )
+    size = max_results or LOGGED_MODEL_PAGE
+    ids = [str(i) for i in experiment_ids]
+    offset = _offset(page_token, ids, filter_string or None, order_by or None) if page_token else 0
+
+    wanted = set(ids)
+    rows = [_Scoped(m, scope) for m in models if m.experiment_id in wanted and m.lifecycle_stage != "deleted"]
+    if scope and not any(c.key.entity is Entity.METRIC for c in clauses(query.query.filter)):
+        rows = [row for row in rows if any(d.holds(m) for m in row.model.metrics for d in scope)]
+    found = sorted(filter(query.predicate, rows), key=_sort_key(query, entries))
+    page = [row.model for row in found[offset : offset + size]]
+    more = len(found) > offset + size
+    token = _token(offset + size, ids, filter_string, order_by) if more else None
+    return PagedList(page, token)
