@@ -209,3 +209,40 @@ def _log_run(store: SqlAlchemyStore, run: Run, experiment_id: str) -> str:
     if info.status != RunStatus.to_string(RunStatus.RUNNING) or info.end_time is not None:
         store.update_run_info(run_id, RunStatus.from_string(info.status), info.end_time, None)
     return run_id
+
+
+def write_logged_models(store: Any, models: Iterable[Any]) -> dict[str, str]:
+    """Log runql's logged models (:class:`runql.model.logged_models.LoggedModel`) through MLflow's
+    tracking ``store`` (SQL or file) as MLflow's client would: ``create_logged_model``, a ``log_metric``
+    per point by the run that logged it, ``finalize_logged_model`` and ``delete_logged_model``. The
+    models' experiments and runs must exist; MLflow gives the models their ids and creation times.
+    Returns each model's id to the id MLflow gave it."""
+    from mlflow.entities import LoggedModelParameter, LoggedModelStatus, LoggedModelTag
+
+    ids = {}
+    for model in models:
+        made = store.create_logged_model(
+            model.experiment_id,
+            name=model.name,
+            source_run_id=model.source_run_id,
+            tags=[LoggedModelTag(k, v) for k, v in model.tags.items()],
+            params=[LoggedModelParameter(k, v) for k, v in model.params.items()],
+            model_type=model.model_type,
+        ).model_id
+        ids[model.model_id] = made
+        for point in model.metrics:
+            logged = Metric(
+                point.key,
+                point.value,
+                point.timestamp,
+                point.step,
+                model_id=made,
+                dataset_name=point.dataset_name,
+                dataset_digest=point.dataset_digest,
+            )
+            store.log_metric(point.run_id, logged)
+        if model.status != "PENDING":
+            store.finalize_logged_model(made, LoggedModelStatus(model.status))
+        if model.lifecycle_stage == "deleted":
+            store.delete_logged_model(made)
+    return ids

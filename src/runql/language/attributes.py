@@ -164,7 +164,7 @@ LOGGED_MODEL_ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("source_run_id", _STRING, in_lists=True),
     Attribute("status_message", _STRING, in_lists=True),
     Attribute("status", _STRING, Scope.EXTENSION, in_lists=True),
-    Attribute("lifecycle_stage", _STRING, Scope.NONE),
+    Attribute("lifecycle_stage", _STRING, in_lists=True),
     Attribute("creation_timestamp", _NUMBER),
     Attribute("last_updated_timestamp", _NUMBER),
 )

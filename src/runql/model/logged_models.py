@@ -137,8 +137,14 @@ def _status_name(status: Any) -> str:
     return str(getattr(status, "value", status))
 
 
+def _unset(text: str | None) -> str | None:
+    # MLflow's REST API sends an optional field it does not hold as an empty string.
+    return text or None
+
+
 def logged_model_from_entity(entity: Any) -> LoggedModel:
-    """A logged model from an object shaped like ``mlflow.entities.LoggedModel``."""
+    """A logged model from an object shaped like ``mlflow.entities.LoggedModel`` (as MLflow's store or
+    its REST client makes it: an empty model type, source run or status message is none)."""
     model_id = entity.model_id
     return LoggedModel(
         experiment_id=str(entity.experiment_id),
@@ -147,10 +153,10 @@ def logged_model_from_entity(entity: Any) -> LoggedModel:
         artifact_location=entity.artifact_location,
         creation_timestamp=entity.creation_timestamp,
         last_updated_timestamp=entity.last_updated_timestamp,
-        model_type=entity.model_type,
-        source_run_id=entity.source_run_id,
+        model_type=_unset(entity.model_type),
+        source_run_id=_unset(entity.source_run_id),
         status=_status_name(entity.status),
-        status_message=entity.status_message,
+        status_message=_unset(entity.status_message),
         tags=dict(entity.tags or {}),
         params=dict(entity.params or {}),
         metrics=[

@@ -381,6 +381,11 @@ def registries(
 
 
 _MODEL_TYPES = (None, "sklearn", "xgboost")
+
+
+def _model_name(text: str) -> bool:
+    """Whether MLflow takes ``text`` as a logged model's name: not empty, none of ``/ : . % " '``."""
+    return bool(text) and not any(c in text for c in "/:.%\"'")
 _LOGGED_STATUSES = ("PENDING", "READY", "FAILED")
 
 
@@ -397,7 +402,8 @@ def logged_models(
     Names, types and params repeat; creation times tie often. Each metric's points are logged by
     ``run_ids`` at times and steps from small ranges, on a dataset of the vocabulary or on none, so that
     points tie on step and on timestamp; no two share a time, a step and a run, which MLflow's table keys
-    them by. Values are finite: MLflow's SQL store keeps no NaN for a logged model's metric."""
+    them by. Values are finite: MLflow's SQL store keeps no NaN for a logged model's metric. Names are
+    those MLflow accepts for a logged model."""
     vocab = _vocabulary(vocabulary)
     s = _data(vocab)
     count = draw(st.integers(min_size, max_size))
@@ -427,7 +433,7 @@ def logged_models(
             LoggedModel(
                 experiment_id=draw(st.sampled_from(list(experiment_ids))),
                 model_id=model_id,
-                name=draw(s.name.filter(bool)),
+                name=draw(s.name.filter(_model_name)),
                 artifact_location=f"file:///artifacts/models/{model_id}",
                 creation_timestamp=created,
                 last_updated_timestamp=created + draw(s.updated) * TIME_STEP,
