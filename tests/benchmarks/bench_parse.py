@@ -31,7 +31,6 @@ FILTERS = (
 )
 
 
-
 def per_call(action: Callable[[], object], number: int, rounds: int) -> float:
     """The median over ``rounds`` of the mean seconds per call of ``number`` calls."""
     samples = []

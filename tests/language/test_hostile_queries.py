@@ -32,7 +32,6 @@ from runql.profiles.catalog import get_profile
 # -- helpers -----------------------------------------------------------------------------------------
 
 
-
 def _mlflow_like(value: str, pattern: str, ignore_case: bool) -> bool:
     compare = SearchUtils.get_comparison_func("ILIKE" if ignore_case else "LIKE")
     return bool(compare(value, pattern))

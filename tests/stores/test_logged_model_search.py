@@ -15,14 +15,14 @@ import pytest
 
 pytest.importorskip("mlflow")
 
-from mlflow.exceptions import MlflowException  # noqa: E402
-from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore  # noqa: E402
-from support.mlflow_stores import write_logged_models  # noqa: E402
-from support.services import mlflow_server  # noqa: E402
+from mlflow.exceptions import MlflowException
+from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+from support.mlflow_stores import write_logged_models
+from support.services import mlflow_server
 
-import runql  # noqa: E402
-from runql.errors import ArgumentError, NotFoundError, UnsupportedQueryError  # noqa: E402
-from runql.model.logged_models import LoggedModel, LoggedModelMetric  # noqa: E402
+import runql
+from runql.errors import ArgumentError, NotFoundError, UnsupportedQueryError
+from runql.model.logged_models import LoggedModel, LoggedModelMetric
 
 # name: (experiment, model type, params, tags, status, deleted, points (key, value, time, step, run, dataset))
 Point = tuple[str, float, int, int, int, tuple[str, str] | None]

@@ -96,9 +96,7 @@ def database(request: pytest.FixtureRequest) -> Iterator[Database]:
     yield from _database(request, vocabulary)
 
 
-@pytest.fixture(
-    scope="module", params=[(b, v) for v in ("full", "parting") for b in BACKENDS], ids="-".join
-)
+@pytest.fixture(scope="module", params=[(b, v) for v in ("full", "parting") for b in BACKENDS], ids="-".join)
 def mlflow_database(request: pytest.FixtureRequest) -> Iterator[Database]:
     """Runs of the whole vocabulary, or of the values alone on which MLflow's SQL store and its in-memory
     search part (newlines, non-ASCII case, backslashes): the mlflow profile answers as that store does."""
