@@ -272,8 +272,7 @@ ERROR_CODES: dict[str, ErrorCode] = _registry(
     ),
     ErrorCode(
         "bad-function-argument",
-        "a history function is given something other than a metric, or at_step a step that is not an "
-        "integer",
+        "a history function is given something other than a metric, or at_step a step that is not an integer",
         (QueryValueError,),
     ),
     ErrorCode("unwritable", "unparse: MLflow's syntax cannot express the key or value", (QueryValueError,)),

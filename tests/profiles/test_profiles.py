@@ -47,7 +47,8 @@ from runql.profiles.matrix import DOCUMENT_ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = json.loads((ROOT / "tests" / "conformance" / "profiles.json").read_text(encoding="utf-8"))
-QUERY_CASES = [c for c in CORPUS["cases"] if "capability" not in c]
+MODEL_CORPUS = json.loads((ROOT / "tests" / "conformance" / "models.json").read_text(encoding="utf-8"))
+QUERY_CASES = [c for c in CORPUS["cases"] if "capability" not in c] + MODEL_CORPUS["cases"]
 CAPABILITY_CASES = [c for c in CORPUS["cases"] if "capability" in c]
 
 
@@ -101,9 +102,20 @@ def test_every_case_covers_the_three_profiles() -> None:
         assert case["source"], case["name"]
 
 
+def test_every_model_case_covers_the_profiles_of_its_entity() -> None:
+    for case in MODEL_CORPUS["cases"]:
+        shipped = {"mlflow", "extended"} if case["entity"] == "logged_models" else set(PROFILE_NAMES)
+        assert set(case["expect"]) == shipped, case["name"]
+        assert case["source"], case["name"]
+    with pytest.raises(ValueError, match="Azure ML documents no search of logged models"):
+        get_profile("azureml", "logged_models")
+
+
 def test_codes_are_documented_and_used() -> None:
     used: set[str] = set()
-    for case in QUERY_CASES:
+    for case in CORPUS["cases"]:
+        if "capability" in case:
+            continue
         for expect in case["expect"].values():
             if isinstance(expect, dict):
                 refuse = expect.get("refuse", [])

@@ -14,11 +14,13 @@ CONFORMANCE = Path(__file__).parents[1] / "conformance"
 README = CONFORMANCE / "README.md"
 
 # The keys a case may have in each file: the shared ones, then the file's inputs and annotations.
+MODEL_ENTITIES = ("registered_models", "model_versions", "logged_models")
 SHARED = {"name", "expect", "entity", "filter", "order_by", "profile", "note"}
 FILE_KEYS = {
     "filters.json": {"mlflow", "diff"},
     "order_by.json": {"mlflow", "diff", "ast_diff"},
     "profiles.json": {"capability", "source"},
+    "models.json": {"source"},
     "evaluation.json": {
         "max_results",
         "experiment_ids",
@@ -55,7 +57,8 @@ def test_cases_have_a_name_and_an_expectation(name: str) -> None:
     for case in corpus["cases"]:
         assert "expect" in case, case["name"]
         assert set(case) <= SHARED | FILE_KEYS[name], f"{case['name']}: {sorted(set(case) - SHARED)}"
-        assert case.get("entity", "runs") in ("runs", "experiments"), case["name"]
+        entities = MODEL_ENTITIES if name == "models.json" else ("runs", "experiments")
+        assert case.get("entity", "runs") in entities, case["name"]
         assert isinstance(case.get("filter", ""), str), case["name"]
 
 

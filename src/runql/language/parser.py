@@ -406,8 +406,6 @@ def _parse_filter(filter_string: str) -> Expr | None:
     return result
 
 
-
-
 def _sort_key(clause: str, where: str) -> SortKey:
     if not isinstance(clause, str):
         raise TypeError(f"an order_by clause must be a str, not {type(clause).__name__}")

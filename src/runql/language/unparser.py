@@ -136,9 +136,7 @@ def _expr_text(expr: Expr) -> str:
                 f"({_expr_text(t)})" if isinstance(t, (And, Or)) else _expr_text(t) for t in terms
             )
         case Or(terms):
-            return " OR ".join(
-                f"({_expr_text(t)})" if isinstance(t, Or) else _expr_text(t) for t in terms
-            )
+            return " OR ".join(f"({_expr_text(t)})" if isinstance(t, Or) else _expr_text(t) for t in terms)
         case Not(term):
             inner = _expr_text(term)
             return f"NOT ({inner})" if isinstance(term, (And, Or)) else f"NOT {inner}"

@@ -244,8 +244,14 @@ class Profile:
     refuse it ("`order_by` contains duplicate fields")."""
 
     order_by_prefixes: bool = True
-    """Whether order_by keys may carry a prefix (``attribute.name``): MLflow's SQL registry store compares
-    a registered model's order_by key as written, so there only the bare name is known."""
+    """Whether an attribute in order_by may carry a prefix (``attribute.name``): MLflow's SQL registry
+    store compares a registered model's order_by key as written, so there only the bare name is known;
+    its logged-model search takes a bare attribute or ``metrics.<name>``."""
+
+    bare_attributes: frozenset[str] = frozenset()
+    """Attribute spellings a filter may write only without a prefix. MLflow's SQL store resolves a logged
+    model's ``creation_timestamp``, ``creation_time`` and ``last_updated_timestamp`` to their columns only
+    when bare; after ``attributes.`` it fails on them ("SqlLoggedModel has no attribute")."""
 
     single_quoted_values: bool = False
     """Whether values and quoted key names must be written as MLflow's SQL store reads a logged model's
@@ -542,7 +548,11 @@ MLFLOW_MODEL_VERSIONS = replace(
 
 def _azureml_registry(base: Profile) -> Profile:
     # Azure ML's registry searches models and versions by name alone, with = and no LIKE, and no tags
-    # (how-to-manage-models-mlflow); a tag != is refused there (spec/azureml.md, observed).
+    # (how-to-manage-models-mlflow's matrix); a tag != is refused there (spec/azureml.md, observed). Its
+    # prose orders registered models by name, creation_timestamp or last_updated_timestamp.
+    orders = base.order_by_attributes
+    if base.entity == "registered_models":
+        orders |= {"creation_timestamp"}
     return replace(
         _azureml(base),
         filter_kinds=frozenset({Entity.ATTRIBUTE}),
@@ -552,7 +562,7 @@ def _azureml_registry(base: Profile) -> Profile:
         tag_ops=frozenset(),
         tag_ops_observed_refused=frozenset(),
         list_attributes=frozenset(),
-        order_by_attributes=base.order_by_attributes,
+        order_by_attributes=orders,
         attribute_renames=base.attribute_renames,
         quoted_numbers=False,
     )
@@ -597,17 +607,21 @@ MLFLOW_LOGGED_MODELS = replace(
     ),
     # The status sorts by its integer code, as the table stores it; an experiment id is an integer
     # there, which LIKE does not take on PostgreSQL.
-    order_by_attributes=frozenset(
-        a.name for a in ATTRIBUTES["logged_models"] if a.scope is not Scope.NONE
-    ),
+    order_by_attributes=frozenset(a.name for a in ATTRIBUTES["logged_models"] if a.scope is not Scope.NONE),
     whole_attributes=frozenset({"experiment_id"}),
+    bare_attributes=frozenset({"creation_timestamp", "creation_time", "last_updated_timestamp"}),
+    # An order_by entry's field_name is an attribute's bare name or metrics.<name>.
+    order_by_prefixes=False,
     single_quoted_values=True,
 )
 
 EXTENDED_LOGGED_MODELS = replace(
     _extended(MLFLOW_LOGGED_MODELS),
     attribute_renames=MLFLOW_LOGGED_MODELS.attribute_renames,
+    prefixes=frozenset(ENTITY_ALIASES),
     order_by_kinds=frozenset({Entity.ATTRIBUTE, Entity.METRIC, Entity.PARAM, Entity.TAG}),
+    bare_attributes=frozenset(),
+    order_by_prefixes=True,
     single_quoted_values=False,
 )
 

@@ -279,10 +279,18 @@ def _entity_searched(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
 
 def _prefix_accepted(site: _Site, key: Key, use: _Use) -> Diagnostic | None:
     p = site.profile
-    if site.written and use.in_order_by and key.prefix is not None and not p.order_by_prefixes:
+    attribute = key.entity is Entity.ATTRIBUTE
+    if site.written and use.in_order_by and key.prefix is not None and attribute and not p.order_by_prefixes:
         return site.problem(
             "unsupported-key",
-            f"{p.title} takes no prefix in the order_by of {p.noun}",
+            f"{p.title} takes no prefix on an attribute in the order_by of {p.noun}",
+            key.span,
+            f"write {key.name}",
+        )
+    if site.written and key.prefix is not None and attribute and key.name in p.bare_attributes:
+        return site.problem(
+            "unsupported-key",
+            f"{p.title} reads {key.name!r} only without a prefix when searching {p.noun}",
             key.span,
             f"write {key.name}",
         )
@@ -557,8 +565,11 @@ def _attribute_text(
 def _double_quoted(site: _Site, literal: Literal) -> bool:
     """Whether ``literal`` was written in double quotes where the profile reads single quotes only."""
     span = literal.span
-    return site.profile.single_quoted_values and site.written and span is not None and (
-        site.source[span.start : span.start + 1] == '"'
+    return (
+        site.profile.single_quoted_values
+        and site.written
+        and span is not None
+        and (site.source[span.start : span.start + 1] == '"')
     )
 
 

@@ -146,7 +146,6 @@ def _optional_int(meta: dict[str, Any], key: str, where: Path) -> int | None:
     return value
 
 
-
 def _optional_text(meta: dict[str, Any], key: str, where: Path) -> str | None:
     value = meta.get(key)
     if value is None or isinstance(value, str):

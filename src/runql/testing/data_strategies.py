@@ -386,6 +386,8 @@ _MODEL_TYPES = (None, "sklearn", "xgboost")
 def _model_name(text: str) -> bool:
     """Whether MLflow takes ``text`` as a logged model's name: not empty, none of ``/ : . % " '``."""
     return bool(text) and not any(c in text for c in "/:.%\"'")
+
+
 _LOGGED_STATUSES = ("PENDING", "READY", "FAILED")
 
 

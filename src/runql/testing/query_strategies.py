@@ -344,7 +344,8 @@ def _spell(draw: st.DrawFn, expr: Expr, profile: Profile) -> str:
 
 
 def _spell_sort(draw: st.DrawFn, sort_key: SortKey, profile: Profile) -> str:
-    key = _spell_key(draw, sort_key.key, profile) if profile.order_by_prefixes else sort_key.key.name
+    bare = not profile.order_by_prefixes and sort_key.key.entity is Entity.ATTRIBUTE
+    key = sort_key.key.name if bare else _spell_key(draw, sort_key.key, profile)
     if sort_key.descending:
         return f"{key} {draw(st.sampled_from(['DESC', 'desc']))}"
     return f"{key}{draw(st.sampled_from(['', ' ASC', ' asc']))}"
