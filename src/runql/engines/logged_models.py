@@ -24,7 +24,16 @@ from runql.model.logged_models import DatasetFilter, LoggedModel, dataset_filter
 from runql.model.registry import PagedList
 from runql.profiles.compiled import CompiledQuery
 
-__all__ = ["LOGGED_MODEL_PAGE", "OrderEntry", "order_by_entries", "search_logged_models"]
+__all__ = [
+    "LOGGED_MODEL_PAGE",
+    "OrderEntry",
+    "needs_a_point",
+    "order_by_entries",
+    "page_size",
+    "page_token",
+    "search_logged_models",
+    "start_offset",
+]
 
 LOGGED_MODEL_PAGE = 100
 """MLflow's default page of logged models (SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT); it sets no most."""
@@ -89,7 +98,8 @@ def _quoted(name: str) -> str:
 # -- page tokens: MLflow's SearchLoggedModelsPaginationToken, so a token continues on either side
 
 
-def _token(offset: int, experiment_ids: list[str], filter_string: str | None, order_by: Any) -> str:
+def page_token(offset: int, experiment_ids: list[str], filter_string: str | None, order_by: Any) -> str:
+    """MLflow's token of the page from ``offset`` of a search with these arguments, as given."""
     fields = {"experiment_ids": experiment_ids, "filter_string": filter_string, "order_by": order_by}
     return base64.b64encode(json.dumps({**fields, "offset": offset}).encode("utf-8")).decode("utf-8")
 
@@ -103,27 +113,46 @@ def _token_error(message: str) -> ArgumentError:
     )
 
 
-def _offset(page_token: str, experiment_ids: list[str], filter_string: str | None, order_by: Any) -> int:
+def start_offset(
+    token: str | None, experiment_ids: list[str], filter_string: str | None, order_by: Any
+) -> int:
+    """Where the page ``token`` names starts (0 without one), once it is checked to be a token of a
+    search with the same experiment ids, filter and order_by (``""`` and ``[]`` read as none)."""
+    if not token:
+        return 0
     try:
-        token = json.loads(base64.b64decode(page_token.encode("utf-8"), validate=True).decode("utf-8"))
+        fields = json.loads(base64.b64decode(token.encode("utf-8"), validate=True).decode("utf-8"))
     except (ValueError, binascii.Error, UnicodeError, RecursionError):
-        raise _token_error(f"Invalid page token: {page_token[:200]!r}") from None
-    if not isinstance(token, dict):
-        raise _token_error(f"Invalid page token: {page_token[:200]!r}")
+        raise _token_error(f"Invalid page token: {token[:200]!r}") from None
+    if not isinstance(fields, dict):
+        raise _token_error(f"Invalid page token: {token[:200]!r}")
     for name, given in (
         ("experiment_ids", experiment_ids),
-        ("filter_string", filter_string),
-        ("order_by", order_by),
+        ("filter_string", filter_string or None),
+        ("order_by", order_by or None),
     ):
-        found = token.get(name) if name == "experiment_ids" else token.get(name) or None
+        found = fields.get(name) if name == "experiment_ids" else fields.get(name) or None
         if found != given:
             raise _token_error(
                 f"{name} in the page token does not match the search's: expected {given!r}, found {found!r}"
             )
-    offset = token.get("offset") or 0
+    offset = fields.get("offset") or 0
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise _token_error(f"Invalid page token, offset={offset!r}")
     return offset
+
+
+def page_size(max_results: object) -> int:
+    """``max_results`` as MLflow's SQL store reads it: none (or 0) is 100, and there is no most."""
+    if max_results is not None and (
+        isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0
+    ):
+        raise ArgumentError(
+            f"max_results must be a positive integer, not {max_results!r}",
+            code="bad-max-results",
+            where="max_results",
+        )
+    return max_results or LOGGED_MODEL_PAGE
 
 
 # -- the search
@@ -165,6 +194,12 @@ def _value(sort_key: SortKey, entry: OrderEntry, source: str) -> Any:
     return sort_value(key, "logged_models", sort_key.span, Place(source, "order_by"))
 
 
+def needs_a_point(query: CompiledQuery, datasets: Sequence[DatasetFilter]) -> bool:
+    """Whether a model must have a point on one of ``datasets``: they are given and no clause names a
+    metric, as MLflow's store reads a search's datasets."""
+    return bool(datasets) and not any(c.key.entity is Entity.METRIC for c in clauses(query.query.filter))
+
+
 def search_logged_models(
     query: CompiledQuery,
     models: Sequence[LoggedModel],
@@ -175,33 +210,24 @@ def search_logged_models(
     filter_string: str | None = None,
     order_by: Any = None,
     max_results: int | None = None,
-    page_token: str | None = None,
+    token: str | None = None,
 ) -> PagedList:
-    """One page of the logged models of ``experiment_ids`` that ``query`` selects, in MLflow's order.
+    """One page of the logged models of ``experiment_ids`` that ``query`` selects, in MLflow's order, from
+    where ``token`` left off.
 
     ``entries`` are ``order_by`` read by :func:`order_by_entries` (``query`` was compiled from
     ``filter_string`` and their texts); ``filter_string`` and ``order_by`` as given go into the page token,
     as MLflow's do.
     """
     scope = dataset_filters(datasets)
-    if max_results is not None and (
-        isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0
-    ):
-        raise ArgumentError(
-            f"max_results must be a positive integer, not {max_results!r}",
-            code="bad-max-results",
-            where="max_results",
-        )
-    size = max_results or LOGGED_MODEL_PAGE
+    size = page_size(max_results)
     ids = [str(i) for i in experiment_ids]
-    offset = _offset(page_token, ids, filter_string or None, order_by or None) if page_token else 0
-
+    offset = start_offset(token, ids, filter_string, order_by)
     wanted = set(ids)
     rows = [_Scoped(m, scope) for m in models if m.experiment_id in wanted and m.lifecycle_stage != "deleted"]
-    if scope and not any(c.key.entity is Entity.METRIC for c in clauses(query.query.filter)):
+    if needs_a_point(query, scope):
         rows = [row for row in rows if any(d.holds(m) for m in row.model.metrics for d in scope)]
     found = sorted(filter(query.predicate, rows), key=_sort_key(query, entries))
     page = [row.model for row in found[offset : offset + size]]
     more = len(found) > offset + size
-    token = _token(offset + size, ids, filter_string, order_by) if more else None
-    return PagedList(page, token)
+    return PagedList(page, page_token(offset + size, ids, filter_string, order_by) if more else None)

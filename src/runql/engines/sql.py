@@ -89,6 +89,7 @@ __all__ = [
     "DistinctValues",
     "Schema",
     "Tables",
+    "compare_column",
     "refused_pattern",
     "register_sqlite_functions",
     "runs_select",
@@ -713,6 +714,25 @@ class _Compiler:
         # One run's points: its chosen point, or the function over all of them.
         chosen = row.order_by(*order).limit(1) if order else row.group_by(metrics.c.run_uuid)
         return chosen.scalar_subquery()
+
+
+def compare_column(
+    node: Compare | In,
+    column: Any,
+    dialect: str,
+    *,
+    number: bool,
+    database_patterns: bool,
+    scope: Condition | None = None,
+    distinct_values: DistinctValues | None = None,
+) -> Condition:
+    """Whether a present value of ``column`` satisfies ``node``, as a run search compares one: strings by
+    code point, LIKE, ILIKE and RLIKE with runql's meaning (or the database's, ``database_patterns``).
+    ``scope`` picks the column's rows whose distinct values PostgreSQL's RLIKE reads."""
+    compiler = _Compiler(
+        Tables(MLFLOW_SCHEMA, {}), dialect, distinct_values, database_patterns=database_patterns
+    )
+    return compiler.test(node, column, number, scope)
 
 
 def _holds_unstorable(node: Compare | In, dialect: str) -> bool:

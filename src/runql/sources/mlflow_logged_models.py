@@ -54,9 +54,16 @@ _METRIC_COLUMNS = (
 _NOUN = "model"
 
 
-def read_logged_models(sa: Any, connection: Any, where: str) -> list[LoggedModel]:
+# The most ids one statement names, well within every database's count of bound parameters.
+_IDS_PER_STATEMENT = 1000
+
+
+def read_logged_models(
+    sa: Any, connection: Any, where: str, model_ids: Sequence[str] | None = None
+) -> list[LoggedModel]:
     """Every logged model of the database ``connection`` reaches, deleted ones included, each with its
-    params, tags and every point of its metrics (``where`` names the database in errors)."""
+    params, tags and every point of its metrics (``where`` names the database in errors); only those of
+    ``model_ids`` when they are given."""
     tables = set(sa.inspect(connection).get_table_names())
     if MODELS not in tables:
         return []
@@ -74,8 +81,15 @@ def read_logged_models(sa: Any, connection: Any, where: str) -> list[LoggedModel
                 code="missing-table",
             )
         query = sa.select(*(found.c[c] for c in columns)).order_by(*(found.c[c] for c in order))
+        queries = [query]
+        if model_ids is not None:
+            named = sorted(set(model_ids))
+            queries = [
+                query.where(found.c.model_id.in_(named[start : start + _IDS_PER_STATEMENT]))
+                for start in range(0, len(named), _IDS_PER_STATEMENT)
+            ]
         try:
-            return list(connection.execute(query))
+            return [row for each in queries for row in connection.execute(each)]
         except (sa.exc.SQLAlchemyError, UnicodeDecodeError) as error:
             if not _undecodable(error):
                 raise

@@ -429,7 +429,7 @@ class RunStore(ABC, Generic[_Q, _S]):
             filter_string=filter_string,
             order_by=order_by,
             max_results=max_results,
-            page_token=page_token,
+            token=page_token,
         )
 
     def get_logged_model(self, model_id: str) -> LoggedModel:
