@@ -129,9 +129,11 @@ def start_offset(
     for name, given in (
         ("experiment_ids", experiment_ids),
         ("filter_string", filter_string or None),
-        ("order_by", order_by or None),
+        ("order_by", _without_defaults(order_by)),
     ):
         found = fields.get(name) if name == "experiment_ids" else fields.get(name) or None
+        if name == "order_by":
+            found = _without_defaults(found)
         if found != given:
             raise _token_error(
                 f"{name} in the page token does not match the search's: expected {given!r}, found {found!r}"
@@ -140,6 +142,22 @@ def start_offset(
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise _token_error(f"Invalid page token, offset={offset!r}")
     return offset
+
+
+_ORDER_DEFAULTS = {"ascending": True, "dataset_name": None, "dataset_digest": None}
+
+
+def _without_defaults(order_by: Any) -> Any:
+    """``order_by`` without the fields an entry holds by default: MLflow's server writes them into its
+    tokens (``"ascending": true``, the dataset fields null) where its store leaves them out."""
+    if not order_by or not isinstance(order_by, (list, tuple)):
+        return order_by or None
+    return [
+        {k: v for k, v in entry.items() if k not in _ORDER_DEFAULTS or v != _ORDER_DEFAULTS[k]}
+        if isinstance(entry, dict)
+        else entry
+        for entry in order_by
+    ]
 
 
 def page_size(max_results: object) -> int:

@@ -37,16 +37,18 @@ from typing import Any
 
 from runql.common.optional import require
 from runql.common.redact import redact
+from runql.engines.logged_models import order_by_entries, page_size, start_offset
 from runql.engines.planner import Plan, plan
 from runql.errors import ArgumentError, NotFoundError, StoreError
 from runql.language.ast import Compare, Entity, Key, Literal, Op
-from runql.model.arguments import experiment_number, warn_at_caller
+from runql.model.arguments import experiment_number, id_list, warn_at_caller
 from runql.model.entities import Experiment, Metric, Run, StoredHistories, ViewType
-from runql.model.logged_models import LoggedModel, logged_model_from_entity
+from runql.model.logged_models import LoggedModel, dataset_filters, logged_model_from_entity
 from runql.model.paging import paginate
 from runql.model.records import experiment_from_record, run_from_record
 from runql.model.registry import (
     PROMPT_TAG,
+    PagedList,
     Registry,
     model_version_from_entity,
     registered_model_from_entity,
@@ -307,6 +309,40 @@ class ServerStore(RunStore[Plan, _Deadline]):
                 deadline, "logged models", search, None, 1000, experiment_ids=list(experiment_ids)
             )
         ]
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        datasets: Sequence[dict[str, Any]] | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[dict[str, Any]] | None = None,
+        page_token: str | None = None,
+        profile: str | Profile | None = None,
+    ) -> PagedList:
+        # MLflow's server answers a search in MLflow's own language as runql would (its SQL store), a page
+        # at a time: the search is checked here and sent whole. Beyond it, every model of the experiments
+        # is read and searched here; so is a search with a dataset named without a digest, which MLflow's
+        # server reads as a dataset without one (docs/compatibility.md, logged-server-datasets).
+        entries = order_by_entries(order_by)
+        compiled = self._compile(filter_string, profile, "logged_models", [e.text for e in entries])
+        sent_whole = all(d.has_digest and d.digest for d in dataset_filters(datasets))
+        if self.target != "mlflow" or compiled.profile.name != "mlflow" or not sent_whole:
+            return super().search_logged_models(
+                experiment_ids, filter_string, datasets, max_results, order_by, page_token, profile
+            )
+        start_offset(page_token, id_list(experiment_ids), filter_string, order_by)  # refused here as there
+        page = self._ask(
+            _Deadline(self.deadline),
+            self.client.search_logged_models,
+            experiment_ids=id_list(experiment_ids),
+            filter_string=filter_string or None,  # "" would not match its own page token on the server
+            datasets=list(datasets) if datasets else None,
+            max_results=page_size(max_results),
+            order_by=list(order_by) if order_by else None,
+            page_token=page_token or None,
+        )
+        return PagedList([logged_model_from_entity(m) for m in page], page.token)
 
     def get_logged_model(self, model_id: str) -> LoggedModel:
         return logged_model_from_entity(
