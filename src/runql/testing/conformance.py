@@ -20,7 +20,14 @@ compare runql's with them (:mod:`runql.testing.differential`) and the server che
 from __future__ import annotations
 
 from runql.testing.differential import LayerResult, main
-from runql.testing.kit import DEFAULT_EXAMPLES, ConformanceError, check_backend, examples, expected_ids
+from runql.testing.kit import (
+    DEFAULT_EXAMPLES,
+    ConformanceError,
+    check_backend,
+    examples,
+    expected_ids,
+    row_id,
+)
 from runql.testing.mlflow_oracle import MlflowUnavailableError
 from runql.testing.server_check import CATEGORIES, Disagreement, ServerReport, check_server
 
@@ -37,6 +44,7 @@ __all__ = [
     "examples",
     "expected_ids",
     "main",
+    "row_id",
 ]
 
 if __name__ == "__main__":

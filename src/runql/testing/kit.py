@@ -13,11 +13,16 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from runql.engines.logged_models import search_logged_models
 from runql.engines.reference import filter_experiments, filter_runs, sort_experiments, sort_runs
+from runql.engines.registry import search_models, search_versions
 from runql.errors import QueryWarning, RunqlError
 from runql.language.ast import Query
 from runql.model.entities import DATASET_CONTEXT_TAG
+from runql.model.logged_models import LoggedModel
+from runql.model.registry import ModelVersion, RegisteredModel
 from runql.profiles.checker import validate
+from runql.profiles.compiled import compile_quietly
 
 __all__ = [
     "DEFAULT_EXAMPLES",
@@ -86,6 +91,8 @@ def _answer_text(answer: Sequence[str] | BaseException) -> str:
 
 
 def _describe(row: Any) -> str:
+    if isinstance(row, (RegisteredModel, ModelVersion, LoggedModel)):
+        return repr(row)
     if not hasattr(row, "data"):
         return (
             f"{row.experiment_id}: name={row.name!r} creation_time={row.creation_time} "
@@ -108,16 +115,37 @@ def _describe(row: Any) -> str:
 
 
 def row_id(row: Any) -> str:
-    """The id of a run (``run.info.run_id``) or of an experiment (``experiment.experiment_id``)."""
+    """The id of a run (``run.info.run_id``), an experiment (``experiment_id``), a registered model (its
+    name), a model version (``name/version``) or a logged model (``model_id``)."""
+    if isinstance(row, ModelVersion):
+        return f"{row.name}/{row.version}"
+    if isinstance(row, RegisteredModel):
+        return row.name
+    if isinstance(row, LoggedModel):
+        return row.model_id
     return str(row.info.run_id) if hasattr(row, "info") else str(row.experiment_id)
 
 
-def expected_ids(rows: Sequence[Any], query: Query, entity: str = "runs") -> list[str]:
-    """The ids the reference evaluator returns for ``query`` (already validated) over ``rows``."""
+def expected_ids(
+    rows: Sequence[Any], query: Query, entity: str = "runs", profile: str = "mlflow"
+) -> list[str]:
+    """The ids the reference evaluator returns for ``query`` (already validated for ``profile``) over
+    ``rows``. The model registry leaves prompts out unless the filter asks for them, and a logged-model
+    search deleted models, as MLflow's stores do."""
     if entity == "runs":
         found = sort_runs(filter_runs(rows, query.filter), query.order_by)
-    else:
+    elif entity == "experiments":
         found = sort_experiments(filter_experiments(rows, query.filter), query.order_by)
+    else:
+        compiled = compile_quietly(query, profile=profile, entity=entity)
+        everything = max(len(rows), 1)
+        if entity == "registered_models":
+            found = search_models(compiled, rows, everything, None)
+        elif entity == "model_versions":
+            found = search_versions(compiled, rows, everything, None)
+        else:
+            experiment_ids = sorted({row.experiment_id for row in rows})
+            found = search_logged_models(compiled, rows, experiment_ids, max_results=everything)
     return [row_id(row) for row in found]
 
 
@@ -133,12 +161,15 @@ def check_backend(
     """Drive ``search_fn`` with generated data and queries; raise :class:`ConformanceError` on a difference.
 
     ``search_fn(rows, filter_string, order_by)`` gets a list of runql ``Run`` objects (shaped like
-    ``mlflow.entities.Run``; ``Experiment`` objects with ``entity="experiments"``), a filter string
-    and a list of order_by clauses the profile accepts, and returns the ids of the rows it selects,
-    in its order (run ids, or experiment ids). The report shows hypothesis's smallest failing
-    example. ``max_examples`` defaults to ``$RUNQL_CONFORMANCE_EXAMPLES`` or 200; ``seed`` fixes the
-    examples (``None`` explores anew on every call). ``shrink=False`` reports the first failing example
-    as found: shrinking a generated workspace can take minutes.
+    ``mlflow.entities.Run``; ``Experiment``, ``RegisteredModel``, ``ModelVersion`` or ``LoggedModel``
+    objects with ``entity="experiments"``, ``"registered_models"``, ``"model_versions"`` or
+    ``"logged_models"``), a filter string and a list of order_by clauses the profile accepts (for logged
+    models, each ``metrics.<name> DESC`` stands for MLflow's ``{"field_name": "metrics.<name>",
+    "ascending": False}``), and returns the ids of the rows it selects, in its order (:func:`row_id`). The
+    report shows hypothesis's smallest failing example. ``max_examples`` defaults to
+    ``$RUNQL_CONFORMANCE_EXAMPLES`` or 200; ``seed`` fixes the examples (``None`` explores anew on every
+    call). ``shrink=False`` reports the first failing example as found: shrinking a generated workspace can
+    take minutes.
     """
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as fix_seed
@@ -160,7 +191,7 @@ def check_backend(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             lowered = validate(query, profile, entity)
-        expected = expected_ids(rows, lowered, entity)
+        expected = expected_ids(rows, lowered, entity, profile)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", QueryWarning)
