@@ -1,6 +1,7 @@
 """Generated registries, written by MLflow's own SQL registry store, and generated mlflow-profile queries:
-every page of registered models and model versions runql returns is the page MLflow's store returns, with
-the same token, on SQLite and PostgreSQL. Drawn with a fixed seed: no test depends on a lucky draw.
+every page of registered models and model versions runql returns, in a workspace and in SQL, is the page
+MLflow's store returns, with the same token, on SQLite and PostgreSQL. Drawn with a fixed seed: no test
+depends on a lucky draw.
 
 The vocabulary is ``store_safe``: MLflow's SQL store folds ASCII letters only in ILIKE and lets ``%`` and
 ``_`` cross newlines, where runql's registry search keeps MLflow's in-memory meaning
@@ -48,14 +49,15 @@ def _write(url: str, registry: Registry) -> None:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any, runql.Workspace]]:
+def database(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any, runql.Workspace, Any]]:
     make = request.getfixturevalue(f"new_{'sqlite' if request.param == 'sqlite' else 'postgres'}_database")
     url: str = make(mlflow_schema=True)
     drawn = registries(VOCABULARY, min_models=8, max_models=12, min_versions=1, max_versions=3)
     registry = examples(drawn, 3, SEED)[-1]  # past the first draw, which is the smallest
     _write(url, registry)
     mlflow_store = SqlAlchemyStore(url)
-    yield url, mlflow_store, runql.from_mlflow_db(url)
+    with runql.connect(url) as sql_store:
+        yield url, mlflow_store, runql.from_mlflow_db(url), sql_store
     SqlAlchemyStore._engine_map.pop(mlflow_store.db_uri, None)
     mlflow_store.engine.dispose()
 
@@ -83,9 +85,9 @@ def _pages(search: Any, key: Any, **arguments: Any) -> list[Any]:
     ],
 )
 def test_generated_queries_page_as_mlflows_store(
-    database: tuple[str, Any, runql.Workspace], entity: str, search: str, key: Any
+    database: tuple[str, Any, runql.Workspace, Any], entity: str, search: str, key: Any
 ) -> None:
-    url, mlflow_store, workspace = database
+    url, mlflow_store, workspace, sql_store = database
     registry = workspace._registry()
     rows = registry.models if entity == "registered_models" else registry.versions
     selected = 0
@@ -98,6 +100,7 @@ def test_generated_queries_page_as_mlflows_store(
         arguments = {"filter_string": filter_string, "order_by": order_by or None}
         expected = _pages(getattr(mlflow_store, search), key, **arguments)
         assert _pages(getattr(workspace, search), key, **arguments) == expected, arguments
+        assert _pages(getattr(sql_store, search), key, **arguments) == expected, arguments
         compared += 1
         selected += sum(len(items) for items, _ in expected)
     # The draw must exercise the search: most queries compared, and rows found for them.

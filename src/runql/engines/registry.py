@@ -20,6 +20,7 @@ __all__ = [
     "VERSION_PAGE",
     "asks_for_prompts",
     "check_registry_page",
+    "prompt_scope",
     "search_models",
     "search_versions",
 ]
@@ -81,6 +82,18 @@ def _without_prompt_clauses(query: CompiledQuery) -> CompiledQuery:
     return CompiledQuery(replace(query.query, filter=expr), query.profile, query.entity, query.warnings)
 
 
+def prompt_scope(query: CompiledQuery, prompts: bool = False) -> tuple[CompiledQuery, bool | None]:
+    """What a registry search evaluates and which models it keeps, as MLflow's store reads the query:
+    ``(query, True)``, prompts alone (``prompts``: search_prompts); ``(query, None)``, every model, when
+    the filter asks for prompts; else ``(the query without its clauses on the prompt tag, False)``, no
+    prompt (nor a version of one)."""
+    if prompts:
+        return query, True
+    if asks_for_prompts(query.query.filter):
+        return query, None
+    return _without_prompt_clauses(query), False
+
+
 def search_models(
     query: CompiledQuery,
     models: Sequence[RegisteredModel],
@@ -89,11 +102,10 @@ def search_models(
     prompts: bool = False,
 ) -> PagedList:
     """One page of the registered models ``query`` selects in its order; prompts only when it asks for
-    them, or ``prompts``."""
-    if prompts or asks_for_prompts(query.query.filter):
-        return _page(query, models, max_results, page_token)
-    kept = [m for m in models if not m.is_prompt]
-    return _page(_without_prompt_clauses(query), kept, max_results, page_token)
+    them, or ``prompts`` (then prompts alone)."""
+    query, keep = prompt_scope(query, prompts)
+    kept = [m for m in models if keep is None or m.is_prompt == keep]
+    return _page(query, kept, max_results, page_token)
 
 
 def search_versions(
@@ -101,11 +113,11 @@ def search_versions(
 ) -> PagedList:
     """One page of the model versions ``query`` selects in its order. Unless it asks for prompts, every
     version of a model one of whose versions is tagged as a prompt is left out, as MLflow does."""
-    if asks_for_prompts(query.query.filter):
+    query, keep = prompt_scope(query)
+    if keep is None:
         return _page(query, versions, max_results, page_token)
     prompts = {v.name for v in versions if is_prompt_tag_set(v.tags)}
-    kept = [v for v in versions if v.name not in prompts]
-    return _page(_without_prompt_clauses(query), kept, max_results, page_token)
+    return _page(query, [v for v in versions if v.name not in prompts], max_results, page_token)
 
 
 def _page(

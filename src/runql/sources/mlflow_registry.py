@@ -37,9 +37,13 @@ _VERSION_COLUMNS = (
 )
 
 
-def read_registry(sa: Any, connection: Any, where: str) -> Registry:
+# The most names one statement names, well within every database's count of bound parameters.
+_NAMES_PER_STATEMENT = 1000
+
+
+def read_registry(sa: Any, connection: Any, where: str, names: Sequence[str] | None = None) -> Registry:
     """Every registered model and model version of the database ``connection`` reaches (``where`` names
-    it in errors)."""
+    it in errors); only those of the models ``names`` when they are given."""
     tables = set(sa.inspect(connection).get_table_names())
     if "registered_models" not in tables or "model_versions" not in tables:
         return Registry()
@@ -52,7 +56,14 @@ def read_registry(sa: Any, connection: Any, where: str) -> Registry:
         query = sa.select(*(found.c[c] for c in named))
         if "workspace" in found.c:
             query = query.where(found.c.workspace == _DEFAULT_WORKSPACE)
-        return [dict(zip(named, row, strict=True)) for row in connection.execute(query)]
+        queries = [query]
+        if names is not None:
+            wanted = sorted(set(names))
+            queries = [
+                query.where(found.c.name.in_(wanted[start : start + _NAMES_PER_STATEMENT]))
+                for start in range(0, len(wanted), _NAMES_PER_STATEMENT)
+            ]
+        return [dict(zip(named, row, strict=True)) for each in queries for row in connection.execute(each)]
 
     try:
         model_tags = _tags(rows("registered_model_tags", ("name", "key", "value")), ("name",))
@@ -74,8 +85,11 @@ def read_registry(sa: Any, connection: Any, where: str) -> Registry:
             for row in rows("model_versions", _VERSION_COLUMNS)
             if row.get("current_stage") != _DELETED_INTERNAL
         ]
+        by_model: dict[str, list[ModelVersion]] = defaultdict(list)
+        for held in versions:
+            by_model[held.name].append(held)
         models = [
-            _model(row, model_tags, aliases, versions) for row in rows("registered_models", _MODEL_COLUMNS)
+            _model(row, model_tags, aliases, by_model) for row in rows("registered_models", _MODEL_COLUMNS)
         ]
     except (ValueError, TypeError) as error:
         raise StoreError(
@@ -122,16 +136,15 @@ def _model(
     row: dict[str, Any],
     tags: dict[tuple[str, ...], dict[str, str]],
     aliases: dict[str, dict[str, str]],
-    versions: list[ModelVersion],
+    versions: dict[str, list[ModelVersion]],
 ) -> RegisteredModel:
     name = check.text(row["name"], "name")
     # MLflow's latest_versions: the newest version of each stage.
     latest: dict[str | None, ModelVersion] = {}
-    for version in versions:
-        if version.name == name:
-            held = latest.get(version.current_stage)
-            if held is None or version.version_number > held.version_number:
-                latest[version.current_stage] = version
+    for version in versions.get(name, ()):
+        held = latest.get(version.current_stage)
+        if held is None or version.version_number > held.version_number:
+            latest[version.current_stage] = version
     return RegisteredModel(
         name=name,
         creation_timestamp=check.time_ms(row.get("creation_time"), "creation_time"),

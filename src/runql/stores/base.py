@@ -350,7 +350,7 @@ class RunStore(ABC, Generic[_Q, _S]):
         the filter asks for them (``tags.`mlflow.prompt.is_prompt` = 'true'``); at most 1000 a page."""
         size = check_registry_page(max_results, MODEL_PAGE[1], least=0)
         compiled = self._compile(filter_string, profile, "registered_models", order_by)
-        return search_models(compiled, self._registry().models, size, page_token)
+        return self._model_page(compiled, size, page_token, prompts=False)
 
     def search_prompts(
         self,
@@ -364,8 +364,7 @@ class RunStore(ABC, Generic[_Q, _S]):
         selects them; each is returned as the registered model it is."""
         size = check_registry_page(max_results, MODEL_PAGE[1], least=0)
         compiled = self._compile(filter_string, profile, "registered_models", order_by)
-        prompts = [m for m in self._registry().models if m.is_prompt]
-        return search_models(compiled, prompts, size, page_token, prompts=True)
+        return self._model_page(compiled, size, page_token, prompts=True)
 
     def search_model_versions(
         self,
@@ -381,6 +380,17 @@ class RunStore(ABC, Generic[_Q, _S]):
         version DESC. The versions of prompts are left out unless the filter asks for them."""
         size = check_registry_page(max_results, VERSION_PAGE[1], least=1)
         compiled = self._compile(filter_string, profile, "model_versions", order_by)
+        return self._version_page(compiled, size, page_token)
+
+    def _model_page(
+        self, compiled: CompiledQuery, size: int, page_token: str | bytes | None, prompts: bool
+    ) -> PagedList:
+        """One page of the registered models ``compiled`` selects (prompts alone with ``prompts``), read
+        from :meth:`_registry` and searched here; a store that can search in place overrides it."""
+        return search_models(compiled, self._registry().models, size, page_token, prompts)
+
+    def _version_page(self, compiled: CompiledQuery, size: int, page_token: str | bytes | None) -> PagedList:
+        """One page of the model versions ``compiled`` selects, as :meth:`_model_page`."""
         return search_versions(compiled, self._registry().versions, size, page_token)
 
     def get_registered_model(self, name: str) -> RegisteredModel:

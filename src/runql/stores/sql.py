@@ -52,6 +52,7 @@ from runql.engines.sql import (
     storable,
 )
 from runql.engines.sql_logged_models import logged_models_select
+from runql.engines.sql_registry import REGISTRY_TABLES, registry_select
 from runql.errors import ArgumentError, NotFoundError, StoreError
 from runql.language.ast import Entity, Key
 from runql.model.arguments import experiment_number, id_list
@@ -204,6 +205,52 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
     def _registry(self) -> Registry:
         with self._reading() as connection:
             return read_registry(sa, connection, self.where)
+
+    def _model_page(
+        self, compiled: CompiledQuery, size: int, page_token: str | bytes | None, prompts: bool
+    ) -> PagedList:
+        found = self._registry_keys(compiled, size, page_token, prompts)
+        if found is None:
+            return PagedList([], None)
+        keys, token = found
+        with self._reading() as connection:
+            read = {m.name: m for m in read_registry(sa, connection, self.where, [k[0] for k in keys]).models}
+        return PagedList([read[name] for (name,) in keys], token)
+
+    def _version_page(self, compiled: CompiledQuery, size: int, page_token: str | bytes | None) -> PagedList:
+        found = self._registry_keys(compiled, size, page_token, prompts=False)
+        if found is None:
+            return PagedList([], None)
+        keys, token = found
+        with self._reading() as connection:
+            versions = read_registry(sa, connection, self.where, [k[0] for k in keys]).versions
+        read = {(v.name, v.version): v for v in versions}
+        return PagedList([read[(name, str(version))] for name, version in keys], token)
+
+    def _registry_keys(
+        self, compiled: CompiledQuery, size: int, page_token: str | bytes | None, prompts: bool
+    ) -> tuple[list[tuple[Any, ...]], str | None] | None:
+        """The keys (name; name and version) of one page of a registry search, found in the database,
+        and the next page's token; None for a database without a registry."""
+        offset = parse_page_token(page_token)
+        with self._reading() as connection:
+            present = set(sa.inspect(connection).get_table_names())
+            if not present.issuperset(REGISTRY_TABLES):
+                return None
+            tables = {
+                name: sa.Table(name, sa.MetaData(), autoload_with=connection) for name in REGISTRY_TABLES
+            }
+            statement = registry_select(
+                compiled,
+                tables,
+                self.dialect,
+                prompts=prompts,
+                limit=size + 1,
+                offset=offset,
+                distinct_values=lambda values: connection.execute(values).scalars().all(),
+            )
+            keys = self._fetch(connection, statement)
+        return keys[:size], next_page_token(offset, size, offset + len(keys))
 
     def _logged_models(self, experiment_ids: Sequence[str]) -> list[LoggedModel]:
         wanted = set(experiment_ids)
