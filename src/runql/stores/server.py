@@ -39,12 +39,13 @@ from runql.common.optional import require
 from runql.common.redact import redact
 from runql.engines.logged_models import order_by_entries, page_size, start_offset
 from runql.engines.planner import Plan, plan
+from runql.engines.registry import asks_for_prompts
 from runql.errors import ArgumentError, NotFoundError, StoreError
 from runql.language.ast import Compare, Entity, Key, Literal, Op
 from runql.model.arguments import experiment_number, id_list, warn_at_caller
 from runql.model.entities import Experiment, Metric, Run, StoredHistories, ViewType
 from runql.model.logged_models import LoggedModel, dataset_filters, logged_model_from_entity
-from runql.model.paging import paginate
+from runql.model.paging import paginate, parse_page_token
 from runql.model.records import experiment_from_record, run_from_record
 from runql.model.registry import (
     PROMPT_TAG,
@@ -326,8 +327,8 @@ class ServerStore(RunStore[Plan, _Deadline]):
         # server reads as a dataset without one (docs/compatibility.md, logged-server-datasets).
         entries = order_by_entries(order_by)
         compiled = self._compile(filter_string, profile, "logged_models", [e.text for e in entries])
-        sent_whole = all(d.has_digest and d.digest for d in dataset_filters(datasets))
-        if self.target != "mlflow" or compiled.profile.name != "mlflow" or not sent_whole:
+        digests = all(d.has_digest and d.digest for d in dataset_filters(datasets))
+        if not (self._sent_whole(compiled) and digests):
             return super().search_logged_models(
                 experiment_ids, filter_string, datasets, max_results, order_by, page_token, profile
             )
@@ -342,11 +343,50 @@ class ServerStore(RunStore[Plan, _Deadline]):
             order_by=list(order_by) if order_by else None,
             page_token=page_token or None,
         )
-        return PagedList([logged_model_from_entity(m) for m in page], page.token)
+        return PagedList([logged_model_from_entity(m) for m in page], page.token or None)
 
     def get_logged_model(self, model_id: str) -> LoggedModel:
         return logged_model_from_entity(
             self._ask(_Deadline(self.deadline), self.client.get_logged_model, model_id)
+        )
+
+    def _model_page(
+        self, compiled: CompiledQuery, size: int, page_token: str | bytes | None, prompts: bool
+    ) -> PagedList:
+        # A search in MLflow's own language is sent whole: the server answers it with its store, page by
+        # page. Prompts (as MLflow's entity hides their tag) and the other profiles are searched here.
+        if prompts or size == 0 or not self._sent_whole(compiled):
+            return super()._model_page(compiled, size, page_token, prompts)
+        page = self._registry_search(self.client.search_registered_models, compiled, size, page_token)
+        found = [registered_model_from_entity(m) for m in page]
+        if asks_for_prompts(compiled.query.filter):
+            for model in found:  # the filter asked for prompts: what it finds is one
+                model.tags[PROMPT_TAG] = "true"
+        return PagedList(found, page.token or None)  # the REST API sends "" after the last page
+
+    def _version_page(self, compiled: CompiledQuery, size: int, page_token: str | bytes | None) -> PagedList:
+        if not self._sent_whole(compiled):
+            return super()._version_page(compiled, size, page_token)
+        page = self._registry_search(self.client.search_model_versions, compiled, size, page_token)
+        return PagedList([model_version_from_entity(v) for v in page], page.token or None)
+
+    def _sent_whole(self, compiled: CompiledQuery) -> bool:
+        """Whether the server answers ``compiled`` itself: MLflow's server, a query in MLflow's language."""
+        return self.target == "mlflow" and compiled.profile.name == "mlflow"
+
+    def _registry_search(
+        self, search: Callable[..., Any], compiled: CompiledQuery, size: int, page_token: str | bytes | None
+    ) -> Any:
+        token = page_token.decode("ascii", "replace") if isinstance(page_token, bytes) else page_token
+        parse_page_token(token)  # a bad token is refused here, as the stores refuse it
+        query = compiled.query
+        return self._ask(
+            _Deadline(self.deadline),
+            search,
+            filter_string=query.filter_string or None,
+            max_results=size,
+            order_by=list(query.order_by_strings) or None,
+            page_token=token or None,
         )
 
     def _listed(
