@@ -86,10 +86,11 @@ from sqlalchemy.sql.elements import ColumnElement  # noqa: E402
 
 __all__ = [
     "MLFLOW_SCHEMA",
+    "ColumnTruthSets",
     "DistinctValues",
     "Schema",
     "Tables",
-    "compare_column",
+    "TruthSets",
     "refused_pattern",
     "register_sqlite_functions",
     "runs_select",
@@ -359,31 +360,14 @@ def _sort_identity(key: Key) -> Hashable:
     return (key.entity, key.name, aggregate, key.step)
 
 
-@dataclass
-class _Compiler:
-    tables: Tables
-    dialect: str
-    distinct_values: DistinctValues | None = None
-    # The runs searched, as a condition on ``runs``: the distinct values a clause reads are theirs.
-    searched: Condition = field(default_factory=sa.true)
-    sent: SentValues = field(default_factory=SentValues)
-    joins: list[Any] = field(default_factory=list)
-    # Once one clause drives the search (its runs looked up by primary key), the others are probed
-    # run by run: a correlated EXISTS costs one index probe where IN would read its whole key.
-    probe: bool = False
-    # LIKE and ILIKE as the database's own (Profile.database_patterns), MLflow's SQL store's meaning.
-    database_patterns: bool = False
-    # The distinct values read for each statement of them, read once however many clauses match them.
-    values_read: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+class TruthSets:
+    """A filter as two sets of rows per node, those for which it is true and those for which it is false
+    (as conditions on the current row): NOT swaps them, AND and OR combine them, so a row in neither is
+    unknown, SQL's three-valued logic without relying on how a database treats NULL. A subclass gives the
+    sets of one clause."""
 
-    @property
-    def runs(self) -> sa.Table:
-        return self.tables["runs"]
-
-    def storable(self, text: str) -> bool:
-        return storable(text, self.dialect)
-
-    # Each node's (true set, false set), as conditions on the current row of ``runs``.
+    def clause(self, node: Compare | In | IsNull) -> tuple[Condition, Condition]:
+        raise NotImplementedError
 
     def true(self, expr: Expr) -> Condition:
         match expr:
@@ -410,6 +394,33 @@ class _Compiler:
                 return self.clause(expr)[1]
             case _:
                 assert_never(expr)
+
+
+@dataclass
+class _Compiler(TruthSets):
+    tables: Tables
+    dialect: str
+    distinct_values: DistinctValues | None = None
+    # The runs searched, as a condition on ``runs``: the distinct values a clause reads are theirs.
+    searched: Condition = field(default_factory=sa.true)
+    sent: SentValues = field(default_factory=SentValues)
+    joins: list[Any] = field(default_factory=list)
+    # Once one clause drives the search (its runs looked up by primary key), the others are probed
+    # run by run: a correlated EXISTS costs one index probe where IN would read its whole key.
+    probe: bool = False
+    # LIKE and ILIKE as the database's own (Profile.database_patterns), MLflow's SQL store's meaning.
+    database_patterns: bool = False
+    # The distinct values read for each statement of them, read once however many clauses match them.
+    values_read: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    @property
+    def runs(self) -> sa.Table:
+        return self.tables["runs"]
+
+    def storable(self, text: str) -> bool:
+        return storable(text, self.dialect)
+
+    # Each node's (true set, false set) is a condition on the current row of ``runs``.
 
     def clause(self, node: Compare | In | IsNull) -> tuple[Condition, Condition]:
         key = node.key
@@ -716,23 +727,27 @@ class _Compiler:
         return chosen.scalar_subquery()
 
 
-def compare_column(
-    node: Compare | In,
-    column: Any,
-    dialect: str,
-    *,
-    number: bool,
-    database_patterns: bool,
-    scope: Condition | None = None,
-    distinct_values: DistinctValues | None = None,
-) -> Condition:
-    """Whether a present value of ``column`` satisfies ``node``, as a run search compares one: strings by
-    code point, LIKE, ILIKE and RLIKE with runql's meaning (or the database's, ``database_patterns``).
-    ``scope`` picks the column's rows whose distinct values PostgreSQL's RLIKE reads."""
-    compiler = _Compiler(
-        Tables(MLFLOW_SCHEMA, {}), dialect, distinct_values, database_patterns=database_patterns
-    )
-    return compiler.test(node, column, number, scope)
+@dataclass
+class ColumnTruthSets(TruthSets):
+    """:class:`TruthSets` whose clauses compare columns as a run search compares values: strings by code
+    point, LIKE, ILIKE and RLIKE with runql's meaning (or the database's, ``database_patterns``)."""
+
+    dialect: str
+    database_patterns: bool
+    distinct_values: DistinctValues | None
+
+    def compare(
+        self, node: Compare | In, column: Any, number: bool, scope: Condition | None = None
+    ) -> Condition:
+        """Whether a present value of ``column`` satisfies ``node``; ``scope`` picks the column's rows whose
+        distinct values PostgreSQL's RLIKE reads."""
+        tests = _Compiler(
+            Tables(MLFLOW_SCHEMA, {}),
+            self.dialect,
+            self.distinct_values,
+            database_patterns=self.database_patterns,
+        )
+        return tests.test(node, column, number, scope)
 
 
 def _holds_unstorable(node: Compare | In, dialect: str) -> bool:

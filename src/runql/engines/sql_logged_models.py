@@ -24,8 +24,8 @@ from typing import Any
 from runql.common.optional import require
 from runql.engines.logged_models import OrderEntry, needs_a_point
 from runql.engines.semantics import logged_model_order
-from runql.engines.sql import DistinctValues, compare_column, storable
-from runql.language.ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Or, assert_never
+from runql.engines.sql import ColumnTruthSets, DistinctValues, storable
+from runql.language.ast import Compare, Entity, In, IsNull, Key
 from runql.language.attributes import ENTITY_NUMERIC_ATTRIBUTES
 from runql.model.logged_models import LOGGED_MODEL_STATUSES, DatasetFilter
 from runql.profiles.compiled import CompiledQuery
@@ -92,50 +92,8 @@ _NUMBERS = ENTITY_NUMERIC_ATTRIBUTES["logged_models"]
 
 
 @dataclass
-class _Compiler:
-    dialect: str
-    datasets: Sequence[DatasetFilter]
-    database_patterns: bool
-    distinct_values: DistinctValues | None
-
-    def true(self, expr: Expr) -> Condition:
-        match expr:
-            case And(terms):
-                return sa.and_(*(self.true(t) for t in terms))
-            case Or(terms):
-                return sa.or_(*(self.true(t) for t in terms))
-            case Not(term):
-                return self.false(term)
-            case Compare() | In() | IsNull():
-                return self.clause(expr)[0]
-            case _:
-                assert_never(expr)
-
-    def false(self, expr: Expr) -> Condition:
-        match expr:
-            case And(terms):
-                return sa.or_(*(self.false(t) for t in terms))
-            case Or(terms):
-                return sa.and_(*(self.false(t) for t in terms))
-            case Not(term):
-                return self.true(term)
-            case Compare() | In() | IsNull():
-                return self.clause(expr)[1]
-            case _:
-                assert_never(expr)
-
-    def compare(
-        self, node: Compare | In, column: Any, number: bool, scope: Condition | None = None
-    ) -> Condition:
-        return compare_column(
-            node,
-            column,
-            self.dialect,
-            number=number,
-            database_patterns=self.database_patterns,
-            scope=scope,
-            distinct_values=self.distinct_values,
-        )
+class _Compiler(ColumnTruthSets):
+    datasets: Sequence[DatasetFilter] = ()
 
     def clause(self, node: Compare | In | IsNull) -> tuple[Condition, Condition]:
         """The models for which ``node`` is true, and those for which it is false."""
@@ -255,7 +213,7 @@ def logged_models_select(
     the key's distinct values through ``distinct_values``."""
     if compiled.entity != "logged_models":
         raise ValueError("logged_models_select compiles logged-model queries")
-    compiler = _Compiler(dialect, datasets, compiled.profile.database_patterns, distinct_values)
+    compiler = _Compiler(dialect, compiled.profile.database_patterns, distinct_values, datasets)
     conditions: list[Condition] = [
         MODELS.c.lifecycle_stage != "deleted",
         MODELS.c.experiment_id.in_(list(experiment_ids)),

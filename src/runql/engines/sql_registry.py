@@ -12,14 +12,14 @@ database as a bound parameter.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from runql.common.optional import require
 from runql.engines.registry import prompt_scope
 from runql.engines.semantics import registry_order
-from runql.engines.sql import DistinctValues, compare_column, storable
-from runql.language.ast import And, Compare, Entity, Expr, In, IsNull, Key, Not, Or, assert_never
+from runql.engines.sql import ColumnTruthSets, DistinctValues, storable
+from runql.language.ast import Compare, Entity, In, IsNull, Key
 from runql.language.attributes import ENTITY_NUMERIC_ATTRIBUTES
 from runql.model.registry import PROMPT_TAG
 from runql.profiles.compiled import CompiledQuery
@@ -53,51 +53,11 @@ def _in_workspace(table: sa.Table) -> Condition:
 
 
 @dataclass
-class _Compiler:
-    rows: sa.Table  # registered_models or model_versions
-    tags: sa.Table  # their tags
-    owner: tuple[str, ...]  # the columns a tag's row shares with its owner's
-    numbers: frozenset[str]
-    dialect: str
-    database_patterns: bool
-    distinct_values: DistinctValues | None
-
-    def true(self, expr: Expr) -> Condition:
-        match expr:
-            case And(terms):
-                return sa.and_(*(self.true(t) for t in terms))
-            case Or(terms):
-                return sa.or_(*(self.true(t) for t in terms))
-            case Not(term):
-                return self.false(term)
-            case Compare() | In() | IsNull():
-                return self.clause(expr)[0]
-            case _:
-                assert_never(expr)
-
-    def false(self, expr: Expr) -> Condition:
-        match expr:
-            case And(terms):
-                return sa.or_(*(self.false(t) for t in terms))
-            case Or(terms):
-                return sa.and_(*(self.false(t) for t in terms))
-            case Not(term):
-                return self.true(term)
-            case Compare() | In() | IsNull():
-                return self.clause(expr)[1]
-            case _:
-                assert_never(expr)
-
-    def compare(self, node: Compare | In, column: Any, number: bool, scope: Condition | None) -> Condition:
-        return compare_column(
-            node,
-            column,
-            self.dialect,
-            number=number,
-            database_patterns=self.database_patterns,
-            scope=scope,
-            distinct_values=self.distinct_values,
-        )
+class _Compiler(ColumnTruthSets):
+    rows: sa.Table = field(kw_only=True)  # registered_models or model_versions
+    tags: sa.Table = field(kw_only=True)  # their tags
+    owner: tuple[str, ...] = field(kw_only=True)  # the columns a tag's row shares with its owner's
+    numbers: frozenset[str] = field(kw_only=True)
 
     def tag_rows(self, key: str) -> Condition:
         """The rows of the current model's (or version's) tag ``key``."""
@@ -178,13 +138,13 @@ def registry_select(
     if keep is not None:
         conditions.append(prompt if keep else sa.not_(prompt))
     compiler = _Compiler(
-        rows,
-        tags,
-        owner,
-        ENTITY_NUMERIC_ATTRIBUTES[entity],
         dialect,
         query.profile.database_patterns,
         distinct_values,
+        rows=rows,
+        tags=tags,
+        owner=owner,
+        numbers=ENTITY_NUMERIC_ATTRIBUTES[entity],
     )
     if query.query.filter is not None:
         conditions.append(compiler.true(query.query.filter))
