@@ -216,6 +216,9 @@ def test_prompts_and_lookups(store: Any) -> None:
     assert (version.run_id, version.source) == ("r1", "s3://c3")
     with pytest.raises(NotFoundError):
         store.get_registered_model("zz")
+    prompt = store.get_prompt("a-prompt")
+    assert prompt is not None and prompt.name == "a-prompt"
+    assert store.get_prompt("a") is None and store.get_prompt("zz") is None
     with pytest.raises(NotFoundError):
         store.get_model_version("a", "9")
 

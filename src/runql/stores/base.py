@@ -400,6 +400,15 @@ class RunStore(ABC, Generic[_Q, _S]):
                 return model
         raise NotFoundError(f"Registered Model with name={name} not found")
 
+    def get_prompt(self, name: str) -> RegisteredModel | None:
+        """The prompt ``name``, as the registered model it is; None when there is no such prompt (as
+        MLflow's store answers)."""
+        try:
+            model = self.get_registered_model(name)
+        except NotFoundError:
+            return None
+        return model if model.is_prompt else None
+
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         """Version ``version`` of the registered model ``name``; :class:`~runql.NotFoundError` when there
         is none."""
