@@ -127,6 +127,20 @@ def test_an_experiments_plan_says_runql_answers_it_whole() -> None:
     assert "pushed filter: (none: every experiment)" in text and "sorting: local; paging: local" in text
 
 
+@pytest.mark.parametrize("entity", ["registered_models", "model_versions", "logged_models"])
+def test_a_model_search_in_mlflows_language_is_sent_whole(entity: str) -> None:
+    # MLflow's server answers it with its store, page by page, as runql would.
+    found = plan("name = 'a'", ["name DESC"], target="mlflow", profile="mlflow", entity=entity)
+    assert (found.pushed_filter, found.pushed_order_by, found.residual_filter) == (
+        "name = 'a'",
+        ("name DESC",),
+        None,
+    )
+    assert found.server_pages
+    wider = plan("name = 'a' OR name = 'b'", target="mlflow", profile="extended", entity=entity)
+    assert wider.pushed_filter == "" and not wider.server_sorts
+
+
 def test_a_query_the_profile_refuses_is_refused() -> None:
     with pytest.raises(runql.UnsupportedQueryError):
         plan("metrics.a > 1 OR metrics.b > 1", profile="mlflow")

@@ -35,11 +35,11 @@ from dataclasses import dataclass, replace
 from runql.errors import RunqlError
 from runql.language.ast import And, Compare, Entity, Expr, In, Literal, Not, Op, Query, SortKey
 from runql.language.unparser import unparse
-from runql.profiles.catalog import Profile
+from runql.profiles.catalog import MODEL_ENTITIES, Profile
 from runql.profiles.checker import analyse, resolve_profile
 from runql.profiles.compiled import CompiledQuery, OrderBy, compile_quietly
 
-__all__ = ["Plan", "plan"]
+__all__ = ["Plan", "answered_by_server", "plan"]
 
 # A warning that some paths of the server refuse a clause: such a clause is evaluated locally instead.
 OBSERVED_UNSUPPORTED = "observed-unsupported"
@@ -96,6 +96,14 @@ class Plan:
         )
 
 
+def answered_by_server(query: CompiledQuery, target: str | Profile) -> bool:
+    """Whether a server that accepts ``target`` answers ``query`` whole, page by page: a search of the
+    models (the registry's or logged models) in MLflow's own language, sent to MLflow's server, whose store
+    answers it as runql does."""
+    name = target if isinstance(target, str) else target.name
+    return query.entity in MODEL_ENTITIES and name == "mlflow" and query.profile.name == "mlflow"
+
+
 def plan(
     filter_string: str | Query | Expr | None = "",
     order_by: OrderBy = None,
@@ -106,12 +114,16 @@ def plan(
 ) -> Plan:
     """Split a query ``profile`` accepts into what a ``target`` server accepts and the rest.
 
-    A query of experiments, registered models or model versions is answered whole by runql (a server
-    store reads every one), so its plan pushes nothing. Raises what :func:`runql.compile` raises when
-    ``profile`` refuses the query.
+    A model search in MLflow's own language is sent whole to MLflow's server
+    (:func:`answered_by_server`); any other query of experiments, registered models, model versions or
+    logged models is answered whole by runql (a server store reads every one), so its plan pushes nothing.
+    Raises what :func:`runql.compile` raises when ``profile`` refuses the query.
     """
     query = compile_quietly(filter_string, order_by, profile=profile, entity=entity)
     server = resolve_profile(target, query.entity)
+    if answered_by_server(query, server):
+        q = query.query
+        return Plan(query, server, q.filter_string, q.order_by_strings, None, server_sorts=True)
     if query.entity != "runs":
         return Plan(query, server, "", (), query.query.filter, server_sorts=False)
     pushed: list[str] = []

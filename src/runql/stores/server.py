@@ -38,7 +38,7 @@ from typing import Any
 from runql.common.optional import require
 from runql.common.redact import redact
 from runql.engines.logged_models import order_by_entries, page_size, start_offset
-from runql.engines.planner import Plan, plan
+from runql.engines.planner import Plan, answered_by_server, plan
 from runql.engines.registry import asks_for_prompts
 from runql.errors import ArgumentError, NotFoundError, StoreError
 from runql.language.ast import Compare, Entity, Key, Literal, Op
@@ -328,7 +328,7 @@ class ServerStore(RunStore[Plan, _Deadline]):
         entries = order_by_entries(order_by)
         compiled = self._compile(filter_string, profile, "logged_models", [e.text for e in entries])
         digests = all(d.has_digest and d.digest for d in dataset_filters(datasets))
-        if not (self._sent_whole(compiled) and digests):
+        if not (answered_by_server(compiled, self.target) and digests):
             return super().search_logged_models(
                 experiment_ids, filter_string, datasets, max_results, order_by, page_token, profile
             )
@@ -355,7 +355,7 @@ class ServerStore(RunStore[Plan, _Deadline]):
     ) -> PagedList:
         # A search in MLflow's own language is sent whole: the server answers it with its store, page by
         # page. Prompts (as MLflow's entity hides their tag) and the other profiles are searched here.
-        if prompts or size == 0 or not self._sent_whole(compiled):
+        if prompts or size == 0 or not answered_by_server(compiled, self.target):
             return super()._model_page(compiled, size, page_token, prompts)
         page = self._registry_search(self.client.search_registered_models, compiled, size, page_token)
         found = [registered_model_from_entity(m) for m in page]
@@ -365,14 +365,10 @@ class ServerStore(RunStore[Plan, _Deadline]):
         return PagedList(found, page.token or None)  # the REST API sends "" after the last page
 
     def _version_page(self, compiled: CompiledQuery, size: int, page_token: str | bytes | None) -> PagedList:
-        if not self._sent_whole(compiled):
+        if not answered_by_server(compiled, self.target):
             return super()._version_page(compiled, size, page_token)
         page = self._registry_search(self.client.search_model_versions, compiled, size, page_token)
         return PagedList([model_version_from_entity(v) for v in page], page.token or None)
-
-    def _sent_whole(self, compiled: CompiledQuery) -> bool:
-        """Whether the server answers ``compiled`` itself: MLflow's server, a query in MLflow's language."""
-        return self.target == "mlflow" and compiled.profile.name == "mlflow"
 
     def _registry_search(
         self, search: Callable[..., Any], compiled: CompiledQuery, size: int, page_token: str | bytes | None
