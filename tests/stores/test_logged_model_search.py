@@ -358,3 +358,20 @@ def test_lookups_and_arguments(written: tuple[str, SqlAlchemyStore, list[str]], 
         "order_by": None,
         "offset": 1,
     }
+
+
+def test_a_workspace_loaded_from_a_server_holds_its_models(
+    written: tuple[str, SqlAlchemyStore, list[str]], tmp_path: Any
+) -> None:
+    url, _, experiments = written
+    with mlflow_server(url, tmp_path) as server:
+        loaded = runql.from_mlflow(server)
+    read = runql.from_mlflow_db(url)
+    names = sorted(m.name for m in read._logged_models(experiments) if m.lifecycle_stage == "active")
+    assert sorted(m.name for m in loaded._logged_models(experiments)) == names
+    arguments: dict[str, Any] = {
+        "filter_string": "metrics.acc >= 0.5",
+        "datasets": [{"dataset_name": "eval"}],
+    }
+    expected = [m.model_id for m in read.search_logged_models(experiments, **arguments)]
+    assert [m.model_id for m in loaded.search_logged_models(experiments, **arguments)] == expected

@@ -238,3 +238,16 @@ def test_a_version_number_is_whole(registry: tuple[str, SqlAlchemyStore], store:
         registry[1].search_model_versions("version_number > 1.5")
     with pytest.raises(UnsupportedQueryError, match="whole numbers only"):
         store.search_model_versions("version_number > 1.5")
+
+
+def test_a_workspace_loaded_from_a_server_holds_its_registry(
+    registry: tuple[str, SqlAlchemyStore], tmp_path: Any
+) -> None:
+    url = registry[0]
+    with mlflow_server(url, tmp_path) as server:
+        loaded = runql.from_mlflow(server)
+    read = runql.from_mlflow_db(url)
+    for search, key in (("search_registered_models", _name), ("search_model_versions", _version)):
+        for filter_string in ("", "tags.team = 'risk'", f"tags.`{PROMPT_TAG}` = 'true'"):
+            expected = _pages(getattr(read, search), key, 2, filter_string=filter_string)
+            assert _pages(getattr(loaded, search), key, 2, filter_string=filter_string) == expected

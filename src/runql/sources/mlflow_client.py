@@ -24,6 +24,8 @@ from runql.common.optional import progress_bar, require
 from runql.common.redact import redact, shown
 from runql.errors import StoreError
 from runql.model.entities import Metric
+from runql.model.logged_models import LoggedModel, logged_model_from_entity
+from runql.model.registry import PROMPT_TAG, Registry, model_version_from_entity, registered_model_from_entity
 from runql.sources.base import StoreRecords, sort_inputs
 
 __all__ = [
@@ -151,6 +153,36 @@ def _listed(
         token = tokens.follow(page.token)
         if token is None:
             return
+
+
+Listing = Callable[..., list[Any]]
+"""``listing(what, search, filter_string, size, **scope)``: every item a paged search of the client returns
+(``search(filter_string=..., max_results=size, page_token=..., **scope)``); ``what`` names it in errors."""
+
+
+def client_registry(client: Any, listing: Listing) -> Registry:
+    """Every registered model (prompts included) and model version a tracking server serves."""
+    # MLflow's client leaves prompts out of a registered-model search unless the filter names the prompt
+    # tag, and its store leaves prompts' versions out the same way: each is asked for apart.
+    asked = f"tags.`{PROMPT_TAG}` = 'true'"
+    search = client.search_registered_models
+    models = [registered_model_from_entity(m) for m in listing("models", search, None, 1000)]
+    prompts = [registered_model_from_entity(m) for m in listing("prompts", search, asked, 1000)]
+    for prompt in prompts:
+        prompt.tags[PROMPT_TAG] = "true"  # MLflow's entity leaves the prompt tag out of its tags
+    versions = listing("model versions", client.search_model_versions, None, 10_000)
+    versions += listing("prompt versions", client.search_model_versions, asked, 10_000)
+    return Registry(models + prompts, [model_version_from_entity(v) for v in versions])
+
+
+def client_logged_models(client: Any, listing: Listing, experiment_ids: Sequence[str]) -> list[LoggedModel]:
+    """The logged models of ``experiment_ids`` a tracking server serves (deleted ones it does not)."""
+    if not experiment_ids:
+        return []
+    found = listing(
+        "logged models", client.search_logged_models, None, 1000, experiment_ids=list(experiment_ids)
+    )
+    return [logged_model_from_entity(m) for m in found]
 
 
 def history_points(
@@ -292,7 +324,8 @@ def read_mlflow(
     *,
     progress: bool | None = None,
 ) -> StoreRecords:
-    """The experiments and runs a tracking URI serves (deleted ones included), through MLflow's client.
+    """The experiments and runs a tracking URI serves (deleted ones included), with its model registry and
+    its logged models, through MLflow's client.
 
     ``tracking_uri`` defaults to MLflow's own default (``MLFLOW_TRACKING_URI``, then the local
     store). ``experiment_ids`` limits the load to those experiments. Each run comes with its metrics'
@@ -305,15 +338,53 @@ def read_mlflow(
     mlflow = require("mlflow", "mlflow", "reading runs through an MLflow tracking URI")
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     where = redact(tracking_uri) if tracking_uri else "the default tracking URI"
+
+    def listing(
+        what: str, search: Callable[..., Any], filter_string: str | None, size: int, **scope: Any
+    ) -> list[Any]:
+        def fetch(token: str | None) -> Any:
+            return search(filter_string=filter_string, max_results=size, page_token=token, **scope)
+
+        return list(_listed(fetch, what, where, _model_key))
+
     with _asked(where, tracking_uri):
         records, experiments = _read(client, experiment_ids, with_history, progress, where)
+        registry = client_registry(client, listing)
+        logged = _served(
+            lambda: client_logged_models(client, listing, [e.experiment_id for e in experiments])
+        )
     histories = None
     if not with_history:
         keys = {r["run_id"]: frozenset(r["metrics"]) for r in records}
         histories = ClientHistories(client, where, tracking_uri, keys)
     return StoreRecords(
-        [_experiment_record(e) for e in experiments], records, where=where, histories=histories
+        [_experiment_record(e) for e in experiments],
+        records,
+        where=where,
+        histories=histories,
+        registry=registry,
+        logged_models=logged,
     )
+
+
+def _model_key(item: Any) -> str:
+    """What tells two items of a model search apart: a logged model's id, a version's name and number,
+    a registered model's name."""
+    return repr(
+        (getattr(item, "model_id", None), getattr(item, "name", None), getattr(item, "version", None))
+    )
+
+
+def _served(read: Callable[[], list[LoggedModel]]) -> list[LoggedModel]:
+    """The logged models ``read`` lists; none from a server before MLflow 3, which has no such endpoint."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return read()
+    except MlflowException as error:
+        if getattr(error, "error_code", None) == "ENDPOINT_NOT_FOUND":
+            return []
+        raise
 
 
 def _run_page(client: Any, experiment_id: str, token: str | None) -> Any:

@@ -57,7 +57,16 @@ from runql.model.registry import (
 from runql.profiles.catalog import Profile
 from runql.profiles.compiled import CompiledQuery, OrderBy, compile_quietly
 from runql.sources.base import url_scheme
-from runql.sources.mlflow_client import PageTokens, history_points, quoted, unreadable, unreadable_replies
+from runql.sources.mlflow_client import (
+    Listing,
+    PageTokens,
+    client_logged_models,
+    client_registry,
+    history_points,
+    quoted,
+    unreadable,
+    unreadable_replies,
+)
 from runql.sources.schemes import scheme_kind
 from runql.stores.base import Page, RunStore
 
@@ -280,36 +289,10 @@ class ServerStore(RunStore[Plan, _Deadline]):
                 return list(found.values())
 
     def _registry(self) -> Registry:
-        # MLflow's client leaves prompts out of a registered-model search unless the filter names the
-        # prompt tag, and its store leaves prompts' versions out the same way: each is asked for apart.
-        deadline = _Deadline(self.deadline)
-        asked = f"tags.`{PROMPT_TAG}` = 'true'"
-        search = self.client.search_registered_models
-        models = [
-            registered_model_from_entity(m) for m in self._listed(deadline, "models", search, None, 1000)
-        ]
-        prompts = [
-            registered_model_from_entity(m) for m in self._listed(deadline, "prompts", search, asked, 1000)
-        ]
-        for prompt in prompts:
-            prompt.tags[PROMPT_TAG] = "true"  # MLflow's entity leaves the prompt tag out of its tags
-        versions = self._listed(deadline, "model versions", self.client.search_model_versions, None, 10_000)
-        versions += self._listed(
-            deadline, "prompt versions", self.client.search_model_versions, asked, 10_000
-        )
-        return Registry(models + prompts, [model_version_from_entity(v) for v in versions])
+        return client_registry(self.client, self._listing(_Deadline(self.deadline)))
 
     def _logged_models(self, experiment_ids: Sequence[str]) -> list[LoggedModel]:
-        if not experiment_ids:
-            return []
-        deadline = _Deadline(self.deadline)
-        search = self.client.search_logged_models
-        return [
-            logged_model_from_entity(m)
-            for m in self._listed(
-                deadline, "logged models", search, None, 1000, experiment_ids=list(experiment_ids)
-            )
-        ]
+        return client_logged_models(self.client, self._listing(_Deadline(self.deadline)), experiment_ids)
 
     def search_logged_models(
         self,
@@ -384,6 +367,10 @@ class ServerStore(RunStore[Plan, _Deadline]):
             order_by=list(query.order_by_strings) or None,
             page_token=token or None,
         )
+
+    def _listing(self, deadline: _Deadline) -> Listing:
+        """How the server's models are listed within ``deadline``."""
+        return functools.partial(self._listed, deadline)
 
     def _listed(
         self,
