@@ -4,6 +4,7 @@ metric (MLflow's FileStore keeps one per dataset, its SQL store every one)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 from collections.abc import Iterator
@@ -107,7 +108,7 @@ def _point(point: LoggedModelMetric) -> tuple[Any, ...]:
 
 
 def _without_metrics(model: LoggedModel) -> dict[str, Any]:
-    fields = {name: getattr(model, name) for name in LoggedModel.__slots__}
+    fields = {f.name: getattr(model, f.name) for f in dataclasses.fields(LoggedModel)}
     del fields["metrics"], fields["lifecycle_stage"]  # each compared on its own
     return fields
 

@@ -143,10 +143,8 @@ class _Compiler(ColumnTruthSets):
         for index, sort_key in enumerate(logged_model_order(sort_keys)):
             entry = entries[index] if index < len(entries) else OrderEntry("")
             value = self.sort_value(sort_key.key, entry)
-            terms += [
-                sa.case((value.is_(None), 1), else_=0),
-                value.desc() if sort_key.descending else value.asc(),
-            ]
+            # Missing values last either way (SQLite and PostgreSQL read NULLS LAST); each value read once.
+            terms.append((value.desc() if sort_key.descending else value.asc()).nulls_last())
         return terms
 
     def sort_value(self, key: Key, entry: OrderEntry) -> Any:

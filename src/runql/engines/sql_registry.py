@@ -151,10 +151,8 @@ def registry_select(
     order: list[Any] = []
     for sort_key in registry_order(query.query.order_by, entity):
         value = compiler.sort_value(sort_key.key)
-        order += [
-            sa.case((value.is_(None), 1), else_=0),
-            value.desc() if sort_key.descending else value.asc(),
-        ]
+        # Missing values last either way (SQLite and PostgreSQL read NULLS LAST); each value read once.
+        order.append((value.desc() if sort_key.descending else value.asc()).nulls_last())
     statement = sa.select(*selected).where(*conditions).order_by(*order)
     if limit is not None:
         statement = statement.limit(limit)

@@ -75,7 +75,7 @@ def dataset_filters(datasets: Sequence[Mapping[str, Any]] | None) -> tuple[Datas
     return tuple(found)
 
 
-@dataclass(slots=True)
+@dataclass
 class LoggedModel:
     """A logged model; positional order as ``mlflow.entities.LoggedModel``. ``status`` is the status's
     name (``READY``); ``metrics`` every logged point."""
@@ -95,6 +95,20 @@ class LoggedModel:
     metrics: list[LoggedModelMetric] = field(default_factory=list)
     lifecycle_stage: str = "active"
 
+    def points(self, key: str) -> list[LoggedModelMetric]:
+        """Every point of the metric ``key``, in logged order."""
+        # The points by metric, made when a search first reads one and made again when ``metrics`` is
+        # another list or has grown: a search reads a model's metrics once per clause and order key. An
+        # attribute beside the fields, so that equality, repr and asdict() know nothing of it.
+        held: tuple[int, int, dict[str, list[LoggedModelMetric]]] | None = getattr(self, "_by_key", None)
+        if held is None or held[0] != id(self.metrics) or held[1] != len(self.metrics):
+            grouped: dict[str, list[LoggedModelMetric]] = {}
+            for point in self.metrics:
+                grouped.setdefault(point.key, []).append(point)
+            held = (id(self.metrics), len(self.metrics), grouped)
+            self._by_key = held
+        return held[2].get(key, [])
+
     @property
     def status_code(self) -> int:
         """The integer MLflow's tables store for the status, which its SQL store orders by."""
@@ -105,8 +119,8 @@ class LoggedModel:
         metric matches when one of them does."""
         return tuple(
             m.value
-            for m in self.metrics
-            if m.key == key and m.value is not None and (not datasets or any(d.holds(m) for d in datasets))
+            for m in self.points(key)
+            if m.value is not None and (not datasets or any(d.holds(m) for d in datasets))
         )
 
     def latest_metric(
@@ -115,8 +129,8 @@ class LoggedModel:
         """The value of ``key``'s latest point (by timestamp, then step; the least run id on a tie), on
         the dataset named when one is, as MLflow's SQL store orders by it; None without a point."""
         latest: LoggedModelMetric | None = None
-        for m in self.metrics:
-            if m.key != key or (dataset_name and m.dataset_name != dataset_name):
+        for m in self.points(key):
+            if dataset_name and m.dataset_name != dataset_name:
                 continue
             if dataset_digest and m.dataset_digest != dataset_digest:
                 continue

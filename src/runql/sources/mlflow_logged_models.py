@@ -22,7 +22,7 @@ from runql.errors import StoreError
 from runql.model.logged_models import LOGGED_MODEL_STATUSES, LoggedModel, LoggedModelMetric
 from runql.sources import rows as check
 
-__all__ = ["read_logged_models"]
+__all__ = ["TABLES", "read_logged_models"]
 
 MODELS = "logged_models"
 PARAMS = "logged_model_params"
@@ -58,20 +58,30 @@ _NOUN = "model"
 _IDS_PER_STATEMENT = 1000
 
 
+TABLES = (MODELS, PARAMS, TAGS, METRICS)
+"""The tables the logged models are read from."""
+
+
 def read_logged_models(
-    sa: Any, connection: Any, where: str, model_ids: Sequence[str] | None = None
+    sa: Any,
+    connection: Any,
+    where: str,
+    model_ids: Sequence[str] | None = None,
+    tables: check.Reflected | None = None,
 ) -> list[LoggedModel]:
     """Every logged model of the database ``connection`` reaches, deleted ones included, each with its
     params, tags and every point of its metrics (``where`` names the database in errors); only those of
-    ``model_ids`` when they are given."""
-    tables = set(sa.inspect(connection).get_table_names())
+    ``model_ids`` when they are given. ``tables`` are :data:`TABLES` as :func:`rows.reflect` reflected
+    them, when the caller holds them."""
+    if tables is None:
+        tables = check.reflect(sa, connection, TABLES)
     if MODELS not in tables:
         return []
 
     def rows(table: str, columns: Sequence[str], order: Sequence[str]) -> list[Sequence[Any]]:
         if table not in tables:
             return []
-        found = sa.Table(table, sa.MetaData(), autoload_with=connection)
+        found = tables[table]
         missing = [c for c in columns if c not in found.c]
         if missing:
             raise StoreError(

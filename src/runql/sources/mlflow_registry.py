@@ -16,7 +16,7 @@ from runql.errors import StoreError
 from runql.model.registry import ModelVersion, RegisteredModel, Registry
 from runql.sources import rows as check
 
-__all__ = ["read_registry"]
+__all__ = ["TABLES", "read_registry"]
 
 _DELETED_INTERNAL = "Deleted_Internal"
 _DEFAULT_WORKSPACE = "default"
@@ -41,17 +41,35 @@ _VERSION_COLUMNS = (
 _NAMES_PER_STATEMENT = 1000
 
 
-def read_registry(sa: Any, connection: Any, where: str, names: Sequence[str] | None = None) -> Registry:
+TABLES = (
+    "registered_models",
+    "registered_model_tags",
+    "model_versions",
+    "model_version_tags",
+    "registered_model_aliases",
+)
+"""The tables the registry is read from."""
+
+
+def read_registry(
+    sa: Any,
+    connection: Any,
+    where: str,
+    names: Sequence[str] | None = None,
+    tables: check.Reflected | None = None,
+) -> Registry:
     """Every registered model and model version of the database ``connection`` reaches (``where`` names
-    it in errors); only those of the models ``names`` when they are given."""
-    tables = set(sa.inspect(connection).get_table_names())
+    it in errors); only those of the models ``names`` when they are given. ``tables`` are :data:`TABLES`
+    as :func:`rows.reflect` reflected them, when the caller holds them."""
+    if tables is None:
+        tables = check.reflect(sa, connection, TABLES)
     if "registered_models" not in tables or "model_versions" not in tables:
         return Registry()
 
     def rows(table: str, columns: Sequence[str]) -> list[dict[str, Any]]:
         if table not in tables:
             return []
-        found = sa.Table(table, sa.MetaData(), autoload_with=connection)
+        found = tables[table]
         named = [c for c in columns if c in found.c]
         query = sa.select(*(found.c[c] for c in named))
         if "workspace" in found.c:

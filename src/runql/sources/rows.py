@@ -16,7 +16,8 @@ as bytes, once reading them as text failed.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from runql.common.redact import shown, shown_value
 from runql.errors import StoreError
@@ -26,6 +27,7 @@ from runql.model.records import TIME_LIMIT
 __all__ = [
     "LIFECYCLE_STAGES",
     "RUN_COLUMNS",
+    "Reflected",
     "bad_row",
     "experiment_id",
     "flag",
@@ -34,6 +36,7 @@ __all__ = [
     "number",
     "one_of",
     "optional_text",
+    "reflect",
     "row_place",
     "run_id",
     "run_status",
@@ -171,3 +174,16 @@ def undecodable(rows: Iterable[Sequence[bytes | memoryview | None]]) -> tuple[st
                 shown_id = bytes(row_id or b"").decode("utf-8", "backslashreplace")
                 return shown_id, index, f"{error.reason} at byte {error.start}"
     return None
+
+
+Reflected = Mapping[str, Any]
+"""Tables of a database as SQLAlchemy reflected them, by name: those of the names asked for that exist."""
+
+
+def reflect(sa: Any, connection: Any, names: Sequence[str]) -> Reflected:
+    """The tables of ``names`` the database ``connection`` reaches holds, reflected (their columns read
+    from the database, as a database of an older MLflow may lack some)."""
+    present = set(sa.inspect(connection).get_table_names())
+    return {
+        name: sa.Table(name, sa.MetaData(), autoload_with=connection) for name in names if name in present
+    }

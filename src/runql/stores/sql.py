@@ -75,7 +75,9 @@ from runql.profiles.compiled import CompiledQuery, OrderBy
 from runql.sources import rows
 from runql.sources.base import dataset_inputs
 from runql.sources.mlflow_db import connect_url, missing_driver
+from runql.sources.mlflow_logged_models import TABLES as LOGGED_READ
 from runql.sources.mlflow_logged_models import read_logged_models
+from runql.sources.mlflow_registry import TABLES as REGISTRY_READ
 from runql.sources.mlflow_registry import read_registry
 from runql.stores.base import Page, RunStore
 
@@ -168,6 +170,8 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
                 redact(f"not a database URL: {error}", target), where=self.where, code="not-a-store"
             ) from None
         self.dialect = self.engine.dialect.name
+        # The model tables as reflected, by the names asked for: read once, when all of them exist.
+        self._reflections: dict[tuple[str, ...], rows.Reflected] = {}
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
@@ -204,7 +208,18 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
 
     def _registry(self) -> Registry:
         with self._reading() as connection:
-            return read_registry(sa, connection, self.where)
+            return read_registry(sa, connection, self.where, None, self._reflected(connection, REGISTRY_READ))
+
+    def _reflected(self, connection: sa.Connection, names: Sequence[str]) -> rows.Reflected:
+        """The tables of ``names`` the database holds, reflected once for the store's life (a database
+        that lacks some is asked again, as MLflow may yet create them)."""
+        key = tuple(names)
+        held = self._reflections.get(key)
+        if held is None:
+            held = rows.reflect(sa, connection, names)
+            if len(held) == len(names):
+                self._reflections[key] = held
+        return held
 
     def _model_page(
         self, compiled: CompiledQuery, size: int, page_token: str | bytes | None, prompts: bool
@@ -214,7 +229,9 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
             return PagedList([], None)
         keys, token = found
         with self._reading() as connection:
-            read = {m.name: m for m in read_registry(sa, connection, self.where, [k[0] for k in keys]).models}
+            tables = self._reflected(connection, REGISTRY_READ)
+            models = read_registry(sa, connection, self.where, [k[0] for k in keys], tables).models
+        read = {m.name: m for m in models}
         return PagedList([read[name] for (name,) in keys], token)
 
     def _version_page(self, compiled: CompiledQuery, size: int, page_token: str | bytes | None) -> PagedList:
@@ -223,7 +240,8 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
             return PagedList([], None)
         keys, token = found
         with self._reading() as connection:
-            versions = read_registry(sa, connection, self.where, [k[0] for k in keys]).versions
+            tables = self._reflected(connection, REGISTRY_READ)
+            versions = read_registry(sa, connection, self.where, [k[0] for k in keys], tables).versions
         read = {(v.name, v.version): v for v in versions}
         return PagedList([read[(name, str(version))] for name, version in keys], token)
 
@@ -234,12 +252,9 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
         and the next page's token; None for a database without a registry."""
         offset = parse_page_token(page_token)
         with self._reading() as connection:
-            present = set(sa.inspect(connection).get_table_names())
-            if not present.issuperset(REGISTRY_TABLES):
+            tables = self._reflected(connection, REGISTRY_READ)
+            if not set(tables).issuperset(REGISTRY_TABLES):
                 return None
-            tables = {
-                name: sa.Table(name, sa.MetaData(), autoload_with=connection) for name in REGISTRY_TABLES
-            }
             statement = registry_select(
                 compiled,
                 tables,
@@ -255,7 +270,9 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
     def _logged_models(self, experiment_ids: Sequence[str]) -> list[LoggedModel]:
         wanted = set(experiment_ids)
         with self._reading() as connection:
-            return [m for m in read_logged_models(sa, connection, self.where) if m.experiment_id in wanted]
+            tables = self._reflected(connection, LOGGED_READ)
+            found = read_logged_models(sa, connection, self.where, None, tables)
+        return [m for m in found if m.experiment_id in wanted]
 
     def search_logged_models(
         self,
@@ -275,7 +292,8 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
         size = page_size(max_results)
         offset = start_offset(page_token, ids, filter_string, order_by)
         with self._reading() as connection:
-            if "logged_models" not in sa.inspect(connection).get_table_names():
+            tables = self._reflected(connection, LOGGED_READ)
+            if "logged_models" not in tables:
                 return PagedList([], None)
             statement = logged_models_select(
                 compiled,
@@ -288,13 +306,15 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
                 distinct_values=lambda values: connection.execute(values).scalars().all(),
             )
             found = [row[0] for row in self._fetch(connection, statement)]
-            read = {m.model_id: m for m in read_logged_models(sa, connection, self.where, found[:size])}
+            page = read_logged_models(sa, connection, self.where, found[:size], tables)
+        read = {m.model_id: m for m in page}
         token = page_token_for(offset + size, ids, filter_string, order_by) if len(found) > size else None
         return PagedList([read[i] for i in found[:size]], token)
 
     def get_logged_model(self, model_id: str) -> LoggedModel:
         with self._reading() as connection:
-            found = read_logged_models(sa, connection, self.where, [model_id])
+            tables = self._reflected(connection, LOGGED_READ)
+            found = read_logged_models(sa, connection, self.where, [model_id], tables)
         if not found or found[0].lifecycle_stage == "deleted":
             raise NotFoundError(f"Logged model with ID '{model_id}' not found.")
         return found[0]
