@@ -367,9 +367,11 @@ class TruthSets:
     sets of one clause."""
 
     def clause(self, node: Compare | In | IsNull) -> tuple[Condition, Condition]:
+        """The rows for which ``node`` is true, and those for which it is false."""
         raise NotImplementedError
 
     def true(self, expr: Expr) -> Condition:
+        """The rows for which ``expr`` is true."""
         match expr:
             case And(terms):
                 return sa.and_(*(self.true(t) for t in terms))
@@ -383,6 +385,7 @@ class TruthSets:
                 assert_never(expr)
 
     def false(self, expr: Expr) -> Condition:
+        """The rows for which ``expr`` is false."""
         match expr:
             case And(terms):
                 return sa.or_(*(self.false(t) for t in terms))
