@@ -14,19 +14,20 @@ import binascii
 import heapq
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from runql.engines.reference import Place, sort_value
 from runql.engines.semantics import logged_model_order, row_sort_key
 from runql.errors import ArgumentError
 from runql.language.ast import Entity, SortKey, clauses
-from runql.model.logged_models import DatasetFilter, LoggedModel, dataset_filters
+from runql.model.logged_models import DatasetFilter, LoggedModel
 from runql.model.registry import PagedList
 from runql.profiles.compiled import CompiledQuery
 
 __all__ = [
     "LOGGED_MODEL_PAGE",
+    "LoggedModelSearch",
     "OrderEntry",
     "needs_a_point",
     "order_by_entries",
@@ -219,38 +220,48 @@ def needs_a_point(query: CompiledQuery, datasets: Sequence[DatasetFilter]) -> bo
     return bool(datasets) and not any(c.key.entity is Entity.METRIC for c in clauses(query.query.filter))
 
 
-def search_logged_models(
-    query: CompiledQuery,
-    models: Sequence[LoggedModel],
-    experiment_ids: Sequence[str],
-    *,
-    datasets: Sequence[Mapping[str, Any]] | None = None,
-    entries: Sequence[OrderEntry] = (),
-    filter_string: str | None = None,
-    order_by: Any = None,
-    max_results: int | None = None,
-    token: str | None = None,
-) -> PagedList:
-    """One page of the logged models of ``experiment_ids`` that ``query`` selects, in MLflow's order, from
-    where ``token`` left off.
+@dataclass(frozen=True)
+class LoggedModelSearch:
+    """One call of ``search_logged_models``, read and checked: what every store answers from."""
 
-    ``entries`` are ``order_by`` read by :func:`order_by_entries` (``query`` was compiled from
-    ``filter_string`` and their texts); ``filter_string`` and ``order_by`` as given go into the page token,
-    as MLflow's do.
-    """
-    scope = dataset_filters(datasets)
-    size = page_size(max_results)
-    ids = [str(i) for i in experiment_ids]
-    offset = start_offset(token, ids, filter_string, order_by)
-    wanted = set(ids)
+    query: CompiledQuery
+    """The filter and the order_by entries' texts, compiled."""
+    experiment_ids: list[str]
+    datasets: tuple[DatasetFilter, ...]
+    entries: tuple[OrderEntry, ...]
+    """``order_by`` as :func:`order_by_entries` read it."""
+    filter_string: str | None
+    order_by: Any
+    """``order_by`` as given: it goes into the page token, as MLflow's does."""
+    size: int
+    token: str | None
+    offset: int = field(init=False)
+    """Where the page starts: the token, checked against this search when the search is made."""
+
+    def __post_init__(self) -> None:
+        offset = start_offset(self.token, self.experiment_ids, self.filter_string, self.order_by)
+        object.__setattr__(self, "offset", offset)
+
+    def next_token(self, found: int) -> str | None:
+        """The next page's token, when ``found`` rows are more than this page reaches."""
+        end = self.offset + self.size
+        return (
+            page_token(end, self.experiment_ids, self.filter_string, self.order_by) if found > end else None
+        )
+
+
+def search_logged_models(search: LoggedModelSearch, models: Sequence[LoggedModel]) -> PagedList:
+    """One page of ``models`` (those of the search's experiments, not deleted) that ``search`` selects, in
+    MLflow's order."""
+    query, scope = search.query, search.datasets
+    offset = search.offset
+    wanted = set(search.experiment_ids)
     rows = [_Scoped(m, scope) for m in models if m.experiment_id in wanted and m.lifecycle_stage != "deleted"]
     if needs_a_point(query, scope):
         rows = [row for row in rows if any(d.holds(m) for m in row.model.metrics for d in scope)]
     found = list(filter(query.predicate, rows))
-    end = offset + size
-    key = _sort_key(query, entries)
+    end = offset + search.size
+    key = _sort_key(query, search.entries)
     # The first pages of many models: the least end rows, as sorted() would order them, without a sort.
     ordered = heapq.nsmallest(end, found, key=key) if end < len(found) // 4 else sorted(found, key=key)
-    page = [row.model for row in ordered[offset:end]]
-    more = len(found) > end
-    return PagedList(page, page_token(offset + size, ids, filter_string, order_by) if more else None)
+    return PagedList([row.model for row in ordered[offset:end]], search.next_token(len(found)))

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from runql.engines.logged_models import order_by_entries, search_logged_models
+from runql.engines.logged_models import LoggedModelSearch, order_by_entries, page_size, search_logged_models
 from runql.engines.registry import (
     MODEL_PAGE,
     VERSION_PAGE,
@@ -48,7 +48,7 @@ from runql.model.arguments import (
 from runql.model.entities import Experiment, Metric, Run, ViewType
 from runql.model.frames import check_output_format, runs_to_frame
 from runql.model.keys import KeySets, absent_keys
-from runql.model.logged_models import LoggedModel
+from runql.model.logged_models import LoggedModel, dataset_filters
 from runql.model.paging import paginate
 from runql.model.registry import ModelVersion, PagedList, RegisteredModel, Registry
 from runql.profiles.catalog import Profile
@@ -436,20 +436,23 @@ class RunStore(ABC, Generic[_Q, _S]):
         "dataset_digest": ...}]``) when they are given. ``order_by`` is MLflow's list of dicts
         (``field_name``, ``ascending``, ``dataset_name``, ``dataset_digest``); a metric orders by its
         latest point, and models then by creation_timestamp DESC, model_id ASC. 100 a page by default."""
-        ids = id_list(experiment_ids)
         entries = order_by_entries(order_by)
-        compiled = self._compile(filter_string, profile, "logged_models", [e.text for e in entries])
-        return search_logged_models(
-            compiled,
-            self._logged_models(ids),
-            ids,
-            datasets=datasets,
-            entries=entries,
-            filter_string=filter_string,
-            order_by=order_by,
-            max_results=max_results,
-            token=page_token,
+        search = LoggedModelSearch(
+            self._compile(filter_string, profile, "logged_models", [e.text for e in entries]),
+            id_list(experiment_ids),
+            dataset_filters(datasets),
+            entries,
+            filter_string,
+            order_by,
+            page_size(max_results),
+            page_token,
         )
+        return self._logged_page(search)
+
+    def _logged_page(self, search: LoggedModelSearch) -> PagedList:
+        """One page of a logged-model search, over the models :meth:`_logged_models` reads; a store that
+        can search in place overrides it."""
+        return search_logged_models(search, self._logged_models(search.experiment_ids))
 
     def get_logged_model(self, model_id: str) -> LoggedModel:
         """The logged model ``model_id`` (not a deleted one); :class:`~runql.NotFoundError` when there is

@@ -37,14 +37,14 @@ from typing import Any
 
 from runql.common.optional import require
 from runql.common.redact import redact
-from runql.engines.logged_models import order_by_entries, page_size, start_offset
+from runql.engines.logged_models import LoggedModelSearch
 from runql.engines.planner import Plan, answered_by_server, plan
 from runql.engines.registry import asks_for_prompts
 from runql.errors import ArgumentError, NotFoundError, StoreError
 from runql.language.ast import Compare, Entity, Key, Literal, Op
-from runql.model.arguments import experiment_number, id_list, warn_at_caller
+from runql.model.arguments import experiment_number, warn_at_caller
 from runql.model.entities import Experiment, Metric, Run, StoredHistories, ViewType
-from runql.model.logged_models import LoggedModel, dataset_filters, logged_model_from_entity
+from runql.model.logged_models import LoggedModel, logged_model_from_entity
 from runql.model.paging import paginate, parse_page_token
 from runql.model.records import experiment_from_record, run_from_record
 from runql.model.registry import (
@@ -294,37 +294,24 @@ class ServerStore(RunStore[Plan, _Deadline]):
     def _logged_models(self, experiment_ids: Sequence[str]) -> list[LoggedModel]:
         return client_logged_models(self.client, self._listing(_Deadline(self.deadline)), experiment_ids)
 
-    def search_logged_models(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        datasets: Sequence[dict[str, Any]] | None = None,
-        max_results: int | None = None,
-        order_by: Sequence[dict[str, Any]] | None = None,
-        page_token: str | None = None,
-        profile: str | Profile | None = None,
-    ) -> PagedList:
+    def _logged_page(self, search: LoggedModelSearch) -> PagedList:
         # MLflow's server answers a search in MLflow's own language as runql would (its SQL store), a page
-        # at a time: the search is checked here and sent whole. Beyond it, every model of the experiments
-        # is read and searched here; so is a search with a dataset named without a digest, which MLflow's
-        # server reads as a dataset without one (docs/compatibility.md, logged-server-datasets).
-        entries = order_by_entries(order_by)
-        compiled = self._compile(filter_string, profile, "logged_models", [e.text for e in entries])
-        digests = all(d.has_digest and d.digest for d in dataset_filters(datasets))
-        if not (answered_by_server(compiled, self.target) and digests):
-            return super().search_logged_models(
-                experiment_ids, filter_string, datasets, max_results, order_by, page_token, profile
-            )
-        start_offset(page_token, id_list(experiment_ids), filter_string, order_by)  # refused here as there
+        # at a time: it is sent whole. Beyond it, every model of the experiments is read and searched here;
+        # so is a search with a dataset named without a digest, which MLflow's server reads as a dataset
+        # without one (docs/compatibility.md, logged-server-datasets).
+        digests = all(d.has_digest and d.digest for d in search.datasets)
+        if not (answered_by_server(search.query, self.target) and digests):
+            return super()._logged_page(search)
+        datasets = [{"dataset_name": d.name, "dataset_digest": d.digest} for d in search.datasets]
         page = self._ask(
             _Deadline(self.deadline),
             self.client.search_logged_models,
-            experiment_ids=id_list(experiment_ids),
-            filter_string=filter_string or None,  # "" would not match its own page token on the server
-            datasets=list(datasets) if datasets else None,
-            max_results=page_size(max_results),
-            order_by=list(order_by) if order_by else None,
-            page_token=page_token or None,
+            experiment_ids=search.experiment_ids,
+            filter_string=search.filter_string or None,  # "" would not match its own page token there
+            datasets=datasets or None,
+            max_results=search.size,
+            order_by=list(search.order_by) if search.order_by else None,
+            page_token=search.token or None,
         )
         return PagedList([logged_model_from_entity(m) for m in page], page.token or None)
 

@@ -40,8 +40,7 @@ else:
     sa = require("sqlalchemy", "mlflow-db", "searching an MLflow tracking database in SQL")
 
 from runql.common.redact import redact
-from runql.engines.logged_models import order_by_entries, page_size, start_offset
-from runql.engines.logged_models import page_token as page_token_for
+from runql.engines.logged_models import LoggedModelSearch
 from runql.engines.sql import (
     MLFLOW_SCHEMA,
     Schema,
@@ -55,7 +54,7 @@ from runql.engines.sql_logged_models import logged_models_select
 from runql.engines.sql_registry import REGISTRY_TABLES, registry_select
 from runql.errors import ArgumentError, NotFoundError, StoreError
 from runql.language.ast import Entity, Key
-from runql.model.arguments import experiment_number, id_list
+from runql.model.arguments import experiment_number
 from runql.model.entities import (
     Experiment,
     LifecycleStage,
@@ -67,7 +66,7 @@ from runql.model.entities import (
     ViewType,
 )
 from runql.model.keys import KeySets
-from runql.model.logged_models import LoggedModel, dataset_filters
+from runql.model.logged_models import LoggedModel
 from runql.model.paging import next_page_token, parse_page_token
 from runql.model.registry import PagedList, Registry
 from runql.profiles.catalog import Profile
@@ -274,42 +273,28 @@ class SqlStore(RunStore[CompiledQuery, sa.Connection]):
             found = read_logged_models(sa, connection, self.where, None, tables)
         return [m for m in found if m.experiment_id in wanted]
 
-    def search_logged_models(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        datasets: Sequence[dict[str, Any]] | None = None,
-        max_results: int | None = None,
-        order_by: Sequence[dict[str, Any]] | None = None,
-        page_token: str | None = None,
-        profile: str | Profile | None = None,
-    ) -> PagedList:
+    def _logged_page(self, search: LoggedModelSearch) -> PagedList:
         # One statement finds the page's model ids in the database; only those models are read.
-        ids = id_list(experiment_ids)
-        entries = order_by_entries(order_by)
-        compiled = self._compile(filter_string, profile, "logged_models", [e.text for e in entries])
-        scope = dataset_filters(datasets)
-        size = page_size(max_results)
-        offset = start_offset(page_token, ids, filter_string, order_by)
         with self._reading() as connection:
             tables = self._reflected(connection, LOGGED_READ)
             if "logged_models" not in tables:
                 return PagedList([], None)
             statement = logged_models_select(
-                compiled,
+                search.query,
                 self.dialect,
-                experiment_ids=_experiment_numbers(ids),
-                datasets=scope,
-                entries=entries,
-                limit=size + 1,
-                offset=offset,
+                experiment_ids=_experiment_numbers(search.experiment_ids),
+                datasets=search.datasets,
+                entries=search.entries,
+                limit=search.size + 1,
+                offset=search.offset,
                 distinct_values=lambda values: connection.execute(values).scalars().all(),
             )
             found = [row[0] for row in self._fetch(connection, statement)]
-            page = read_logged_models(sa, connection, self.where, found[:size], tables)
+            page = read_logged_models(sa, connection, self.where, found[: search.size], tables)
         read = {m.model_id: m for m in page}
-        token = page_token_for(offset + size, ids, filter_string, order_by) if len(found) > size else None
-        return PagedList([read[i] for i in found[:size]], token)
+        return PagedList(
+            [read[i] for i in found[: search.size]], search.next_token(search.offset + len(found))
+        )
 
     def get_logged_model(self, model_id: str) -> LoggedModel:
         with self._reading() as connection:

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from runql.engines.logged_models import search_logged_models
+from runql.engines.logged_models import LoggedModelSearch, search_logged_models
 from runql.engines.reference import filter_experiments, filter_runs, sort_experiments, sort_runs
 from runql.engines.registry import search_models, search_versions
 from runql.errors import QueryWarning, RunqlError
@@ -145,7 +145,8 @@ def expected_ids(
             found = search_versions(compiled, rows, everything, None)
         else:
             experiment_ids = sorted({row.experiment_id for row in rows})
-            found = search_logged_models(compiled, rows, experiment_ids, max_results=everything)
+            search = LoggedModelSearch(compiled, experiment_ids, (), (), None, None, everything, None)
+            found = search_logged_models(search, rows)
     return [row_id(row) for row in found]
 
 
