@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from runql.cli.command import Command, CommandError
 from runql.cli.render import Rows, add_format, print_rows, utc_times
-from runql.cli.search_commands import named_columns, select_columns
+from runql.cli.search_commands import add_experiment_choice, named_columns, select_columns
 from runql.cli.source import add_source, open_store
 from runql.engines.logged_models import LOGGED_MODEL_PAGE
 from runql.engines.registry import MODEL_PAGE, VERSION_PAGE
@@ -153,11 +153,7 @@ exit status: 0 on success, 1 when the query or the source is at fault.
 
 def _configure_logged(parser: argparse.ArgumentParser) -> None:
     _configure("logged models", LOGGED_MODEL_PAGE, ("mlflow", "extended"))(parser)
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--experiment-name", "-e", action="append", metavar="N", help="search this experiment")
-    which.add_argument(
-        "--experiment-id", "-i", action="append", metavar="I", help="search this experiment id"
-    )
+    add_experiment_choice(parser)
     parser.add_argument(
         "--dataset",
         "-d",

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from runql.cli.source import Store
     from runql.model.entities import Run
 
-__all__ = ["EXPERIMENTS", "PARENT_TAG", "RUNS", "named_columns", "select_columns"]
+__all__ = ["EXPERIMENTS", "PARENT_TAG", "RUNS", "add_experiment_choice", "named_columns", "select_columns"]
 
 PARENT_TAG = "mlflow.parentRunId"
 """The tag MLflow gives a nested run: its parent's run id."""
@@ -111,12 +111,18 @@ def select_columns(
 # -- runql runs ------------------------------------------------------------------------------------
 
 
-def _configure_runs(parser: argparse.ArgumentParser) -> None:
+def add_experiment_choice(parser: argparse.ArgumentParser) -> argparse._MutuallyExclusiveGroup:
+    """``--experiment-name`` and ``--experiment-id`` (each repeated), one or the other."""
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--experiment-name", "-e", action="append", metavar="N", help="search this experiment")
     which.add_argument(
         "--experiment-id", "-i", action="append", metavar="I", help="search this experiment id"
     )
+    return which
+
+
+def _configure_runs(parser: argparse.ArgumentParser) -> None:
+    which = add_experiment_choice(parser)
     which.add_argument(
         "--all-experiments",
         "-a",
