@@ -32,9 +32,7 @@ __all__ = [
     "needs_a_point",
     "order_by_entries",
     "page_size",
-    "page_token",
     "search_logged_models",
-    "start_offset",
 ]
 
 LOGGED_MODEL_PAGE = 100
@@ -100,7 +98,7 @@ def _quoted(name: str) -> str:
 # -- page tokens: MLflow's SearchLoggedModelsPaginationToken, so a token continues on either side
 
 
-def page_token(offset: int, experiment_ids: list[str], filter_string: str | None, order_by: Any) -> str:
+def _page_token(offset: int, experiment_ids: list[str], filter_string: str | None, order_by: Any) -> str:
     """MLflow's token of the page from ``offset`` of a search with these arguments, as given."""
     fields = {"experiment_ids": experiment_ids, "filter_string": filter_string, "order_by": order_by}
     return base64.b64encode(json.dumps({**fields, "offset": offset}).encode("utf-8")).decode("utf-8")
@@ -115,7 +113,7 @@ def _token_error(message: str) -> ArgumentError:
     )
 
 
-def start_offset(
+def _start_offset(
     token: str | None, experiment_ids: list[str], filter_string: str | None, order_by: Any
 ) -> int:
     """Where the page ``token`` names starts (0 without one), once it is checked to be a token of a
@@ -239,14 +237,14 @@ class LoggedModelSearch:
     """Where the page starts: the token, checked against this search when the search is made."""
 
     def __post_init__(self) -> None:
-        offset = start_offset(self.token, self.experiment_ids, self.filter_string, self.order_by)
+        offset = _start_offset(self.token, self.experiment_ids, self.filter_string, self.order_by)
         object.__setattr__(self, "offset", offset)
 
     def next_token(self, found: int) -> str | None:
         """The next page's token, when ``found`` rows are more than this page reaches."""
         end = self.offset + self.size
         return (
-            page_token(end, self.experiment_ids, self.filter_string, self.order_by) if found > end else None
+            _page_token(end, self.experiment_ids, self.filter_string, self.order_by) if found > end else None
         )
 
 
