@@ -43,9 +43,18 @@ class Request:
         self.authorization = authorization
 
 
+# The searches of a server's models, answered empty unless ``answer`` says otherwise: loading a workspace
+# from a server lists its registry and logged models beside its runs.
+EMPTY: dict[str, Reply] = {
+    endpoint: (200, {})
+    for endpoint in ("registered-models/search", "model-versions/search", "logged-models/search")
+}
+
+
 class FakeServer:
-    """An HTTP server answering each request with ``answer(request)``; ``/health`` answers OK unless
-    ``answer`` says otherwise. ``stalled`` holds requests until the server stops."""
+    """An HTTP server answering each request with ``answer(request)``; ``/health`` answers OK and the model
+    searches an empty page unless ``answer`` says otherwise. ``stalled`` holds requests until the server
+    stops."""
 
     def __init__(self, answer: Callable[[Request], Reply | None]) -> None:
         self.answer = answer
@@ -77,7 +86,11 @@ class FakeServer:
                 server.requests.append(request)
                 reply = server.answer(request) if len(server.requests) <= REQUEST_LIMIT else None
                 if reply is None:
-                    reply = (200, b"OK") if endpoint == "health" else (400, {"message": "enough"})
+                    reply = (
+                        (200, b"OK")
+                        if endpoint == "health"
+                        else EMPTY.get(endpoint, (400, {"message": "enough"}))
+                    )
                 status, content = reply
                 data = content if isinstance(content, bytes) else json.dumps(content).encode()
                 self.send_response(status)
