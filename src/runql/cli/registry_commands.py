@@ -101,17 +101,30 @@ def _printer(
             profile=args.profile,
         )
         table = columns(list(found))
-        known = list(table)
-        for key in sorted({k for item in found for k in item.tags}):
-            table[f"tags.{key}"] = [item.tags.get(key) for item in found]
-        wanted = named_columns(args.columns, list(table), len(found), err) or list(table)
-        rows = select_columns(table, wanted, known, len(found))
-        print_rows(Rows(wanted, rows, _TIMES), args.format, out, err, noun, drop=args.columns is None)
-        if found.token is not None:
-            print(f"next page: --page-token {found.token}", file=err)
-        return 0
+        return _print_page(found, table, list(table), noun, args, out, err)
 
     return run
+
+
+def _print_page(
+    found: PagedList,
+    table: dict[str, list[Any]],
+    known: list[str],
+    noun: str,
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Print a page: its ``table`` of columns (``known`` are the fields, not keys) and a column per tag,
+    as --columns and --format choose, and the next page's token on stderr."""
+    for key in sorted({k for item in found for k in item.tags}):
+        table[f"tags.{key}"] = [item.tags.get(key) for item in found]
+    wanted = named_columns(args.columns, list(table), len(found), err) or list(table)
+    rows = select_columns(table, wanted, known, len(found))
+    print_rows(Rows(wanted, rows, _TIMES), args.format, out, err, noun, drop=args.columns is None)
+    if found.token is not None:
+        print(f"next page: --page-token {found.token}", file=err)
+    return 0
 
 
 MODELS = Command(
@@ -235,14 +248,7 @@ def _print_logged(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     table = _logged_columns(list(found), datasets)
     known = [k for k in table if "." not in k]
-    for key in sorted({k for item in found for k in item.tags}):
-        table[f"tags.{key}"] = [item.tags.get(key) for item in found]
-    wanted = named_columns(args.columns, list(table), len(found), err) or list(table)
-    rows = select_columns(table, wanted, known, len(found))
-    print_rows(Rows(wanted, rows, _TIMES), args.format, out, err, "logged model", drop=args.columns is None)
-    if found.token is not None:
-        print(f"next page: --page-token {found.token}", file=err)
-    return 0
+    return _print_page(found, table, known, "logged model", args, out, err)
 
 
 LOGGED_MODELS = Command(

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import re
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -360,15 +361,15 @@ def _sort_identity(key: Key) -> Hashable:
     return (key.entity, key.name, aggregate, key.step)
 
 
-class TruthSets:
+class TruthSets(ABC):
     """A filter as two sets of rows per node, those for which it is true and those for which it is false
     (as conditions on the current row): NOT swaps them, AND and OR combine them, so a row in neither is
     unknown, SQL's three-valued logic without relying on how a database treats NULL. A subclass gives the
     sets of one clause."""
 
+    @abstractmethod
     def clause(self, node: Compare | In | IsNull) -> tuple[Condition, Condition]:
         """The rows for which ``node`` is true, and those for which it is false."""
-        raise NotImplementedError
 
     def true(self, expr: Expr) -> Condition:
         """The rows for which ``expr`` is true."""
